@@ -1,0 +1,45 @@
+/**
+ * The AWS SDK clients Baton uses, built once per run from the configuration. Credentials come from the
+ * SDK's default chain (environment, profile, SSO, instance role...), so Baton never handles keys itself.
+ */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingClient } from '@aws-sdk/client-elastic-load-balancing';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+
+export interface AwsSettings {
+  readonly region: string;
+  /** An explicit endpoint (an emulator, a VPC endpoint); otherwise the SDK's own resolution. */
+  readonly endpoint?: string;
+  readonly profile?: string;
+  readonly maxAttempts?: number;
+}
+
+export interface AwsClients {
+  readonly ec2: EC2Client;
+  readonly elb: ElasticLoadBalancingClient;
+  readonly elbv2: ElasticLoadBalancingV2Client;
+  readonly autoscaling: AutoScalingClient;
+  readonly cloudwatch: CloudWatchClient;
+  destroy(): void;
+}
+
+export function createAwsClients(settings: AwsSettings): AwsClients {
+  const common = {
+    region: settings.region,
+    maxAttempts: settings.maxAttempts ?? 5,
+    // Adaptive retry backs off client-side when AWS throttles, which a fleet-wide rollout can provoke.
+    retryMode: 'adaptive',
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.profile ? { profile: settings.profile } : {}),
+  };
+  const clients = {
+    ec2: new EC2Client(common),
+    elb: new ElasticLoadBalancingClient(common),
+    elbv2: new ElasticLoadBalancingV2Client(common),
+    autoscaling: new AutoScalingClient(common),
+    cloudwatch: new CloudWatchClient(common),
+  };
+  return { ...clients, destroy: () => Object.values(clients).forEach((c) => c.destroy()) };
+}

@@ -1,0 +1,46 @@
+/** EC2 inventory: the running instances tagged with a stack, release and deployment. */
+import { paginateDescribeInstances, type EC2Client, type Filter } from '@aws-sdk/client-ec2';
+import { InventoryError } from '../errors.ts';
+import type { Host } from '../inventory/host.ts';
+
+export interface TagQuery {
+  readonly stack: string;
+  readonly release: string;
+  readonly deployment: string;
+}
+
+/** The running instances carrying all three tags, in a stable order (by Name tag, then id). */
+export async function findInstancesByTags(ec2: EC2Client, query: TagQuery): Promise<Host[]> {
+  const filters: Filter[] = [
+    { Name: 'tag:stack', Values: [query.stack] },
+    { Name: 'tag:release', Values: [query.release] },
+    { Name: 'tag:deployment', Values: [query.deployment] },
+    { Name: 'instance-state-name', Values: ['running'] },
+  ];
+  const hosts: Host[] = [];
+  for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 200 }, { Filters: filters })) {
+    for (const reservation of page.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) {
+        if (!instance.InstanceId || !instance.PrivateIpAddress) continue;
+        const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+        hosts.push({
+          name: tags.Name || instance.InstanceId,
+          address: instance.PrivateIpAddress,
+          instanceId: instance.InstanceId,
+          tags,
+          groups: groupsFromTags(tags),
+        });
+      }
+    }
+  }
+  if (hosts.length === 0) {
+    const described = filters.map((f) => `${f.Name}=${f.Values?.join(',')}`).join(' ');
+    throw new InventoryError(`no EC2 instance matches ${described}: check the stack, release and deployment names`);
+  }
+  return hosts.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }) || a.instanceId!.localeCompare(b.instanceId!));
+}
+
+/** Ansible's `group_by` on tags: `tag_<key>_<value>`, with characters Ansible would not allow made `_`. */
+export function groupsFromTags(tags: Record<string, string>): string[] {
+  return Object.entries(tags).map(([k, v]) => `tag_${k}_${v}`.replace(/[^A-Za-z0-9_]/g, '_'));
+}

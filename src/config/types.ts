@@ -1,0 +1,84 @@
+/**
+ * The validated configuration: what `loadConfig` returns after merging the file's top level with the
+ * chosen deployment's overlay, `--serial`/`-e` overrides and defaults. Readonly all the way down;
+ * durations are milliseconds.
+ */
+
+/** Ansible's `serial`: a count, a percentage ("25%"), or a ramp of either ([1, "25%", "100%"]). */
+export type SerialStep = number | `${number}%`;
+export type Serial = SerialStep | readonly SerialStep[];
+
+export interface BastionSettings {
+  readonly host: string;
+  readonly port: number;
+  /** Defaults to ssh.user. */
+  readonly user: string;
+}
+
+export interface SshSettings {
+  readonly user: string;
+  /** Port of the app hosts' sshd. */
+  readonly port: number;
+  /** A private key file; when absent, the key comes from ssh-agent ($SSH_AUTH_SOCK). */
+  readonly identityFile?: string;
+  /** OpenSSH known_hosts file (hashed entries allowed); default ~/.ssh/known_hosts. */
+  readonly knownHosts: string;
+  /** Like StrictHostKeyChecking=accept-new: trust and record keys of hosts not in known_hosts. */
+  readonly acceptNewHostKeys: boolean;
+  /** Absent: hosts are reached directly. */
+  readonly bastion?: BastionSettings;
+  readonly connectTimeout: number;
+  /** Deadline of one remote command (docker run, stop, rename...). */
+  readonly commandTimeout: number;
+  /** Keepalive interval on every connection. */
+  readonly keepaliveInterval: number;
+  /** Concurrent channels per connection, kept under sshd's MaxSessions (default 10). */
+  readonly maxChannels: number;
+}
+
+export interface ContainerSettings {
+  readonly name: string;
+  /** docker -p values: "8080:8080", "127.0.0.1:9000:9000/udp". */
+  readonly ports: readonly string[];
+  /** Environment variables; passed through an env file on stdin, never argv. */
+  readonly env: Readonly<Record<string, string>>;
+  /** docker -v values; /dev/log:/dev/log is always added. */
+  readonly volumes: readonly string[];
+  readonly restart: 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  /** Grace period given to `docker stop` before SIGKILL. */
+  readonly stopTimeout: number;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface HealthSettings {
+  readonly http?: { readonly port: number; readonly path: string; readonly status: number };
+  /** A command run on the host (argv), passing when it exits 0. */
+  readonly command?: readonly string[];
+  readonly timeout: number;
+  readonly interval: number;
+  readonly healthyThreshold: number;
+}
+
+export interface RolloutSettings {
+  readonly serial: Serial;
+  readonly maxFailPercentage: number;
+  /** The capacity floor: never fewer than this many hosts in service. */
+  readonly minInService: number;
+}
+
+export interface DeployConfig {
+  /** The file it came from, for messages. */
+  readonly source: string;
+  readonly deployment: string;
+  readonly region: string;
+  readonly stack: string;
+  readonly release: string;
+  readonly aws: { readonly endpoint?: string; readonly profile?: string; readonly maxAttempts?: number };
+  readonly ssh: SshSettings;
+  readonly container: ContainerSettings;
+  readonly health: HealthSettings;
+  readonly autoscaling: { readonly processes: readonly string[] };
+  readonly alarms: readonly string[];
+  readonly rollout: RolloutSettings;
+  readonly timeouts: { readonly pull: number; readonly drain: number; readonly inService: number };
+}

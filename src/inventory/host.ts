@@ -1,0 +1,13 @@
+/** A host Baton deploys to, wherever it was found (EC2 tags or a static inventory). */
+export interface Host {
+  /** The inventory name: the Name tag, or the inventory alias. `--limit` patterns match it. */
+  readonly name: string;
+  /** Where SSH connects (through the bastion): the private IP, or `ansible_host`. */
+  readonly address: string;
+  /** The EC2 instance id; absent for static hosts that are not EC2 instances. */
+  readonly instanceId?: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly groups: readonly string[];
+  /** Per-host SSH settings from a static inventory (`ansible_user`, `ansible_port`). */
+  readonly ssh?: { readonly user?: string; readonly port?: number };
+}

@@ -1,0 +1,54 @@
+/**
+ * Deadline-bounded polling. Every wait in Baton goes through here, so every wait has a deadline and,
+ * when it gives up, says what it was waiting for and what it saw last.
+ */
+import { InterruptedError, TimeoutError } from './errors.ts';
+
+export interface PollOptions {
+  /** What is being waited for, for the timeout message: "i-0abc to be InService in web-elb". */
+  what: string;
+  timeoutMs: number;
+  /** First interval; it grows by `factor` up to `maxIntervalMs`. Short first polls catch fast transitions. */
+  intervalMs?: number;
+  maxIntervalMs?: number;
+  factor?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Calls `check` until it returns `{ done: true, value }`, then returns the value. `check` reports what it
+ * saw (`seen`), which goes into the TimeoutError when the deadline passes.
+ */
+export async function pollUntil<T>(
+  check: () => Promise<{ done: true; value: T } | { done: false; seen: string }>,
+  options: PollOptions,
+): Promise<T> {
+  const started = Date.now();
+  const deadline = started + options.timeoutMs;
+  let interval = options.intervalMs ?? 100;
+  let seen = '';
+  for (;;) {
+    if (options.signal?.aborted) throw new InterruptedError(`interrupted while waiting for ${options.what}`);
+    const result = await check();
+    if (result.done) return result.value;
+    seen = result.seen;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new TimeoutError(options.what, Date.now() - started, seen);
+    await sleep(Math.min(interval, left), options.signal);
+    interval = Math.min(interval * (options.factor ?? 1.5), options.maxIntervalMs ?? 2_000);
+  }
+}
+
+/** A sleep that an AbortSignal cuts short (without throwing: the caller checks the signal). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,59 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeCommand, op, renderCommand } from './command.ts';
+import { dockerRun } from './docker.ts';
+
+/** Runs a rendered command in a real sh, with a fake `docker` that prints its argv and its env file. */
+function runWithFakeDocker(command: ReturnType<typeof dockerRun>) {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-docker-'));
+  const tmp = join(dir, 'tmp');
+  execFileSync('mkdir', [tmp]);
+  writeFileSync(
+    join(dir, 'docker'),
+    `#!/bin/sh\nfor a in "$@"; do printf '<%s>\\n' "$a"; done\nwhile [ $# -gt 0 ]; do [ "$1" = --env-file ] && { ls -l "$2" | cut -c1-10; cat "$2"; }; shift; done\n`,
+    { mode: 0o755 },
+  );
+  const out = execFileSync('sh', ['-c', renderCommand(command.command)], { input: command.stdin ?? '', env: { PATH: `${dir}:/usr/bin:/bin`, TMPDIR: tmp }, encoding: 'utf8' });
+  return { out, leftInTmp: readdirSync(tmp) };
+}
+
+const spec = {
+  name: 'live',
+  image: 'registry:5000/app:v2',
+  ports: ['8080:8080'],
+  volumes: ['/data:/data'],
+  restart: 'unless-stopped',
+  labels: { 'baton.deployer': "o'brien" },
+};
+
+describe('docker commands', () => {
+  it('quotes every argument once, whatever it holds', () => {
+    const { out } = runWithFakeDocker({ command: op('docker', 'x', "it's $HOME `id` \"q\"") });
+    expect(out).toBe(`<x>\n<it's $HOME \`id\` "q">\n`);
+  });
+
+  it('runs the new container with /dev/log mounted, ports, volumes, restart policy and labels', () => {
+    const { out } = runWithFakeDocker(dockerRun({ ...spec, env: {} }));
+    expect(out.split('\n')).toEqual(
+      expect.arrayContaining(['<run>', '<--detach>', '<live>', '<unless-stopped>', '<8080:8080>', '</data:/data>', '</dev/log:/dev/log>', "<baton.deployer=o'brien>", '<registry:5000/app:v2>']),
+    );
+  });
+
+  it('passes the environment through a private env file fed from stdin and removed afterwards, never argv', () => {
+    const run = dockerRun({ ...spec, env: { DB_PASSWORD: 's3cret value', MODE: 'prod' } });
+    expect(renderCommand(run.command)).not.toContain('s3cret');
+    expect(describeCommand(run.command)).not.toContain('s3cret');
+    const { out, leftInTmp } = runWithFakeDocker(run);
+    expect(out).toContain('-rw-------');
+    expect(out).toContain('DB_PASSWORD=s3cret value\nMODE=prod\n');
+    expect(out).not.toMatch(/<DB_PASSWORD/);
+    expect(leftInTmp).toEqual([]);
+  });
+
+  it('refuses an env value with a line break', () => {
+    expect(() => dockerRun({ ...spec, env: { A: 'x\ny' } })).toThrow(/container.env.A/);
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * The docker commands Baton runs on a host, as data. Nothing here runs anything: each function returns
+ * a Command (and, for `docker run`, the stdin that carries the environment), so the exact command lines
+ * are unit-testable and can be printed by `--check`.
+ */
+import { op, quote, script, type Command } from './command.ts';
+
+export const dockerPull = (image: string): Command => op('docker', 'pull', '--quiet', image);
+
+/** One JSON object: the container's full inspect document. Fails with "No such container" if absent. */
+export const dockerInspectContainer = (name: string): Command => op('docker', 'inspect', '--type', 'container', '--format', '{{json .}}', name);
+
+/** Graceful stop: SIGTERM, then SIGKILL after `seconds`. */
+export const dockerStop = (name: string, seconds: number): Command => op('docker', 'stop', '--time', String(seconds), name);
+
+export const dockerRename = (from: string, to: string): Command => op('docker', 'rename', from, to);
+
+export const dockerRm = (name: string, options: { force?: boolean } = {}): Command => op('docker', 'rm', ...(options.force ? ['--force'] : []), name);
+
+export const dockerStart = (name: string): Command => op('docker', 'start', name);
+
+export const dockerLogsTail = (name: string, lines: number): Command => op('docker', 'logs', '--tail', String(lines), name);
+
+export interface RunSpec {
+  readonly name: string;
+  readonly image: string;
+  readonly ports: readonly string[];
+  readonly volumes: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly restart: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * `docker run -d` for the new container. The environment never appears in argv (where `ps` and the
+ * audit log would show it): it is written from stdin to a private temporary env file that lives only
+ * for the duration of `docker run`, removed whatever the outcome.
+ */
+export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
+  const volumes = spec.volumes.includes('/dev/log:/dev/log') ? spec.volumes : [...spec.volumes, '/dev/log:/dev/log'];
+  const argv = [
+    'docker', 'run', '--detach', '--name', spec.name, '--restart', spec.restart,
+    ...spec.ports.flatMap((p) => ['--publish', p]),
+    ...volumes.flatMap((v) => ['--volume', v]),
+    ...Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+  ];
+  const entries = Object.entries(spec.env);
+  if (!entries.length) return { command: op(...argv, spec.image) };
+  for (const [key, value] of entries) {
+    if (/[\r\n]/.test(value)) throw new Error(`container.env.${key}: a value may not contain a line break (docker env files are line-based)`);
+  }
+  const runLine = `${argv.map(quote).join(' ')} --env-file "$envfile" ${quote(spec.image)}`;
+  const text = [
+    'set -e',
+    'umask 077',
+    'envfile=$(mktemp)',
+    `trap 'rm -f "$envfile"' EXIT`,
+    'cat > "$envfile"',
+    runLine,
+  ].join('\n');
+  return {
+    command: script(text, `${argv.map(quote).join(' ')} --env-file <${entries.length} variables from stdin> ${quote(spec.image)}`),
+    stdin: entries.map(([k, v]) => `${k}=${v}\n`).join(''),
+  };
+}
