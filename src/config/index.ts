@@ -1,0 +1,254 @@
+/**
+ * baton.yaml: read once, layered (file top level, then the deployment's overlay, then command-line
+ * overrides, then `-e` extra vars), validated once into the readonly DeployConfig. Every problem is
+ * reported together, each naming its path, its value and where it came from.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError } from '../errors.ts';
+import { isObject, Reader, show, type Issue, type Origin } from './reader.ts';
+import type { DeployConfig, Serial, SerialStep } from './types.ts';
+
+export type * from './types.ts';
+
+export interface LoadOptions {
+  readonly deployment: string;
+  /** `-e key.path=value`, applied last; the value is parsed as YAML. */
+  readonly extraVars?: readonly string[];
+  /** From flags (`--serial`), applied after the overlay and before extra vars. */
+  readonly overrides?: Readonly<Record<string, unknown>>;
+}
+
+/** Auto Scaling's processes; the default suspends those that launch, terminate or re-register instances. */
+export const SCALING_PROCESSES = ['Launch', 'Terminate', 'AddToLoadBalancer', 'AlarmNotification', 'AZRebalance', 'HealthCheck', 'InstanceRefresh', 'ReplaceUnhealthy', 'ScheduledActions'] as const;
+const DEFAULT_PROCESSES = ['Launch', 'Terminate', 'AddToLoadBalancer', 'AZRebalance', 'HealthCheck', 'ReplaceUnhealthy'];
+
+export async function loadConfig(options: LoadOptions & { readonly file: string }): Promise<DeployConfig> {
+  let text: string;
+  try {
+    text = readFileSync(options.file, 'utf8');
+  } catch (error) {
+    throw new ConfigError('', `cannot read the configuration: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, options.file);
+  }
+  return parseConfig(text, options.file, options);
+}
+
+/** Pure: the configuration `text` (from `source`) for one deployment. */
+export function parseConfig(text: string, source: string, options: LoadOptions): DeployConfig {
+  const doc = parseDocument(text);
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const at = e.linePos?.[0] ? `${source}:${e.linePos[0].line}:${e.linePos[0].col}` : source;
+    throw new ConfigError('', `not valid YAML: ${e.message.split('\n')[0]}`, at);
+  }
+  const file = (doc.toJS() ?? {}) as unknown;
+  if (!isObject(file)) throw new ConfigError('', 'the configuration must be a mapping of settings', source);
+
+  const deployments = file.deployments;
+  const names = isObject(deployments) ? Object.keys(deployments) : [];
+  if (!names.includes(options.deployment)) {
+    throw new ConfigError('deployments', `deployment ${JSON.stringify(options.deployment)} is not defined (${names.length ? `deployments: ${names.join(', ')}` : 'the file defines none'})`, source);
+  }
+  const { deployments: _, ...base } = file;
+  const overlay = (deployments as Record<string, unknown>)[options.deployment] ?? {};
+  if (!isObject(overlay)) throw new ConfigError(`deployments.${options.deployment}`, `${show(overlay)} is not a mapping of settings`, source);
+
+  // Where each value came from, so an error says "deployments.integration.rollout.serial" or "-e".
+  const origins = new Map<string, Origin>();
+  const layer = (target: Record<string, unknown>, value: Record<string, unknown>, origin: Origin) => deepMerge(target, value, '', origins, origin);
+  const merged: Record<string, unknown> = {};
+  layer(merged, base, { source, prefix: '' });
+  layer(merged, overlay, { source, prefix: `deployments.${options.deployment}.` });
+  if (options.overrides) layer(merged, structuredClone(options.overrides) as Record<string, unknown>, { source: 'command line', prefix: '' });
+  for (const extra of options.extraVars ?? []) layer(merged, parseExtraVar(extra), { source: `-e ${extra}`, prefix: '' });
+
+  const issues: Issue[] = [];
+  const config = build(new Reader(merged, origins, issues, { source, prefix: '' }), source, options.deployment);
+  if (issues.length) {
+    const lines = issues.map((i) => `${i.origin.source}: ${i.origin.prefix}${i.path}: ${i.problem}`);
+    throw new ConfigError('', lines.length === 1 ? lines[0]! : `${lines.length} problems in the configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+  }
+  return deepFreeze(config);
+}
+
+function build(r: Reader, source: string, deployment: string): DeployConfig {
+  const dir = dirname(resolve(source));
+  const path = (p: string) => {
+    const expanded = p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
+    return isAbsolute(expanded) ? expanded : resolve(dir, expanded);
+  };
+  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'rollout', 'timeouts']);
+
+  const aws = r.child('aws');
+  aws.known(['endpoint', 'profile', 'maxAttempts']);
+  const endpoint = aws.string('endpoint', { optional: true, check: (v) => (/^https?:\/\/[^\s/]+/.test(v) ? undefined : 'is not an http(s) URL') });
+  const profile = aws.string('profile', { optional: true });
+  const maxAttempts = aws.integer('maxAttempts', { optional: true, min: 1, max: 20 });
+
+  const ssh = r.child('ssh');
+  ssh.known(['user', 'port', 'identityFile', 'knownHosts', 'acceptNewHostKeys', 'bastion', 'connectTimeout', 'commandTimeout', 'keepaliveInterval', 'maxChannels']);
+  const user = ssh.string('user', { fallback: userInfo().username });
+  const bastion = ssh.has('bastion') ? ssh.child('bastion') : undefined;
+  bastion?.known(['host', 'port', 'user']);
+
+  const container = r.child('container');
+  container.known(['name', 'ports', 'env', 'volumes', 'restart', 'stopTimeout', 'labels']);
+  const volumes = container.strings('volumes', { fallback: [], check: (v) => (v.split(':').length >= 2 ? undefined : 'is not SOURCE:TARGET[:OPTIONS]') });
+
+  const health = r.child('health');
+  health.known(['http', 'command', 'timeout', 'interval', 'healthyThreshold']);
+  const http = health.has('http') ? health.child('http') : undefined;
+  http?.known(['port', 'path', 'status']);
+  const command = health.has('command') ? health.strings('command', { check: (v) => (v ? undefined : 'is empty') }) : undefined;
+  if (!http === !command) health.problem('', http ? 'set either http or command, not both' : 'set http ({ port, path }) or command ([argv]) to say how a new container is checked');
+  if (command && command.length === 0) health.problem('command', 'is an empty list');
+
+  const autoscaling = r.child('autoscaling');
+  autoscaling.known(['processes']);
+  const rollout = r.child('rollout');
+  rollout.known(['serial', 'maxFailPercentage', 'minInService']);
+  const timeouts = r.child('timeouts');
+  timeouts.known(['pull', 'drain', 'inService']);
+
+  return {
+    source,
+    deployment,
+    region: r.string('region', { check: (v) => (/^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'is not an AWS region (like eu-west-1)') }),
+    stack: r.string('stack'),
+    release: r.string('release'),
+    aws: { ...(endpoint && { endpoint }), ...(profile && { profile }), ...(maxAttempts && { maxAttempts }) },
+    ssh: {
+      user,
+      port: ssh.integer('port', { fallback: 22, min: 1, max: 65535 }),
+      ...optional('identityFile', ssh.string('identityFile', { optional: true }), path),
+      knownHosts: path(ssh.string('knownHosts', { fallback: '~/.ssh/known_hosts' })),
+      acceptNewHostKeys: ssh.boolean('acceptNewHostKeys', { fallback: false }),
+      ...(bastion && {
+        bastion: { host: bastion.string('host'), port: bastion.integer('port', { fallback: 22, min: 1, max: 65535 }), user: bastion.string('user', { fallback: user }) },
+      }),
+      connectTimeout: ssh.duration('connectTimeout', { fallback: 15_000 }),
+      commandTimeout: ssh.duration('commandTimeout', { fallback: 120_000 }),
+      keepaliveInterval: ssh.duration('keepaliveInterval', { fallback: 10_000 }),
+      maxChannels: ssh.integer('maxChannels', { fallback: 8, min: 1, max: 64 }),
+    },
+    container: {
+      name: container.string('name', { fallback: 'live', check: (v) => (/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(v) ? undefined : 'is not a valid container name') }),
+      ports: container.strings('ports', { fallback: [], check: (v) => (/^(\d{1,3}(\.\d{1,3}){3}:)?(\d{1,5}:)?\d{1,5}(\/(tcp|udp))?$/.test(v) ? undefined : 'is not a port mapping (like 8080:8080)') }),
+      env: container.map('env', { fallback: {}, key: /^[A-Za-z_][A-Za-z0-9_]*$/, value: (v) => expandEnv(v) }),
+      volumes: volumes.includes('/dev/log:/dev/log') ? volumes : [...volumes, '/dev/log:/dev/log'],
+      restart: container.oneOf('restart', ['no', 'always', 'unless-stopped', 'on-failure'] as const, { fallback: 'unless-stopped' }),
+      stopTimeout: container.duration('stopTimeout', { fallback: 10_000 }),
+      labels: container.map('labels', { fallback: {} }),
+    },
+    health: {
+      ...(http && {
+        http: {
+          port: http.integer('port', { min: 1, max: 65535 }),
+          path: http.string('path', { fallback: '/health', check: (v) => (v.startsWith('/') ? undefined : 'must start with /') }),
+          status: http.integer('status', { fallback: 200, min: 100, max: 599 }),
+        },
+      }),
+      ...(command && { command }),
+      timeout: health.duration('timeout', { fallback: 60_000 }),
+      interval: health.duration('interval', { fallback: 1_000, min: 50 }),
+      healthyThreshold: health.integer('healthyThreshold', { fallback: 1, min: 1, max: 100 }),
+    },
+    autoscaling: {
+      processes: autoscaling.strings('processes', {
+        fallback: DEFAULT_PROCESSES,
+        check: (v) => ((SCALING_PROCESSES as readonly string[]).includes(v) ? undefined : `is not an Auto Scaling process (${SCALING_PROCESSES.join(', ')})`),
+      }),
+    },
+    alarms: r.strings('alarms', { fallback: [] }),
+    rollout: {
+      serial: rollout.custom('serial', parseSerial, 1),
+      maxFailPercentage: rollout.integer('maxFailPercentage', { fallback: 0, min: 0, max: 100 }),
+      minInService: rollout.integer('minInService', { fallback: 0, min: 0, max: 10_000 }),
+    },
+    timeouts: {
+      pull: timeouts.duration('pull', { fallback: 600_000 }),
+      drain: timeouts.duration('drain', { fallback: 300_000 }),
+      inService: timeouts.duration('inService', { fallback: 300_000 }),
+    },
+  };
+}
+
+/** `serial`: a count, "N%", or a non-empty list of them. Returns a problem string when invalid. */
+export function parseSerial(value: unknown): { value: Serial } | { problem: string } {
+  const step = (v: unknown): SerialStep | undefined => {
+    if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
+    if (typeof v === 'string' && /^\d+$/.test(v) && Number(v) > 0) return Number(v);
+    if (typeof v === 'string' && /^\d+(\.\d+)?%$/.test(v) && Number.parseFloat(v) > 0 && Number.parseFloat(v) <= 100) return v as `${number}%`;
+    return undefined;
+  };
+  const problem = (v: unknown) => ({ problem: `${show(v)} is not a count or a percentage (like 2, "25%" or [1, "25%", "100%"])` });
+  if (!Array.isArray(value)) {
+    const s = step(value);
+    return s === undefined ? problem(value) : { value: s };
+  }
+  if (!value.length) return { problem: 'is an empty list (give at least one batch size)' };
+  const steps = value.map(step);
+  const bad = steps.findIndex((s) => s === undefined);
+  return bad >= 0 ? problem(value[bad]) : { value: steps as SerialStep[] };
+}
+
+/** `${VAR}` in an env value is read from Baton's own environment, so secrets stay out of the file. */
+function expandEnv(value: string): string | { problem: string } {
+  const missing: string[] = [];
+  const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    const v = process.env[name];
+    if (v === undefined) missing.push(name);
+    return v ?? '';
+  });
+  return missing.length ? { problem: `refers to \${${missing.join('}, ${')}}, which is not set in the environment` } : out;
+}
+
+function parseExtraVar(extra: string): Record<string, unknown> {
+  const eq = extra.indexOf('=');
+  const key = eq > 0 ? extra.slice(0, eq).trim() : '';
+  if (!key || !/^[A-Za-z][\w-]*(\.[A-Za-z][\w-]*)*$/.test(key)) throw new ConfigError('', `${JSON.stringify(extra)} is not key.path=value`, '-e');
+  const raw = extra.slice(eq + 1);
+  let value: unknown = raw;
+  const doc = parseDocument(raw);
+  if (!doc.errors.length) value = doc.toJS();
+  const root: Record<string, unknown> = {};
+  const parts = key.split('.');
+  let at = root;
+  for (const part of parts.slice(0, -1)) at = at[part] = {} as Record<string, unknown>;
+  at[parts.at(-1)!] = value ?? '';
+  return root;
+}
+
+function deepMerge(target: Record<string, unknown>, value: Record<string, unknown>, path: string, origins: Map<string, Origin>, origin: Origin): void {
+  for (const [key, v] of Object.entries(value)) {
+    const p = path ? `${path}.${key}` : key;
+    if (isObject(v) && isObject(target[key])) {
+      deepMerge(target[key] as Record<string, unknown>, v, p, origins, origin);
+    } else {
+      target[key] = v;
+      for (const k of [...origins.keys()]) if (k.startsWith(`${p}.`)) origins.delete(k);
+      origins.set(p, origin);
+      if (isObject(v)) markAll(v, p, origins, origin);
+    }
+  }
+}
+
+function markAll(value: Record<string, unknown>, path: string, origins: Map<string, Origin>, origin: Origin): void {
+  for (const [key, v] of Object.entries(value)) {
+    origins.set(`${path}.${key}`, origin);
+    if (isObject(v)) markAll(v, `${path}.${key}`, origins, origin);
+  }
+}
+
+const optional = <T, K extends string>(key: K, value: T | undefined, map: (v: T) => T): { [k in K]?: T } =>
+  (value === undefined ? {} : { [key]: map(value) }) as { [k in K]?: T };
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
