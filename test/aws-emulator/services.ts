@@ -1,0 +1,250 @@
+/**
+ * The API actions Baton calls, per service: parameters in, result structures out (serialized by the
+ * server in each service's wire format). Errors use the codes AWS returns, which the SDK maps to its
+ * exception classes.
+ */
+import type { Service } from './types.ts';
+import { ApiError, list, structs, type Params, type XmlValue } from './wire.ts';
+import type { Balancer, World } from './world.ts';
+
+export type Handler = (world: World, params: Params, json: Record<string, unknown>) => Promise<XmlValue | Record<string, unknown>> | XmlValue | Record<string, unknown>;
+
+const ALL_PROCESSES = ['Launch', 'Terminate', 'AddToLoadBalancer', 'AlarmNotification', 'AZRebalance', 'HealthCheck', 'InstanceRefresh', 'ReplaceUnhealthy', 'ScheduledActions'];
+
+function classic(world: World, name: string | undefined): Balancer {
+  const lb = name ? world.balancer('classic', name) : undefined;
+  if (!lb) throw new ApiError('LoadBalancerNotFound', `There is no ACTIVE Load Balancer named '${name}'`);
+  return lb;
+}
+
+function targetGroup(world: World, arn: string | undefined): Balancer {
+  const tg = arn ? world.balancer('target-group', arn) : undefined;
+  if (!tg) throw new ApiError('TargetGroupNotFound', `One or more target groups not found`);
+  return tg;
+}
+
+function knownInstances(world: World, ids: string[]): void {
+  const unknown = ids.filter((id) => !world.instances.has(id));
+  if (unknown.length) throw new ApiError('InvalidInstance', `Could not find EC2 instance ${unknown.join(', ')}.`);
+}
+
+const ec2: Record<string, Handler> = {
+  DescribeInstances(world, p) {
+    const filters = structs(p, 'Filter').map((f, i) => ({ name: f.Name!, values: list(p, `Filter.${i + 1}.Value`) }));
+    const ids = list(p, 'InstanceId');
+    const maxResults = p.MaxResults ? Number(p.MaxResults) : undefined;
+    if (maxResults !== undefined && (maxResults < 5 || maxResults > 1000)) {
+      throw new ApiError('InvalidParameterValue', `Value ( ${maxResults} ) for parameter maxResults is invalid. Expecting a value greater than 5.`);
+    }
+    if (ids.length && maxResults !== undefined) throw new ApiError('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+    const glob = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+    const matches = [...world.instances.values()].filter(
+      (i) =>
+        (!ids.length || ids.includes(i.instanceId)) &&
+        filters.every((f) => {
+          if (f.name === 'instance-state-name') return f.values.includes(i.state);
+          if (f.name === 'instance-id') return f.values.includes(i.instanceId);
+          if (f.name.startsWith('tag:')) {
+            const v = i.tags[f.name.slice(4)];
+            return v !== undefined && f.values.some((pattern) => glob(pattern, v));
+          }
+          if (f.name === 'tag-key') return f.values.some((k) => k in i.tags);
+          throw new ApiError('InvalidParameterValue', `The filter '${f.name}' is invalid`);
+        }),
+    );
+    const start = p.NextToken ? Number(Buffer.from(p.NextToken, 'base64url').toString()) : 0;
+    const page = matches.slice(start, start + (maxResults ?? 1000));
+    const next = start + page.length < matches.length ? Buffer.from(String(start + page.length)).toString('base64url') : undefined;
+    const codes = { running: 16, stopped: 80, terminated: 48 };
+    return {
+      reservationSet: page.map((i) => ({
+        reservationId: `r-${i.instanceId.slice(2)}`,
+        ownerId: '123456789012',
+        instancesSet: [
+          {
+            instanceId: i.instanceId,
+            imageId: 'ami-0123456789abcdef0',
+            instanceState: { code: codes[i.state], name: i.state },
+            privateIpAddress: i.privateIp,
+            instanceType: 't3.small',
+            launchTime: new Date(i.launchedAt).toISOString(),
+            placement: { availabilityZone: `${world.region}a` },
+            tagSet: Object.entries(i.tags).map(([key, value]) => ({ key, value })),
+          },
+        ],
+      })),
+      nextToken: next,
+    };
+  },
+};
+
+const elb: Record<string, Handler> = {
+  DescribeLoadBalancers(world, p) {
+    const names = list(p, 'LoadBalancerNames');
+    const lbs = names.length ? names.map((n) => classic(world, n)) : world.balancers.filter((b) => b.kind === 'classic');
+    return {
+      LoadBalancerDescriptions: lbs.map((lb) => ({
+        LoadBalancerName: lb.name,
+        DNSName: `${lb.name}-1234567890.${world.region}.elb.amazonaws.com`,
+        Instances: [...lb.members.keys()].map((InstanceId) => ({ InstanceId })),
+        ListenerDescriptions: [{ Listener: { Protocol: 'HTTP', LoadBalancerPort: 80, InstanceProtocol: 'HTTP', InstancePort: 8080 } }],
+      })),
+    };
+  },
+  DescribeLoadBalancerAttributes(world, p) {
+    const lb = classic(world, p.LoadBalancerName);
+    return { LoadBalancerAttributes: { ConnectionDraining: { Enabled: true, Timeout: lb.drainMs / 1000 } } };
+  },
+  async RegisterInstancesWithLoadBalancer(world, p) {
+    const lb = classic(world, p.LoadBalancerName);
+    const ids = structs(p, 'Instances').map((i) => i.InstanceId!);
+    knownInstances(world, ids);
+    for (const id of ids) await world.register(lb, id);
+    return { Instances: [...lb.members.keys()].map((InstanceId) => ({ InstanceId })) };
+  },
+  async DeregisterInstancesFromLoadBalancer(world, p) {
+    const lb = classic(world, p.LoadBalancerName);
+    const ids = structs(p, 'Instances').map((i) => i.InstanceId!);
+    knownInstances(world, ids);
+    for (const id of ids) await world.deregister(lb, id);
+    return { Instances: [...lb.members.entries()].filter(([, m]) => m.phase !== 'draining').map(([InstanceId]) => ({ InstanceId })) };
+  },
+  DescribeInstanceHealth(world, p) {
+    const lb = classic(world, p.LoadBalancerName);
+    const asked = structs(p, 'Instances').map((i) => i.InstanceId!);
+    const ids = asked.length ? asked : [...lb.members.keys()];
+    return {
+      InstanceStates: ids.map((id) => {
+        const s = world.classicState(lb, id);
+        if (!s) throw new ApiError('InvalidInstance', `Could not find EC2 instance ${id}.`);
+        return { InstanceId: id, State: s.state, ReasonCode: s.reason, Description: s.description };
+      }),
+    };
+  },
+};
+
+const elbv2: Record<string, Handler> = {
+  DescribeTargetGroups(world, p) {
+    const names = list(p, 'Names');
+    const arns = list(p, 'TargetGroupArns');
+    const all = world.balancers.filter((b) => b.kind === 'target-group');
+    const tgs = names.length || arns.length ? [...names, ...arns].map((n) => targetGroup(world, n)) : all;
+    return {
+      TargetGroups: tgs.map((tg) => ({ TargetGroupArn: tg.arn, TargetGroupName: tg.name, Protocol: 'HTTP', Port: tg.port, TargetType: 'instance', HealthCheckPath: '/health' })),
+    };
+  },
+  DescribeTargetGroupAttributes(world, p) {
+    const tg = targetGroup(world, p.TargetGroupArn);
+    return { Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(tg.drainMs / 1000) }, { Key: 'stickiness.enabled', Value: 'false' }] };
+  },
+  async RegisterTargets(world, p) {
+    const tg = targetGroup(world, p.TargetGroupArn);
+    const ids = structs(p, 'Targets').map((t) => t.Id!);
+    knownInstances(world, ids);
+    for (const id of ids) await world.register(tg, id);
+    return {};
+  },
+  async DeregisterTargets(world, p) {
+    const tg = targetGroup(world, p.TargetGroupArn);
+    const ids = structs(p, 'Targets').map((t) => t.Id!);
+    for (const id of ids) await world.deregister(tg, id);
+    return {};
+  },
+  DescribeTargetHealth(world, p) {
+    const tg = targetGroup(world, p.TargetGroupArn);
+    const asked = structs(p, 'Targets').map((t) => t.Id!);
+    const ids = asked.length ? asked : [...tg.members.keys()];
+    return {
+      TargetHealthDescriptions: ids.map((id) => {
+        const s = world.targetState(tg, id);
+        return { Target: { Id: id, Port: tg.port }, HealthCheckPort: String(tg.port), TargetHealth: { State: s.state, Reason: s.reason, Description: s.description } };
+      }),
+    };
+  },
+};
+
+const autoscaling: Record<string, Handler> = {
+  DescribeAutoScalingInstances(world, p) {
+    const ids = list(p, 'InstanceIds');
+    const rows = [...world.groups.values()].flatMap((g) => g.instanceIds.filter((id) => !ids.length || ids.includes(id)).map((id) => ({ id, g })));
+    return {
+      AutoScalingInstances: rows.map(({ id, g }) => ({
+        InstanceId: id,
+        AutoScalingGroupName: g.name,
+        AvailabilityZone: `${world.region}a`,
+        LifecycleState: 'InService',
+        HealthStatus: 'HEALTHY',
+        ProtectedFromScaleIn: false,
+      })),
+    };
+  },
+  DescribeAutoScalingGroups(world, p) {
+    const names = list(p, 'AutoScalingGroupNames');
+    const groups = [...world.groups.values()].filter((g) => !names.length || names.includes(g.name));
+    return {
+      AutoScalingGroups: groups.map((g) => ({
+        AutoScalingGroupName: g.name,
+        MinSize: 1,
+        MaxSize: 10,
+        DesiredCapacity: g.instanceIds.length,
+        DefaultCooldown: 300,
+        AvailabilityZones: [`${world.region}a`],
+        HealthCheckType: 'ELB',
+        CreatedTime: new Date(0).toISOString(),
+        Instances: g.instanceIds.map((id) => ({ InstanceId: id, AvailabilityZone: `${world.region}a`, LifecycleState: 'InService', HealthStatus: 'Healthy', ProtectedFromScaleIn: false })),
+        SuspendedProcesses: [...g.suspended].map(([ProcessName, SuspensionReason]) => ({ ProcessName, SuspensionReason })),
+      })),
+    };
+  },
+  SuspendProcesses(world, p) {
+    const g = group(world, p.AutoScalingGroupName);
+    const processes = list(p, 'ScalingProcesses');
+    for (const proc of processes.length ? processes : ALL_PROCESSES) {
+      if (!ALL_PROCESSES.includes(proc)) throw new ApiError('ValidationError', `Unknown process ${proc}`);
+      g.suspended.set(proc, `User suspended at ${new Date().toISOString()}`);
+    }
+    return {};
+  },
+  ResumeProcesses(world, p) {
+    const g = group(world, p.AutoScalingGroupName);
+    const processes = list(p, 'ScalingProcesses');
+    for (const proc of processes.length ? processes : ALL_PROCESSES) g.suspended.delete(proc);
+    return {};
+  },
+};
+
+function group(world: World, name: string | undefined) {
+  const g = name ? world.groups.get(name) : undefined;
+  if (!g) throw new ApiError('ValidationError', `AutoScalingGroup name not found - AutoScalingGroup '${name}' not found`);
+  return g;
+}
+
+const alarmNames = (json: Record<string, unknown>) => (Array.isArray(json.AlarmNames) ? (json.AlarmNames as string[]) : []);
+
+const cloudwatch: Record<string, Handler> = {
+  DescribeAlarms(world, _p, json) {
+    const names = alarmNames(json);
+    const alarms = [...world.alarms].filter(([n]) => !names.length || names.includes(n));
+    return {
+      MetricAlarms: alarms.map(([AlarmName, ActionsEnabled]) => ({
+        AlarmName,
+        AlarmArn: `arn:aws:cloudwatch:${world.region}:123456789012:alarm:${AlarmName}`,
+        ActionsEnabled,
+        StateValue: 'OK',
+        MetricName: 'HTTPCode_Backend_5XX',
+        Namespace: 'AWS/ELB',
+      })),
+      CompositeAlarms: [],
+    };
+  },
+  DisableAlarmActions(world, _p, json) {
+    for (const n of alarmNames(json)) if (world.alarms.has(n)) world.alarms.set(n, false);
+    return {};
+  },
+  EnableAlarmActions(world, _p, json) {
+    for (const n of alarmNames(json)) if (world.alarms.has(n)) world.alarms.set(n, true);
+    return {};
+  },
+};
+
+export const SERVICES: Record<Service, Record<string, Handler>> = { ec2, elb, elbv2, autoscaling, cloudwatch };

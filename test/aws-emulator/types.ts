@@ -1,0 +1,49 @@
+/** The AWS emulator's vocabulary: what it is started with, what it records, what tests can inject. */
+
+export interface EmulatorSpec {
+  region?: string;
+  instances: { instanceId: string; privateIp: string; tags: Record<string, string>; state?: 'running' | 'stopped' | 'terminated' }[];
+  autoScalingGroups: { name: string; instanceIds: string[]; suspended?: string[] }[];
+  /** `backend`: the HAProxy backend whose servers (named by instance id) play this load balancer. */
+  classicLoadBalancers: { name: string; instanceIds: string[]; drainingTimeoutSec: number; backend?: string }[];
+  targetGroups: { name: string; instanceIds: string[]; port: number; deregistrationDelaySec: number; backend?: string }[];
+  alarms: { name: string; actionsEnabled: boolean }[];
+  /** HAProxy's runtime API; without it there is no traffic layer and transitions are immediate. */
+  haproxy?: { host: string; port: number };
+}
+
+export type Service = 'ec2' | 'elb' | 'elbv2' | 'autoscaling' | 'cloudwatch';
+
+export interface EmulatorCall {
+  seq: number;
+  service: Service;
+  action: string;
+  /** The request's parameters, flattened (`Instances.member.1.InstanceId`). */
+  params: Record<string, string>;
+  /** Milliseconds since the epoch. */
+  at: number;
+  /** `ok`, or the error code returned. */
+  outcome: string;
+}
+
+export interface EmulatorFault {
+  /** The API action it applies to (`DeregisterTargets`), or `*`. */
+  action: string;
+  kind: 'throttle' | 'error5xx' | 'latency' | 'stuck-deregistration' | 'launch-instance';
+  /** How many calls it applies to (default 1); stuck-deregistration applies until cleared. */
+  times?: number;
+  /** For latency. */
+  ms?: number;
+}
+
+export type ClassicState = 'InService' | 'OutOfService' | 'Draining';
+export type TargetState = 'initial' | 'healthy' | 'unhealthy' | 'draining' | 'unused';
+
+export interface EmulatorState {
+  classic: Record<string, Record<string, ClassicState>>;
+  targetGroups: Record<string, Record<string, TargetState>>;
+  suspendedProcesses: Record<string, string[]>;
+  alarmsEnabled: Record<string, boolean>;
+  /** Ids of running instances. */
+  instances: string[];
+}
