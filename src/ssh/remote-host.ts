@@ -1,0 +1,32 @@
+/**
+ * What tasks see of a host: run a command, fetch a URL on the host itself. The SSH transport implements
+ * it (through the bastion); tests of pure logic may implement it in memory.
+ */
+import type { Command } from '../remote/command.ts';
+
+export interface ExecResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exitCode: number;
+}
+
+export interface ExecOptions {
+  /** Written to the command's stdin, then closed. The channel for secrets: never argv. */
+  readonly stdin?: string | Buffer;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface RemoteHost {
+  readonly name: string;
+  /** Runs a command; rejects with RemoteCommandError on a non-zero exit, TimeoutError on the deadline. */
+  exec(command: Command, options?: ExecOptions): Promise<ExecResult>;
+  /** An HTTP GET to 127.0.0.1:`port` on the host, through the SSH connection. */
+  httpGet(port: number, path: string, timeoutMs: number): Promise<{ readonly status: number; readonly body: string }>;
+}
+
+/** Open connections to every targeted host. */
+export interface FleetConnection {
+  host(name: string): RemoteHost;
+  close(): Promise<void>;
+}
