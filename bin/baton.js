@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The AWS SDK warns on every run under Node 20 that its 2027 releases need Node 22; Baton supports
+// Node >= 20.19 and says so itself, so that warning must not clutter deploy output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const { main } = await import('../dist/src/cli/main.js');
+process.exitCode = await main(process.argv.slice(2));

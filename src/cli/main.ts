@@ -1,0 +1,71 @@
+/**
+ * The command line: declares commands and flags, maps them to typed options, dispatches. No logic here.
+ * `main` is the one error boundary: everything below throws; here errors become messages and exit codes.
+ */
+import yargs from 'yargs';
+import { BatonError, ExitCode } from '../errors.ts';
+import { runDeploy } from './deploy.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.Ok;
+  try {
+    await yargs(argv)
+      .scriptName('baton')
+      .usage('$0 <command> [options]')
+      .command(
+        'deploy',
+        'roll a new image across the fleet, host by host',
+        (y) =>
+          y
+            .option('image', { type: 'string', demandOption: true, describe: 'the image to deploy (registry/name:tag)' })
+            .option('deployment', { type: 'string', demandOption: true, describe: 'the deployment: integration, production, your own' })
+            .option('config', { type: 'string', default: 'baton.yaml', describe: 'the configuration file' })
+            .option('playbook', { type: 'string', describe: 'a TypeScript playbook (default: the built-in rolling deploy)' })
+            .option('serial', { type: 'string', describe: 'hosts per batch: a count or a percentage' })
+            .option('check', { type: 'boolean', default: false, describe: 'print the plan and change nothing' })
+            .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [], describe: 'override a setting: -e rollout.serial=2' })
+            .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' })
+            .option('reporter', { choices: ['auto', 'tty', 'plain', 'json'] as const, default: 'auto' as const, describe: 'how progress is shown' }),
+        async (args) => {
+          exitCode = await runDeploy({
+            image: args.image,
+            deployment: args.deployment,
+            configFile: args.config,
+            playbookFile: args.playbook,
+            serial: args.serial,
+            check: args.check,
+            extraVars: args['extra-vars'].map(String),
+            acceptNewHostKeys: args['accept-new-host-keys'],
+            reporter: args.reporter,
+          });
+        },
+      )
+      .demandCommand(1, 'say what to do: baton deploy --help')
+      .strict()
+      .recommendCommands()
+      .completion('completion', 'print a shell completion script')
+      .help()
+      .version(false)
+      .fail((message, error) => {
+        throw error ?? new UsageError(message);
+      })
+      .parseAsync();
+  } catch (error) {
+    return report(error);
+  }
+  return exitCode;
+}
+
+class UsageError extends BatonError {
+  override readonly exitCode = ExitCode.BadInput;
+}
+
+function report(error: unknown): number {
+  if (error instanceof BatonError) {
+    process.stderr.write(`baton: ${error.message}\n`);
+    if (error.exitCode === ExitCode.BadInput) process.stderr.write('nothing on the fleet was changed\n');
+    return error.exitCode;
+  }
+  process.stderr.write(`baton: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+  return ExitCode.NeedsOperator;
+}

@@ -1,0 +1,90 @@
+/**
+ * The container swap on one host. The live container is stopped and kept under another name for
+ * rollback; the new image runs as `live` with /dev/log mounted, the configured env, ports, volumes,
+ * restart policy, and labels recording what was deployed, by whom and when.
+ */
+import { RemoteCommandError } from '../../errors.ts';
+import { dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerRun, dockerStart, dockerStop } from '../../remote/docker.ts';
+import type { RemoteHost } from '../../ssh/remote-host.ts';
+import type { HostContext, HostTask } from '../types.ts';
+
+/** The name the previous container is kept under, for rollback and `baton rollback`. */
+export const previousName = (name: string) => `${name}-previous`;
+
+export interface ContainerFacts {
+  readonly id: string;
+  readonly image: string;
+  readonly running: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** The named container (default `live`), or undefined when the host has none. */
+export async function inspectLive(remote: RemoteHost, name = 'live'): Promise<ContainerFacts | undefined> {
+  try {
+    const { stdout } = await remote.exec(dockerInspectContainer(name), { timeoutMs: 30_000 });
+    const c = JSON.parse(stdout) as { Id: string; Config: { Image: string; Labels?: Record<string, string> }; State: { Running: boolean } };
+    return { id: c.Id, image: c.Config.Image, running: c.State.Running, labels: c.Config.Labels ?? {} };
+  } catch (error) {
+    if (error instanceof RemoteCommandError && /no such (object|container)/i.test(error.stderrTail)) return undefined;
+    throw error;
+  }
+}
+
+export function replaceContainer(): HostTask {
+  return {
+    name: 'replace container',
+    async run(ctx) {
+      const { remote } = ctx.target;
+      const { container } = ctx.config;
+      const timeoutMs = ctx.config.ssh.commandTimeout;
+      const live = await inspectLive(remote, container.name);
+      if (live) {
+        const kept = await inspectLive(remote, previousName(container.name));
+        if (kept) await remote.exec(dockerRm(previousName(container.name), { force: true }), { timeoutMs });
+        ctx.compensate('restore the previous container', (signal) => restorePrevious(ctx, live.id, signal));
+        await remote.exec(dockerStop(container.name, Math.ceil(container.stopTimeout / 1000)), { timeoutMs: timeoutMs + container.stopTimeout, signal: ctx.signal });
+        await remote.exec(dockerRename(container.name, previousName(container.name)), { timeoutMs });
+      } else {
+        ctx.compensate('remove the new container', async () => void (await remote.exec(dockerRm(container.name, { force: true }), { timeoutMs })));
+      }
+      const run = dockerRun({
+        name: container.name,
+        image: ctx.image,
+        ports: container.ports,
+        volumes: container.volumes,
+        env: container.env,
+        restart: container.restart,
+        labels: {
+          ...container.labels,
+          'baton.image': ctx.image,
+          'baton.deployment': ctx.deployment,
+          'baton.deployer': ctx.deployer,
+          'baton.deployed-at': new Date().toISOString(),
+        },
+      });
+      await remote.exec(run.command, { stdin: run.stdin, timeoutMs, signal: ctx.signal });
+      return live ? `${live.image} → ${ctx.image}` : `${ctx.image} (no previous container)`;
+    },
+  };
+}
+
+/** Puts the kept container back as live: removes the new one, renames the old one back, starts it. */
+async function restorePrevious(ctx: HostContext, previousId: string, signal: AbortSignal): Promise<void> {
+  const { remote } = ctx.target;
+  const { name } = ctx.config.container;
+  const timeoutMs = ctx.config.ssh.commandTimeout;
+  const live = await inspectLive(remote, name);
+  if (live && live.id !== previousId) await remote.exec(dockerRm(name, { force: true }), { timeoutMs, signal });
+  if (!live || live.id !== previousId) await remote.exec(dockerRename(previousName(name), name), { timeoutMs, signal });
+  await remote.exec(dockerStart(name), { timeoutMs, signal });
+}
+
+/** The last lines of a container's log, for failure reports; never throws. */
+export async function logsTail(remote: RemoteHost, name: string, lines = 20): Promise<string> {
+  try {
+    const { stdout, stderr } = await remote.exec(dockerLogsTail(name, lines), { timeoutMs: 15_000 });
+    return `${stdout}${stderr}`.trim();
+  } catch (error) {
+    return `(could not read the logs: ${(error as Error).message})`;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The new container's health check: HTTP on the host (through the SSH connection) or a command on the
+ * host, polled until it passes `healthyThreshold` times in a row, within the deadline. A container that
+ * exits fails at once, with its last log lines, instead of waiting out the deadline.
+ */
+import { BatonError, indent } from '../../errors.ts';
+import { pollUntil } from '../../poll.ts';
+import { custom } from '../../remote/command.ts';
+import type { HostContext, HostTask } from '../types.ts';
+import { inspectLive, logsTail } from './container.ts';
+
+export class HealthCheckError extends BatonError {}
+
+export function healthCheck(): HostTask {
+  return {
+    name: 'health check',
+    async run(ctx) {
+      const passes = await waitHealthy(ctx, ctx.signal);
+      return passes;
+    },
+  };
+}
+
+/** Polls the configured health check on the live container until it passes; throws with its logs if not. */
+export async function waitHealthy(ctx: HostContext, signal: AbortSignal): Promise<string> {
+  const { health } = ctx.config;
+  const { remote, host } = ctx.target;
+  const name = ctx.config.container.name;
+  let streak = 0;
+  try {
+    return await pollUntil(
+      async () => {
+        const seen = await probe(ctx);
+        if (seen.ok) {
+          streak++;
+          return streak >= health.healthyThreshold ? { done: true, value: seen.what } : { done: false, seen: seen.what };
+        }
+        streak = 0;
+        const live = await inspectLive(remote, name);
+        if (!live?.running) throw new HealthCheckError(`${host.name}: the container ${name} ${live ? 'exited' : 'is gone'} (${seen.what})`);
+        return { done: false, seen: seen.what };
+      },
+      { what: `${host.name}: ${describeCheck(ctx)} to pass`, timeoutMs: health.timeout, intervalMs: health.interval, maxIntervalMs: health.interval * 4, factor: 1.2, signal },
+    );
+  } catch (error) {
+    const logs = await logsTail(remote, name);
+    (error as Error).message += `\nlast lines of ${name}'s log on ${host.name}:\n${indent(logs || '(empty)')}`;
+    throw error;
+  }
+}
+
+async function probe(ctx: HostContext): Promise<{ ok: boolean; what: string }> {
+  const { health } = ctx.config;
+  const { remote } = ctx.target;
+  try {
+    if (health.http) {
+      const r = await remote.httpGet(health.http.port, health.http.path, Math.min(5_000, health.timeout));
+      return { ok: r.status === health.http.status, what: `HTTP ${r.status}` };
+    }
+    await remote.exec(custom(health.command!), { timeoutMs: Math.min(30_000, health.timeout) });
+    return { ok: true, what: 'command exited 0' };
+  } catch (error) {
+    return { ok: false, what: (error as Error).message.split('\n')[0]! };
+  }
+}
+
+function describeCheck(ctx: HostContext): string {
+  const { health } = ctx.config;
+  return health.http ? `GET http://127.0.0.1:${health.http.port}${health.http.path} = ${health.http.status}` : `\`${health.command!.join(' ')}\``;
+}

@@ -1,0 +1,31 @@
+/**
+ * Pre-pull: every target pulls the new image before any host leaves service, in parallel (bounded),
+ * so a host's turn out of service holds only the swap. One failed pull stops the run, fleet untouched.
+ */
+import { BatonError } from '../../errors.ts';
+import { dockerPull } from '../../remote/docker.ts';
+import type { RunTask } from '../types.ts';
+
+export class PullError extends BatonError {}
+
+export function prePull(options: { concurrency?: number } = {}): RunTask {
+  return {
+    name: 'pre-pull',
+    async run(ctx) {
+      const queue = [...ctx.targets];
+      const failures: string[] = [];
+      const worker = async () => {
+        for (let t = queue.shift(); t; t = queue.shift()) {
+          try {
+            await t.remote.exec(dockerPull(ctx.image), { timeoutMs: ctx.config.timeouts.pull, signal: ctx.signal });
+          } catch (error) {
+            failures.push(`${t.host.name}: ${(error as Error).message}`);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 8, queue.length) }, worker));
+      if (failures.length) throw new PullError(`could not pull ${ctx.image}; no host left service:\n${failures.join('\n')}`);
+      return `${ctx.image} on ${ctx.targets.length} host${ctx.targets.length === 1 ? '' : 's'}`;
+    },
+  };
+}

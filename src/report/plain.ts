@@ -1,0 +1,48 @@
+/**
+ * Plain timestamped lines, for CI logs and pipes: one line per step outcome, then a closing summary.
+ */
+import type { EventListener, HostSummary, Timed, DeployEvent } from '../rollout/events.ts';
+import { formatMs } from '../errors.ts';
+
+export function plainReporter(out: NodeJS.WritableStream): EventListener {
+  const line = (at: number, text: string) => out.write(`${new Date(at).toISOString().slice(11, 23)} ${text}\n`);
+  return (e: Timed<DeployEvent>) => {
+    switch (e.type) {
+      case 'run-started':
+        line(e.at, `${e.check ? 'plan' : 'deploy'} ${e.image} to ${e.deployment} (${e.playbook}): ${e.hosts.length} hosts in ${e.batches.length} batches`);
+        e.batches.forEach((b, i) => line(e.at, `  batch ${i + 1}: ${b.join(', ')}`));
+        break;
+      case 'step': {
+        if (e.status === 'started') break;
+        const who = e.scope === 'host' ? `${e.host} ` : '';
+        const took = e.ms !== undefined ? ` (${formatMs(e.ms)})` : '';
+        const mark = e.status === 'failed' ? 'FAILED' : e.status;
+        line(e.at, `${who}${e.step}: ${mark}${took}${e.detail ? ` — ${e.detail}` : ''}`);
+        break;
+      }
+      case 'batch':
+        if (e.status === 'started') line(e.at, `batch ${e.index}/${e.of}: ${e.hosts.join(', ')}`);
+        break;
+      case 'host-finished':
+        line(e.at, `${e.host}: ${e.result}${e.outOfServiceMs ? `, out of service ${formatMs(e.outOfServiceMs)}` : ''}`);
+        break;
+      case 'warning':
+        line(e.at, `WARNING: ${e.message}`);
+        break;
+      case 'undo-failed':
+        line(e.at, `!!! COULD NOT ${e.what.toUpperCase()}: ${e.error}`);
+        line(e.at, `!!! fix it by hand with:\n${e.fix}`);
+        break;
+      case 'run-finished':
+        line(e.at, `${e.outcome} in ${formatMs(e.ms)} (exit ${e.exitCode})`);
+        if (e.hosts.length) out.write(summaryTable(e.hosts));
+        break;
+    }
+  };
+}
+
+export function summaryTable(hosts: readonly HostSummary[]): string {
+  const rows = [['host', 'result', 'from', 'to', 'out of service'], ...hosts.map((h) => [h.host, h.result, h.oldImage ?? '-', h.newImage, h.outOfServiceMs ? formatMs(h.outOfServiceMs) : '-'])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd()).join('\n') + '\n';
+}

@@ -1,0 +1,83 @@
+/**
+ * Progress is a stream of typed events. The executor emits them; renderers (listr2 in a terminal, plain
+ * lines, TeamCity, JSON) subscribe. Tests assert on events, never on terminal output.
+ */
+
+export type StepStatus = 'started' | 'ok' | 'skipped' | 'failed';
+export type HostResult = 'deployed' | 'unchanged' | 'rolled-back' | 'failed' | 'not-started';
+
+export type DeployEvent =
+  | {
+      type: 'run-started';
+      playbook: string;
+      image: string;
+      deployment: string;
+      hosts: string[];
+      batches: string[][];
+      /** The playbook's pre-task and per-host task names, in order: renderers draw them in advance. */
+      preTasks: string[];
+      steps: string[];
+      check: boolean;
+    }
+  /** A fleet-wide step: inventory, connect, a pre-task such as suspending autoscaling, an undo. */
+  | { type: 'step'; scope: 'run'; step: string; status: StepStatus; ms?: number; detail?: string }
+  /** A step on one host: deregister, replace, health, register, a compensation. */
+  | { type: 'step'; scope: 'host'; host: string; step: string; status: StepStatus; ms?: number; detail?: string }
+  | { type: 'batch'; index: number; of: number; hosts: string[]; status: 'started' | 'finished' }
+  | { type: 'host-finished'; host: string; result: HostResult; oldImage?: string; newImage: string; outOfServiceMs: number; error?: string }
+  | { type: 'warning'; message: string }
+  /** An undo that failed: the fleet needs an operator, and `fix` is the command that repairs it. */
+  | { type: 'undo-failed'; what: string; error: string; fix: string }
+  | { type: 'run-finished'; outcome: RunOutcome; exitCode: number; ms: number; hosts: HostSummary[]; maxRssKb: number };
+
+export type RunOutcome = 'deployed' | 'checked' | 'rolled-back' | 'failed' | 'interrupted';
+
+export interface HostSummary {
+  host: string;
+  result: HostResult;
+  oldImage?: string;
+  newImage: string;
+  outOfServiceMs: number;
+  error?: string;
+}
+
+export type Timed<E> = E & { at: number };
+export type EventListener = (event: Timed<DeployEvent>) => void;
+
+/** A tiny synchronous event bus; listeners that throw are isolated from the run. */
+export class EventBus {
+  private readonly listeners: EventListener[] = [];
+  readonly history: Timed<DeployEvent>[] = [];
+
+  subscribe(listener: EventListener): () => void {
+    this.listeners.push(listener);
+    return () => this.listeners.splice(this.listeners.indexOf(listener), 1);
+  }
+
+  emit(event: DeployEvent): void {
+    const timed = { ...event, at: Date.now() } as Timed<DeployEvent>;
+    this.history.push(timed);
+    for (const listener of this.listeners) {
+      try {
+        listener(timed);
+      } catch (error) {
+        process.stderr.write(`baton: a progress renderer failed: ${String(error)}\n`);
+      }
+    }
+  }
+
+  /** Runs `fn` as a named step, emitting started and ok/failed with its duration. */
+  async step<T>(where: { host?: string }, step: string, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {
+    const scope = where.host === undefined ? ({ scope: 'run' } as const) : ({ scope: 'host', host: where.host } as const);
+    const started = Date.now();
+    this.emit({ type: 'step', ...scope, step, status: 'started' });
+    try {
+      const value = await fn();
+      this.emit({ type: 'step', ...scope, step, status: 'ok', ms: Date.now() - started, detail: detail?.(value) });
+      return value;
+    } catch (error) {
+      this.emit({ type: 'step', ...scope, step, status: 'failed', ms: Date.now() - started, detail: (error as Error).message });
+      throw error;
+    }
+  }
+}
