@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
+import { register } from 'tsx/esm/api';
 import { ConfigError } from '../errors.ts';
 import type { Playbook } from './types.ts';
 
@@ -16,7 +16,10 @@ export async function loadPlaybook(file?: string): Promise<Playbook> {
   if (!existsSync(path)) throw new ConfigError('--playbook', `${path} does not exist`);
   let module: { default?: unknown };
   try {
-    module = await tsImport(pathToFileURL(path).href, import.meta.url);
+    // Registered globally (not tsImport's namespace) so the playbook's `import ... from 'baton'` gets
+    // the very modules the CLI runs: one copy of each task and error class.
+    registerTypeScript();
+    module = (await import(pathToFileURL(path).href)) as { default?: unknown };
   } catch (error) {
     throw new ConfigError('--playbook', `${path} could not be loaded: ${(error as Error).message}`);
   }
@@ -25,4 +28,10 @@ export async function loadPlaybook(file?: string): Promise<Playbook> {
     throw new ConfigError('--playbook', `${path} has no default export made with playbook({...})`);
   }
   return candidate as Playbook;
+}
+
+let registered = false;
+function registerTypeScript(): void {
+  if (!registered) register();
+  registered = true;
 }

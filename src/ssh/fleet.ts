@@ -5,6 +5,8 @@
  * MaxSessions.
  */
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { SshSettings } from '../config/types.ts';
 import { BatonError, HostKeyError, InterruptedError, RemoteCommandError, TimeoutError } from '../errors.ts';
@@ -237,24 +239,37 @@ class SshHost implements RemoteHost {
     return this.channels.use(
       () =>
         new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new TimeoutError(`${this.name}: GET http://127.0.0.1:${port}${path}`, timeoutMs)), timeoutMs);
+          let channel: ClientChannel | undefined;
+          const timer = setTimeout(() => {
+            channel?.close();
+            reject(new TimeoutError(`${this.name}: GET http://127.0.0.1:${port}${path}`, timeoutMs));
+          }, timeoutMs);
           this.client.forwardOut('127.0.0.1', 0, '127.0.0.1', port, (error, stream) => {
+            channel = stream;
             if (error) {
               clearTimeout(timer);
               return reject(new BatonError(`${this.name}: GET http://127.0.0.1:${port}${path}: ${error.message}`));
             }
-            const chunks: Buffer[] = [];
-            stream.on('data', (b: Buffer) => chunks.push(b));
-            stream.on('error', () => {});
-            stream.on('close', () => {
+            // Node's own HTTP client over the tunnel: chunked bodies, keep-alive headers and all.
+            const req = httpRequest(
+              { host: '127.0.0.1', port, path, method: 'GET', headers: { 'user-agent': 'baton', connection: 'close' }, createConnection: () => stream as unknown as Socket },
+              (res) => {
+                const chunks: Buffer[] = [];
+                res.on('data', (b: Buffer) => chunks.push(b));
+                res.on('end', () => {
+                  clearTimeout(timer);
+                  resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() });
+                });
+                res.on('error', fail);
+              },
+            );
+            const fail = (e: Error) => {
               clearTimeout(timer);
-              const text = Buffer.concat(chunks).toString();
-              const match = /^HTTP\/1\.[01] (\d{3})/.exec(text);
-              if (!match) return reject(new BatonError(`${this.name}: GET http://127.0.0.1:${port}${path}: no HTTP response${text ? '' : ' (connection closed)'}`));
-              const at = text.indexOf('\r\n\r\n');
-              resolve({ status: Number(match[1]), body: at >= 0 ? text.slice(at + 4) : '' });
-            });
-            stream.end(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: baton\r\nConnection: close\r\n\r\n`);
+              stream.close();
+              reject(new BatonError(`${this.name}: GET http://127.0.0.1:${port}${path}: ${e.message}`));
+            };
+            req.on('error', fail);
+            req.end();
           });
         }),
     );

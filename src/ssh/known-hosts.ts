@@ -40,7 +40,7 @@ export function readKnownHosts(file: string): KnownHostEntry[] {
 export const hostKeyName = (host: string, port: number) => (port === 22 ? host : `[${host}]:${port}`);
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
   return re.test(name);
 }
 
