@@ -1,0 +1,48 @@
+/** Runs the real `baton` CLI (bin/baton.js, built code) as a child process, as an operator or CI would. */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { DeployEvent } from '../../src/rollout/events.ts';
+
+export const batonBin = join(import.meta.dirname, '..', '..', 'bin', 'baton.js');
+
+/** Credentials for the emulator: the SDK's default chain reads them from the environment, as in CI. */
+export const sandboxEnv = { AWS_ACCESS_KEY_ID: 'sandbox', AWS_SECRET_ACCESS_KEY: 'sandbox', AWS_EC2_METADATA_DISABLED: 'true' };
+
+export interface BatonRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** With `--reporter json`: the events, parsed. */
+  events: (DeployEvent & { at: string })[];
+}
+
+export interface BatonOptions {
+  env?: Record<string, string>;
+  /** Called with every parsed event as it arrives (to interrupt at a given step, say). */
+  onEvent?: (event: DeployEvent, child: ReturnType<typeof spawn>) => void;
+}
+
+export function runBaton(args: string[], options: BatonOptions = {}): Promise<BatonRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [batonBin, ...args], { env: { ...process.env, ...sandboxEnv, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let pending = '';
+    const events: BatonRun['events'] = [];
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        const event = JSON.parse(line) as BatonRun['events'][number];
+        events.push(event);
+        options.onEvent?.(event, child);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr, events }));
+  });
+}

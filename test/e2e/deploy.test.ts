@@ -1,0 +1,170 @@
+/**
+ * `baton deploy` end to end, through the CLI, on the sandbox fleet: a bastion and three app hosts
+ * (real sshd and dockerd), the registry, HAProxy carrying real traffic, and the AWS emulator.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { dockerExec } from '../fleet/docker.ts';
+import { startLoad } from '../fleet/load.ts';
+import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
+import { runBaton } from './baton.ts';
+
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startSandbox({ hosts: 3 });
+});
+afterAll(async () => {
+  await sandbox?.stop();
+});
+
+const image = (tag: string) => `${sandbox.fleet.appRepository}:${tag}`;
+const deployArgs = (tag: string, ...more: string[]) => ['deploy', '--config', sandbox.configFile, '--deployment', 'sandbox', '--image', image(tag), '--reporter', 'json', ...more];
+
+async function live(container: string) {
+  const out = await dockerExec(container, 'docker inspect live');
+  const [c] = JSON.parse(out) as { Config: { Image: string; Labels: Record<string, string> }; State: { Running: boolean }; Mounts: { Source: string; Destination: string }[] }[];
+  return { image: c!.Config.Image, running: c!.State.Running, labels: c!.Config.Labels, mounts: c!.Mounts.map((m) => `${m.Source}:${m.Destination}`) };
+}
+
+async function liveImages() {
+  return Promise.all(sandbox.fleet.hosts.map(async (h) => (await live(h.container)).image));
+}
+
+describe('baton deploy', () => {
+  it('rolls v1 -> v2 across 3 hosts under load without dropping a request', async () => {
+    await sandbox.emulator.clearCalls();
+    const load = startLoad({ url: sandbox.fleet.lb.elbUrl, concurrency: 4, ratePerSecond: 100, maxSeconds: 120 });
+    const run = await runBaton(deployArgs('v2'));
+    const traffic = await load.stop();
+    expect(run.stderr).toBe('');
+    expect(run.code, run.stdout).toBe(0);
+    expect(traffic.errors + traffic.non2xx, JSON.stringify(traffic.failures)).toBe(0);
+    expect(traffic.ok).toBeGreaterThan(100);
+    expect(traffic.byBody.v2).toBeGreaterThan(0);
+
+    for (const host of sandbox.fleet.hosts) {
+      const c = await live(host.container);
+      expect(c.image).toBe(image('v2'));
+      expect(c.running).toBe(true);
+      expect(c.mounts).toContain('/dev/log:/dev/log');
+      expect(c.labels['baton.image']).toBe(image('v2'));
+      expect(c.labels['baton.deployment']).toBe('sandbox');
+      expect(c.labels['baton.deployer']).toBeTruthy();
+    }
+    const states = await sandbox.emulator.instanceStates();
+    for (const host of sandbox.fleet.hosts) {
+      expect(states.classic[host.instanceId]).toBe('InService');
+      expect(states.targetGroup[host.instanceId]).toBe('healthy');
+    }
+    const stats = await sandbox.haproxyServers();
+    expect(stats.every((s) => s.status === 'UP')).toBe(true);
+
+    const calls = (await sandbox.emulator.calls()).map((c) => c.action);
+    const first = (a: string) => calls.indexOf(a);
+    const last = (a: string) => calls.lastIndexOf(a);
+    expect(first('SuspendProcesses')).toBeGreaterThanOrEqual(0);
+    expect(first('SuspendProcesses')).toBeLessThan(first('DeregisterInstancesFromLoadBalancer'));
+    expect(first('DisableAlarmActions')).toBeLessThan(first('DeregisterInstancesFromLoadBalancer'));
+    expect(last('ResumeProcesses')).toBeGreaterThan(last('RegisterInstancesWithLoadBalancer'));
+    expect(last('EnableAlarmActions')).toBeGreaterThan(last('RegisterTargets'));
+
+    const summary = run.events.find((e) => e.type === 'run-finished');
+    expect(summary).toMatchObject({ outcome: 'deployed', exitCode: 0 });
+  });
+
+  it('puts the first host back when the new image fails its health check, and leaves the others alone', async () => {
+    const before = await liveImages();
+    await sandbox.emulator.clearCalls();
+    const load = startLoad({ url: sandbox.fleet.lb.elbUrl, concurrency: 4, ratePerSecond: 100, maxSeconds: 120 });
+    const run = await runBaton(deployArgs('unhealthy'));
+    const traffic = await load.stop();
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    expect(traffic.errors + traffic.non2xx, JSON.stringify(traffic.failures)).toBe(0);
+    expect(await liveImages()).toEqual(before);
+    const finished = run.events.filter((e) => e.type === 'host-finished');
+    expect(finished).toHaveLength(1);
+    expect(finished[0]).toMatchObject({ result: 'rolled-back', host: sandbox.fleet.hosts[0]!.name });
+    expect((finished[0] as { error: string }).error).toMatch(/health|HTTP 404/);
+    const calls = (await sandbox.emulator.calls()).map((c) => c.action);
+    expect(calls.lastIndexOf('ResumeProcesses')).toBeGreaterThan(calls.lastIndexOf('RegisterInstancesWithLoadBalancer'));
+    expect(calls).toContain('EnableAlarmActions');
+    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+    expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
+  });
+
+  it('stops before any host leaves service when the image does not exist', async () => {
+    await sandbox.emulator.clearCalls();
+    const before = await liveImages();
+    const run = await runBaton(deployArgs('no-such-tag'));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/could not pull .*no-such-tag/);
+    expect(run.stdout).toMatch(/manifest unknown|not found/i);
+    const calls = (await sandbox.emulator.calls()).map((c) => c.action);
+    expect(calls).not.toContain('DeregisterInstancesFromLoadBalancer');
+    expect(calls).not.toContain('DeregisterTargets');
+    expect(await liveImages()).toEqual(before);
+    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+  });
+
+  it('on Ctrl-C during the second host, finishes that host, stops, and undoes the guards', async () => {
+    const second = sandbox.fleet.hosts[1]!.name;
+    let interrupted = false;
+    const run = await runBaton(deployArgs('v3'), {
+      onEvent: (e, child) => {
+        if (!interrupted && e.type === 'step' && e.scope === 'host' && e.host === second && e.step === 'replace container' && e.status === 'started') {
+          interrupted = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(interrupted).toBe(true);
+    expect(run.code).toBe(130);
+    const images = await liveImages();
+    expect(images[0]).toBe(image('v3'));
+    expect([image('v2'), image('v3')]).toContain(images[1]);
+    expect(images[2]).toBe(image('v2'));
+    const states = await sandbox.emulator.instanceStates();
+    for (const host of sandbox.fleet.hosts) expect(states.classic[host.instanceId]).toBe('InService');
+    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+    expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
+  });
+
+  it('--check prints the plan and what each step would do, and changes nothing', async () => {
+    await sandbox.emulator.clearCalls();
+    const before = await liveImages();
+    const run = await runBaton(deployArgs('v1', '--check', '--serial', '2'));
+    expect(run.code, run.stderr).toBe(0);
+    const started = run.events.find((e) => e.type === 'run-started');
+    expect(started).toMatchObject({ check: true, batches: [['app-1', 'app-2'], ['app-3']] });
+    expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
+    expect(await liveImages()).toEqual(before);
+  });
+
+  it("runs a user's own TypeScript playbook without a build step", async () => {
+    const playbookFile = join(import.meta.dirname, 'fixtures', 'stamped-deploy.ts');
+    const run = await runBaton(deployArgs('v1', '--playbook', playbookFile));
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.events.find((e) => e.type === 'run-started')).toMatchObject({ playbook: 'stamped deploy', batches: [['app-1', 'app-2', 'app-3']] });
+    for (const host of sandbox.fleet.hosts) {
+      expect((await dockerExec(host.container, 'cat /tmp/baton-release')).trim()).toBe(image('v1'));
+    }
+    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v1')));
+  });
+
+  it('refuses bad configuration with its path, before any write call', async () => {
+    await sandbox.emulator.clearCalls();
+    const run = await runBaton(deployArgs('v2', '-e', 'rollout.serial=12x'));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('rollout.serial');
+    expect(run.stderr).toContain('12x');
+    expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
+  });
+
+  it('refuses an unknown host key with its fingerprint, before any write call', async () => {
+    await sandbox.emulator.clearCalls();
+    const run = await runBaton(deployArgs('v2', '-e', 'ssh.knownHosts=/dev/null'));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/SHA256:[A-Za-z0-9+/]{43}/);
+    expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
+  });
+});

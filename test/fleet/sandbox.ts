@@ -1,0 +1,106 @@
+/**
+ * The sandbox: a fleet (test/fleet/fleet.ts) plus the AWS emulator that plays its EC2 instances, Auto
+ * Scaling group, classic ELB, target group and alarms, with the load balancers driving the fleet's
+ * HAProxy. Tests and benchmarks use `startSandbox`; `npm run fleet up` keeps one running for the demo.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EmulatorCall, EmulatorFault, EmulatorSpec, EmulatorState } from '../aws-emulator/types.ts';
+import { startEmulator } from '../aws-emulator/server.ts';
+import { startFleet, stopFleet, type Fleet, type FleetOptions } from './fleet.ts';
+import { serverStats } from './lb.ts';
+import { BACKENDS } from './lb.ts';
+import { SANDBOX, SANDBOX_ALARMS, sandboxConfig } from './sandbox-config.ts';
+
+/** The names the emulator gives the sandbox's AWS resources. */
+export const RESOURCES = {
+  autoScalingGroup: `${SANDBOX.stack}-${SANDBOX.release}-${SANDBOX.deployment}`,
+  classicElb: `${SANDBOX.stack}-${SANDBOX.release}-${SANDBOX.deployment}`,
+  targetGroup: `${SANDBOX.stack}-${SANDBOX.release}-${SANDBOX.deployment}`,
+} as const;
+
+export function emulatorSpecFor(fleet: Fleet): EmulatorSpec {
+  const ids = fleet.hosts.map((h) => h.instanceId);
+  return {
+    region: SANDBOX.region,
+    instances: fleet.hosts.map((h) => ({
+      instanceId: h.instanceId,
+      privateIp: h.privateIp,
+      tags: { Name: h.name, stack: SANDBOX.stack, release: SANDBOX.release, deployment: SANDBOX.deployment },
+    })),
+    autoScalingGroups: [{ name: RESOURCES.autoScalingGroup, instanceIds: ids }],
+    classicLoadBalancers: [{ name: RESOURCES.classicElb, instanceIds: ids, drainingTimeoutSec: 30, backend: BACKENDS.classicElb }],
+    targetGroups: [{ name: RESOURCES.targetGroup, instanceIds: ids, port: 8080, deregistrationDelaySec: 30, backend: BACKENDS.targetGroup }],
+    alarms: SANDBOX_ALARMS.map((name) => ({ name, actionsEnabled: true })),
+    haproxy: fleet.lb.runtimeApi,
+  };
+}
+
+/** The emulator as tests see it: its control endpoints, over HTTP, wherever it runs. */
+export class EmulatorControl {
+  constructor(readonly url: string) {}
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.url}/_emulator/${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    if (!res.ok) throw new Error(`emulator ${method} ${path}: HTTP ${res.status} ${await res.text()}`);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** The calls received, in order; `write` marks the ones that change something. */
+  async calls(): Promise<(EmulatorCall & { write: boolean })[]> {
+    const calls = await this.request<EmulatorCall[]>('GET', 'calls');
+    return calls.map((c) => ({ ...c, write: !/^Describe/.test(c.action) }));
+  }
+  clearCalls = () => this.request<void>('DELETE', 'calls');
+  injectFault = (fault: EmulatorFault) => this.request<void>('POST', 'faults', fault);
+  clearFaults = () => this.request<void>('DELETE', 'faults');
+  state = () => this.request<EmulatorState>('GET', 'state');
+
+  /** Each instance's state in the sandbox's classic ELB and target group. */
+  async instanceStates() {
+    const s = await this.state();
+    return { classic: s.classic[RESOURCES.classicElb] ?? {}, targetGroup: s.targetGroups[RESOURCES.targetGroup] ?? {} };
+  }
+  /** Processes suspended in the sandbox's Auto Scaling group. */
+  async suspendedProcesses(): Promise<string[]> {
+    return (await this.state()).suspendedProcesses[RESOURCES.autoScalingGroup] ?? [];
+  }
+  /** True when every sandbox alarm has its actions enabled. */
+  async alarmsEnabled(): Promise<boolean> {
+    const s = await this.state();
+    return SANDBOX_ALARMS.every((a) => s.alarmsEnabled[a] === true);
+  }
+}
+
+export interface Sandbox {
+  readonly fleet: Fleet;
+  readonly emulator: EmulatorControl;
+  /** A baton.yaml for this sandbox, deployment `sandbox`. */
+  readonly configFile: string;
+  haproxyServers(): ReturnType<typeof serverStats>;
+  stop(): Promise<void>;
+}
+
+/** A fleet and an in-process emulator, removed by `stop()` or, if this process dies, by the next start. */
+export async function startSandbox(options: Omit<FleetOptions, 'ephemeral'> = {}): Promise<Sandbox> {
+  const fleet = await startFleet({ ...options, ephemeral: true });
+  try {
+    const emulator = await startEmulator(emulatorSpecFor(fleet), { host: '127.0.0.1', port: 0 });
+    const configFile = join(fleet.dir, 'baton.yaml');
+    writeFileSync(configFile, sandboxConfig(fleet, emulator.url));
+    return {
+      fleet,
+      emulator: new EmulatorControl(emulator.url),
+      configFile,
+      haproxyServers: () => serverStats(fleet.lb.runtimeApi),
+      stop: async () => {
+        await emulator.close();
+        await stopFleet(fleet.id);
+      },
+    };
+  } catch (error) {
+    await stopFleet(fleet.id);
+    throw error;
+  }
+}
