@@ -66,6 +66,24 @@ function report(error: unknown): number {
     if (error.exitCode === ExitCode.BadInput) process.stderr.write('nothing on the fleet was changed\n');
     return error.exitCode;
   }
+  const aws = awsProblem(error);
+  if (aws) {
+    // Raised before the guards (inventory, discovery): nothing changed. After them, the executor reports.
+    process.stderr.write(`baton: ${aws}\n`);
+    return ExitCode.RolledBack;
+  }
   process.stderr.write(`baton: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
   return ExitCode.NeedsOperator;
+}
+
+/** An AWS SDK error (a service answer, or no credentials) as one line an operator can act on. */
+function awsProblem(error: unknown): string | undefined {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string } };
+  if (e?.name === 'CredentialsProviderError') {
+    return `AWS credentials not found: ${e.message} (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance role applies)`;
+  }
+  if (e?.$metadata) {
+    return `AWS answered ${e.name}${e.$metadata.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ''}: ${e.message}${e.$metadata.requestId ? ` [request ${e.$metadata.requestId}]` : ''}`;
+  }
+  return undefined;
 }

@@ -189,6 +189,23 @@ describe('CloudWatch', () => {
 });
 
 describe('control endpoints', () => {
+  it('inject a deregistration that never completes, and latency', async () => {
+    const elbv2 = new ElasticLoadBalancingV2Client(config);
+    const tg = (await elbv2.send(new DescribeTargetGroupsCommand({ Names: ['web-api-tg'] }))).TargetGroups![0]!;
+    const target = { Id: ids[2]!, Port: 8080 };
+    emulator.injectFault({ action: 'DeregisterTargets', kind: 'stuck-deregistration' });
+    emulator.injectFault({ action: 'DescribeTargetHealth', kind: 'latency', ms: 300 });
+    await elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] }));
+    const started = Date.now();
+    const health = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] }));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(health.TargetHealthDescriptions![0]!.TargetHealth).toMatchObject({ State: 'draining', Reason: 'Target.DeregistrationInProgress' });
+    expect((await emulator.state()).targetGroups['web-api-tg']![ids[2]!]).toBe('draining');
+    emulator.clearFaults();
+    await elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] }));
+    expect((await emulator.state()).targetGroups['web-api-tg']![ids[2]!]).toBe('healthy');
+  });
+
   it('log the calls in order and launch an instance into the group unless Launch is suspended', async () => {
     const asg = new AutoScalingClient(config);
     emulator.injectFault({ action: 'DescribeAutoScalingGroups', kind: 'launch-instance' });

@@ -88,12 +88,13 @@ export class World {
   async deregister(lb: Balancer, instanceId: string): Promise<void> {
     const member = lb.members.get(instanceId);
     if (!member || member.phase === 'draining') return;
-    if (!(this.haproxy && lb.backend)) {
+    const traffic = this.haproxy && lb.backend;
+    if (!traffic && !this.stuckDeregistration) {
       lb.members.delete(instanceId);
       return;
     }
     lb.members.set(instanceId, { phase: 'draining', drainDeadline: Date.now() + lb.drainMs, stuck: this.stuckDeregistration });
-    await this.haproxy.setState(lb.backend, instanceId, 'drain');
+    if (traffic) await this.haproxy!.setState(lb.backend!, instanceId, 'drain');
   }
 
   /** Brings the membership states up to date with HAProxy: health, drained sessions. */
