@@ -3,7 +3,7 @@
  * Two listeners share the hosts: one plays a classic ELB, the other an ELBv2 target group. Servers are
  * named by instance id, so the AWS emulator can drive them (drain, maintenance, ready) by that id.
  */
-import { connect } from 'node:net';
+import { HaproxyDriver } from '../aws-emulator/haproxy.ts';
 import type { FleetHost } from './fleet.ts';
 
 /** The HAProxy backends the emulator's load balancers map to. */
@@ -43,29 +43,13 @@ ${servers}
 `;
 }
 
-/** Sends one command to HAProxy's runtime API and returns its answer. */
-export function haproxyCommand(api: { host: string; port: number }, command: string, timeoutMs = 5_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(api.port, api.host);
-    const chunks: Buffer[] = [];
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`HAProxy runtime API at ${api.host}:${api.port}: no answer to "${command}"`)));
-    socket.on('connect', () => socket.end(`${command}\n`));
-    socket.on('data', (b: Buffer) => chunks.push(b));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
-  });
-}
-
 /** Server rows of `show stat`: backend, server, status (UP, DOWN, MAINT, DRAIN...), current sessions. */
 export async function serverStats(api: { host: string; port: number }) {
-  const csv = await haproxyCommand(api, 'show stat');
-  const [header, ...rows] = csv.replace(/^# /, '').trim().split('\n');
-  const cols = header!.split(',');
-  const at = (row: string[], name: string) => row[cols.indexOf(name)] ?? '';
-  return rows
-    .map((line) => line.split(','))
-    .filter((row) => !['FRONTEND', 'BACKEND'].includes(at(row, 'svname')))
-    .map((row) => ({ backend: at(row, 'pxname'), server: at(row, 'svname'), status: at(row, 'status'), sessions: Number(at(row, 'scur')) }));
+  const stats = await new HaproxyDriver(api).stats();
+  return [...stats].map(([key, s]) => {
+    const [backend, server] = key.split('/') as [string, string];
+    return { backend, server, status: s.status, sessions: s.sessions };
+  });
 }
 
 /** Waits until `count` servers report UP (the API may not answer for the first moments). */
