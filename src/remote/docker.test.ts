@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeCommand, op, renderCommand } from './command.ts';
-import { dockerRun } from './docker.ts';
+import { dockerRun, dockerSetAside } from './docker.ts';
 
 /** Runs a rendered command in a real sh, with a fake `docker` that prints its argv and its env file. */
 function runWithFakeDocker(command: ReturnType<typeof dockerRun>) {
@@ -13,11 +13,13 @@ function runWithFakeDocker(command: ReturnType<typeof dockerRun>) {
   execFileSync('mkdir', [tmp]);
   writeFileSync(
     join(dir, 'docker'),
-    `#!/bin/sh\nfor a in "$@"; do printf '<%s>\\n' "$a"; done\nwhile [ $# -gt 0 ]; do [ "$1" = --env-file ] && { ls -l "$2" | cut -c1-10; cat "$2"; }; shift; done\n`,
+    `#!/bin/sh\n{ for a in "$@"; do printf '<%s>\\n' "$a"; done\nwhile [ $# -gt 0 ]; do [ "$1" = --env-file ] && { ls -l "$2" | cut -c1-10; cat "$2"; }; shift; done; } >> "$DOCKER_LOG"\n`,
     { mode: 0o755 },
   );
-  const out = execFileSync('sh', ['-c', renderCommand(command.command)], { input: command.stdin ?? '', env: { PATH: `${dir}:/usr/bin:/bin`, TMPDIR: tmp }, encoding: 'utf8' });
-  return { out, leftInTmp: readdirSync(tmp) };
+  const log = join(dir, 'docker.log');
+  writeFileSync(log, '');
+  execFileSync('sh', ['-c', renderCommand(command.command)], { input: command.stdin ?? '', env: { PATH: `${dir}:/usr/bin:/bin`, TMPDIR: tmp, DOCKER_LOG: log } });
+  return { out: readFileSync(log, 'utf8'), leftInTmp: readdirSync(tmp) };
 }
 
 const spec = {
@@ -51,6 +53,11 @@ describe('docker commands', () => {
     expect(out).toContain('DB_PASSWORD=s3cret value\nMODE=prod\n');
     expect(out).not.toMatch(/<DB_PASSWORD/);
     expect(leftInTmp).toEqual([]);
+  });
+
+  it('sets the live container aside in one round trip: drop the old candidate, stop gracefully, keep it', () => {
+    const { out } = runWithFakeDocker({ command: dockerSetAside('live', 'live-previous', 5) });
+    expect(out).toBe(['<rm>', '<--force>', '<live-previous>', '<stop>', '<--time>', '<5>', '<live>', '<rename>', '<live>', '<live-previous>', ''].join('\n'));
   });
 
   it('refuses an env value with a line break', () => {

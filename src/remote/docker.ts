@@ -10,9 +10,6 @@ export const dockerPull = (image: string): Command => op('docker', 'pull', '--qu
 /** One JSON object: the container's full inspect document. Fails with "No such container" if absent. */
 export const dockerInspectContainer = (name: string): Command => op('docker', 'inspect', '--type', 'container', '--format', '{{json .}}', name);
 
-/** Graceful stop: SIGTERM, then SIGKILL after `seconds`. */
-export const dockerStop = (name: string, seconds: number): Command => op('docker', 'stop', '--time', String(seconds), name);
-
 export const dockerRename = (from: string, to: string): Command => op('docker', 'rename', from, to);
 
 export const dockerRm = (name: string, options: { force?: boolean } = {}): Command => op('docker', 'rm', ...(options.force ? ['--force'] : []), name);
@@ -62,4 +59,16 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
     command: script(text, `${argv.map(quote).join(' ')} --env-file <${entries.length} variables from stdin> ${quote(spec.image)}`),
     stdin: entries.map(([k, v]) => `${k}=${v}\n`).join(''),
   };
+}
+
+/**
+ * Takes the live container out of the way in one round trip: drops the rollback candidate kept from
+ * the previous deploy, stops `name` gracefully, and keeps it as `previous` for rollback.
+ */
+export function dockerSetAside(name: string, previous: string, seconds: number): Command {
+  const [n, p] = [quote(name), quote(previous)];
+  return script(
+    `set -e\ndocker rm --force ${p} >/dev/null 2>&1 || true\ndocker stop --time ${Math.max(0, Math.floor(seconds))} ${n} >/dev/null\ndocker rename ${n} ${p}`,
+    `docker stop --time ${seconds} ${n} && docker rename ${n} ${p} (replacing the older ${p})`,
+  );
 }

@@ -4,7 +4,7 @@
  * restart policy, and labels recording what was deployed, by whom and when.
  */
 import { RemoteCommandError } from '../../errors.ts';
-import { dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerRun, dockerStart, dockerStop } from '../../remote/docker.ts';
+import { dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerRun, dockerSetAside, dockerStart } from '../../remote/docker.ts';
 import type { RemoteHost } from '../../ssh/remote-host.ts';
 import type { HostContext, HostTask } from '../types.ts';
 
@@ -39,11 +39,9 @@ export function replaceContainer(): HostTask {
       const timeoutMs = ctx.config.ssh.commandTimeout;
       const live = await inspectLive(remote, container.name);
       if (live) {
-        const kept = await inspectLive(remote, previousName(container.name));
-        if (kept) await remote.exec(dockerRm(previousName(container.name), { force: true }), { timeoutMs });
         ctx.compensate('restore the previous container', (signal) => restorePrevious(ctx, live.id, signal));
-        await remote.exec(dockerStop(container.name, Math.ceil(container.stopTimeout / 1000)), { timeoutMs: timeoutMs + container.stopTimeout, signal: ctx.signal });
-        await remote.exec(dockerRename(container.name, previousName(container.name)), { timeoutMs });
+        const setAside = dockerSetAside(container.name, previousName(container.name), Math.ceil(container.stopTimeout / 1000));
+        await remote.exec(setAside, { timeoutMs: timeoutMs + container.stopTimeout, signal: ctx.signal });
       } else {
         ctx.compensate('remove the new container', async () => void (await remote.exec(dockerRm(container.name, { force: true }), { timeoutMs })));
       }
