@@ -3,6 +3,7 @@
  * (real sshd and dockerd), the registry, HAProxy carrying real traffic, and the AWS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AutoScalingClient, ResumeProcessesCommand } from '@aws-sdk/client-auto-scaling';
 import { join } from 'node:path';
 import { dockerExec } from '../fleet/docker.ts';
 import { startLoad } from '../fleet/load.ts';
@@ -149,6 +150,27 @@ describe('baton deploy', () => {
       expect((await dockerExec(host.container, 'cat /tmp/baton-release')).trim()).toBe(image('v1'));
     }
     expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v1')));
+  });
+
+  it('says loudly, with the command that fixes it, when autoscaling cannot be resumed, and exits 3', async () => {
+    await sandbox.emulator.injectFault({ action: 'ResumeProcesses', kind: 'error5xx', times: 50 });
+    try {
+      const run = await runBaton(deployArgs('v2', '--serial', '100%'));
+      expect(run.code, run.stdout + run.stderr).toBe(3);
+      const undo = run.events.find((e) => e.type === 'undo-failed');
+      expect(undo).toMatchObject({ what: 'resume autoscaling' });
+      expect((undo as { fix: string }).fix).toBe(
+        'aws autoscaling resume-processes --region us-east-1 --auto-scaling-group-name web-api-sandbox --scaling-processes Launch Terminate AddToLoadBalancer AZRebalance HealthCheck ReplaceUnhealthy',
+      );
+      expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
+      expect(await sandbox.emulator.suspendedProcesses()).not.toEqual([]);
+    } finally {
+      await sandbox.emulator.clearFaults();
+    }
+    // What the operator would do: run the printed command (here, the same call through the SDK).
+    const asg = new AutoScalingClient({ region: 'us-east-1', endpoint: sandbox.emulator.url, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    await asg.send(new ResumeProcessesCommand({ AutoScalingGroupName: 'web-api-sandbox' }));
+    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
   });
 
   it('refuses bad configuration with its path, before any write call', async () => {
