@@ -11,6 +11,7 @@ import type { DeployConfig, Serial } from '../config/index.ts';
 import type { Host } from '../inventory/host.ts';
 import type { EventBus } from '../rollout/events.ts';
 import type { RemoteHost } from '../ssh/remote-host.ts';
+import type { ContainerFacts } from './tasks/container.ts';
 
 export interface Playbook {
   readonly name: string;
@@ -55,6 +56,8 @@ export interface Target {
   readonly remote: RemoteHost;
   /** The load balancers and target groups it is registered in. */
   readonly memberships: readonly Membership[];
+  /** Its live container as discovery found it, before anything changed; absent when it has none. */
+  readonly live?: ContainerFacts;
   /** The image its live container runs now, if it has one. */
   readonly liveImage?: string;
 }

@@ -73,7 +73,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   let undoFailed = false;
   let outcome: RunOutcome = 'deployed';
   try {
-    const targets = await events.step({}, 'discover', () => discover(found, fleet, loadBalancers), (ts) =>
+    const targets = await events.step({}, 'discover', () => discover(found, fleet, loadBalancers, config.container.name), (ts) =>
       ts.map((t) => `${t.host.name}: ${t.liveImage ?? 'no live container'}, in ${t.memberships.map((m) => m.name).join(' + ') || 'no load balancer'}`).join('; '),
     );
     const ctx: RunContext = {
@@ -134,14 +134,14 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
 }
 
 /** Read-only: what each host runs now and where it is registered. */
-async function discover(hosts: readonly Host[], fleet: FleetConnection, lbs: LoadBalancers): Promise<Target[]> {
+async function discover(hosts: readonly Host[], fleet: FleetConnection, lbs: LoadBalancers, container: string): Promise<Target[]> {
   const ids = hosts.flatMap((h) => (h.instanceId ? [h.instanceId] : []));
   const memberships = ids.length ? await lbs.membershipsOf(ids) : new Map();
   return Promise.all(
     hosts.map(async (host) => {
       const remote = fleet.host(host.name);
-      const live = await inspectLive(remote);
-      return { host, remote, memberships: host.instanceId ? (memberships.get(host.instanceId) ?? []) : [], liveImage: live?.image };
+      const live = await inspectLive(remote, container);
+      return { host, remote, memberships: host.instanceId ? (memberships.get(host.instanceId) ?? []) : [], live, liveImage: live?.image };
     }),
   );
 }

@@ -37,8 +37,9 @@ export interface Instance {
 }
 
 /** How long a draining server must stay without sessions before it counts as drained. */
-const IDLE_MS = 200;
-const TICK_MS = 100;
+const IDLE_MS = 0;
+/** How often HAProxy's state is read while something is in transition. */
+const TICK_MS = 50;
 
 export class World {
   readonly region: string;

@@ -37,7 +37,8 @@ export function replaceContainer(): HostTask {
       const { remote } = ctx.target;
       const { container } = ctx.config;
       const timeoutMs = ctx.config.ssh.commandTimeout;
-      const live = await inspectLive(remote, container.name);
+      // What discovery found before anything changed: one round trip less in the host's turn.
+      const live = ctx.target.live;
       if (live) {
         ctx.compensate('restore the previous container', (signal) => restorePrevious(ctx, live.id, signal));
         const setAside = dockerSetAside(container.name, previousName(container.name), Math.ceil(container.stopTimeout / 1000));

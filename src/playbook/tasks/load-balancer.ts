@@ -66,7 +66,7 @@ function waitFor(ctx: HostContext, m: Membership, done: (s: TargetState) => bool
       const { state, detail } = await ctx.aws.loadBalancers.state(instanceId(ctx), m);
       return done(state) ? { done: true, value: undefined } : { done: false, seen: detail };
     },
-    { what, timeoutMs, intervalMs: 100, maxIntervalMs: 1_000, signal },
+    { what, timeoutMs, intervalMs: 100, factor: 1.25, maxIntervalMs: 1_000, signal },
   );
 }
 
