@@ -42,12 +42,16 @@ export interface RunTask {
    */
   prepare?(ctx: RunContext): Promise<void>;
   run(ctx: RunContext): Promise<string | void>;
+  /** For `--check`: what `run` would do, after `prepare`, in one line. */
+  explain?(ctx: RunContext): string;
 }
 
 /** A per-host task (deregister, replace the container, health check, register). */
 export interface HostTask {
   readonly name: string;
   run(ctx: HostContext): Promise<string | void>;
+  /** For `--check`: what `run` would do on this target, in one line. */
+  explain?(ctx: RunContext, target: Target): string;
 }
 
 /** A host being deployed to: its connection and what Baton learned of it before changing anything. */

@@ -90,6 +90,13 @@ export function listrReporter(out: NodeJS.WritableStream): EventListener & { fin
           if (e.hosts.length) out.write(summaryTable(e.hosts));
         });
         return;
+      case 'plan':
+        for (const t of e.preTasks) out.write(`would ${t.step}: ${t.would}\n`);
+        for (const h of e.hosts) {
+          out.write(`batch ${h.batch}, ${h.host} (now ${h.from ?? 'no live container'}):\n`);
+          for (const s of h.steps) out.write(`  ${s.step}: ${s.would}\n`);
+        }
+        return;
       case 'warning':
         out.write(`WARNING: ${e.message}\n`);
         return;

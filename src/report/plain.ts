@@ -12,6 +12,13 @@ export function plainReporter(out: NodeJS.WritableStream): EventListener {
         line(e.at, `${e.check ? 'plan' : 'deploy'} ${e.image} to ${e.deployment} (${e.playbook}): ${e.hosts.length} hosts in ${e.batches.length} batches`);
         e.batches.forEach((b, i) => line(e.at, `  batch ${i + 1}: ${b.join(', ')}`));
         break;
+      case 'plan':
+        for (const t of e.preTasks) line(e.at, `would ${t.step}: ${t.would}`);
+        for (const h of e.hosts) {
+          line(e.at, `batch ${h.batch}, ${h.host} (now ${h.from ?? 'no live container'}):`);
+          for (const s of h.steps) line(e.at, `  ${s.step}: ${s.would}`);
+        }
+        break;
       case 'step': {
         if (e.status === 'started') break;
         const who = e.scope === 'host' ? `${e.host} ` : '';

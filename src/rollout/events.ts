@@ -23,12 +23,19 @@ export type DeployEvent =
   | { type: 'step'; scope: 'run'; step: string; status: StepStatus; ms?: number; detail?: string }
   /** A step on one host: deregister, replace, health, register, a compensation. */
   | { type: 'step'; scope: 'host'; host: string; step: string; status: StepStatus; ms?: number; detail?: string }
+  /** `--check`: what each pre-task and each host's steps would do, learned read-only. */
+  | { type: 'plan'; preTasks: PlannedStep[]; hosts: { host: string; batch: number; from?: string; steps: PlannedStep[] }[] }
   | { type: 'batch'; index: number; of: number; hosts: string[]; status: 'started' | 'finished' }
   | { type: 'host-finished'; host: string; result: HostResult; oldImage?: string; newImage: string; outOfServiceMs: number; error?: string }
   | { type: 'warning'; message: string }
   /** An undo that failed: the fleet needs an operator, and `fix` is the command that repairs it. */
   | { type: 'undo-failed'; what: string; error: string; fix: string }
   | { type: 'run-finished'; outcome: RunOutcome; exitCode: number; ms: number; hosts: HostSummary[]; maxRssKb: number };
+
+export interface PlannedStep {
+  step: string;
+  would: string;
+}
 
 export type RunOutcome = 'deployed' | 'checked' | 'rolled-back' | 'failed' | 'interrupted';
 

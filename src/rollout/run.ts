@@ -13,7 +13,7 @@ import { BatonError, ExitCode, InterruptedError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import type { FleetConnection } from '../ssh/remote-host.ts';
-import type { EventBus, HostSummary, RunOutcome } from './events.ts';
+import type { DeployEvent, EventBus, HostSummary, RunOutcome } from './events.ts';
 import { runHost } from './host.ts';
 import { planRollout } from './plan.ts';
 import type { Interrupt } from './interrupt.ts';
@@ -62,7 +62,6 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   });
   const batches = plan.batches.map((b) => b.map((h) => h.name));
   events.emit({ type: 'run-started', playbook: playbook.name, image: options.image, deployment: options.deployment, hosts: found.map((h) => h.name), batches, preTasks: playbook.preTasks.map((t) => t.name), steps: playbook.tasks.map((t) => t.name), check: options.check });
-  if (options.check) return finish('checked', ExitCode.Ok, []);
 
   const loadBalancers = new LoadBalancers(aws.elb, aws.elbv2);
   const autoscaling = new AutoScaling(aws.autoscaling);
@@ -88,6 +87,10 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       guard: (what, undo, fix) => guards.push({ what, undo, fix }),
     };
     for (const task of playbook.preTasks) await events.step({}, `check: ${task.name}`, async () => task.prepare?.(ctx));
+    if (options.check) {
+      events.emit(explainPlan(ctx, playbook, plan.batches));
+      return finish('checked', ExitCode.Ok, []);
+    }
     for (const task of playbook.preTasks) {
       if (options.interrupt.stopRequested) throw new InterruptedError('interrupted before any host left service');
       await events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
@@ -131,6 +134,29 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   if (undoFailed || outcome === 'failed') return finish(outcome === 'deployed' ? 'failed' : outcome, ExitCode.NeedsOperator, hosts);
   if (outcome === 'interrupted') return finish(outcome, ExitCode.Interrupted, hosts);
   return finish(outcome, outcome === 'deployed' ? ExitCode.Ok : ExitCode.RolledBack, hosts);
+}
+
+/** `--check`: every step's own account of what it would do, from what the read-only phase learned. */
+function explainPlan(ctx: RunContext, playbook: Playbook, batches: readonly (readonly Host[])[]): Extract<DeployEvent, { type: 'plan' }> {
+  const byName = new Map(ctx.targets.map((t) => [t.host.name, t]));
+  return {
+    type: 'plan',
+    preTasks: playbook.preTasks.map((t) => ({ step: t.name, would: t.explain?.(ctx) ?? 'run' })),
+    hosts: batches.flatMap((batch, i) =>
+      batch.map((h) => {
+        const target = byName.get(h.name)!;
+        const unchanged = target.liveImage === ctx.image;
+        return {
+          host: h.name,
+          batch: i + 1,
+          from: target.liveImage,
+          steps: unchanged
+            ? [{ step: 'skip', would: `already runs ${ctx.image}: left alone` }]
+            : playbook.tasks.map((t) => ({ step: t.name, would: t.explain?.(ctx, target) ?? 'run' })),
+        };
+      }),
+    ),
+  };
 }
 
 /** Read-only: what each host runs now and where it is registered. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { dockerExec } from '../fleet/docker.ts';
 import { startLoad } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
+import type { DeployEvent } from '../../src/rollout/events.ts';
 import { runBaton } from './baton.ts';
 
 let sandbox: Sandbox;
@@ -137,6 +138,14 @@ describe('baton deploy', () => {
     expect(run.code, run.stderr).toBe(0);
     const started = run.events.find((e) => e.type === 'run-started');
     expect(started).toMatchObject({ check: true, batches: [['app-1', 'app-2'], ['app-3']] });
+    const plan = run.events.find((e) => e.type === 'plan') as Extract<DeployEvent, { type: 'plan' }>;
+    expect(plan.preTasks.map((t) => t.step)).toEqual(['suspend autoscaling', 'silence alarms', 'pre-pull']);
+    expect(plan.preTasks[0]!.would).toMatch(/^suspend Launch, Terminate, .* in web-api-sandbox/);
+    expect(plan.hosts.map((h) => `${h.batch} ${h.host}`)).toEqual(['1 app-1', '1 app-2', '2 app-3']);
+    const steps = Object.fromEntries(plan.hosts[0]!.steps.map((st) => [st.step, st.would]));
+    expect(steps.deregister).toMatch(/^deregister from classic ELB web-api-sandbox, target group web-api-sandbox and wait until drained/);
+    expect(steps['replace container']).toContain(`keep it as live-previous for rollback, run ${image('v1')} as live`);
+    expect(steps['health check']).toContain('GET http://127.0.0.1:8080/health = 200');
     expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
     expect(await liveImages()).toEqual(before);
   });

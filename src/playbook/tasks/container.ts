@@ -64,6 +64,11 @@ export function replaceContainer(): HostTask {
       await remote.exec(run.command, { stdin: run.stdin, timeoutMs, signal: ctx.signal });
       return live ? `${live.image} → ${ctx.image}` : `${ctx.image} (no previous container)`;
     },
+    explain: (ctx, target) => {
+      const { name, ports, volumes } = ctx.config.container;
+      const run = `run ${ctx.image} as ${name} (ports ${ports.join(', ') || 'none'}; volumes ${volumes.join(', ')})`;
+      return target.live ? `stop ${name} (${target.live.image}), keep it as ${previousName(name)} for rollback, ${run}` : run;
+    },
   };
 }
 

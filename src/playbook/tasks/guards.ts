@@ -31,6 +31,7 @@ export function suspendAutoscaling(): RunTask {
       const described = [...suspended].map(([g, p]) => `${g}: ${p.join(', ')}`).join('; ');
       return described || `already suspended in ${groups.join(', ')}`;
     },
+    explain: (ctx) => (groups.length ? `suspend ${ctx.config.autoscaling.processes.join(', ')} in ${groups.join(', ')}; resumed at the end, whatever happens` : 'nothing: no Auto Scaling group'),
   };
 }
 
@@ -49,5 +50,6 @@ export function silenceAlarms(): RunTask {
       await ctx.aws.alarms.disable(enabled);
       return enabled.join(', ');
     },
+    explain: () => (enabled.length ? `disable the actions of ${enabled.join(', ')}; enabled again at the end, whatever happens` : 'nothing: no alarm with actions enabled'),
   };
 }

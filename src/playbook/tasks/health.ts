@@ -6,6 +6,7 @@
 import { BatonError, indent } from '../../errors.ts';
 import { pollUntil } from '../../poll.ts';
 import { custom } from '../../remote/command.ts';
+import type { HealthSettings } from '../../config/types.ts';
 import type { HostContext, HostTask } from '../types.ts';
 import { inspectLive, logsTail } from './container.ts';
 
@@ -15,9 +16,9 @@ export function healthCheck(): HostTask {
   return {
     name: 'health check',
     async run(ctx) {
-      const passes = await waitHealthy(ctx, ctx.signal);
-      return passes;
+      return waitHealthy(ctx, ctx.signal);
     },
+    explain: (ctx) => `wait until ${describeCheck(ctx.config.health)} passes ${ctx.config.health.healthyThreshold} time(s) in a row (at most ${Math.round(ctx.config.health.timeout / 1000)}s)`,
   };
 }
 
@@ -40,7 +41,7 @@ export async function waitHealthy(ctx: HostContext, signal: AbortSignal): Promis
         if (!live?.running) throw new HealthCheckError(`${host.name}: the container ${name} ${live ? 'exited' : 'is gone'} (${seen.what})`);
         return { done: false, seen: seen.what };
       },
-      { what: `${host.name}: ${describeCheck(ctx)} to pass`, timeoutMs: health.timeout, intervalMs: health.interval, maxIntervalMs: health.interval * 4, factor: 1.2, signal },
+      { what: `${host.name}: ${describeCheck(health)} to pass`, timeoutMs: health.timeout, intervalMs: health.interval, maxIntervalMs: health.interval * 4, factor: 1.2, signal },
     );
   } catch (error) {
     const logs = await logsTail(remote, name);
@@ -64,7 +65,6 @@ async function probe(ctx: HostContext): Promise<{ ok: boolean; what: string }> {
   }
 }
 
-function describeCheck(ctx: HostContext): string {
-  const { health } = ctx.config;
+function describeCheck(health: HealthSettings): string {
   return health.http ? `GET http://127.0.0.1:${health.http.port}${health.http.path} = ${health.http.status}` : `\`${health.command!.join(' ')}\``;
 }

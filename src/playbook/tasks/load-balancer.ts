@@ -22,6 +22,10 @@ export function deregister(): HostTask {
       await takeOut(ctx, ctx.signal);
       return `drained from ${memberships.map(describeMembership).join(', ')}`;
     },
+    explain: (ctx, target) =>
+      target.memberships.length
+        ? `deregister from ${target.memberships.map(describeMembership).join(', ')} and wait until drained (at most ${Math.round(Math.max(...target.memberships.map((m) => drainWaitMs(ctx.config.timeouts.drain, m))) / 1000)}s)`
+        : 'nothing: in no load balancer',
   };
 }
 
@@ -36,8 +40,15 @@ export function register(): HostTask {
       await putBack(ctx, ctx.signal);
       return `in service in ${memberships.map(describeMembership).join(', ')}`;
     },
+    explain: (ctx, target) =>
+      target.memberships.length
+        ? `register in ${target.memberships.map(describeMembership).join(', ')} and wait until in service (at most ${Math.round(ctx.config.timeouts.inService / 1000)}s)`
+        : 'nothing: in no load balancer',
   };
 }
+
+/** The drain wait: the configured timeout, or the load balancer's own draining timeout plus a margin. */
+const drainWaitMs = (configured: number, m: Membership) => Math.max(configured, m.drainTimeoutMs + DRAIN_MARGIN_MS);
 
 async function takeOut(ctx: HostContext, signal: AbortSignal): Promise<void> {
   const id = instanceId(ctx);
@@ -45,7 +56,7 @@ async function takeOut(ctx: HostContext, signal: AbortSignal): Promise<void> {
   await Promise.all(ctx.target.memberships.map((m) => lbs.deregister(id, m)));
   await Promise.all(
     ctx.target.memberships.map((m) =>
-      waitFor(ctx, m, (s) => OUT.includes(s), `${ctx.target.host.name} to drain from ${describeMembership(m)}`, Math.max(ctx.config.timeouts.drain, m.drainTimeoutMs + DRAIN_MARGIN_MS), signal),
+      waitFor(ctx, m, (s) => OUT.includes(s), `${ctx.target.host.name} to drain from ${describeMembership(m)}`, drainWaitMs(ctx.config.timeouts.drain, m), signal),
     ),
   );
 }

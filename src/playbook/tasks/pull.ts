@@ -27,5 +27,6 @@ export function prePull(options: { concurrency?: number } = {}): RunTask {
       if (failures.length) throw new PullError(`could not pull ${ctx.image}; no host left service:\n${failures.join('\n')}`);
       return `${ctx.image} on ${ctx.targets.length} host${ctx.targets.length === 1 ? '' : 's'}`;
     },
+    explain: (ctx) => `docker pull ${ctx.image} on ${ctx.targets.length} host(s), ${Math.min(options.concurrency ?? 8, ctx.targets.length)} at a time, before any host leaves service`,
   };
 }
