@@ -9,8 +9,11 @@ import type { DeployEvent, EventListener, Timed } from '../rollout/events.ts';
 import { summaryTable } from './plain.ts';
 
 type Wrapper = Parameters<ListrTask['task']>[1];
+type StepEvent = Extract<DeployEvent, { type: 'step' }>;
 interface Slot {
-  settle(e: Extract<DeployEvent, { type: 'step' }>): void;
+  settle(e: StepEvent): void;
+  /** The step's outcome when it arrived before listr started drawing the task. */
+  early?: StepEvent;
   wrapper?: Wrapper;
   done: boolean;
 }
@@ -38,10 +41,12 @@ export function listrReporter(out: NodeJS.WritableStream): EventListener & { fin
             else if (e.status === 'skipped') resolve(wrapper.skip(e.detail));
             else resolve();
           };
+          if (slot.early) slot.settle(slot.early);
         }),
     }) as ListrTask;
   const declare = (title: string, host?: string): ListrTask => {
-    slots.set(key(host, title), { settle: () => {}, done: false });
+    const slot: Slot = { settle: (e) => (slot.early = e), done: false };
+    slots.set(key(host, title), slot);
     return mirrored(title, host);
   };
 
