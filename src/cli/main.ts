@@ -25,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
             .option('check', { type: 'boolean', default: false, describe: 'print the plan and change nothing' })
             .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [], describe: 'override a setting: -e rollout.serial=2' })
             .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' })
-            .option('reporter', { choices: ['auto', 'tty', 'plain', 'json'] as const, default: 'auto' as const, describe: 'how progress is shown' }),
+            .option('reporter', { choices: ['auto', 'tty', 'plain', 'json', 'teamcity'] as const, default: 'auto' as const, describe: 'how progress is shown (auto: teamcity under TeamCity, tty in a terminal, else plain)' }),
         async (args) => {
           exitCode = await runDeploy({
             image: args.image,

@@ -3,8 +3,9 @@ import type { EventBus } from '../rollout/events.ts';
 import { jsonReporter } from './json.ts';
 import { listrReporter } from './listr.ts';
 import { plainReporter } from './plain.ts';
+import { teamcityReporter } from './teamcity.ts';
 
-export type ReporterName = 'auto' | 'tty' | 'plain' | 'json';
+export type ReporterName = 'auto' | 'tty' | 'plain' | 'json' | 'teamcity';
 
 export interface Reporter {
   /** Stops listening; resolves once the renderer has drawn its last frame. */
@@ -12,12 +13,14 @@ export interface Reporter {
 }
 
 export function chooseReporter(name: ReporterName, events: EventBus, out: NodeJS.WriteStream = process.stdout): Reporter {
-  const resolved = name === 'auto' ? (out.isTTY && !process.env.CI ? 'tty' : 'plain') : name;
+  // A TeamCity build step is detected from the variable every TeamCity agent sets.
+  const resolved = name !== 'auto' ? name : process.env.TEAMCITY_VERSION ? 'teamcity' : out.isTTY && !process.env.CI ? 'tty' : 'plain';
   if (resolved === 'tty') {
     const listr = listrReporter(out);
     const unsubscribe = events.subscribe(listr);
     return { close: async () => (await listr.finished, unsubscribe()) };
   }
-  const unsubscribe = events.subscribe(resolved === 'json' ? jsonReporter(out) : plainReporter(out));
+  const renderer = resolved === 'json' ? jsonReporter(out) : resolved === 'teamcity' ? teamcityReporter(out) : plainReporter(out);
+  const unsubscribe = events.subscribe(renderer);
   return { close: async () => unsubscribe() };
 }

@@ -182,6 +182,20 @@ describe('baton deploy', () => {
     expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
   });
 
+  it('speaks TeamCity service messages when run as a TeamCity build step', async () => {
+    const args = ['deploy', '--config', sandbox.configFile, '--deployment', 'sandbox', '--image', image('v3')];
+    const run = await runBaton(args, { env: { TEAMCITY_VERSION: '2025.07 (build 190000)' } });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const messages = run.stdout.split('\n').filter((l) => l.startsWith('##teamcity['));
+    for (const host of sandbox.fleet.hosts) {
+      expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^##teamcity\\[blockOpened name='${host.name}' flowId='${host.name}'`)));
+      expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^##teamcity\\[buildStatisticValue key='baton.host.${host.name}.outOfServiceMs' value='\\d+'\\]$`)));
+    }
+    expect(messages).toContainEqual(expect.stringMatching(/^##teamcity\[blockOpened name='batch 1\/3: app-1'/));
+    expect(messages).toContain(`##teamcity[setParameter name='baton.deployed.image' value='${image('v3')}']`);
+    expect(messages.at(-1)).toBe(`##teamcity[buildStatus text='{build.status.text}; deployed ${image('v3')} to sandbox: 3/3 hosts (exit 0)']`);
+  });
+
   it('refuses bad configuration with its path, before any write call', async () => {
     await sandbox.emulator.clearCalls();
     const run = await runBaton(deployArgs('v2', '-e', 'rollout.serial=12x'));

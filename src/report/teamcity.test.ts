@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import type { DeployEvent } from '../rollout/events.ts';
+import { escapeValue, problemIdentity, serviceMessage, teamcityReporter } from './teamcity.ts';
+
+describe('TeamCity service messages', () => {
+  it('escape what TeamCity requires', () => {
+    expect(escapeValue(`it's [v2] | done\nnext\r\u2028`)).toBe(`it|'s |[v2|] || done|nnext|r|0x2028`);
+    expect(serviceMessage('setParameter', { name: 'baton.deployed.image', value: "r:5000/app:v2'" })).toBe(`##teamcity[setParameter name='baton.deployed.image' value='r:5000/app:v2|'']`);
+  });
+
+  it('give a failure the same short identity in every build', () => {
+    expect(problemIdentity('integration', 'app-1', 'rolled-back')).toBe(problemIdentity('integration', 'app-1', 'rolled-back'));
+    expect(problemIdentity('integration', 'app-1', 'rolled-back')).not.toBe(problemIdentity('integration', 'app-2', 'rolled-back'));
+    expect(problemIdentity('x').length).toBeLessThanOrEqual(60);
+  });
+
+  it('open a block per batch and per host, with the host as flowId', () => {
+    let out = '';
+    const report = teamcityReporter({ write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream);
+    const events: DeployEvent[] = [
+      { type: 'run-started', playbook: 'deploy', image: 'app:v2', deployment: 'integration', hosts: ['a'], batches: [['a']], preTasks: [], steps: ['deregister'], check: false },
+      { type: 'batch', index: 1, of: 1, hosts: ['a'], status: 'started' },
+      { type: 'step', scope: 'host', host: 'a', step: 'deregister', status: 'started' },
+      { type: 'step', scope: 'host', host: 'a', step: 'deregister', status: 'failed', ms: 5, detail: 'timed out' },
+      { type: 'host-finished', host: 'a', result: 'rolled-back', oldImage: 'app:v1', newImage: 'app:v2', outOfServiceMs: 1200, error: 'timed out\nmore' },
+      { type: 'batch', index: 1, of: 1, hosts: ['a'], status: 'finished' },
+      { type: 'run-finished', outcome: 'rolled-back', exitCode: 1, ms: 3000, hosts: [{ host: 'a', result: 'rolled-back', oldImage: 'app:v1', newImage: 'app:v2', outOfServiceMs: 1200 }], maxRssKb: 1 },
+    ];
+    for (const e of events) report({ ...e, at: 0 });
+    const names = out.split('\n').filter((l) => l.startsWith('##teamcity[')).map((l) => l.slice(11).split(' ')[0]!.replace(']', ''));
+    expect(names).toEqual(['message', 'blockOpened', 'blockOpened', 'progressMessage', 'message', 'message', 'blockClosed', 'buildProblem', 'blockClosed', 'buildStatisticValue', 'buildStatisticValue', 'buildStatus']);
+    expect(out).toContain(`##teamcity[blockOpened name='a' flowId='a'`);
+    expect(out).toContain(`##teamcity[buildProblem description='a: rolled-back: timed out' identity='baton-`);
+    expect(out).toContain(`##teamcity[buildStatus status='FAILURE' text='{build.status.text}; rolled-back app:v2 to integration: 0/1 hosts (exit 1)']`);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * TeamCity build step output: service messages (https://www.jetbrains.com/help/teamcity/service-messages.html).
+ * A block per batch and per host (hosts of a batch run at once, so each host's lines carry its flowId),
+ * progress messages for steps, a build problem with a stable identity per failure, statistics for the
+ * deploy's and each host's durations, the deployed image as a parameter, and the build status text.
+ */
+import { createHash } from 'node:crypto';
+import { formatMs } from '../errors.ts';
+import type { EventListener } from '../rollout/events.ts';
+import { summaryTable } from './plain.ts';
+
+/** TeamCity's escaping for attribute values: | ' [ ] and line breaks, and the Unicode line separators. */
+export function escapeValue(value: string): string {
+  return value.replace(/[|'[\]\n\r\u0085\u2028\u2029]/g, (c) => {
+    switch (c) {
+      case '\n':
+        return '|n';
+      case '\r':
+        return '|r';
+      case '\u0085':
+      case '\u2028':
+      case '\u2029':
+        return `|0x${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+      default:
+        return `|${c}`;
+    }
+  });
+}
+
+export function serviceMessage(name: string, attributes: Record<string, string | number | undefined>): string {
+  const attrs = Object.entries(attributes)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}='${escapeValue(String(v))}'`)
+    .join('');
+  return `##teamcity[${name}${attrs}]`;
+}
+
+/** A build problem identity: stable across builds for the same failure, at most 60 characters. */
+export function problemIdentity(...parts: string[]): string {
+  return `baton-${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)}`;
+}
+
+export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
+  const emit = (name: string, attributes: Record<string, string | number | undefined>) => out.write(`${serviceMessage(name, attributes)}\n`);
+  const openHosts = new Set<string>();
+  let image = '';
+  let deployment = '';
+  return (e) => {
+    const timestamp = new Date(e.at).toISOString().replace('Z', '+0000');
+    switch (e.type) {
+      case 'run-started':
+        image = e.image;
+        deployment = e.deployment;
+        emit('message', { text: `${e.check ? 'plan' : 'deploy'} ${e.image} to ${e.deployment} (${e.playbook}): ${e.hosts.length} hosts in ${e.batches.length} batches`, timestamp });
+        break;
+      case 'plan':
+        for (const t of e.preTasks) emit('message', { text: `would ${t.step}: ${t.would}`, timestamp });
+        for (const h of e.hosts) emit('message', { text: `batch ${h.batch}, ${h.host}: ${h.steps.map((s) => `${s.step}: ${s.would}`).join('; ')}`, timestamp });
+        break;
+      case 'batch':
+        if (e.status === 'started') emit('blockOpened', { name: `batch ${e.index}/${e.of}: ${e.hosts.join(', ')}`, timestamp });
+        else emit('blockClosed', { name: `batch ${e.index}/${e.of}: ${e.hosts.join(', ')}`, timestamp });
+        break;
+      case 'step': {
+        if (e.scope === 'run') {
+          if (e.status === 'started') emit('progressMessage', { text: e.step });
+          else emit('message', { text: `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`, status: e.status === 'failed' ? 'ERROR' : undefined, timestamp });
+          break;
+        }
+        if (!openHosts.has(e.host)) {
+          openHosts.add(e.host);
+          emit('blockOpened', { name: e.host, flowId: e.host, timestamp });
+        }
+        if (e.status === 'started') emit('progressMessage', { text: `${e.host}: ${e.step}`, flowId: e.host });
+        else emit('message', { text: `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`, flowId: e.host, status: e.status === 'failed' ? 'ERROR' : undefined, timestamp });
+        break;
+      }
+      case 'host-finished':
+        if (openHosts.delete(e.host)) {
+          emit('message', { text: `${e.result}${e.outOfServiceMs ? `, out of service ${formatMs(e.outOfServiceMs)}` : ''}`, flowId: e.host, timestamp });
+          emit('blockClosed', { name: e.host, flowId: e.host, timestamp });
+        }
+        if (e.result === 'rolled-back' || e.result === 'failed') {
+          emit('buildProblem', { description: `${e.host}: ${e.result}: ${(e.error ?? '').split('\n')[0]}`.slice(0, 4000), identity: problemIdentity(deployment, e.host, e.result) });
+        }
+        break;
+      case 'warning':
+        emit('message', { text: e.message, status: 'WARNING', timestamp });
+        break;
+      case 'undo-failed':
+        emit('message', { text: `COULD NOT ${e.what.toUpperCase()}: ${e.error}\nfix it by hand with:\n${e.fix}`, status: 'ERROR', timestamp });
+        emit('buildProblem', { description: `could not ${e.what}: run ${e.fix.split('\n')[0]}`.slice(0, 4000), identity: problemIdentity(deployment, 'undo', e.what) });
+        break;
+      case 'run-finished': {
+        emit('buildStatisticValue', { key: 'baton.deploy.ms', value: e.ms });
+        for (const h of e.hosts) if (h.outOfServiceMs) emit('buildStatisticValue', { key: `baton.host.${h.host}.outOfServiceMs`, value: h.outOfServiceMs });
+        if (e.outcome === 'deployed') emit('setParameter', { name: 'baton.deployed.image', value: image });
+        const text = `${e.outcome} ${image} to ${deployment}: ${e.hosts.filter((h) => h.result === 'deployed').length}/${e.hosts.length} hosts (exit ${e.exitCode})`;
+        emit('buildStatus', { status: e.exitCode === 0 ? undefined : 'FAILURE', text: `{build.status.text}; ${text}` });
+        if (e.hosts.length) out.write(summaryTable(e.hosts));
+        break;
+      }
+    }
+  };
+}
