@@ -2,6 +2,7 @@
 import { userInfo } from 'node:os';
 import { createAwsClients } from '../aws/clients.ts';
 import { loadConfig } from '../config/index.ts';
+import { selectHosts } from '../inventory/limit.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
 import { EventBus } from '../rollout/events.ts';
@@ -16,6 +17,8 @@ export interface DeployCommandOptions {
   readonly playbookFile?: string;
   readonly serial?: string;
   readonly check: boolean;
+  readonly limit?: string;
+  readonly listHosts?: boolean;
   readonly extraVars: readonly string[];
   readonly acceptNewHostKeys?: boolean;
   readonly reporter: ReporterName;
@@ -48,6 +51,8 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       deployment: options.deployment,
       deployer: process.env.BATON_DEPLOYER ?? userInfo().username,
       check: options.check,
+      listHosts: options.listHosts,
+      limit: options.limit === undefined ? undefined : (hosts) => selectHosts(hosts, options.limit!),
       events,
       interrupt,
       aws,

@@ -23,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
             .option('playbook', { type: 'string', describe: 'a TypeScript playbook (default: the built-in rolling deploy)' })
             .option('serial', { type: 'string', describe: 'hosts per batch: a count or a percentage' })
             .option('check', { type: 'boolean', default: false, describe: 'print the plan and change nothing' })
+            .option('limit', { alias: 'l', type: 'string', describe: "only these hosts: an Ansible host pattern ('app-1', 'web:!app-3', '~app-[12]', @retry-file)" })
+            .option('list-hosts', { type: 'boolean', default: false, describe: 'print the selected hosts and batches, then exit' })
             .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [], describe: 'override a setting: -e rollout.serial=2' })
             .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' })
             .option('reporter', { choices: ['auto', 'tty', 'plain', 'json', 'teamcity'] as const, default: 'auto' as const, describe: 'how progress is shown (auto: teamcity under TeamCity, tty in a terminal, else plain)' }),
@@ -34,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
             playbookFile: args.playbook,
             serial: args.serial,
             check: args.check,
+            limit: args.limit,
+            listHosts: args['list-hosts'],
             extraVars: args['extra-vars'].map(String),
             acceptNewHostKeys: args['accept-new-host-keys'],
             reporter: args.reporter,

@@ -27,6 +27,8 @@ export interface DeployOptions {
   readonly deployer: string;
   /** Print the plan and change nothing. */
   readonly check: boolean;
+  /** Print the selected hosts and their batches, then stop: no connection, nothing changed. */
+  readonly listHosts?: boolean;
   /** Narrows the inventory (the `--limit` selection); identity by default. */
   readonly limit?: (hosts: Host[]) => Host[];
   readonly events: EventBus;
@@ -61,7 +63,8 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     minInService: config.rollout.minInService,
   });
   const batches = plan.batches.map((b) => b.map((h) => h.name));
-  events.emit({ type: 'run-started', playbook: playbook.name, image: options.image, deployment: options.deployment, hosts: found.map((h) => h.name), batches, preTasks: playbook.preTasks.map((t) => t.name), steps: playbook.tasks.map((t) => t.name), check: options.check });
+  events.emit({ type: 'run-started', playbook: playbook.name, image: options.image, deployment: options.deployment, hosts: found.map((h) => h.name), batches, preTasks: playbook.preTasks.map((t) => t.name), steps: playbook.tasks.map((t) => t.name), check: options.check || !!options.listHosts });
+  if (options.listHosts) return finish('checked', ExitCode.Ok, []);
 
   const loadBalancers = new LoadBalancers(aws.elb, aws.elbv2);
   const autoscaling = new AutoScaling(aws.autoscaling);

@@ -196,6 +196,24 @@ describe('baton deploy', () => {
     expect(messages.at(-1)).toBe(`##teamcity[buildStatus text='{build.status.text}; deployed ${image('v3')} to sandbox: 3/3 hosts (exit 0)']`);
   });
 
+  it('rolls out by hand to the hosts an Ansible --limit pattern selects', async () => {
+    const listed = await runBaton(deployArgs('v1', '--limit', 'tag_deployment_sandbox:!app-2', '--list-hosts'));
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.events.find((e) => e.type === 'run-started')).toMatchObject({ hosts: ['app-1', 'app-3'] });
+
+    const nothing = await runBaton(deployArgs('v1', '--limit', 'app-9'));
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('--limit "app-9" matches no host.\n  hosts: app-1, app-2, app-3');
+
+    await sandbox.emulator.clearCalls();
+    const before = await liveImages();
+    const run = await runBaton(deployArgs('v1', '--limit', 'app-2'));
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(await liveImages()).toEqual([before[0], image('v1'), before[2]]);
+    const deregistered = (await sandbox.emulator.calls()).filter((c) => c.action === 'DeregisterInstancesFromLoadBalancer').map((c) => c.params['Instances.member.1.InstanceId']);
+    expect(deregistered).toEqual([sandbox.fleet.hosts[1]!.instanceId]);
+  });
+
   it('refuses bad configuration with its path, before any write call', async () => {
     await sandbox.emulator.clearCalls();
     const run = await runBaton(deployArgs('v2', '-e', 'rollout.serial=12x'));
