@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { BatonError, ExitCode } from '../errors.ts';
 import { runDeploy } from './deploy.ts';
+import { runStatus } from './status.ts';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.Ok;
@@ -42,6 +43,20 @@ export async function main(argv: string[]): Promise<number> {
             acceptNewHostKeys: args['accept-new-host-keys'],
             reporter: args.reporter,
           });
+        },
+      )
+      .command(
+        'status',
+        'show what each host runs, since when and by whom, its load balancer state and rollback candidate',
+        (y) =>
+          y
+            .option('deployment', { type: 'string', demandOption: true, describe: 'the deployment: integration, production, your own' })
+            .option('config', { type: 'string', default: 'baton.yaml', describe: 'the configuration file' })
+            .option('limit', { alias: 'l', type: 'string', describe: 'only these hosts: an Ansible host pattern' })
+            .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [], describe: 'override a setting: -e ssh.user=admin' })
+            .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+        async (args) => {
+          exitCode = await runStatus({ deployment: args.deployment, configFile: args.config, limit: args.limit, extraVars: args['extra-vars'].map(String), json: args.json });
         },
       )
       .demandCommand(1, 'say what to do: baton deploy --help')

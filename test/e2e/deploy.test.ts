@@ -214,6 +214,25 @@ describe('baton deploy', () => {
     expect(deregistered).toEqual([sandbox.fleet.hosts[1]!.instanceId]);
   });
 
+  it('baton status shows what each host runs, by whom, its load balancer state and its rollback candidate', async () => {
+    const run = await runBaton(['status', '--config', sandbox.configFile, '--deployment', 'sandbox', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const rows = JSON.parse(run.stdout) as { host: string; image: string; deployedBy: string; deployedAt: string; loadBalancers: { name: string; state: string }[]; rollbackCandidate: string }[];
+    const images = await liveImages();
+    expect(rows.map((r) => r.image)).toEqual(images);
+    const app2 = rows.find((r) => r.host === 'app-2')!;
+    expect(app2).toMatchObject({ image: image('v1'), rollbackCandidate: image('v3') });
+    expect(app2.deployedBy).toBeTruthy();
+    expect(Date.parse(app2.deployedAt)).toBeGreaterThan(0);
+    expect(app2.loadBalancers).toEqual([
+      { name: 'classic ELB web-api-sandbox', state: 'in-service' },
+      { name: 'target group web-api-sandbox', state: 'in-service' },
+    ]);
+    const table = await runBaton(['status', '--config', sandbox.configFile, '--deployment', 'sandbox', '--limit', 'app-2']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^host\s+live image\s+since\s+by\s+load balancers\s+rollback candidate$/);
+    expect(table.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
   it('refuses bad configuration with its path, before any write call', async () => {
     await sandbox.emulator.clearCalls();
     const run = await runBaton(deployArgs('v2', '-e', 'rollout.serial=12x'));

@@ -1,0 +1,89 @@
+/**
+ * `baton status`: read-only. For each host of a deployment, the image its live container runs, since
+ * when and by whom (from the labels Baton writes), its load balancer states, and the rollback
+ * candidate kept on it.
+ */
+import { createAwsClients } from '../aws/clients.ts';
+import { findInstancesByTags } from '../aws/ec2.ts';
+import { describeMembership, LoadBalancers } from '../aws/load-balancers.ts';
+import { loadConfig } from '../config/index.ts';
+import { ExitCode } from '../errors.ts';
+import { selectHosts } from '../inventory/limit.ts';
+import { inspectLive, previousName } from '../playbook/tasks/container.ts';
+import { connectFleet } from '../ssh/fleet.ts';
+
+export interface StatusCommandOptions {
+  readonly deployment: string;
+  readonly configFile: string;
+  readonly limit?: string;
+  readonly extraVars: readonly string[];
+  readonly json: boolean;
+}
+
+export interface HostStatus {
+  host: string;
+  instanceId?: string;
+  image?: string;
+  running?: boolean;
+  deployedAt?: string;
+  deployedBy?: string;
+  loadBalancers: { name: string; state: string }[];
+  rollbackCandidate?: string;
+}
+
+export async function runStatus(options: StatusCommandOptions): Promise<number> {
+  const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
+  const aws = createAwsClients({ region: config.region, ...config.aws });
+  try {
+    const all = await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
+    const hosts = options.limit ? selectHosts(all, options.limit) : all;
+    const lbs = new LoadBalancers(aws.elb, aws.elbv2);
+    const ids = hosts.flatMap((h) => (h.instanceId ? [h.instanceId] : []));
+    const [fleet, memberships] = await Promise.all([connectFleet(config, hosts), lbs.membershipsOf(ids)]);
+    try {
+      const rows = await Promise.all(
+        hosts.map(async (host): Promise<HostStatus> => {
+          const remote = fleet.host(host.name);
+          const name = config.container.name;
+          const [live, previous, states] = await Promise.all([
+            inspectLive(remote, name),
+            inspectLive(remote, previousName(name)),
+            Promise.all((host.instanceId ? (memberships.get(host.instanceId) ?? []) : []).map(async (m) => ({ name: describeMembership(m), state: (await lbs.state(host.instanceId!, m)).state }))),
+          ]);
+          return {
+            host: host.name,
+            instanceId: host.instanceId,
+            image: live?.image,
+            running: live?.running,
+            deployedAt: live?.labels['baton.deployed-at'],
+            deployedBy: live?.labels['baton.deployer'],
+            loadBalancers: states,
+            rollbackCandidate: previous?.image,
+          };
+        }),
+      );
+      process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
+      return ExitCode.Ok;
+    } finally {
+      await fleet.close();
+    }
+  } finally {
+    aws.destroy();
+  }
+}
+
+function statusTable(rows: readonly HostStatus[]): string {
+  const table = [
+    ['host', 'live image', 'since', 'by', 'load balancers', 'rollback candidate'],
+    ...rows.map((r) => [
+      r.host,
+      r.image ? `${r.image}${r.running ? '' : ' (stopped)'}` : '(none)',
+      r.deployedAt ?? '-',
+      r.deployedBy ?? '-',
+      r.loadBalancers.map((l) => `${l.name}: ${l.state}`).join(', ') || '(none)',
+      r.rollbackCandidate ?? '-',
+    ]),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  return table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
