@@ -4,6 +4,7 @@ import { createAwsClients } from '../aws/clients.ts';
 import { loadConfig } from '../config/index.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { loadPlaybook } from '../playbook/load.ts';
+import { rollbackPlaybook } from '../playbook/rollback.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
 import { EventBus } from '../rollout/events.ts';
 import { InterruptController } from '../rollout/interrupt.ts';
@@ -11,7 +12,10 @@ import { deploy } from '../rollout/run.ts';
 import { connectFleet } from '../ssh/fleet.ts';
 
 export interface DeployCommandOptions {
-  readonly image: string;
+  /** The image to deploy; absent for a rollback. */
+  readonly image?: string;
+  /** `baton rollback`: every selected host goes back to the container the last deploy kept. */
+  readonly rollback?: boolean;
   readonly deployment: string;
   readonly configFile: string;
   readonly playbookFile?: string;
@@ -29,7 +33,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   if (options.serial !== undefined) overrides.rollout = { serial: /^\d+$/.test(options.serial) ? Number(options.serial) : options.serial };
   if (options.acceptNewHostKeys !== undefined) overrides.ssh = { acceptNewHostKeys: options.acceptNewHostKeys };
   const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars], overrides });
-  const playbook = await loadPlaybook(options.playbookFile);
+  const playbook = options.rollback ? rollbackPlaybook : await loadPlaybook(options.playbookFile);
   const events = new EventBus();
   const reporter = chooseReporter(options.reporter, events);
   const interrupt = new InterruptController();
@@ -47,7 +51,8 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     const result = await deploy({
       playbook,
       config,
-      image: options.image,
+      image: options.image ?? "each host's previous container",
+      targetImage: options.rollback ? (target) => target.previous?.image : undefined,
       deployment: options.deployment,
       deployer: process.env.BATON_DEPLOYER ?? userInfo().username,
       check: options.check,

@@ -2,7 +2,7 @@
  * The command line: declares commands and flags, maps them to typed options, dispatches. No logic here.
  * `main` is the one error boundary: everything below throws; here errors become messages and exit codes.
  */
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { BatonError, ExitCode } from '../errors.ts';
 import { runDeploy } from './deploy.ts';
 import { runStatus } from './status.ts';
@@ -16,33 +16,18 @@ export async function main(argv: string[]): Promise<number> {
       .command(
         'deploy',
         'roll a new image across the fleet, host by host',
-        (y) =>
-          y
-            .option('image', { type: 'string', demandOption: true, describe: 'the image to deploy (registry/name:tag)' })
-            .option('deployment', { type: 'string', demandOption: true, describe: 'the deployment: integration, production, your own' })
-            .option('config', { type: 'string', default: 'baton.yaml', describe: 'the configuration file' })
-            .option('playbook', { type: 'string', describe: 'a TypeScript playbook (default: the built-in rolling deploy)' })
-            .option('serial', { type: 'string', describe: 'hosts per batch: a count or a percentage' })
-            .option('check', { type: 'boolean', default: false, describe: 'print the plan and change nothing' })
-            .option('limit', { alias: 'l', type: 'string', describe: "only these hosts: an Ansible host pattern ('app-1', 'web:!app-3', '~app-[12]', @retry-file)" })
-            .option('list-hosts', { type: 'boolean', default: false, describe: 'print the selected hosts and batches, then exit' })
-            .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [], describe: 'override a setting: -e rollout.serial=2' })
-            .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' })
-            .option('reporter', { choices: ['auto', 'tty', 'plain', 'json', 'teamcity'] as const, default: 'auto' as const, describe: 'how progress is shown (auto: teamcity under TeamCity, tty in a terminal, else plain)' }),
+        (y) => rolloutOptions(y).option('image', { type: 'string', demandOption: true, describe: 'the image to deploy (registry/name:tag)' })
+          .option('playbook', { type: 'string', describe: 'a TypeScript playbook (default: the built-in rolling deploy)' }),
         async (args) => {
-          exitCode = await runDeploy({
-            image: args.image,
-            deployment: args.deployment,
-            configFile: args.config,
-            playbookFile: args.playbook,
-            serial: args.serial,
-            check: args.check,
-            limit: args.limit,
-            listHosts: args['list-hosts'],
-            extraVars: args['extra-vars'].map(String),
-            acceptNewHostKeys: args['accept-new-host-keys'],
-            reporter: args.reporter,
-          });
+          exitCode = await runDeploy({ ...rolloutArgs(args), image: args.image, playbookFile: args.playbook });
+        },
+      )
+      .command(
+        'rollback',
+        'put every selected host back on the container the last deploy kept, host by host, with the same guards',
+        (y) => rolloutOptions(y),
+        async (args) => {
+          exitCode = await runDeploy({ ...rolloutArgs(args), rollback: true });
         },
       )
       .command(
@@ -73,6 +58,36 @@ export async function main(argv: string[]): Promise<number> {
     return report(error);
   }
   return exitCode;
+}
+
+/** The options `deploy` and `rollback` share. */
+function rolloutOptions<T>(y: Argv<T>) {
+  return y
+    .option('deployment', { type: 'string', demandOption: true, describe: 'the deployment: integration, production, your own' })
+    .option('config', { type: 'string', default: 'baton.yaml', describe: 'the configuration file' })
+    .option('serial', { type: 'string', describe: 'hosts per batch: a count or a percentage' })
+    .option('check', { type: 'boolean', default: false, describe: 'print what every step would do on every host, and change nothing' })
+    .option('limit', { alias: 'l', type: 'string', describe: "only these hosts: an Ansible host pattern ('app-1', 'web:!app-3', '~app-[12]', @retry-file)" })
+    .option('list-hosts', { type: 'boolean', default: false, describe: 'print the selected hosts and batches, then exit' })
+    .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [] as string[], describe: 'override a setting: -e rollout.serial=2' })
+    .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' })
+    .option('reporter', { choices: ['auto', 'tty', 'plain', 'json', 'teamcity'] as const, default: 'auto' as const, describe: 'how progress is shown (auto: teamcity under TeamCity, tty in a terminal, else plain)' });
+}
+
+type RolloutArgs = Awaited<ReturnType<ReturnType<typeof rolloutOptions>['parseAsync']>>;
+
+function rolloutArgs(args: RolloutArgs) {
+  return {
+    deployment: args.deployment,
+    configFile: args.config,
+    serial: args.serial,
+    check: args.check,
+    limit: args.limit,
+    listHosts: args['list-hosts'],
+    extraVars: args['extra-vars'].map(String),
+    acceptNewHostKeys: args['accept-new-host-keys'],
+    reporter: args.reporter,
+  };
 }
 
 class UsageError extends BatonError {

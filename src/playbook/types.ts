@@ -64,11 +64,15 @@ export interface Target {
   readonly live?: ContainerFacts;
   /** The image its live container runs now, if it has one. */
   readonly liveImage?: string;
+  /** The container kept by the last deploy for rollback (`<name>-previous`), if any. */
+  readonly previous?: ContainerFacts;
 }
 
 export interface RunContext {
   readonly config: DeployConfig;
   readonly image: string;
+  /** The image a host ends on, when it is not `image` for every host (a rollback: each its own). */
+  readonly targetImage?: (target: Target) => string | undefined;
   readonly deployment: string;
   /** Who deploys: recorded in container labels. */
   readonly deployer: string;

@@ -72,3 +72,15 @@ export function dockerSetAside(name: string, previous: string, seconds: number):
     `docker stop --time ${seconds} ${n} && docker rename ${n} ${p} (replacing the older ${p})`,
   );
 }
+
+/**
+ * Swaps the live container with the kept one in one round trip: `name` stops, `previous` starts as
+ * `name`, and the stopped one is kept as `previous`. Its own inverse: running it again swaps back.
+ */
+export function dockerSwapWithPrevious(name: string, previous: string, seconds: number): Command {
+  const [n, p, t] = [quote(name), quote(previous), quote(`${name}-swapping`)];
+  return script(
+    `set -e\ndocker stop --time ${Math.max(0, Math.floor(seconds))} ${n} >/dev/null\ndocker rename ${n} ${t}\ndocker rename ${p} ${n}\ndocker start ${n} >/dev/null\ndocker rename ${t} ${p}`,
+    `docker stop ${n} && docker start ${p} as ${n} (keeping the stopped one as ${p})`,
+  );
+}

@@ -12,8 +12,9 @@ const COMPENSATION_TIMEOUT_MS = 10 * 60_000;
 export async function runHost(run: RunContext, target: Target, tasks: readonly HostTask[]): Promise<HostSummary> {
   const name = target.host.name;
   const { events } = run;
-  const base = { host: name, oldImage: target.liveImage, newImage: run.image };
-  if (target.liveImage === run.image) {
+  const wanted = run.targetImage?.(target) ?? run.image;
+  const base = { host: name, oldImage: target.liveImage, newImage: wanted };
+  if (target.liveImage === wanted) {
     events.emit({ type: 'host-finished', ...base, result: 'unchanged', outOfServiceMs: 0 });
     return { ...base, result: 'unchanged', outOfServiceMs: 0 };
   }

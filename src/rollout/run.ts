@@ -17,12 +17,14 @@ import type { DeployEvent, EventBus, HostSummary, RunOutcome } from './events.ts
 import { runHost } from './host.ts';
 import { planRollout } from './plan.ts';
 import type { Interrupt } from './interrupt.ts';
-import { inspectLive } from '../playbook/tasks/container.ts';
+import { inspectLive, previousName } from '../playbook/tasks/container.ts';
 
 export interface DeployOptions {
   readonly playbook: Playbook;
   readonly config: DeployConfig;
   readonly image: string;
+  /** Each host's own target image (a rollback); by default `image` for all. */
+  readonly targetImage?: (target: Target) => string | undefined;
   readonly deployment: string;
   readonly deployer: string;
   /** Print the plan and change nothing. */
@@ -81,6 +83,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     const ctx: RunContext = {
       config,
       image: options.image,
+      targetImage: options.targetImage,
       deployment: options.deployment,
       deployer: options.deployer,
       targets,
@@ -148,13 +151,14 @@ function explainPlan(ctx: RunContext, playbook: Playbook, batches: readonly (rea
     hosts: batches.flatMap((batch, i) =>
       batch.map((h) => {
         const target = byName.get(h.name)!;
-        const unchanged = target.liveImage === ctx.image;
+        const wanted = ctx.targetImage?.(target) ?? ctx.image;
+        const unchanged = target.liveImage === wanted;
         return {
           host: h.name,
           batch: i + 1,
           from: target.liveImage,
           steps: unchanged
-            ? [{ step: 'skip', would: `already runs ${ctx.image}: left alone` }]
+            ? [{ step: 'skip', would: `already runs ${wanted}: left alone` }]
             : playbook.tasks.map((t) => ({ step: t.name, would: t.explain?.(ctx, target) ?? 'run' })),
         };
       }),
@@ -169,8 +173,8 @@ async function discover(hosts: readonly Host[], fleet: FleetConnection, lbs: Loa
   return Promise.all(
     hosts.map(async (host) => {
       const remote = fleet.host(host.name);
-      const live = await inspectLive(remote, container);
-      return { host, remote, memberships: host.instanceId ? (memberships.get(host.instanceId) ?? []) : [], live, liveImage: live?.image };
+      const [live, previous] = await Promise.all([inspectLive(remote, container), inspectLive(remote, previousName(container))]);
+      return { host, remote, memberships: host.instanceId ? (memberships.get(host.instanceId) ?? []) : [], live, liveImage: live?.image, previous };
     }),
   );
 }

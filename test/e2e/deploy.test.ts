@@ -233,6 +233,22 @@ describe('baton deploy', () => {
     expect(table.stdout.trim().split('\n')).toHaveLength(2);
   });
 
+  it('baton rollback puts every host back on its kept container, under load, and keeps the other for the way back', async () => {
+    const status = async () => JSON.parse((await runBaton(['status', '--config', sandbox.configFile, '--deployment', 'sandbox', '--json'])).stdout) as { image: string; rollbackCandidate: string }[];
+    const before = await status();
+    const load = startLoad({ url: sandbox.fleet.lb.elbUrl, concurrency: 4, ratePerSecond: 100, maxSeconds: 120 });
+    const run = await runBaton(['rollback', '--config', sandbox.configFile, '--deployment', 'sandbox', '--reporter', 'json']);
+    const traffic = await load.stop();
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(traffic.errors + traffic.non2xx, JSON.stringify(traffic.failures)).toBe(0);
+    const after = await status();
+    expect(after.map((h) => h.image)).toEqual(before.map((h) => h.rollbackCandidate));
+    expect(after.map((h) => h.rollbackCandidate)).toEqual(before.map((h) => h.image));
+    const finished = run.events.filter((e) => e.type === 'host-finished');
+    expect(finished.map((e) => (e as { newImage: string }).newImage)).toEqual(before.map((h) => h.rollbackCandidate));
+    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+  });
+
   it('refuses bad configuration with its path, before any write call', async () => {
     await sandbox.emulator.clearCalls();
     const run = await runBaton(deployArgs('v2', '-e', 'rollout.serial=12x'));

@@ -1,0 +1,44 @@
+/**
+ * Rolling back: each host goes back to the container the last deploy kept (`<name>-previous`), with the
+ * same guards and load balancer steps as a deploy, and no pull (the image is already there).
+ */
+import { ConfigError } from '../../errors.ts';
+import { dockerSwapWithPrevious } from '../../remote/docker.ts';
+import type { HostTask, RunTask } from '../types.ts';
+import { previousName } from './container.ts';
+
+/** Refuses, before anything changes, when a selected host has nothing to go back to. */
+export function requireRollbackCandidates(): RunTask {
+  return {
+    name: 'find rollback candidates',
+    async prepare(ctx) {
+      const missing = ctx.targets.filter((t) => !t.previous).map((t) => t.host.name);
+      if (missing.length) {
+        throw new ConfigError('', `nothing to roll back to on ${missing.join(', ')}: no ${previousName(ctx.config.container.name)} container (narrow the hosts with --limit)`);
+      }
+    },
+    async run(ctx) {
+      return ctx.targets.map((t) => `${t.host.name}: ${t.previous!.image}`).join(', ');
+    },
+    explain: (ctx) => ctx.targets.map((t) => `${t.host.name} back to ${t.previous?.image ?? '(nothing)'}`).join(', '),
+  };
+}
+
+/** Stops the live container and starts the kept one in its place; the stopped one is kept in turn. */
+export function swapToPrevious(): HostTask {
+  return {
+    name: 'swap to previous container',
+    async run(ctx) {
+      const { name, stopTimeout } = ctx.config.container;
+      const swap = dockerSwapWithPrevious(name, previousName(name), Math.ceil(stopTimeout / 1000));
+      const timeoutMs = ctx.config.ssh.commandTimeout + stopTimeout;
+      ctx.compensate('swap back', async (signal) => void (await ctx.target.remote.exec(swap, { timeoutMs, signal })));
+      await ctx.target.remote.exec(swap, { timeoutMs, signal: ctx.signal });
+      return `${ctx.target.liveImage} → ${ctx.target.previous!.image}`;
+    },
+    explain: (ctx, target) => {
+      const { name } = ctx.config.container;
+      return `stop ${name} (${target.liveImage}), start the kept ${previousName(name)} (${target.previous?.image}) as ${name}, keep the stopped one for rollback`;
+    },
+  };
+}
