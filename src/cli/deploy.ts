@@ -5,6 +5,8 @@ import { loadConfig } from '../config/index.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { rollbackPlaybook } from '../playbook/rollback.ts';
+import { ConfigError } from '../errors.ts';
+import { parseRemoteRun, personalDeployment, remoteRunTag, type RemoteRun } from './remote-run.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
 import { EventBus } from '../rollout/events.ts';
 import { InterruptController } from '../rollout/interrupt.ts';
@@ -12,11 +14,18 @@ import { deploy } from '../rollout/run.ts';
 import { connectFleet } from '../ssh/fleet.ts';
 
 export interface DeployCommandOptions {
+  /** The branch being built: `remote-run/<user>/<feature>` makes this a personal deploy. */
+  readonly branch?: string;
+  /** With a remote-run branch and no --image: the commit and repository the image tag is made from. */
+  readonly commit?: string;
+  readonly imageRepository?: string;
+  /** Let a remote-run build deploy somewhere other than its user's own deployment. */
+  readonly forceShared?: boolean;
   /** The image to deploy; absent for a rollback. */
   readonly image?: string;
   /** `baton rollback`: every selected host goes back to the container the last deploy kept. */
   readonly rollback?: boolean;
-  readonly deployment: string;
+  readonly deployment?: string;
   readonly configFile: string;
   readonly playbookFile?: string;
   readonly serial?: string;
@@ -32,7 +41,13 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   const overrides: Record<string, unknown> = {};
   if (options.serial !== undefined) overrides.rollout = { serial: /^\d+$/.test(options.serial) ? Number(options.serial) : options.serial };
   if (options.acceptNewHostKeys !== undefined) overrides.ssh = { acceptNewHostKeys: options.acceptNewHostKeys };
-  const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars], overrides });
+  const personal = parseRemoteRun(options.branch);
+  // A personal build goes to its user's own deployment unless another is named (then checked once loaded).
+  const deployment = options.deployment ?? personal?.user;
+  if (!deployment) throw new ConfigError('--deployment', 'say which deployment to deploy into (or build a remote-run/<user>/<feature> branch)');
+  const config = await loadConfig({ file: options.configFile, deployment, extraVars: [...options.extraVars], overrides });
+  if (personal) personalDeployment(personal, options.deployment, config.sharedDeployments, options.forceShared ?? false);
+  const image = options.image ?? personalImage(personal, options);
   const playbook = options.rollback ? rollbackPlaybook : await loadPlaybook(options.playbookFile);
   const events = new EventBus();
   const reporter = chooseReporter(options.reporter, events);
@@ -51,9 +66,9 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     const result = await deploy({
       playbook,
       config,
-      image: options.image ?? "each host's previous container",
+      image: image ?? "each host's previous container",
       targetImage: options.rollback ? (target) => target.previous?.image : undefined,
-      deployment: options.deployment,
+      deployment,
       deployer: process.env.BATON_DEPLOYER ?? userInfo().username,
       check: options.check,
       listHosts: options.listHosts,
@@ -69,4 +84,14 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     aws.destroy();
     await reporter.close();
   }
+}
+
+/** A personal build's image: `<repository>:<user>-<feature>-<commit>`. */
+function personalImage(run: RemoteRun | undefined, options: DeployCommandOptions): string | undefined {
+  if (options.rollback) return undefined;
+  if (!run) throw new ConfigError('--image', 'say which image to deploy');
+  if (!options.imageRepository || !options.commit) {
+    throw new ConfigError('--image', `give --image, or --image-repository and --commit to build the tag of ${run.branch} (the commit is read from BUILD_VCS_NUMBER under TeamCity)`);
+  }
+  return `${options.imageRepository}:${remoteRunTag(run, options.commit)}`;
 }

@@ -16,10 +16,24 @@ export async function main(argv: string[]): Promise<number> {
       .command(
         'deploy',
         'roll a new image across the fleet, host by host',
-        (y) => rolloutOptions(y).option('image', { type: 'string', demandOption: true, describe: 'the image to deploy (registry/name:tag)' })
-          .option('playbook', { type: 'string', describe: 'a TypeScript playbook (default: the built-in rolling deploy)' }),
+        (y) =>
+          rolloutOptions(y)
+            .option('image', { type: 'string', describe: 'the image to deploy (registry/name:tag)' })
+            .option('playbook', { type: 'string', describe: 'a TypeScript playbook (default: the built-in rolling deploy)' })
+            .option('branch', { type: 'string', default: process.env.BATON_BRANCH, defaultDescription: '$BATON_BRANCH', describe: "the branch being built: remote-run/<user>/<feature> deploys into <user>'s own deployment" })
+            .option('commit', { type: 'string', default: process.env.BUILD_VCS_NUMBER ?? process.env.GIT_COMMIT, defaultDescription: '$BUILD_VCS_NUMBER or $GIT_COMMIT', describe: 'the commit built, for the image tag of a remote-run build' })
+            .option('image-repository', { type: 'string', describe: 'with a remote-run branch and no --image: deploy <repository>:<user>-<feature>-<commit>' })
+            .option('force-shared', { type: 'boolean', default: false, describe: 'let a remote-run build deploy into a deployment other than its own' }),
         async (args) => {
-          exitCode = await runDeploy({ ...rolloutArgs(args), image: args.image, playbookFile: args.playbook });
+          exitCode = await runDeploy({
+            ...rolloutArgs(args),
+            image: args.image,
+            playbookFile: args.playbook,
+            branch: args.branch,
+            commit: args.commit,
+            imageRepository: args['image-repository'],
+            forceShared: args['force-shared'],
+          });
         },
       )
       .command(
@@ -63,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
 /** The options `deploy` and `rollback` share. */
 function rolloutOptions<T>(y: Argv<T>) {
   return y
-    .option('deployment', { type: 'string', demandOption: true, describe: 'the deployment: integration, production, your own' })
+    .option('deployment', { type: 'string', describe: 'the deployment: integration, production, your own' })
     .option('config', { type: 'string', default: 'baton.yaml', describe: 'the configuration file' })
     .option('serial', { type: 'string', describe: 'hosts per batch: a count or a percentage' })
     .option('check', { type: 'boolean', default: false, describe: 'print what every step would do on every host, and change nothing' })

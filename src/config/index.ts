@@ -79,7 +79,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     const expanded = p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
     return isAbsolute(expanded) ? expanded : resolve(dir, expanded);
   };
-  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'rollout', 'timeouts']);
+  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'sharedDeployments', 'rollout', 'timeouts']);
 
   const aws = r.child('aws');
   aws.known(['endpoint', 'profile', 'maxAttempts']);
@@ -162,6 +162,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       }),
     },
     alarms: r.strings('alarms', { fallback: [] }),
+    sharedDeployments: r.strings('sharedDeployments', { fallback: ['integration', 'production'] }),
     rollout: {
       serial: rollout.custom('serial', parseSerial, 1),
       maxFailPercentage: rollout.integer('maxFailPercentage', { fallback: 0, min: 0, max: 100 }),

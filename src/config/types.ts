@@ -79,6 +79,8 @@ export interface DeployConfig {
   readonly health: HealthSettings;
   readonly autoscaling: { readonly processes: readonly string[] };
   readonly alarms: readonly string[];
+  /** Deployments a personal (remote-run) build may never deploy into unless forced. */
+  readonly sharedDeployments: readonly string[];
   readonly rollout: RolloutSettings;
   readonly timeouts: { readonly pull: number; readonly drain: number; readonly inService: number };
 }

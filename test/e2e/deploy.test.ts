@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoScalingClient, ResumeProcessesCommand } from '@aws-sdk/client-auto-scaling';
 import { join } from 'node:path';
-import { dockerExec } from '../fleet/docker.ts';
+import { docker, dockerExec } from '../fleet/docker.ts';
+import { ensureAppImages } from '../fleet/images.ts';
 import { startLoad } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import type { DeployEvent } from '../../src/rollout/events.ts';
@@ -247,6 +248,28 @@ describe('baton deploy', () => {
     const finished = run.events.filter((e) => e.type === 'host-finished');
     expect(finished.map((e) => (e as { newImage: string }).newImage)).toEqual(before.map((h) => h.rollbackCandidate));
     expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+  });
+
+  it('deploys a remote-run/<user>/<feature> build into that user\'s own deployment, and refuses any other', async () => {
+    const commit = '5eed0123456789abcdef0123456789abcdef0123';
+    const tag = 'sandbox-new-login-5eed01234567';
+    const apps = await ensureAppImages();
+    const pushed = `${sandbox.fleet.registryPushUrl}/baton/app:${tag}`;
+    await docker(['tag', apps.v2, pushed]);
+    await docker(['push', '-q', pushed]);
+    await docker(['rmi', pushed]);
+
+    const personal = ['deploy', '--config', sandbox.configFile, '--branch', 'remote-run/sandbox/new-login', '--commit', commit, '--image-repository', sandbox.fleet.appRepository, '--reporter', 'json'];
+    const run = await runBaton(personal);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.events.find((e) => e.type === 'run-started')).toMatchObject({ deployment: 'sandbox', image: image(tag) });
+    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image(tag)));
+
+    await sandbox.emulator.clearCalls();
+    const refused = await runBaton(['deploy', '--config', sandbox.configFile, '--branch', 'remote-run/alice/new-login', '--deployment', 'sandbox', '--image', image('v1')]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('a build of remote-run/alice/new-login deploys into deployment "alice" only; "sandbox" is not alice\'s own deployment');
+    expect(await sandbox.emulator.calls()).toEqual([]);
   });
 
   it('refuses bad configuration with its path, before any write call', async () => {
