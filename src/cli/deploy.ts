@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { createAwsClients } from '../aws/clients.ts';
 import { loadConfig } from '../config/index.ts';
 import { selectHosts } from '../inventory/limit.ts';
+import { loadInventory } from '../inventory/static.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { rollbackPlaybook } from '../playbook/rollback.ts';
 import { ConfigError } from '../errors.ts';
@@ -31,6 +32,8 @@ export interface DeployCommandOptions {
   readonly serial?: string;
   readonly check: boolean;
   readonly limit?: string;
+  /** A static Ansible inventory (INI or YAML) instead of EC2 tags. */
+  readonly inventoryFile?: string;
   readonly listHosts?: boolean;
   readonly extraVars: readonly string[];
   readonly acceptNewHostKeys?: boolean;
@@ -45,7 +48,11 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   // A personal build goes to its user's own deployment unless another is named (then checked once loaded).
   const deployment = options.deployment ?? personal?.user;
   if (!deployment) throw new ConfigError('--deployment', 'say which deployment to deploy into (or build a remote-run/<user>/<feature> branch)');
-  const config = await loadConfig({ file: options.configFile, deployment, extraVars: [...options.extraVars], overrides });
+  const loaded = await loadConfig({ file: options.configFile, deployment, extraVars: [...options.extraVars], overrides });
+  const inventory = options.inventoryFile ? loadInventory(options.inventoryFile) : undefined;
+  // A bastion named by the inventory's ProxyJump replaces the configuration's, as it would for ansible.
+  const jump = inventory?.bastion;
+  const config = jump ? { ...loaded, ssh: { ...loaded.ssh, bastion: { ...jump, user: jump.user || loaded.ssh.bastion?.user || loaded.ssh.user } } } : loaded;
   if (personal) personalDeployment(personal, options.deployment, config.sharedDeployments, options.forceShared ?? false);
   const image = options.image ?? personalImage(personal, options);
   const playbook = options.rollback ? rollbackPlaybook : await loadPlaybook(options.playbookFile);
@@ -72,6 +79,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       deployer: process.env.BATON_DEPLOYER ?? userInfo().username,
       check: options.check,
       listHosts: options.listHosts,
+      inventory: inventory && (async () => inventory.hosts),
       limit: options.limit === undefined ? undefined : (hosts) => selectHosts(hosts, options.limit!),
       events,
       interrupt,

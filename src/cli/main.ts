@@ -83,6 +83,7 @@ function rolloutOptions<T>(y: Argv<T>) {
     .option('check', { type: 'boolean', default: false, describe: 'print what every step would do on every host, and change nothing' })
     .option('limit', { alias: 'l', type: 'string', describe: "only these hosts: an Ansible host pattern ('app-1', 'web:!app-3', '~app-[12]', @retry-file)" })
     .option('list-hosts', { type: 'boolean', default: false, describe: 'print the selected hosts and batches, then exit' })
+    .option('inventory', { alias: 'i', type: 'string', describe: 'a static Ansible inventory (INI or YAML) instead of EC2 tags' })
     .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [] as string[], describe: 'override a setting: -e rollout.serial=2' })
     .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' })
     .option('reporter', { choices: ['auto', 'tty', 'plain', 'json', 'teamcity'] as const, default: 'auto' as const, describe: 'how progress is shown (auto: teamcity under TeamCity, tty in a terminal, else plain)' });
@@ -98,6 +99,7 @@ function rolloutArgs(args: RolloutArgs) {
     check: args.check,
     limit: args.limit,
     listHosts: args['list-hosts'],
+    inventoryFile: args.inventory,
     extraVars: args['extra-vars'].map(String),
     acceptNewHostKeys: args['accept-new-host-keys'],
     reporter: args.reporter,

@@ -31,6 +31,8 @@ export interface DeployOptions {
   readonly check: boolean;
   /** Print the selected hosts and their batches, then stop: no connection, nothing changed. */
   readonly listHosts?: boolean;
+  /** The hosts from a static inventory (`-i`); by default the playbook's, or EC2's by tags. */
+  readonly inventory?: () => Promise<Host[]>;
   /** Narrows the inventory (the `--limit` selection); identity by default. */
   readonly limit?: (hosts: Host[]) => Host[];
   readonly events: EventBus;
@@ -54,7 +56,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   };
 
   const found = await events.step({}, 'inventory', async () => {
-    const all = playbook.hosts
+    const all = options.inventory
+      ? await options.inventory()
+      : playbook.hosts
       ? await playbook.hosts({ config, aws })
       : await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
     return options.limit ? options.limit(all) : all;

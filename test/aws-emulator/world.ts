@@ -16,6 +16,8 @@ interface Member {
   /** Draining: since when the server has had no session. */
   idleSince?: number;
   stuck?: boolean;
+  /** Draining: set until HAProxy has applied the drain, so no tick can put the server in maintenance first. */
+  applying?: boolean;
 }
 
 export interface Balancer {
@@ -94,8 +96,12 @@ export class World {
       lb.members.delete(instanceId);
       return;
     }
-    lb.members.set(instanceId, { phase: 'draining', drainDeadline: Date.now() + lb.drainMs, stuck: this.stuckDeregistration });
-    if (traffic) await this.haproxy!.setState(lb.backend!, instanceId, 'drain');
+    const draining: Member = { phase: 'draining', drainDeadline: Date.now() + lb.drainMs, stuck: this.stuckDeregistration, applying: !!traffic };
+    lb.members.set(instanceId, draining);
+    if (traffic) {
+      await this.haproxy!.setState(lb.backend!, instanceId, 'drain');
+      draining.applying = false;
+    }
   }
 
   /** Brings the membership states up to date with HAProxy: health, drained sessions. */
@@ -121,7 +127,7 @@ export class World {
       if (m.phase === 'registering' && up) m.phase = 'in-service';
       else if (m.phase === 'in-service' && !up) m.phase = 'unhealthy';
       else if (m.phase === 'unhealthy' && up) m.phase = 'in-service';
-      else if (m.phase === 'draining' && !m.stuck) {
+      else if (m.phase === 'draining' && !m.stuck && !m.applying) {
         m.idleSince = stat.sessions === 0 ? (m.idleSince ?? now) : undefined;
         if ((m.idleSince !== undefined && now - m.idleSince >= IDLE_MS) || now >= m.drainDeadline!) {
           await this.haproxy!.setState(lb.backend!, id, 'maint');

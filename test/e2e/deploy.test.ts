@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoScalingClient, ResumeProcessesCommand } from '@aws-sdk/client-auto-scaling';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker, dockerExec } from '../fleet/docker.ts';
 import { ensureAppImages } from '../fleet/images.ts';
@@ -270,6 +271,31 @@ describe('baton deploy', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('a build of remote-run/alice/new-login deploys into deployment "alice" only; "sandbox" is not alice\'s own deployment');
     expect(await sandbox.emulator.calls()).toEqual([]);
+  });
+
+  it('deploys to hosts from a static Ansible inventory, bastion from ProxyJump, selected with --limit', async () => {
+    const { fleet } = sandbox;
+    const inventory = join(fleet.dir, 'hosts.ini');
+    writeFileSync(
+      inventory,
+      [
+        '[app]',
+        ...fleet.hosts.map((h) => `${h.name} ansible_host=${h.privateIp} instance_id=${h.instanceId}`),
+        '',
+        '[app:vars]',
+        'ansible_user=deploy',
+        `ansible_ssh_common_args='-o ProxyJump=deploy@127.0.0.1:${fleet.bastion.port}'`,
+        '',
+      ].join('\n'),
+    );
+    await sandbox.emulator.clearCalls();
+    const before = await liveImages();
+    const run = await runBaton(deployArgs('v2', '-i', inventory, '--limit', 'app[1]', '-e', 'ssh.bastion.port=1'));
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(await liveImages()).toEqual([before[0], image('v2'), before[2]]);
+    const calls = (await sandbox.emulator.calls()).map((c) => c.action);
+    expect(calls).not.toContain('DescribeInstances');
+    expect(calls).toContain('DeregisterInstancesFromLoadBalancer');
   });
 
   it('refuses bad configuration with its path, before any write call', async () => {
