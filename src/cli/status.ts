@@ -10,6 +10,7 @@ import { loadConfig } from '../config/index.ts';
 import { ExitCode } from '../errors.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { inspectLive, previousName } from '../playbook/tasks/container.ts';
+import { textTable } from '../report/plain.ts';
 import { connectFleet } from '../ssh/fleet.ts';
 
 export interface StatusCommandOptions {
@@ -73,7 +74,7 @@ export async function runStatus(options: StatusCommandOptions): Promise<number> 
 }
 
 function statusTable(rows: readonly HostStatus[]): string {
-  const table = [
+  return textTable([
     ['host', 'live image', 'since', 'by', 'load balancers', 'rollback candidate'],
     ...rows.map((r) => [
       r.host,
@@ -83,7 +84,5 @@ function statusTable(rows: readonly HostStatus[]): string {
       r.loadBalancers.map((l) => `${l.name}: ${l.state}`).join(', ') || '(none)',
       r.rollbackCandidate ?? '-',
     ]),
-  ];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  return table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  ]);
 }

@@ -49,7 +49,11 @@ export function plainReporter(out: NodeJS.WritableStream): EventListener {
 }
 
 export function summaryTable(hosts: readonly HostSummary[]): string {
-  const rows = [['host', 'result', 'from', 'to', 'out of service'], ...hosts.map((h) => [h.host, h.result, h.oldImage ?? '-', h.newImage, h.outOfServiceMs ? formatMs(h.outOfServiceMs) : '-'])];
+  return textTable([['host', 'result', 'from', 'to', 'out of service'], ...hosts.map((h) => [h.host, h.result, h.oldImage ?? '-', h.newImage, h.outOfServiceMs ? formatMs(h.outOfServiceMs) : '-'])], '  ');
+}
+
+/** Rows as aligned columns, the first row being the header. */
+export function textTable(rows: readonly (readonly string[])[], indent = ''): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd()).join('\n') + '\n';
+  return rows.map((r) => `${indent}${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd()).join('\n') + '\n';
 }
