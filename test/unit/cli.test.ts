@@ -1,0 +1,44 @@
+/** The CLI's surface that needs no fleet: completion, usage errors, and input checked before any call. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { batonBin } from '../e2e/baton.ts';
+
+const baton = (...args: string[]) => spawnSync(process.execPath, [batonBin, ...args], { encoding: 'utf8', env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' } });
+const config = join(mkdtempSync(join(tmpdir(), 'baton-cli-')), 'baton.yaml');
+writeFileSync(config, 'region: us-east-1\nstack: web\nrelease: api\naws: { endpoint: "http://127.0.0.1:9" }\nhealth: { http: { port: 8080 } }\ndeployments: { integration: {} }\n');
+
+describe('baton CLI', () => {
+  it('prints a bash completion script and completes options', () => {
+    expect(baton('completion').stdout).toContain('###-begin-baton-completions-###');
+    const options = baton('--get-yargs-completions', 'deploy', '--').stdout.split('\n');
+    expect(options).toEqual(expect.arrayContaining(['--image', '--deployment', '--limit', '--inventory', '--check', '--reporter']));
+  });
+
+  it('exits 2 on a usage error, saying nothing changed', () => {
+    const run = baton('deploy', '--deployment', 'integration', '--config', config, '--reporter', 'fancy');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('Invalid values');
+    expect(run.stderr).toContain('nothing on the fleet was changed');
+  });
+
+  it('asks for an image before calling anything', () => {
+    const run = baton('deploy', '--deployment', 'integration', '--config', config);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--image: say which image to deploy');
+  });
+
+  it('names a missing configuration file', () => {
+    const run = baton('deploy', '--deployment', 'integration', '--config', '/nonexistent/baton.yaml', '--image', 'app:v2');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('/nonexistent/baton.yaml: cannot read the configuration: no such file');
+  });
+
+  it('says when AWS cannot be reached, without a stack trace', () => {
+    const run = baton('deploy', '--deployment', 'integration', '--config', config, '--image', 'app:v2', '-e', 'aws.maxAttempts=1');
+    expect(run.status).toBe(1);
+    expect(run.stderr).not.toContain('    at ');
+  });
+});
