@@ -4,66 +4,78 @@
  * known_hosts. Commands run with deadlines, and each connection's concurrent channels stay under sshd's
  * MaxSessions.
  */
-import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { Socket } from 'node:net';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { ClientChannel } from 'ssh2';
 import type { SshSettings } from '../config/types.ts';
 import { BatonError, HostKeyError, InterruptedError, RemoteCommandError, TimeoutError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
 import { describeCommand, renderCommand, type Command } from '../remote/command.ts';
-import { appendKnownHost, fingerprint, hostKeyName, readKnownHosts, verifyHostKey } from './known-hosts.ts';
+import { authFor, connect, ConnectError, tunnel, type Connection, type Endpoint } from './connection.ts';
 import type { ExecOptions, ExecResult, FleetConnection, RemoteHost } from './remote-host.ts';
+
+export { ConnectError } from './connection.ts';
 
 /** Stored stderr is capped to its end: errors quote the last lines. */
 const STDERR_CAP = 64 * 1024;
+/** Lines of stderr an error quotes. */
+const TAIL_LINES = 20;
+/** Bodies beyond this are cut: health endpoints answer with a few bytes. */
+const BODY_CAP = 1024 * 1024;
+/** How long a killed channel may take to close before its slot is given back anyway. */
+const CLOSE_GRACE_MS = 10_000;
+/** Retries of a session refused by sshd's MaxSessions (about 10s in all). */
+const OPEN_RETRIES = 15;
 
-export class ConnectError extends BatonError {}
-
-interface Endpoint {
-  /** What messages call it: `app-2 (10.0.0.12:22) through bastion 127.0.0.1:2222`. */
-  readonly label: string;
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-}
-
-export async function connectFleet(config: { readonly ssh: SshSettings }, hosts: readonly Host[]): Promise<FleetConnection> {
+/**
+ * Connects to every host (through ssh.bastion when set), in parallel. Resolves once all are up; if any
+ * fails, closes the others and rejects: with a HostKeyError (exit code 2) when any host key was refused,
+ * else with a ConnectError naming every unreachable host.
+ */
+export async function connectFleet(config: { readonly ssh: SshSettings; readonly source?: string }, hosts: readonly Host[]): Promise<FleetConnection> {
   const { ssh } = config;
-  const auth = authFor(ssh);
-  const opened: Client[] = [];
-  const close = async () => {
-    for (const c of opened.reverse()) c.end();
-  };
+  const auth = authFor(ssh, config.source);
+  const bastionSettings = ssh.bastion;
+  let bastion: Connection | undefined;
+  const opened: SshHost[] = [];
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      // The hosts first: their sessions run inside the bastion's tunnels.
+      await Promise.all(opened.map((h) => h.connection.end()));
+      await bastion?.end();
+    })());
+
   try {
-    let bastion: Client | undefined;
-    let via = '';
-    if (ssh.bastion) {
-      const b = ssh.bastion;
-      via = ` through bastion ${b.host}:${b.port}`;
-      bastion = await connect({ label: `bastion ${b.host}:${b.port}`, host: b.host, port: b.port, user: b.user }, ssh, auth);
-      opened.push(bastion);
+    if (bastionSettings && hosts.length) {
+      const { host, port, user } = bastionSettings;
+      bastion = await connect({ name: 'bastion', label: `bastion ${host}:${port}`, host, port, user }, ssh, auth);
     }
+    const via = bastionSettings ? ` through bastion ${bastionSettings.host}:${bastionSettings.port}` : '';
     const results = await Promise.allSettled(
       hosts.map(async (host) => {
         const port = host.ssh?.port ?? ssh.port;
-        const endpoint = { label: `${host.name} (${host.address}:${port})${via}`, host: host.address, port, user: host.ssh?.user ?? ssh.user };
-        const sock = bastion ? await tunnel(bastion, endpoint) : undefined;
-        const client = await connect(endpoint, ssh, auth, sock);
-        opened.push(client);
-        return new SshHost(host.name, client, ssh);
+        const endpoint: Endpoint = {
+          name: host.name,
+          label: `${host.name} (${host.address}:${port})${via}`,
+          host: host.address,
+          port,
+          user: host.ssh?.user ?? ssh.user,
+          ...(bastionSettings && { via: bastionSettings }),
+        };
+        const sock = bastion ? await tunnel(bastion, endpoint, ssh.connectTimeout) : undefined;
+        const remote = new SshHost(host.name, await connect(endpoint, ssh, auth, sock), ssh);
+        opened.push(remote);
+        return remote;
       }),
     );
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
-    if (failures.length) {
-      // A host key problem is bad input (exit 2) and is what the operator must see first.
-      throw failures.find((f) => f instanceof HostKeyError) ?? (failures.length === 1 ? failures[0] : new ConnectError(`could not reach ${failures.length} hosts:\n${failures.map((f) => `  ${f.message}`).join('\n')}`));
-    }
-    const byName = new Map(results.map((r) => [(r as PromiseFulfilledResult<SshHost>).value.name, (r as PromiseFulfilledResult<SshHost>).value]));
+    if (failures.length) throw fleetError(failures);
+    const byName = new Map(opened.map((h) => [h.name, h]));
     return {
       host(name) {
         const h = byName.get(name);
-        if (!h) throw new BatonError(`no connection to ${name}`);
+        if (!h) throw new BatonError(`no SSH connection to ${name}: it is not among the ${byName.size} hosts connected`);
         return h;
       },
       close,
@@ -74,208 +86,237 @@ export async function connectFleet(config: { readonly ssh: SshSettings }, hosts:
   }
 }
 
-function authFor(ssh: SshSettings): Pick<ConnectConfig, 'privateKey' | 'agent'> {
-  if (ssh.identityFile) {
-    try {
-      return { privateKey: readFileSync(ssh.identityFile) };
-    } catch (error) {
-      throw new ConnectError(`ssh.identityFile: cannot read ${ssh.identityFile}: ${(error as Error).message}`);
-    }
+/** One error for all the hosts that failed; host key problems come first, they need the operator. */
+function fleetError(failures: readonly Error[]): Error {
+  const keys = failures.filter((f): f is HostKeyError => f instanceof HostKeyError);
+  if (keys.length === 1) return keys[0]!;
+  if (keys.length > 1) return new HostKeyError(`${keys.length} hosts presented keys known_hosts does not vouch for:\n\n${keys.map((k) => k.message).join('\n\n')}`, keys[0]!.host, keys[0]!.fingerprint);
+  if (failures.length === 1) return failures[0]!;
+  // A bad configuration (no key) fails every host the same way.
+  if (failures.every((f) => f.message === failures[0]!.message)) return failures[0]!;
+  return new ConnectError(`could not reach ${failures.length} hosts:\n${failures.map((f) => `  ${f.message}`).join('\n')}`);
+}
+
+/** Bounds concurrent channels on one connection (sshd's MaxSessions counts them, default 10). */
+export class Semaphore {
+  private readonly waiting: (() => void)[] = [];
+  private free: number;
+  constructor(size: number) {
+    this.free = Math.max(1, Math.floor(size));
   }
-  if (process.env.SSH_AUTH_SOCK) return { agent: process.env.SSH_AUTH_SOCK };
-  throw new ConnectError('no SSH key: set ssh.identityFile in the configuration, or run an ssh-agent (SSH_AUTH_SOCK is not set)');
-}
 
-function tunnel(bastion: Client, to: Endpoint): Promise<ClientChannel> {
-  return new Promise((resolve, reject) =>
-    bastion.forwardOut('127.0.0.1', 0, to.host, to.port, (error, stream) =>
-      error ? reject(new ConnectError(`${to.label}: the bastion could not open a tunnel: ${error.message}`)) : resolve(stream),
-    ),
-  );
-}
-
-/** Opens one SSH session, verifying the host key first; a bad key becomes a HostKeyError. */
-function connect(to: Endpoint, ssh: SshSettings, auth: Pick<ConnectConfig, 'privateKey' | 'agent'>, sock?: ClientChannel): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    const client = new Client();
-    let keyProblem: HostKeyError | undefined;
-    client.on('ready', () => resolve(client));
-    client.on('error', (error) => {
-      client.end();
-      reject(keyProblem ?? new ConnectError(`${to.label}: ${error.message}`));
-    });
-    client.connect({
-      host: to.host,
-      port: to.port,
-      username: to.user,
-      ...auth,
-      ...(sock && { sock }),
-      readyTimeout: ssh.connectTimeout,
-      keepaliveInterval: ssh.keepaliveInterval,
-      keepaliveCountMax: 3,
-      hostVerifier: (key: Buffer) => {
-        keyProblem = checkHostKey(to, key, ssh);
-        return !keyProblem;
-      },
-    });
-  });
-}
-
-function checkHostKey(to: Endpoint, key: Buffer, ssh: SshSettings): HostKeyError | undefined {
-  const verdict = verifyHostKey(readKnownHosts(ssh.knownHosts), to.host, to.port, key);
-  const print = fingerprint(key);
-  const name = hostKeyName(to.host, to.port);
-  const scan = `ssh-keyscan -p ${to.port} ${to.host} >> ${ssh.knownHosts}`;
-  switch (verdict.status) {
-    case 'match':
-      return undefined;
-    case 'unknown':
-      if (ssh.acceptNewHostKeys) {
-        appendKnownHost(ssh.knownHosts, to.host, to.port, key);
-        return undefined;
-      }
-      return new HostKeyError(
-        `${to.label}: host key ${print} is not in ${ssh.knownHosts} (as ${name}).\n` +
-          `If that fingerprint is right, trust it with \`${scan}\` (then compare \`ssh-keygen -lf ${ssh.knownHosts}\`), or run once with --accept-new-host-keys.`,
-        to.label,
-        print,
-      );
-    case 'mismatch':
-      return new HostKeyError(
-        `${to.label}: HOST KEY CHANGED: it presented ${print}, but ${ssh.knownHosts} line ${verdict.line} holds another key for ${name}.\n` +
-          `Someone may be intercepting the connection, or the host was rebuilt. If you know it was rebuilt: \`ssh-keygen -R '${name}' -f ${ssh.knownHosts}\` and then \`${scan}\`.`,
-        to.label,
-        print,
-      );
-    case 'revoked':
-      return new HostKeyError(`${to.label}: host key ${print} is marked @revoked in ${ssh.knownHosts} line ${verdict.line}`, to.label, print);
-  }
-}
-
-/** Bounds concurrent channels on one connection. */
-class Semaphore {
-  private waiting: (() => void)[] = [];
-  constructor(private free: number) {}
-  async use<T>(fn: () => Promise<T>): Promise<T> {
+  /** Resolves with the function that gives the slot back (once; later calls do nothing). */
+  async acquire(): Promise<() => void> {
     if (this.free > 0) this.free--;
-    else await new Promise<void>((r) => this.waiting.push(r));
-    try {
-      return await fn();
-    } finally {
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       const next = this.waiting.shift();
       if (next) next();
       else this.free++;
-    }
+    };
   }
+}
+
+/** Why an aborted call stopped: the signal's reason when it is one of ours, else an InterruptedError. */
+function interrupted(signal: AbortSignal, what: string): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof BatonError) return reason;
+  return new InterruptedError(`${what}: interrupted`, { cause: reason });
 }
 
 class SshHost implements RemoteHost {
   private readonly channels: Semaphore;
   constructor(
     readonly name: string,
-    private readonly client: Client,
+    readonly connection: Connection,
     private readonly ssh: SshSettings,
   ) {
     this.channels = new Semaphore(ssh.maxChannels);
+    // Errors after the handshake (keepalive timeouts, resets) surface through the calls that fail.
+    connection.client.on('error', () => {});
   }
 
+  /**
+   * Runs `command` (rendered once for the remote shell). Resolves on exit code 0; rejects with
+   * RemoteCommandError (the last lines of stderr), TimeoutError at the deadline (counted from when a
+   * channel slot is free), or the interruption when `signal` aborts. A command given up on has its channel
+   * closed (after a KILL signal, which sshd may ignore without a pty).
+   */
   exec(command: Command, options: ExecOptions = {}): Promise<ExecResult> {
-    const timeoutMs = options.timeoutMs ?? this.ssh.commandTimeout;
     const what = describeCommand(command);
-    return this.channels.use(
-      () =>
-        new Promise<ExecResult>((resolve, reject) => {
-          if (options.signal?.aborted) return reject(new InterruptedError(`${this.name}: not running \`${what}\`: interrupted`));
-          this.client.exec(renderCommand(command), (error, stream) => {
-            if (error) return reject(new BatonError(`${this.name}: could not run \`${what}\`: ${error.message}`));
-            let stdout = '';
-            let stderr = '';
-            let settled = false;
-            const finish = (fn: () => void) => {
-              if (settled) return;
-              settled = true;
-              clearTimeout(timer);
-              options.signal?.removeEventListener('abort', onAbort);
-              fn();
-            };
-            const kill = () => {
-              try {
-                stream.signal('KILL');
-              } catch {
-                // the channel may be gone already
+    const timeoutMs = options.timeoutMs ?? this.ssh.commandTimeout;
+    const { signal } = options;
+    return new Promise<ExecResult>((resolve, reject) => {
+      let settled = false;
+      let stream: ClientChannel | undefined;
+      let release: (() => void) | undefined;
+      let grace: NodeJS.Timeout | undefined;
+      let stderr = '';
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      /** Closes the channel; its slot comes back when it has closed (or after a grace period). */
+      const stop = () => {
+        if (!stream || !release) return;
+        kill(stream);
+        grace ??= setTimeout(release, CLOSE_GRACE_MS).unref();
+      };
+      const giveUp = (error: Error) => {
+        stop();
+        settle(() => reject(error));
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => giveUp(interrupted(signal!, `${this.name}: \`${what}\``));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      void this.channels.acquire().then((rel) => {
+        if (settled) return rel(); // interrupted while waiting for a slot
+        release = rel;
+        // The deadline runs from the start of the command, not from the wait for a slot.
+        timer = setTimeout(() => giveUp(new TimeoutError(`${this.name}: \`${what}\` to finish`, timeoutMs, lastLine(stderr))), timeoutMs);
+        const cannotRun = (message: string) => {
+          rel();
+          settle(() => reject(new ConnectError(`${this.connection.endpoint.label}: could not run \`${what}\`: ${message}`)));
+        };
+        const open = (attempt: number): void => {
+          if (settled) return rel();
+          if (this.connection.closed) return cannotRun('the SSH connection is closed');
+          try {
+            this.connection.client.exec(renderCommand(command), (error, channel) => {
+              if (error) {
+                // sshd refuses a session beyond MaxSessions ("open failed"), also for a moment after a
+                // channel closed: wait and retry until the deadline.
+                if (/open failed/i.test(error.message) && attempt < OPEN_RETRIES) return void setTimeout(open, Math.min(50 * 2 ** attempt, 1_000), attempt + 1);
+                return cannotRun(error.message);
               }
-              stream.close();
-            };
-            const timer = setTimeout(() => {
-              kill();
-              finish(() => reject(new TimeoutError(`${this.name}: \`${what}\` to finish`, timeoutMs, stderr.trim().split('\n').at(-1))));
-            }, timeoutMs);
-            const onAbort = () => {
-              kill();
-              finish(() => reject(new InterruptedError(`${this.name}: \`${what}\` aborted by a second interrupt`)));
-            };
-            options.signal?.addEventListener('abort', onAbort, { once: true });
-            stream.setEncoding('utf8');
-            stream.on('data', (chunk: string) => (stdout += chunk));
-            stream.stderr.setEncoding('utf8');
-            stream.stderr.on('data', (chunk: string) => {
-              stderr += chunk;
-              if (stderr.length > STDERR_CAP * 2) stderr = stderr.slice(-STDERR_CAP);
+              stream = channel;
+              // The deadline or the interruption came while the channel was opening.
+              if (settled) return stop();
+              let stdout = '';
+              let exitCode: number | null = null;
+              let exitSignal: string | undefined;
+              channel.setEncoding('utf8');
+              channel.on('data', (chunk: string) => (stdout += chunk));
+              channel.stderr.setEncoding('utf8');
+              channel.stderr.on('data', (chunk: string) => {
+                stderr += chunk;
+                if (stderr.length > STDERR_CAP * 2) stderr = stderr.slice(-STDERR_CAP);
+              });
+              channel.on('exit', (code: number | null, sig?: string) => {
+                exitCode = code ?? null;
+                exitSignal = sig ?? undefined;
+              });
+              channel.on('error', (e: Error) => giveUp(new BatonError(`${this.name}: \`${what}\`: ${e.message}`)));
+              channel.on('close', (code?: number | null, sig?: string) => {
+                clearTimeout(grace);
+                rel();
+                if (exitCode === null && typeof code === 'number') exitCode = code;
+                exitSignal ??= sig ?? undefined;
+                if (stderr.length > STDERR_CAP) stderr = stderr.slice(-STDERR_CAP);
+                settle(() =>
+                  exitCode === 0
+                    ? resolve({ stdout, stderr, exitCode: 0 })
+                    : reject(new RemoteCommandError(this.name, what, exitCode, tail(stderr || stdout), exitSignal)),
+                );
+              });
+              if (options.stdin !== undefined) channel.end(options.stdin);
+              else channel.end();
             });
-            stream.on('close', (code: number | null, signal?: string) =>
-              finish(() =>
-                code === 0
-                  ? resolve({ stdout, stderr, exitCode: 0 })
-                  : reject(new RemoteCommandError(this.name, what, code ?? null, tail(stderr || stdout), signal ?? undefined)),
-              ),
-            );
-            stream.end(options.stdin ?? undefined);
-          });
-        }),
-    );
+          } catch (error) {
+            cannotRun((error as Error).message);
+          }
+        };
+        open(0);
+      });
+    });
   }
 
+  /** GET http://127.0.0.1:`port``path` on the host, through a `direct-tcpip` channel of its connection. */
   httpGet(port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-    return this.channels.use(
-      () =>
-        new Promise((resolve, reject) => {
-          let channel: ClientChannel | undefined;
-          const timer = setTimeout(() => {
-            channel?.close();
-            reject(new TimeoutError(`${this.name}: GET http://127.0.0.1:${port}${path}`, timeoutMs));
-          }, timeoutMs);
-          this.client.forwardOut('127.0.0.1', 0, '127.0.0.1', port, (error, stream) => {
-            channel = stream;
-            if (error) {
-              clearTimeout(timer);
-              return reject(new BatonError(`${this.name}: GET http://127.0.0.1:${port}${path}: ${error.message}`));
-            }
+    const target = `http://127.0.0.1:${port}${path.startsWith('/') ? path : `/${path}`}`;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let stream: ClientChannel | undefined;
+      let release: (() => void) | undefined;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        stream?.close();
+        release?.();
+        fn();
+      };
+      const fail = (message: string) => settle(() => reject(new BatonError(`${this.name}: GET ${target}: ${message}`)));
+      const timer = setTimeout(() => settle(() => reject(new TimeoutError(`${this.name}: GET ${target}`, timeoutMs))), timeoutMs);
+
+      void this.channels.acquire().then((rel) => {
+        if (settled) return rel();
+        release = rel;
+        if (this.connection.closed) return fail('the SSH connection is closed');
+        try {
+          this.connection.client.forwardOut('127.0.0.1', 0, '127.0.0.1', port, (error, channel) => {
+            if (error) return fail(error.message);
+            stream = channel;
+            if (settled) return void channel.close();
+            channel.on('error', (e: Error) => fail(e.message));
             // Node's own HTTP client over the tunnel: chunked bodies, keep-alive headers and all.
             const req = httpRequest(
-              { host: '127.0.0.1', port, path, method: 'GET', headers: { 'user-agent': 'baton', connection: 'close' }, createConnection: () => stream as unknown as Socket },
+              {
+                host: '127.0.0.1',
+                port,
+                path: target.slice(`http://127.0.0.1:${port}`.length),
+                method: 'GET',
+                headers: { 'user-agent': 'baton', connection: 'close' },
+                createConnection: () => channel as unknown as Socket,
+              },
               (res) => {
                 const chunks: Buffer[] = [];
-                res.on('data', (b: Buffer) => chunks.push(b));
-                res.on('end', () => {
-                  clearTimeout(timer);
-                  resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() });
+                let size = 0;
+                res.on('data', (b: Buffer) => {
+                  if (size < BODY_CAP) chunks.push(b);
+                  size += b.length;
                 });
-                res.on('error', fail);
+                res.on('end', () => settle(() => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).subarray(0, BODY_CAP).toString() })));
+                res.on('error', (e) => fail(e.message));
               },
             );
-            const fail = (e: Error) => {
-              clearTimeout(timer);
-              stream.close();
-              reject(new BatonError(`${this.name}: GET http://127.0.0.1:${port}${path}: ${e.message}`));
-            };
-            req.on('error', fail);
+            req.on('error', (e) => fail(e.message));
             req.end();
           });
-        }),
-    );
+        } catch (error) {
+          fail((error as Error).message);
+        }
+      });
+    });
   }
 }
 
-function tail(text: string, lines = 20): string {
+/** Stops a channel: KILL to the command (sshd may ignore it without a pty), then close. */
+function kill(channel: ClientChannel): void {
+  try {
+    channel.signal('KILL');
+  } catch {
+    // the channel may be gone already
+  }
+  try {
+    channel.close();
+  } catch {
+    // likewise
+  }
+}
+
+function tail(text: string, lines = TAIL_LINES): string {
   return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+function lastLine(text: string): string | undefined {
+  return text.trim().split('\n').at(-1) || undefined;
 }
