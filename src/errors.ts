@@ -13,6 +13,8 @@ export const ExitCode = {
   BadInput: 2,
   /** Something needs an operator: an undo failed, or a host could not be put back. */
   NeedsOperator: 3,
+  /** Another run holds the deploy lock (or left it behind): nothing on the fleet was changed. */
+  Locked: 4,
   /** Interrupted by Ctrl-C or SIGTERM: hosts in flight were finished or put back, guards undone. */
   Interrupted: 130,
 } as const;
@@ -36,6 +38,11 @@ export class ConfigError extends BatonError {
   ) {
     super(`${source ? `${source}: ` : ''}${path ? `${path}: ` : ''}${problem}`);
   }
+}
+
+/** Another run holds the deploy lock; the message names it and says what to do. */
+export class LockedError extends BatonError {
+  override readonly exitCode = ExitCode.Locked;
 }
 
 /** The inventory could not be read, or selected no host. */

@@ -26,14 +26,7 @@ export interface AwsClients {
 }
 
 export function createAwsClients(settings: AwsSettings): AwsClients {
-  const common = {
-    region: settings.region,
-    maxAttempts: settings.maxAttempts ?? 5,
-    // Adaptive retry backs off client-side when AWS throttles, which a fleet-wide rollout can provoke.
-    retryMode: 'adaptive',
-    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
-    ...(settings.profile ? { profile: settings.profile } : {}),
-  };
+  const common = clientConfig(settings);
   const clients = {
     ec2: new EC2Client(common),
     elb: new ElasticLoadBalancingClient(common),
@@ -42,4 +35,18 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
     cloudwatch: new CloudWatchClient(common),
   };
   return { ...clients, destroy: () => Object.values(clients).forEach((c) => c.destroy()) };
+}
+
+/** An EC2 client alone (an inventory that spans regions needs one per region). */
+export const createEc2Client = (settings: AwsSettings): EC2Client => new EC2Client(clientConfig(settings));
+
+function clientConfig(settings: AwsSettings) {
+  return {
+    region: settings.region,
+    maxAttempts: settings.maxAttempts ?? 5,
+    // Adaptive retry backs off client-side when AWS throttles, which a fleet-wide rollout can provoke.
+    retryMode: 'adaptive',
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.profile ? { profile: settings.profile } : {}),
+  };
 }

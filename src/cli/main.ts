@@ -5,6 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { BatonError, ExitCode } from '../errors.ts';
 import { runDeploy } from './deploy.ts';
+import { runHistory, runLockRelease, runLockStatus } from './state.ts';
 import { runStatus } from './status.ts';
 
 export async function main(argv: string[]): Promise<number> {
@@ -20,7 +21,7 @@ export async function main(argv: string[]): Promise<number> {
           rolloutOptions(y)
             .option('image', { type: 'string', describe: 'the image to deploy (registry/name:tag)' })
             .option('playbook', { type: 'string', describe: 'a TypeScript playbook (default: the built-in rolling deploy)' })
-            .option('branch', { type: 'string', default: process.env.BATON_BRANCH, defaultDescription: '$BATON_BRANCH', describe: "the branch being built: remote-run/<user>/<feature> deploys into <user>'s own deployment" })
+            .option('branch', { type: 'string', default: process.env.BATON_BRANCH, defaultDescription: "$BATON_BRANCH, else TeamCity's teamcity.build.branch", describe: "the branch being built: remote-run/<user>/<feature> deploys into <user>'s own deployment" })
             .option('commit', { type: 'string', default: process.env.BUILD_VCS_NUMBER ?? process.env.GIT_COMMIT, defaultDescription: '$BUILD_VCS_NUMBER or $GIT_COMMIT', describe: 'the commit built, for the image tag of a remote-run build' })
             .option('image-repository', { type: 'string', describe: 'with a remote-run branch and no --image: deploy <repository>:<user>-<feature>-<commit>' })
             .option('force-shared', { type: 'boolean', default: false, describe: 'let a remote-run build deploy into a deployment other than its own' }),
@@ -58,6 +59,30 @@ export async function main(argv: string[]): Promise<number> {
           exitCode = await runStatus({ deployment: args.deployment, configFile: args.config, limit: args.limit, extraVars: args['extra-vars'].map(String), json: args.json });
         },
       )
+      .command('lock', 'show or release the deploy lock of a deployment', (y) =>
+        stateOptions(y)
+          .command('status', 'who holds the lock, since when, doing what, and whether that run is gone', (y2) => y2, async (args) => {
+            exitCode = await runLockStatus(stateArgs(args));
+          })
+          .command(
+            'release',
+            'remove the lock a run that is gone left behind',
+            (y2) => y2.option('force', { type: 'boolean', default: false, describe: 'required: say you checked that its holder is gone' }),
+            async (args) => {
+              exitCode = await runLockRelease({ ...stateArgs(args), force: args.force });
+            },
+          )
+          .demandCommand(1, 'say what to do: baton lock status, or baton lock release --force'),
+      )
+      .command(
+        'history',
+        'list the runs recorded for a deployment: who, when, image before and after, hosts, result, duration',
+        (y) => stateOptions(y).option('last', { type: 'number', default: 20, describe: 'how many runs to show, newest first' }),
+        async (args) => {
+          if (!Number.isInteger(args.last) || args.last < 1) throw new UsageError(`--last ${String(args.last)} is not a positive whole number`);
+          exitCode = await runHistory({ ...stateArgs(args), last: args.last });
+        },
+      )
       .demandCommand(1, 'say what to do: baton deploy --help')
       .strict()
       .recommendCommands()
@@ -85,8 +110,23 @@ function rolloutOptions<T>(y: Argv<T>) {
     .option('list-hosts', { type: 'boolean', default: false, describe: 'print the selected hosts and batches, then exit' })
     .option('inventory', { alias: 'i', type: 'string', describe: 'a static Ansible inventory (INI or YAML) instead of EC2 tags' })
     .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [] as string[], describe: 'override a setting: -e rollout.serial=2' })
+    .option('step', { type: 'boolean', default: false, describe: 'ask before each batch, at a terminal: yes, no (stop here), or continue without asking' })
+    .option('canary', { type: 'string', describe: 'after the first batch, watch it for a while (--canary 5m) or until you confirm at the terminal (--canary confirm)' })
     .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' })
     .option('reporter', { choices: ['auto', 'tty', 'plain', 'json', 'teamcity'] as const, default: 'auto' as const, describe: 'how progress is shown (auto: teamcity under TeamCity, tty in a terminal, else plain)' });
+}
+
+/** The options of the commands that read the state bucket. */
+function stateOptions<T>(y: Argv<T>) {
+  return y
+    .option('deployment', { type: 'string', demandOption: true, describe: 'the deployment: integration, production, your own' })
+    .option('config', { type: 'string', default: 'baton.yaml', describe: 'the configuration file' })
+    .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [] as string[], describe: 'override a setting: -e state.bucket=other' })
+    .option('json', { type: 'boolean', default: false, describe: 'print JSON' });
+}
+
+function stateArgs(args: { deployment: string; config: string; 'extra-vars': (string | number)[]; json: boolean }) {
+  return { deployment: args.deployment, configFile: args.config, extraVars: args['extra-vars'].map(String), json: args.json };
 }
 
 type RolloutArgs = Awaited<ReturnType<ReturnType<typeof rolloutOptions>['parseAsync']>>;
@@ -102,6 +142,8 @@ function rolloutArgs(args: RolloutArgs) {
     inventoryFile: args.inventory,
     extraVars: args['extra-vars'].map(String),
     acceptNewHostKeys: args['accept-new-host-keys'],
+    step: args.step,
+    canary: args.canary,
     reporter: args.reporter,
   };
 }
@@ -113,7 +155,7 @@ class UsageError extends BatonError {
 function report(error: unknown): number {
   if (error instanceof BatonError) {
     process.stderr.write(`baton: ${error.message}\n`);
-    if (error.exitCode === ExitCode.BadInput) process.stderr.write('nothing on the fleet was changed\n');
+    if (error.exitCode === ExitCode.BadInput || error.exitCode === ExitCode.Locked) process.stderr.write('nothing on the fleet was changed\n');
     return error.exitCode;
   }
   const aws = awsProblem(error);

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseRemoteRun, personalDeployment, remoteRunTag } from './remote-run.ts';
+import { parseProperties, parseRemoteRun, personalDeployment, remoteRunTag, teamcityBranch } from './remote-run.ts';
 
 describe('remote-run personal deploys', () => {
   it('recognises remote-run branches, with or without refs/heads/', () => {
@@ -25,5 +28,27 @@ describe('remote-run personal deploys', () => {
     expect(() => personalDeployment(run, 'production', shared, false)).toThrow('"production" is a shared deployment (integration, production)');
     expect(() => personalDeployment(run, 'bob', shared, false)).toThrow(`"bob" is not alice's own deployment`);
     expect(personalDeployment(run, 'integration', shared, true)).toBe('integration');
+  });
+});
+
+describe('the branch TeamCity builds', () => {
+  it('is read from the configuration parameters file the build properties file names', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-tc-'));
+    try {
+      const config = join(dir, 'config.properties');
+      // As TeamCity writes them: Java properties, with ':' and '\' escaped.
+      writeFileSync(config, '#TeamCity build configuration parameters\nteamcity.build.branch=remote-run/alice/new\\:login\nteamcity.build.branch.is_default=false\n');
+      writeFileSync(join(dir, 'build.properties'), `teamcity.version=2025.07\nteamcity.configuration.properties.file=${config.replace(/:/g, '\\:')}\n`);
+      expect(teamcityBranch({ TEAMCITY_BUILD_PROPERTIES_FILE: join(dir, 'build.properties') })).toEqual({ branch: 'remote-run/alice/new:login', source: `teamcity.build.branch in ${config}` });
+      expect(teamcityBranch({})).toBeUndefined();
+      expect(() => teamcityBranch({ TEAMCITY_BUILD_PROPERTIES_FILE: join(dir, 'missing') })).toThrow(/\$TEAMCITY_BUILD_PROPERTIES_FILE: cannot read .*missing/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('parses Java properties as Java does', () => {
+    const props = parseProperties('a=1\n  b : 2\nc 3\n! comment\n# comment\nd=one \\\n    two\ne=\\u00e9\\t\nf\\=g=h\n');
+    expect(Object.fromEntries(props)).toEqual({ a: '1', b: '2', c: '3', d: 'one two', e: 'é\t', 'f=g': 'h' });
   });
 });

@@ -4,6 +4,7 @@
  * branch and the commit. Any other deployment is refused unless forced: a personal build must never
  * land in `integration` or `production` by accident.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
 
 export interface RemoteRun {
@@ -37,5 +38,51 @@ export function personalDeployment(run: RemoteRun, requested: string | undefined
   throw new ConfigError(
     '--deployment',
     `a build of ${run.branch} deploys into deployment "${run.user}" only; ${why}. Drop --deployment to deploy into "${run.user}", or add --force-shared if this is really meant.`,
+  );
+}
+
+/**
+ * The branch TeamCity is building, read from the build's own parameter files, for a build step that
+ * was not given `--branch`. `teamcity.build.branch` is a configuration parameter, which TeamCity does
+ * not put in the environment; it does write it to the file that `teamcity.configuration.properties.file`
+ * names, inside the file `$TEAMCITY_BUILD_PROPERTIES_FILE` names (both Java properties files).
+ */
+export function teamcityBranch(env: NodeJS.ProcessEnv = process.env): { branch: string; source: string } | undefined {
+  const buildFile = env.TEAMCITY_BUILD_PROPERTIES_FILE;
+  if (!buildFile) return undefined;
+  const build = readProperties(buildFile);
+  const configFile = build.get('teamcity.configuration.properties.file');
+  if (!configFile) return undefined;
+  const config = readProperties(configFile);
+  const branch = config.get('teamcity.build.branch') ?? [...config].find(([k]) => k.startsWith('teamcity.build.vcs.branch.'))?.[1];
+  return branch ? { branch, source: `teamcity.build.branch in ${configFile}` } : undefined;
+}
+
+function readProperties(file: string): Map<string, string> {
+  try {
+    return parseProperties(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError('$TEAMCITY_BUILD_PROPERTIES_FILE', `cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** Java's .properties format: `k=v`, `k: v` or `k v`, `#`/`!` comments, `\` continuations and escapes. */
+export function parseProperties(text: string): Map<string, string> {
+  const props = new Map<string, string>();
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i]!.replace(/^[ \t\f]+/, '');
+    if (!line || line.startsWith('#') || line.startsWith('!')) continue;
+    // An odd number of trailing backslashes continues the line.
+    while (/(^|[^\\])(\\\\)*\\$/.test(line) && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i]!.replace(/^[ \t\f]+/, '');
+    const m = /^((?:\\.|[^\\:= \t\f])*)[ \t\f]*[:=]?[ \t\f]*(.*)$/s.exec(line)!;
+    props.set(unescapeProperty(m[1]!), unescapeProperty(m[2]!));
+  }
+  return props;
+}
+
+function unescapeProperty(s: string): string {
+  return s.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, e: string) =>
+    e.length === 5 ? String.fromCharCode(Number.parseInt(e.slice(1), 16)) : ({ t: '\t', n: '\n', r: '\r', f: '\f' } as Record<string, string>)[e] ?? e,
   );
 }

@@ -79,7 +79,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     const expanded = p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
     return isAbsolute(expanded) ? expanded : resolve(dir, expanded);
   };
-  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'sharedDeployments', 'rollout', 'timeouts']);
+  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'sharedDeployments', 'rollout', 'timeouts', 'state']);
 
   const aws = r.child('aws');
   aws.known(['endpoint', 'profile', 'maxAttempts']);
@@ -111,6 +111,9 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
   rollout.known(['serial', 'maxFailPercentage', 'minInService']);
   const timeouts = r.child('timeouts');
   timeouts.known(['pull', 'drain', 'inService']);
+  const state = r.has('state') ? r.child('state') : undefined;
+  state?.known(['bucket', 'prefix', 'region', 'staleAfter']);
+  const stateRegion = state?.string('region', { optional: true });
 
   return {
     source,
@@ -173,6 +176,14 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       drain: timeouts.duration('drain', { fallback: 300_000 }),
       inService: timeouts.duration('inService', { fallback: 300_000 }),
     },
+    ...(state && {
+      state: {
+        bucket: state.string('bucket', { check: (v) => (/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) ? undefined : 'is not an S3 bucket name') }),
+        prefix: state.string('prefix', { fallback: 'baton', check: (v) => (/^[^/].*[^/]$|^[^/]$/.test(v) ? undefined : 'must not start or end with /') }),
+        ...(stateRegion && { region: stateRegion }),
+        staleAfter: state.duration('staleAfter', { fallback: 120_000, min: 1_000 }),
+      },
+    }),
   };
 }
 

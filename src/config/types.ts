@@ -66,6 +66,17 @@ export interface RolloutSettings {
   readonly minInService: number;
 }
 
+/** Where the deploy lock and the history live: an S3 bucket every deployer of the stack can reach. */
+export interface StateSettings {
+  readonly bucket: string;
+  /** Keys start `<prefix>/<stack>/<release>/<deployment>/`. */
+  readonly prefix: string;
+  /** The bucket's region, when not the stack's. */
+  readonly region?: string;
+  /** A lock not renewed for this long belongs to a run that is gone. */
+  readonly staleAfter: number;
+}
+
 export interface DeployConfig {
   /** The file it came from, for messages. */
   readonly source: string;
@@ -83,4 +94,6 @@ export interface DeployConfig {
   readonly sharedDeployments: readonly string[];
   readonly rollout: RolloutSettings;
   readonly timeouts: { readonly pull: number; readonly drain: number; readonly inService: number };
+  /** Absent: no deploy lock and no history (every run says so). */
+  readonly state?: StateSettings;
 }

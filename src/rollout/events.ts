@@ -28,6 +28,8 @@ export type DeployEvent =
   | { type: 'batch'; index: number; of: number; hosts: string[]; status: 'started' | 'finished' }
   | { type: 'host-finished'; host: string; result: HostResult; oldImage?: string; newImage: string; outOfServiceMs: number; error?: string }
   | { type: 'warning'; message: string }
+  /** A guard now held (autoscaling suspended, alarms silenced): undone at the end, or by `fix` if the run dies. */
+  | { type: 'guard'; what: string; fix: string }
   /** An undo that failed: the fleet needs an operator, and `fix` is the command that repairs it. */
   | { type: 'undo-failed'; what: string; error: string; fix: string }
   | { type: 'run-finished'; outcome: RunOutcome; exitCode: number; ms: number; hosts: HostSummary[]; maxRssKb: number };

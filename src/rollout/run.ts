@@ -39,6 +39,13 @@ export interface DeployOptions {
   readonly interrupt: Interrupt;
   readonly aws: AwsClients;
   readonly connect: (hosts: readonly Host[]) => Promise<FleetConnection>;
+  /**
+   * Runs once the selection is known and before the first connection, unless nothing will change
+   * (`check`, `listHosts`): takes the deploy lock. Its release is the caller's, after the run.
+   */
+  readonly lock?: () => Promise<string | undefined>;
+  /** Asked before each batch (`--step`, a canary pause): false stops the rollout there. */
+  readonly beforeBatch?: (batch: { index: number; of: number; hosts: string[]; previous?: string[] }) => Promise<boolean>;
 }
 
 export interface DeployResult {
@@ -72,6 +79,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   events.emit({ type: 'run-started', playbook: playbook.name, image: options.image, deployment: options.deployment, hosts: found.map((h) => h.name), batches, preTasks: playbook.preTasks.map((t) => t.name), steps: playbook.tasks.map((t) => t.name), check: options.check || !!options.listHosts });
   if (options.listHosts) return finish('checked', ExitCode.Ok, []);
 
+  if (options.lock && !options.check) await events.step({}, 'lock', options.lock, (where) => where);
   const loadBalancers = new LoadBalancers(aws.elb, aws.elbv2);
   const autoscaling = new AutoScaling(aws.autoscaling);
   const alarms = new Alarms(aws.cloudwatch);
@@ -103,11 +111,20 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     }
     for (const task of playbook.preTasks) {
       if (options.interrupt.stopRequested) throw new InterruptedError('interrupted before any host left service');
+      const held = guards.length;
       await events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
+      for (const g of guards.slice(held)) events.emit({ type: 'guard', what: g.what, fix: g.fix() });
     }
     const byName = new Map(targets.map((t) => [t.host.name, t]));
     for (const [index, batch] of plan.batches.entries()) {
       if (options.interrupt.stopRequested) {
+        outcome = 'interrupted';
+        break;
+      }
+      const go = !options.beforeBatch || (await options.beforeBatch({ index: index + 1, of: plan.batches.length, hosts: batch.map((h) => h.name), previous: plan.batches[index - 1]?.map((h) => h.name) }));
+      if (!go || options.interrupt.stopRequested) {
+        const untouched = plan.batches.slice(index).flat().map((h) => h.name);
+        events.emit({ type: 'warning', message: `stopped before batch ${index + 1}/${plan.batches.length}: ${untouched.join(', ')} keep${untouched.length === 1 ? 's' : ''} the image ${untouched.length === 1 ? 'it runs' : 'they run'}` });
         outcome = 'interrupted';
         break;
       }

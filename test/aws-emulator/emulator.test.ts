@@ -30,6 +30,7 @@ import {
   RegisterTargetsCommand,
   TargetGroupNotFoundException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, paginateListObjectsV2, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from './server.ts';
 
@@ -52,6 +53,7 @@ beforeAll(async () => {
       { name: 'web-5xx', actionsEnabled: true },
       { name: 'web-latency', actionsEnabled: true },
     ],
+    buckets: ['baton-state'],
   });
   config = { region: 'us-east-1', endpoint: emulator.url, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } };
 });
@@ -215,5 +217,53 @@ describe('control endpoints', () => {
     expect(calls.map((c) => c.action)).toEqual(['Launch', 'DescribeAutoScalingGroups']);
     const state = (await (await fetch(`${emulator.url}/_emulator/state`)).json()) as { instances: string[] };
     expect(state.instances).toHaveLength(7);
+  });
+});
+
+describe('S3', () => {
+  const s3 = () => new S3Client({ ...config, forcePathStyle: true });
+
+  it('creates only if absent, replaces only the version read, and says 412 otherwise', async () => {
+    const client = s3();
+    const put = (body: string, condition: { IfNoneMatch?: string; IfMatch?: string }) => client.send(new PutObjectCommand({ Bucket: 'baton-state', Key: 'a/lock.json', Body: body, ...condition }));
+    const first = await put('{"v":1}', { IfNoneMatch: '*' });
+    const refused = await put('{"v":2}', { IfNoneMatch: '*' }).catch((e: S3ServiceException) => e);
+    expect(refused).toBeInstanceOf(S3ServiceException);
+    expect((refused as S3ServiceException).name).toBe('PreconditionFailed');
+    expect((refused as S3ServiceException).$metadata.httpStatusCode).toBe(412);
+    const stale = await put('{"v":3}', { IfMatch: '"not-the-etag"' }).catch((e: S3ServiceException) => e.$metadata.httpStatusCode);
+    expect(stale).toBe(412);
+    const second = await put('{"v":4}', { IfMatch: first.ETag! });
+    expect(second.ETag).not.toBe(first.ETag);
+    const got = await client.send(new GetObjectCommand({ Bucket: 'baton-state', Key: 'a/lock.json' }));
+    expect(await got.Body!.transformToString()).toBe('{"v":4}');
+    expect(got.ETag).toBe(second.ETag);
+    expect(got.LastModified).toBeInstanceOf(Date);
+    await client.send(new DeleteObjectCommand({ Bucket: 'baton-state', Key: 'a/lock.json' }));
+    await expect(client.send(new GetObjectCommand({ Bucket: 'baton-state', Key: 'a/lock.json' }))).rejects.toBeInstanceOf(NoSuchKey);
+    await expect(client.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'x' }))).rejects.toMatchObject({ name: 'NoSuchBucket' });
+    expect(emulator.calls().map((c) => `${c.action} ${c.outcome}`)).toEqual([
+      'PutObject ok',
+      'PutObject PreconditionFailed',
+      'PutObject PreconditionFailed',
+      'PutObject ok',
+      'GetObject ok',
+      'DeleteObject ok',
+      'GetObject NoSuchKey',
+      'GetObject NoSuchBucket',
+    ]);
+  });
+
+  it('lists keys under a prefix in order, a page at a time', async () => {
+    const client = s3();
+    for (const k of ['h/03', 'h/01', 'h/02', 'other/x', 'h/05', 'h/04']) await client.send(new PutObjectCommand({ Bucket: 'baton-state', Key: k, Body: k }));
+    const keys: string[] = [];
+    let pages = 0;
+    for await (const page of paginateListObjectsV2({ client, pageSize: 2 }, { Bucket: 'baton-state', Prefix: 'h/' })) {
+      pages++;
+      keys.push(...(page.Contents ?? []).map((c) => c.Key!));
+    }
+    expect(keys).toEqual(['h/01', 'h/02', 'h/03', 'h/04', 'h/05']);
+    expect(pages).toBe(3);
   });
 });

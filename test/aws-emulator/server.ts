@@ -1,11 +1,12 @@
 /**
  * The AWS emulator's HTTP server: one endpoint for every service, as the SDK clients reach it with
- * `endpoint`. Query requests are routed by their `Version`, JSON ones by `X-Amz-Target`. Control
- * endpoints under /_emulator/ expose the ordered call log, the state, and fault injection.
+ * `endpoint`. Query requests are routed by their `Version`, JSON ones by `X-Amz-Target`, S3's REST
+ * requests by their path (`/bucket/key`, path-style). Control endpoints under /_emulator/ expose the ordered call log, the state, and fault injection.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { S3Store, s3Error } from './s3.ts';
 import { SERVICES } from './services.ts';
 import type { EmulatorCall, EmulatorFault, EmulatorSpec, EmulatorState, Service } from './types.ts';
 import { ApiError, ec2Error, ec2Success, flatten, jsonError, jsonSuccess, queryError, querySuccess, type Params, type WireResponse, type XmlValue } from './wire.ts';
@@ -24,7 +25,7 @@ export interface Emulator {
   close(): Promise<void>;
 }
 
-const VERSIONS: Record<string, { service: Service; namespace: string }> = {
+const VERSIONS: Record<string, { service: Exclude<Service, 's3'>; namespace: string }> = {
   '2016-11-15': { service: 'ec2', namespace: 'http://ec2.amazonaws.com/doc/2016-11-15/' },
   '2012-06-01': { service: 'elb', namespace: 'http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/' },
   '2015-12-01': { service: 'elbv2', namespace: 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/' },
@@ -34,6 +35,7 @@ const CLOUDWATCH_TARGET = 'GraniteServiceVersion20100801.';
 
 export async function startEmulator(spec: EmulatorSpec, options: { host?: string; port?: number; log?: (line: string) => void } = {}): Promise<Emulator> {
   const world = new World(spec, options.log);
+  const s3 = new S3Store(spec.buckets ?? []);
   const calls: EmulatorCall[] = [];
   let faults: { fault: EmulatorFault; left: number }[] = [];
   let seq = 0;
@@ -51,10 +53,11 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
           break;
         case 'throttle':
           f.left--;
+          if (service === 's3') return new ApiError('SlowDown', 'Please reduce your request rate.', 503);
           return service === 'ec2' ? new ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503) : new ApiError('Throttling', 'Rate exceeded', 400);
         case 'error5xx':
           f.left--;
-          return service === 'ec2' ? new ApiError('InternalError', 'An internal error has occurred', 500) : new ApiError('ServiceUnavailable', 'Service is unavailable', 503);
+          return service === 'ec2' || service === 's3' ? new ApiError('InternalError', 'An internal error has occurred', 500) : new ApiError('ServiceUnavailable', 'Service is unavailable', 503);
         case 'launch-instance': {
           f.left--;
           const id = world.launchInto();
@@ -88,8 +91,25 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
       : answer(service, action, rest, {}, (r) => querySuccess(action, namespace, r as XmlValue, requestId), (e) => queryError(e, requestId));
   };
 
+  const handleS3 = async (req: IncomingMessage, url: URL, body: Buffer): Promise<WireResponse | undefined> => {
+    const request = s3.route(req, url, body);
+    if (!request) return undefined;
+    const requestId = randomUUID();
+    try {
+      const injected = await applyFaults('s3', request.action);
+      if (injected) throw injected;
+      const response = request.run();
+      record('s3', request.action, request.params, 'ok');
+      return { ...response, headers: { ...response.headers, 'x-amz-request-id': requestId } };
+    } catch (error) {
+      const apiError = error instanceof ApiError ? error : new ApiError('InternalError', (error as Error).message, 500);
+      record('s3', request.action, request.params, apiError.code);
+      return s3Error(apiError, requestId, req.method === 'HEAD');
+    }
+  };
+
   const answer = async (
-    service: Service,
+    service: Exclude<Service, 's3'>,
     action: string,
     params: Params,
     json: Record<string, unknown>,
@@ -135,7 +155,7 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
         return [204, undefined];
       case 'GET state':
         await world.tick();
-        return [200, world.snapshot()];
+        return [200, { ...world.snapshot(), buckets: s3.snapshot() }];
       default:
         return [404, { error: `no control endpoint ${route}` }];
     }
@@ -145,7 +165,8 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
+      const raw = Buffer.concat(chunks);
+      const body = raw.toString();
       const url = new URL(req.url ?? '/', 'http://emulator');
       const respond = async () => {
         if (url.pathname.startsWith('/_emulator/')) {
@@ -153,7 +174,7 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
           res.writeHead(status, { 'content-type': 'application/json' }).end(payload === undefined ? undefined : JSON.stringify(payload));
           return;
         }
-        const r = await handleApi(req, body);
+        const r = (url.pathname !== '/' && (await handleS3(req, url, raw))) || (await handleApi(req, body));
         res.writeHead(r.status, r.headers).end(r.body);
       };
       respond().catch((error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(error)));
@@ -175,7 +196,7 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
     clearFaults: () => void (faults = []),
     state: async () => {
       await world.tick();
-      return world.snapshot();
+      return { ...world.snapshot(), buckets: s3.snapshot() };
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -49,6 +49,10 @@ const ec2: Record<string, Handler> = {
             return v !== undefined && f.values.some((pattern) => glob(pattern, v));
           }
           if (f.name === 'tag-key') return f.values.some((k) => k in i.tags);
+          if (f.name === 'private-ip-address') return f.values.some((pattern) => glob(pattern, i.privateIp));
+          if (f.name === 'ip-address') return i.publicIp !== undefined && f.values.some((pattern) => glob(pattern, i.publicIp!));
+          if (f.name === 'instance-type') return f.values.some((pattern) => glob(pattern, i.instanceType ?? 't3.small'));
+          if (f.name === 'availability-zone') return f.values.some((pattern) => glob(pattern, `${world.region}a`));
           throw new ApiError('InvalidParameterValue', `The filter '${f.name}' is invalid`);
         }),
     );
@@ -56,6 +60,10 @@ const ec2: Record<string, Handler> = {
     const page = matches.slice(start, start + (maxResults ?? 1000));
     const next = start + page.length < matches.length ? Buffer.from(String(start + page.length)).toString('base64url') : undefined;
     const codes = { running: 16, stopped: 80, terminated: 48 };
+    // EC2's default DNS names: `ip-10-0-0-10.ec2.internal`, `ec2-203-0-113-10.compute-1.amazonaws.com` in us-east-1.
+    const dashed = (ip: string) => ip.replace(/\./g, '-');
+    const privateDnsName = (ip: string) => `ip-${dashed(ip)}.${world.region === 'us-east-1' ? 'ec2.internal' : `${world.region}.compute.internal`}`;
+    const publicDnsName = (ip: string) => `ec2-${dashed(ip)}.${world.region === 'us-east-1' ? 'compute-1' : `${world.region}.compute`}.amazonaws.com`;
     return {
       reservationSet: page.map((i) => ({
         reservationId: `r-${i.instanceId.slice(2)}`,
@@ -66,7 +74,11 @@ const ec2: Record<string, Handler> = {
             imageId: 'ami-0123456789abcdef0',
             instanceState: { code: codes[i.state], name: i.state },
             privateIpAddress: i.privateIp,
-            instanceType: 't3.small',
+            privateDnsName: privateDnsName(i.privateIp),
+            // EC2 reports an empty public DNS name for instances without a public address (private subnets).
+            dnsName: i.publicIp ? publicDnsName(i.publicIp) : '',
+            ipAddress: i.publicIp,
+            instanceType: i.instanceType ?? 't3.small',
             launchTime: new Date(i.launchedAt).toISOString(),
             placement: { availabilityZone: `${world.region}a` },
             tagSet: Object.entries(i.tags).map(([key, value]) => ({ key, value })),
@@ -247,4 +259,4 @@ const cloudwatch: Record<string, Handler> = {
   },
 };
 
-export const SERVICES: Record<Service, Record<string, Handler>> = { ec2, elb, elbv2, autoscaling, cloudwatch };
+export const SERVICES: Record<Exclude<Service, 's3'>, Record<string, Handler>> = { ec2, elb, elbv2, autoscaling, cloudwatch };

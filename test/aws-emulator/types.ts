@@ -2,17 +2,20 @@
 
 export interface EmulatorSpec {
   region?: string;
-  instances: { instanceId: string; privateIp: string; tags: Record<string, string>; state?: 'running' | 'stopped' | 'terminated' }[];
+  /** `publicIp`: absent for instances in private subnets; `instanceType` defaults to t3.small. */
+  instances: { instanceId: string; privateIp: string; publicIp?: string; instanceType?: string; tags: Record<string, string>; state?: 'running' | 'stopped' | 'terminated' }[];
   autoScalingGroups: { name: string; instanceIds: string[]; suspended?: string[] }[];
   /** `backend`: the HAProxy backend whose servers (named by instance id) play this load balancer. */
   classicLoadBalancers: { name: string; instanceIds: string[]; drainingTimeoutSec: number; backend?: string }[];
   targetGroups: { name: string; instanceIds: string[]; port: number; deregistrationDelaySec: number; backend?: string }[];
   alarms: { name: string; actionsEnabled: boolean }[];
+  /** S3 buckets, empty at start (where Baton keeps its deploy lock and history). */
+  buckets?: string[];
   /** HAProxy's runtime API; without it there is no traffic layer and transitions are immediate. */
   haproxy?: { host: string; port: number };
 }
 
-export type Service = 'ec2' | 'elb' | 'elbv2' | 'autoscaling' | 'cloudwatch';
+export type Service = 'ec2' | 'elb' | 'elbv2' | 'autoscaling' | 'cloudwatch' | 's3';
 
 export interface EmulatorCall {
   seq: number;
@@ -46,4 +49,6 @@ export interface EmulatorState {
   alarmsEnabled: Record<string, boolean>;
   /** Ids of running instances. */
   instances: string[];
+  /** Every bucket's objects, as text. */
+  buckets: Record<string, Record<string, string>>;
 }

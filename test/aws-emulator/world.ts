@@ -33,6 +33,8 @@ export interface Balancer {
 export interface Instance {
   instanceId: string;
   privateIp: string;
+  publicIp?: string;
+  instanceType?: string;
   tags: Record<string, string>;
   state: 'running' | 'stopped' | 'terminated';
   launchedAt: number;
@@ -179,7 +181,7 @@ export class World {
     return id;
   }
 
-  snapshot(): EmulatorState {
+  snapshot(): Omit<EmulatorState, 'buckets'> {
     const classic: EmulatorState['classic'] = {};
     const targetGroups: EmulatorState['targetGroups'] = {};
     for (const lb of this.balancers) {

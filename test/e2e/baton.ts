@@ -46,3 +46,46 @@ export function runBaton(args: string[], options: BatonOptions = {}): Promise<Ba
     child.on('close', (code) => resolve({ code, stdout, stderr, events }));
   });
 }
+
+export interface TerminalRun {
+  code: number | null;
+  /** Everything the terminal showed (stdout and stderr, CRLF line ends). */
+  output: string;
+}
+
+/**
+ * Runs `baton` on a pseudo-terminal (util-linux `script`), as an operator at a keyboard: each time the
+ * output since the last answer matches the next prompt, types the reply and Enter. Bounded: a prompt
+ * that never comes ends the run after `timeoutMs`.
+ */
+export function runBatonInTerminal(args: string[], answers: { prompt: RegExp; reply: string }[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<TerminalRun> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, batonBin, ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string | undefined> = { ...process.env, ...sandboxEnv, ...options.env, TERM: 'dumb' };
+    delete env.TEAMCITY_VERSION;
+    delete env.CI;
+    const child = spawn('script', ['-q', '-f', '-e', '-c', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let since = '';
+    const pending = [...answers];
+    const timer = setTimeout(() => child.kill('SIGTERM'), options.timeoutMs ?? 120_000);
+    const onData = (chunk: string) => {
+      output += chunk;
+      since += chunk;
+      const next = pending[0];
+      if (next && next.prompt.test(since)) {
+        pending.shift();
+        since = '';
+        child.stdin.write(`${next.reply}\r`);
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stderr.setEncoding('utf8').on('data', onData);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}

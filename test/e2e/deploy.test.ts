@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoScalingClient, ResumeProcessesCommand } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient, EnableAlarmActionsCommand } from '@aws-sdk/client-cloudwatch';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker, dockerExec } from '../fleet/docker.ts';
@@ -11,7 +12,7 @@ import { ensureAppImages } from '../fleet/images.ts';
 import { startLoad } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import type { DeployEvent } from '../../src/rollout/events.ts';
-import { runBaton } from './baton.ts';
+import { runBaton, runBatonInTerminal, type BatonRun } from './baton.ts';
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -271,6 +272,18 @@ describe('baton deploy', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('a build of remote-run/alice/new-login deploys into deployment "alice" only; "sandbox" is not alice\'s own deployment');
     expect(await sandbox.emulator.calls()).toEqual([]);
+
+    // Under TeamCity, without --branch: the branch comes from the build's configuration parameters file.
+    const configProperties = join(sandbox.fleet.dir, 'teamcity-config.properties');
+    const buildProperties = join(sandbox.fleet.dir, 'teamcity-build.properties');
+    writeFileSync(configProperties, 'teamcity.build.branch=remote-run/alice/new-login\n');
+    writeFileSync(buildProperties, `teamcity.configuration.properties.file=${configProperties}\n`);
+    const teamcity = await runBaton(['deploy', '--config', sandbox.configFile, '--deployment', 'sandbox', '--image', image('v1')], {
+      env: { TEAMCITY_VERSION: '2025.07 (build 190000)', TEAMCITY_BUILD_PROPERTIES_FILE: buildProperties },
+    });
+    expect(teamcity.code).toBe(2);
+    expect(teamcity.stderr).toContain('a build of remote-run/alice/new-login deploys into deployment "alice" only');
+    expect(await sandbox.emulator.calls()).toEqual([]);
   });
 
   it('deploys to hosts from a static Ansible inventory, bastion from ProxyJump, selected with --limit', async () => {
@@ -298,6 +311,66 @@ describe('baton deploy', () => {
     expect(calls).toContain('DeregisterInstancesFromLoadBalancer');
   });
 
+  it('reproduces the EC2 tag selection from a YAML inventory and from an aws_ec2 inventory file, and deploys from each', async () => {
+    const { fleet } = sandbox;
+    const yamlFile = join(fleet.dir, 'hosts.yml');
+    writeFileSync(
+      yamlFile,
+      [
+        'all:',
+        '  children:',
+        '    app:',
+        '      hosts:',
+        ...fleet.hosts.flatMap((h) => [`        ${h.name}:`, `          ansible_host: ${h.privateIp}`, `          instance_id: ${h.instanceId}`]),
+        '      vars:',
+        '        ansible_user: deploy',
+        `        ansible_ssh_common_args: '-o ProxyJump=deploy@127.0.0.1:${fleet.bastion.port}'`,
+        '',
+      ].join('\n'),
+    );
+    const ec2File = join(fleet.dir, 'sandbox.aws_ec2.yml');
+    writeFileSync(
+      ec2File,
+      [
+        'plugin: amazon.aws.aws_ec2',
+        'regions: [us-east-1]',
+        'filters:',
+        '  tag:stack: web',
+        '  tag:release: api',
+        '  tag:deployment: sandbox',
+        'hostnames: [tag:Name, private-ip-address]',
+        'compose:',
+        '  ansible_host: private_ip_address',
+        'keyed_groups:',
+        '  - key: tags.deployment',
+        '    prefix: deployment',
+        '',
+      ].join('\n'),
+    );
+    const selection = async (...more: string[]) => {
+      const run = await runBaton(deployArgs('v3', '--list-hosts', '--serial', '2', ...more));
+      expect(run.code, run.stderr).toBe(0);
+      const started = run.events.find((e) => e.type === 'run-started') as { hosts: string[]; batches: string[][] };
+      return { hosts: started.hosts, batches: started.batches };
+    };
+    const byTags = await selection();
+    expect(byTags).toEqual({ hosts: ['app-1', 'app-2', 'app-3'], batches: [['app-1', 'app-2'], ['app-3']] });
+    expect(await selection('-i', yamlFile)).toEqual(byTags);
+    expect(await selection('-i', ec2File)).toEqual(byTags);
+
+    const before = await liveImages();
+    const fromYaml = await runBaton(deployArgs('v3', '-i', yamlFile, '--limit', 'app[0]'));
+    expect(fromYaml.code, fromYaml.stdout + fromYaml.stderr).toBe(0);
+    await sandbox.emulator.clearCalls();
+    const fromEc2 = await runBaton(deployArgs('v3', '-i', ec2File, '--limit', 'deployment_sandbox:&app-3'));
+    expect(fromEc2.code, fromEc2.stdout + fromEc2.stderr).toBe(0);
+    expect(await liveImages()).toEqual([image('v3'), before[1], image('v3')]);
+    const describe = (await sandbox.emulator.calls()).find((c) => c.action === 'DescribeInstances')!;
+    expect(describe.params).toMatchObject({ 'Filter.1.Name': 'tag:stack', 'Filter.1.Value.1': 'web' });
+    const deregistered = (await sandbox.emulator.calls()).filter((c) => c.action === 'DeregisterInstancesFromLoadBalancer').map((c) => c.params['Instances.member.1.InstanceId']);
+    expect(deregistered).toEqual([fleet.hosts[2]!.instanceId]);
+  });
+
   it('refuses bad configuration with its path, before any write call', async () => {
     await sandbox.emulator.clearCalls();
     const run = await runBaton(deployArgs('v2', '-e', 'rollout.serial=12x'));
@@ -313,5 +386,149 @@ describe('baton deploy', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/SHA256:[A-Za-z0-9+/]{43}/);
     expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
+  });
+
+  const terminalArgs = (tag: string, ...more: string[]) => ['deploy', '--config', sandbox.configFile, '--deployment', 'sandbox', '--image', image(tag), ...more];
+  const batchPrompt = (i: number, host: string) => new RegExp(`batch ${i}/3 \\(${host}\\): deploy\\? \\[y\\]es, \\[n\\]o: stop here, \\[c\\]ontinue without asking: $`);
+
+  it('--step asks before each batch at a terminal; "c" goes on without asking, "n" stops there', async () => {
+    const all = await runBatonInTerminal(terminalArgs('v3', '--step'), [
+      { prompt: batchPrompt(1, 'app-1'), reply: 'y' },
+      { prompt: batchPrompt(2, 'app-2'), reply: 'c' },
+    ]);
+    expect(all.code, all.output).toBe(0);
+    expect(all.output.match(/: deploy\? \[y\]es/g)).toHaveLength(2);
+    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v3')));
+
+    const stopped = await runBatonInTerminal(terminalArgs('v1', '--step'), [
+      { prompt: batchPrompt(1, 'app-1'), reply: 'y' },
+      { prompt: batchPrompt(2, 'app-2'), reply: 'n' },
+    ]);
+    expect(stopped.code, stopped.output).toBe(130);
+    expect(stopped.output).toContain('stopped before batch 2/3: app-2, app-3 keep the image they run');
+    expect(await liveImages()).toEqual([image('v1'), image('v3'), image('v3')]);
+    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+    expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
+  });
+
+  it('--canary watches the first batch for a while, or until confirmed at the terminal, before the rest', async () => {
+    const watched = await runBaton(deployArgs('v2', '--canary', '2s'));
+    expect(watched.code, watched.stdout + watched.stderr).toBe(0);
+    const at = (match: (e: DeployEvent) => boolean) => watched.events.findIndex(match);
+    const pause = at((e) => e.type === 'step' && e.step === 'canary: watch app-1 for 2.0s' && e.status === 'ok');
+    expect(pause).toBeGreaterThan(at((e) => e.type === 'batch' && e.index === 1 && e.status === 'finished'));
+    expect(pause).toBeLessThan(at((e) => e.type === 'batch' && e.index === 2 && e.status === 'started'));
+    expect((watched.events[pause] as { ms: number }).ms).toBeGreaterThanOrEqual(1_900);
+
+    const confirmed = await runBatonInTerminal(terminalArgs('v1', '--canary', 'confirm'), [
+      { prompt: /canary app-1 is live on the new image\. Go on with the other 2 batches\? \[y\/N\] $/, reply: 'y' },
+    ]);
+    expect(confirmed.code, confirmed.output).toBe(0);
+    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v1')));
+  });
+
+  it('refuses --step and --canary confirm where nobody can answer, and a --canary that is no duration', async () => {
+    await sandbox.emulator.clearCalls();
+    const piped = await runBaton(deployArgs('v2', '--step'));
+    expect(piped.code).toBe(2);
+    expect(piped.stderr).toContain('baton: --step: asks at a terminal, and standard input is not one: use --canary <duration> to pause after the first batch');
+    const teamcity = await runBaton(deployArgs('v2', '--canary', 'confirm'), { env: { TEAMCITY_VERSION: '2025.07' } });
+    expect(teamcity.code).toBe(2);
+    expect(teamcity.stderr).toContain('baton: --canary confirm: asks at a terminal, and a TeamCity build never prompts');
+    const bad = await runBaton(deployArgs('v2', '--canary', 'soon'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('baton: --canary: "soon" is neither a duration (like 30s or 5m) nor "confirm"');
+    expect(await sandbox.emulator.calls()).toEqual([]);
+  });
+
+  const stateArgs = (...command: string[]) => [...command, '--config', sandbox.configFile, '--deployment', 'sandbox'];
+
+  it('lets one of two concurrent deploys run and tells the other who holds the lock; neither corrupts the fleet', async () => {
+    await sandbox.emulator.clearCalls();
+    let second: Promise<BatonRun> | undefined;
+    // bob starts while alice's first host is being replaced: alice holds the lock for two more hosts.
+    const first = await runBaton(deployArgs('v2'), {
+      env: { BATON_DEPLOYER: 'alice' },
+      onEvent: (e) => {
+        if (!second && e.type === 'batch' && e.index === 1 && e.status === 'started') second = runBaton(deployArgs('v3'), { env: { BATON_DEPLOYER: 'bob' } });
+      },
+    });
+    const refused = await second!;
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(4);
+    expect(refused.stderr).toContain(`baton: web/api sandbox is being deployed by alice (deploy ${image('v2')}; pid `);
+    expect(refused.stderr).toContain('Wait for it to finish; if that run is gone: `baton lock release --force --deployment sandbox`');
+    expect(refused.stderr).toContain('nothing on the fleet was changed');
+    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v2')));
+    const calls = await sandbox.emulator.calls();
+    expect(calls.filter((c) => c.action === 'SuspendProcesses')).toHaveLength(1);
+    expect(calls.filter((c) => c.action === 'PutObject' && c.params.Key === 'baton/web/api/sandbox/lock.json' && c.outcome === 'PreconditionFailed')).toHaveLength(1);
+    const status = await runBaton(stateArgs('lock', 'status'));
+    expect(status.stdout).toBe('web/api sandbox: not locked (s3://baton-state-sandbox/baton/web/api/sandbox/lock.json)\n');
+  });
+
+  it('reports the lock of a killed run as stale, with what it left undone, until an operator releases it', async () => {
+    let killed = false;
+    const run = await runBaton(deployArgs('v3'), {
+      env: { BATON_DEPLOYER: 'carol' },
+      onEvent: (e, child) => {
+        if (!killed && e.type === 'step' && e.step === 'pre-pull' && e.status === 'ok') {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    expect(killed).toBe(true);
+    expect(run.code).toBeNull();
+    expect(await sandbox.emulator.suspendedProcesses()).not.toEqual([]);
+    expect(await sandbox.emulator.alarmsEnabled()).toBe(false);
+
+    const status = await runBaton(stateArgs('lock', 'status'));
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(`web/api sandbox is locked by a run that did not finish: carol (deploy ${image('v3')}; pid `);
+    expect(status.stdout).toMatch(/The lock is stale: its process \(pid \d+ on .+\) is gone\./);
+    const resume = 'aws autoscaling resume-processes --region us-east-1 --auto-scaling-group-name web-api-sandbox --scaling-processes Launch Terminate AddToLoadBalancer AZRebalance HealthCheck ReplaceUnhealthy';
+    const enable = 'aws cloudwatch enable-alarm-actions --region us-east-1 --alarm-names web-api-sandbox-5xx web-api-sandbox-latency';
+    expect(status.stdout).toContain(`  # resume autoscaling\n  ${resume}\n  # enable alarm actions\n  ${enable}\n`);
+
+    const blocked = await runBaton(deployArgs('v3'), { env: { BATON_DEPLOYER: 'dave' } });
+    expect(blocked.code).toBe(4);
+    expect(blocked.stderr).toContain('web/api sandbox is locked by a run that did not finish: carol');
+
+    const unforced = await runBaton(stateArgs('lock', 'release'));
+    expect(unforced.code).toBe(2);
+    expect(unforced.stderr).toContain('--force');
+    const released = await runBaton(stateArgs('lock', 'release', '--force'));
+    expect(released.code, released.stderr).toBe(0);
+    expect(released.stdout).toMatch(new RegExp(`^released the lock carol held since \\S+ \\(deploy ${image('v3').replace(/[.:/]/g, '\\$&')}\\)\\.\\n`));
+    expect(released.stdout).toContain(resume);
+
+    // What the operator does next: run the printed commands (here, the same calls through the SDK).
+    const aws = { region: 'us-east-1', endpoint: sandbox.emulator.url, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } };
+    await new AutoScalingClient(aws).send(new ResumeProcessesCommand({ AutoScalingGroupName: 'web-api-sandbox' }));
+    await new CloudWatchClient(aws).send(new EnableAlarmActionsCommand({ AlarmNames: ['web-api-sandbox-5xx', 'web-api-sandbox-latency'] }));
+    const next = await runBaton(deployArgs('v3'), { env: { BATON_DEPLOYER: 'dave' } });
+    expect(next.code, next.stdout + next.stderr).toBe(0);
+    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+    expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
+  });
+
+  it('baton history shows every run: who, when, image before and after, hosts, result and duration', async () => {
+    const run = await runBaton([...stateArgs('history'), '--json', '--last', '3']);
+    expect(run.code, run.stderr).toBe(0);
+    const entries = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; deployer: string; image: string; outcome: string; exitCode: number; ms: number; hosts: { host: string; result: string; oldImage: string; newImage: string }[] });
+    expect(entries.map((e) => `${e.deployer} ${e.kind} ${e.image} ${e.outcome}`)).toEqual([
+      `dave deploy ${image('v3')} deployed`,
+      `carol deploy ${image('v3')} did not finish`,
+      `alice deploy ${image('v2')} deployed`,
+    ]);
+    expect(entries[0]!.hosts.map((h) => `${h.host} ${h.oldImage} -> ${h.newImage} ${h.result}`)).toEqual(sandbox.fleet.hosts.map((h) => `${h.name} ${image('v2')} -> ${image('v3')} deployed`));
+    expect(entries[0]!.ms).toBeGreaterThan(0);
+
+    const table = await runBaton([...stateArgs('history'), '--last', '3']);
+    const lines = table.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^STARTED\s+KIND\s+BY\s+IMAGE\s+HOSTS\s+RESULT\s+TOOK$/);
+    expect(lines[1]).toMatch(new RegExp(`^\\S+ \\S+\\s+deploy\\s+dave\\s+${image('v2').replace(/[.:/]/g, '\\$&')} -> ${image('v3').replace(/[.:/]/g, '\\$&')}\\s+3/3\\s+deployed\\s+\\d+\\.\\ds$`));
+    expect(lines[2]).toMatch(/\s+carol\s+.*\s+did not finish\s*$/);
   });
 });

@@ -5,6 +5,8 @@
 import type { Fleet } from './fleet.ts';
 
 export const SANDBOX = { region: 'us-east-1', stack: 'web', release: 'api', deployment: 'sandbox' } as const;
+/** Where the sandbox keeps its deploy lock and history, as a team would in a real S3 bucket. */
+export const SANDBOX_STATE_BUCKET = 'baton-state-sandbox';
 export const SANDBOX_ALARMS = ['web-api-sandbox-5xx', 'web-api-sandbox-latency'] as const;
 
 export function sandboxConfig(fleet: Fleet, awsEndpoint: string): string {
@@ -35,6 +37,9 @@ health:
 alarms: [${SANDBOX_ALARMS.join(', ')}]
 rollout:
   serial: 1
+state:
+  bucket: ${SANDBOX_STATE_BUCKET}
+  staleAfter: 1m
 deployments:
   ${SANDBOX.deployment}: {}
 `;

@@ -10,7 +10,7 @@ import { startEmulator } from '../aws-emulator/server.ts';
 import { startFleet, stopFleet, type Fleet, type FleetOptions } from './fleet.ts';
 import { serverStats } from './lb.ts';
 import { BACKENDS } from './lb.ts';
-import { SANDBOX, SANDBOX_ALARMS, sandboxConfig } from './sandbox-config.ts';
+import { SANDBOX, SANDBOX_ALARMS, SANDBOX_STATE_BUCKET, sandboxConfig } from './sandbox-config.ts';
 
 /** The names the emulator gives the sandbox's AWS resources. */
 export const RESOURCES = {
@@ -32,6 +32,7 @@ export function emulatorSpecFor(fleet: Fleet): EmulatorSpec {
     classicLoadBalancers: [{ name: RESOURCES.classicElb, instanceIds: ids, drainingTimeoutSec: 30, backend: BACKENDS.classicElb }],
     targetGroups: [{ name: RESOURCES.targetGroup, instanceIds: ids, port: 8080, deregistrationDelaySec: 30, backend: BACKENDS.targetGroup }],
     alarms: SANDBOX_ALARMS.map((name) => ({ name, actionsEnabled: true })),
+    buckets: [SANDBOX_STATE_BUCKET],
     haproxy: fleet.lb.runtimeApi,
   };
 }
@@ -47,10 +48,13 @@ export class EmulatorControl {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  /** The calls received, in order; `write` marks the ones that change something. */
+  /**
+   * The calls received, in order; `write` marks the ones that change the fleet (Baton's own lock and
+   * history in S3 do not).
+   */
   async calls(): Promise<(EmulatorCall & { write: boolean })[]> {
     const calls = await this.request<EmulatorCall[]>('GET', 'calls');
-    return calls.map((c) => ({ ...c, write: !/^Describe/.test(c.action) }));
+    return calls.map((c) => ({ ...c, write: c.service !== 's3' && !/^Describe/.test(c.action) }));
   }
   clearCalls = () => this.request<void>('DELETE', 'calls');
   injectFault = (fault: EmulatorFault) => this.request<void>('POST', 'faults', fault);

@@ -41,4 +41,20 @@ describe('baton CLI', () => {
     expect(run.status).toBe(1);
     expect(run.stderr).not.toContain('    at ');
   });
+
+  it('says where the lock and history live when no state bucket is configured, and checks its settings', () => {
+    const none = baton('history', '--deployment', 'integration', '--config', config);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain(`${config}: state.bucket: is not set: Baton keeps the deploy lock and the history in that S3 bucket`);
+    const bad = baton('lock', 'status', '--deployment', 'integration', '--config', config, '-e', 'state.bucket=Not_A_Bucket', '-e', 'state.staleAfter=soon');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('state.bucket: "Not_A_Bucket" is not an S3 bucket name');
+    expect(bad.stderr).toContain('state.staleAfter');
+    const unforced = baton('lock', 'release', '--deployment', 'integration', '--config', config);
+    expect(unforced.status).toBe(2);
+    expect(unforced.stderr).toContain('--force: releasing a lock can let two runs change the fleet at once');
+    const last = baton('history', '--deployment', 'integration', '--config', config, '--last', '0');
+    expect(last.status).toBe(2);
+    expect(last.stderr).toContain('--last 0 is not a positive whole number');
+  });
 });

@@ -1,0 +1,97 @@
+/**
+ * The pace of a rollout between batches: `--step` asks before each batch (at a terminal, like
+ * Ansible's --step), `--canary <duration>` watches the first batch for a while before the rest, and
+ * `--canary confirm` waits until someone at the terminal says go. Ctrl-C during a wait stops there.
+ */
+import { createInterface } from 'node:readline';
+import { ConfigError } from '../errors.ts';
+import { parseDuration } from '../config/reader.ts';
+import type { EventBus } from '../rollout/events.ts';
+import type { InterruptController } from '../rollout/interrupt.ts';
+import { ago } from '../state/lock.ts';
+
+export type Canary = { readonly watchMs: number } | { readonly confirm: true };
+
+/** `--canary 5m` or `--canary confirm`; a clear error otherwise. */
+export function parseCanary(value: string | undefined): Canary | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'confirm') return { confirm: true };
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0) throw new ConfigError('--canary', `${JSON.stringify(value)} is neither a duration (like 30s or 5m) nor "confirm"`);
+  return { watchMs: ms };
+}
+
+export interface PaceOptions {
+  readonly step: boolean;
+  readonly canary?: Canary;
+  readonly events: EventBus;
+  readonly interrupt: InterruptController;
+}
+
+/** Refuses, before anything changes, a pace that needs a person where there is none. */
+export function checkPaceNeedsTerminal(options: { step: boolean; canary?: Canary }, input: NodeJS.ReadStream = process.stdin): void {
+  const asks = options.step ? '--step' : options.canary && 'confirm' in options.canary ? '--canary confirm' : undefined;
+  if (!asks) return;
+  if (process.env.TEAMCITY_VERSION) throw new ConfigError(asks, 'asks at a terminal, and a TeamCity build never prompts: use --canary <duration> to pause after the first batch');
+  if (!input.isTTY) throw new ConfigError(asks, 'asks at a terminal, and standard input is not one: use --canary <duration> to pause after the first batch');
+}
+
+export function pace(options: PaceOptions): ((batch: { index: number; of: number; hosts: string[]; previous?: string[] }) => Promise<boolean>) | undefined {
+  const { canary, events, interrupt } = options;
+  if (!options.step && !canary) return undefined;
+  let asking = options.step;
+  return async ({ index, of, hosts, previous }) => {
+    if (index === 2 && canary && previous) {
+      const first = previous.join(', ');
+      if ('watchMs' in canary) {
+        await events.step({}, `canary: watch ${first} for ${ago(canary.watchMs)}`, () => wait(canary.watchMs, interrupt.stopSignal));
+        if (interrupt.stopRequested) return false;
+      } else {
+        const answer = await ask(`canary ${first} is live on the new image. Go on with the other ${of - 1} batch${of - 1 === 1 ? '' : 'es'}? [y/N] `, interrupt);
+        if (answer !== 'y' && answer !== 'yes') return false;
+      }
+    }
+    if (!asking) return true;
+    for (;;) {
+      const answer = await ask(`batch ${index}/${of} (${hosts.join(', ')}): deploy? [y]es, [n]o: stop here, [c]ontinue without asking: `, interrupt);
+      if (answer === 'y' || answer === 'yes') return true;
+      if (answer === 'c' || answer === 'continue') {
+        asking = false;
+        return true;
+      }
+      if (answer === 'n' || answer === 'no' || interrupt.stopRequested) return false;
+    }
+  };
+}
+
+function wait(ms: number, stop: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (stop.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    stop.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+/** One answer from the terminal, lower-cased; Ctrl-C at the prompt counts as an interrupt and "no". */
+function ask(question: string, interrupt: InterruptController): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    // Resolve before closing: closing emits 'close', which answers "no" to a prompt left unanswered.
+    const finish = (answer: string) => {
+      resolve(answer.trim().toLowerCase());
+      rl.close();
+    };
+    rl.on('SIGINT', () => {
+      process.stderr.write('\n');
+      interrupt.request();
+      finish('n');
+    });
+    rl.on('close', () => resolve('n'));
+    rl.question(question, finish);
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * `baton lock status`, `baton lock release --force` and `baton history`: what the state bucket says
+ * about a deployment. Read-only, except a forced release.
+ */
+import { loadConfig } from '../config/index.ts';
+import { ConfigError, ExitCode } from '../errors.ts';
+import { textTable } from '../report/plain.ts';
+import { readHistory, type HistoryEntry } from '../state/history.ts';
+import { ago, describeHeld, forceRelease, inspectLock, leftovers, type LockView } from '../state/lock.ts';
+import { openStateStore, type StateStore } from '../state/store.ts';
+
+export interface StateCommandOptions {
+  readonly deployment: string;
+  readonly configFile: string;
+  readonly extraVars: readonly string[];
+  readonly json: boolean;
+}
+
+async function withStore<T>(options: StateCommandOptions, fn: (store: StateStore) => Promise<T>): Promise<T> {
+  const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
+  const store = openStateStore(config);
+  if (!store) throw new ConfigError('state.bucket', 'is not set: Baton keeps the deploy lock and the history in that S3 bucket', config.source);
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+export function runLockStatus(options: StateCommandOptions): Promise<number> {
+  return withStore(options, async (store) => {
+    const lock = await inspectLock(store);
+    if (options.json) process.stdout.write(`${JSON.stringify(lock ? lockJson(lock) : { locked: false })}\n`);
+    else if (!lock) process.stdout.write(`${store.label}: not locked (${store.url('lock.json')})\n`);
+    else {
+      process.stdout.write(`${describeHeld(store, lock)}\n`);
+      process.stdout.write(`last renewed ${ago(Date.now() - lock.renewedAt.getTime())} ago (${store.url('lock.json')})\n`);
+    }
+    return ExitCode.Ok;
+  });
+}
+
+export function runLockRelease(options: StateCommandOptions & { readonly force: boolean }): Promise<number> {
+  if (!options.force) {
+    throw new ConfigError('--force', "releasing a lock can let two runs change the fleet at once: check that its holder is gone (baton lock status), then add --force");
+  }
+  return withStore(options, async (store) => {
+    const released = await forceRelease(store);
+    if (options.json) process.stdout.write(`${JSON.stringify({ released: released ? lockJson(released) : null })}\n`);
+    else if (!released) process.stdout.write(`${store.label}: not locked, nothing to release\n`);
+    else {
+      const note = released.stale ? '' : '; it was not stale: that run still thinks it holds it';
+      process.stdout.write(`released the lock ${released.record.holder} held since ${released.record.startedAt} (${released.record.command})${note}${leftovers(released.record)}\n`);
+    }
+    return ExitCode.Ok;
+  });
+}
+
+export function runHistory(options: StateCommandOptions & { readonly last: number }): Promise<number> {
+  return withStore(options, async (store) => {
+    const [entries, lock] = await Promise.all([readHistory(store, options.last), inspectLock(store)]);
+    // A `running` entry whose run no longer holds a live lock was killed before it could record its end.
+    const settled = entries.map((e) => (e.outcome === 'running' && (lock?.record.id !== e.id || lock.stale) ? { ...e, outcome: 'did not finish' as const } : e));
+    if (options.json) {
+      for (const e of settled) process.stdout.write(`${JSON.stringify(e)}\n`);
+      return ExitCode.Ok;
+    }
+    if (!settled.length) {
+      process.stdout.write(`${store.label}: no run recorded yet (${store.url('history/')})\n`);
+      return ExitCode.Ok;
+    }
+    const rows = settled.map((e) => [e.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.kind, e.deployer, imageChange(e), hostCount(e), e.outcome, e.ms === undefined ? '' : `${(e.ms / 1000).toFixed(1)}s`]);
+    process.stdout.write(textTable([['STARTED', 'KIND', 'BY', 'IMAGE', 'HOSTS', 'RESULT', 'TOOK'], ...rows]));
+    for (const e of settled) {
+      const problems = [...(e.error ? [e.error] : []), ...e.hosts.filter((h) => h.error).map((h) => `${h.host}: ${h.error}`)];
+      for (const p of problems) process.stdout.write(`  ${e.startedAt} ${p}\n`);
+    }
+    return ExitCode.Ok;
+  });
+}
+
+function imageChange(e: HistoryEntry | (Omit<HistoryEntry, 'outcome'> & { outcome: string })): string {
+  const before = [...new Set(e.hosts.flatMap((h) => (h.oldImage ? [h.oldImage] : [])))];
+  const after = e.kind === 'rollback' ? [...new Set(e.hosts.filter((h) => h.result === 'deployed').map((h) => h.newImage))] : e.image ? [e.image] : [];
+  if (!before.length) return after.join(', ') || '-';
+  return `${before.join(', ')} -> ${after.join(', ') || '-'}`;
+}
+
+function hostCount(e: { hosts: HistoryEntry['hosts'] }): string {
+  if (!e.hosts.length) return '-';
+  const changed = e.hosts.filter((h) => h.result === 'deployed').length;
+  return `${changed}/${e.hosts.length}`;
+}
+
+function lockJson(lock: LockView) {
+  return { locked: true, ...lock.record, renewedAt: lock.renewedAt.toISOString(), stale: lock.stale ?? null };
+}

@@ -1,0 +1,104 @@
+/**
+ * The deploy lock and the history against S3 as the real SDK client speaks to it (the emulator):
+ * exactly one of several concurrent runs takes the lock, the others learn who holds it; a lock stops
+ * being renewed when its run dies and is then reported stale; a run never removes a lock it lost.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LockedError } from '../../src/errors.ts';
+import { EventBus } from '../../src/rollout/events.ts';
+import { readHistory, recordHistory } from '../../src/state/history.ts';
+import { acquireLock, forceRelease, inspectLock, type LockIdentity } from '../../src/state/lock.ts';
+import { StateStore } from '../../src/state/store.ts';
+import { startEmulator, type Emulator } from '../aws-emulator/server.ts';
+
+let emulator: Emulator;
+let s3: S3Client;
+let n = 0;
+/** A fresh deployment per test, so tests share nothing. */
+const store = (staleAfter = 60_000) => new StateStore(s3, { bucket: 'baton-state', prefix: 'baton', staleAfter }, { stack: 'web', release: 'api', deployment: `d${++n}` });
+const who = (holder: string): LockIdentity => ({ id: `run-${holder}`, holder, command: 'deploy registry/app:v2', startedAt: new Date().toISOString() });
+
+beforeAll(async () => {
+  emulator = await startEmulator({ instances: [], autoScalingGroups: [], classicLoadBalancers: [], targetGroups: [], alarms: [], buckets: ['baton-state'] });
+  s3 = new S3Client({ region: 'us-east-1', endpoint: emulator.url, forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+});
+afterAll(async () => {
+  s3?.destroy();
+  await emulator?.close();
+});
+
+describe('deploy lock', () => {
+  it('goes to exactly one of ten runs starting together; the others are told who holds it', async () => {
+    const s = store();
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => acquireLock(s, who(`user${i}`))));
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    expect(won).toHaveLength(1);
+    const holder = (await inspectLock(s))!.record.holder;
+    expect(holder).toBe(`user${won[0]!.id.slice('run-user'.length)}`);
+    for (const r of results) {
+      if (r.status === 'fulfilled') continue;
+      expect(r.reason).toBeInstanceOf(LockedError);
+      expect((r.reason as Error).message).toContain(`web/api ${s.scope.deployment} is being deployed by ${holder} (deploy registry/app:v2; pid ${process.pid} on `);
+      expect((r.reason as Error).message).toContain(`baton lock release --force --deployment ${s.scope.deployment}`);
+    }
+    await won[0]!.release();
+    expect(await inspectLock(s)).toBeUndefined();
+    await (await acquireLock(s, who('next'))).release();
+  });
+
+  it('records what the run is doing when it renews, and goes stale once nobody renews it', async () => {
+    const s = store(1_000);
+    const events = new EventBus();
+    const held = await acquireLock(s, who('alice'), events);
+    events.emit({ type: 'batch', index: 2, of: 3, hosts: ['app-2'], status: 'started' });
+    events.emit({ type: 'step', scope: 'host', host: 'app-2', step: 'deregister', status: 'started' });
+    await held.renew();
+    const fresh = await inspectLock(s);
+    expect(fresh!.stale).toBeUndefined();
+    expect(fresh!.record.doing).toBe('app-2: deregister');
+    expect((await acquireLock(s, who('bob')).catch((e: Error) => e.message))).toContain(', last seen at: app-2: deregister.');
+    // Seen from a minute later, with no renewal in between: stale (S3's Last-Modified has whole seconds).
+    const later = await inspectLock(s, Date.now() + 60_000);
+    expect(later!.stale).toMatch(/^it has not been renewed for 1m[01]s \(state.staleAfter is 1\.0s\)$/);
+    await held.release();
+  });
+
+  it('is stale at once when its holder was a process on this machine that is gone', async () => {
+    const s = store();
+    await s.write('lock.json', { ...who('carol'), machine: (await import('node:os')).hostname(), pid: 2 ** 22 + 12345, heartbeatAt: new Date().toISOString() });
+    const lock = await inspectLock(s);
+    expect(lock!.stale).toBe(`its process (pid ${2 ** 22 + 12345} on ${(await import('node:os')).hostname()}) is gone`);
+    const error = await acquireLock(s, who('dave')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockedError);
+    expect((error as Error).message).toMatch(/is locked by a run that did not finish: carol .* The lock is stale: its process .* is gone\. That run may have left a host out of its load balancer/);
+    expect((await forceRelease(s))!.record.holder).toBe('carol');
+    await (await acquireLock(s, who('dave'))).release();
+  });
+
+  it('is never removed by a run that lost it to a forced release', async () => {
+    const s = store();
+    const first = await acquireLock(s, who('erin'));
+    await forceRelease(s);
+    const second = await acquireLock(s, who('frank'));
+    await first.renew();
+    expect(first.lostBecause).toBe('it is now held by frank (deploy registry/app:v2)');
+    await first.release();
+    expect((await inspectLock(s))!.record.holder).toBe('frank');
+    await second.release();
+  });
+});
+
+describe('history', () => {
+  it('lists runs newest first', async () => {
+    const s = store();
+    const base = Date.parse('2026-11-24T10:00:00.000Z');
+    for (let i = 0; i < 12; i++) {
+      const startedAt = new Date(base + i * 60_000).toISOString();
+      await recordHistory(s, { id: `r${i}`, kind: 'deploy', deployer: 'alice', machine: 'm', deployment: s.scope.deployment, image: `app:v${i}`, startedAt, outcome: 'deployed', hosts: [] });
+    }
+    const last = await readHistory(s, 3);
+    expect(last.map((e) => e.image)).toEqual(['app:v11', 'app:v10', 'app:v9']);
+    expect((await readHistory(s, 100)).map((e) => e.id)).toEqual(Array.from({ length: 12 }, (_, i) => `r${11 - i}`));
+  });
+});
