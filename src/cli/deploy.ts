@@ -126,7 +126,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       check: options.check,
       listHosts: options.listHosts,
       inventory: ec2Inventory ? () => loadAwsEc2Inventory(options.inventoryFile!, (region) => ec2For(region)) : inventory && (async () => inventory.hosts),
-      limit: options.limit === undefined ? undefined : (hosts) => selectHosts(hosts, options.limit!),
+      limit: options.limit === undefined ? undefined : (hosts) => selectHosts(hosts, options.limit!, '--limit', inventory?.groupHosts),
       events,
       interrupt,
       aws,

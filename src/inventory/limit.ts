@@ -7,7 +7,12 @@ import { readFileSync } from 'node:fs';
 import { InventoryError } from '../errors.ts';
 import type { Host } from './host.ts';
 
-export function selectHosts(hosts: readonly Host[], pattern: string, source = '--limit'): Host[] {
+/**
+ * The hosts `pattern` selects, in inventory order. `groupHosts`, from a static inventory, gives each
+ * group's own host order, which subscripts (`web[0]`) index as Ansible's do.
+ */
+export function selectHosts(hosts: readonly Host[], pattern: string, source = '--limit', groupHosts?: ReadonlyMap<string, readonly string[]>): Host[] {
+  const matchTerm = (h: readonly Host[], term: string, src: string) => matchOne(h, term, src, groupHosts);
   const terms = splitPattern(pattern);
   if (!terms.length) throw new InventoryError(`${source}: ${JSON.stringify(pattern)} is an empty pattern`);
   const positive = terms.filter((t) => !t.startsWith('&') && !t.startsWith('!'));
@@ -48,7 +53,8 @@ export function splitPattern(pattern: string): string[] {
   return out.map((t) => t.trim()).filter(Boolean);
 }
 
-function matchTerm(hosts: readonly Host[], term: string, source: string): Host[] {
+function matchOne(hosts: readonly Host[], term: string, source: string, groupHosts: ReadonlyMap<string, readonly string[]> | undefined): Host[] {
+  const matchTerm = (h: readonly Host[], t: string, src: string) => matchOne(h, t, src, groupHosts);
   if (term === 'all' || term === '*') return [...hosts];
   if (term.startsWith('@')) {
     let names: string[];
@@ -68,15 +74,48 @@ function matchTerm(hosts: readonly Host[], term: string, source: string): Host[]
     }
     return hosts.filter((h) => re.test(h.name) || h.groups.some((g) => re.test(g)));
   }
-  const sliced = /^(.+)\[(-?\d+)(?::(-?\d*))?\]$/.exec(term);
+  // Ansible's subscripts: `[n]` (n may be negative), or a range `[a:b]`, `[a-b]`, `[a:]` with a >= 0.
+  // Anything else in brackets is a glob character class, as fnmatch reads it.
+  const sliced = /^(.+)\[(?:(-?\d+)|(\d+)[:-](\d*))\]$/.exec(term);
   if (sliced) {
     const members = matchTerm(hosts, sliced[1]!, source);
-    const at = (n: number) => (n < 0 ? members.length + n : n);
-    const start = at(Number(sliced[2]));
-    if (sliced[3] === undefined) return members[start] ? [members[start]] : [];
-    const end = sliced[3] === '' ? members.length - 1 : at(Number(sliced[3]));
-    return members.slice(start, end + 1);
+    if (sliced[2] !== undefined) {
+      const n = Number(sliced[2]);
+      const one = members[n < 0 ? members.length + n : n];
+      return one ? [one] : [];
+    }
+    const end = sliced[4] === '' ? members.length - 1 : Number(sliced[4]);
+    return members.slice(Number(sliced[3]), end + 1);
   }
-  const re = new RegExp(`^${term.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  return hosts.filter((h) => re.test(h.name) || h.address === term || h.groups.some((g) => re.test(g)));
+  const re = globToRegExp(term);
+  if (!groupHosts) return hosts.filter((h) => re.test(h.name) || h.address === term || h.groups.some((g) => re.test(g)));
+  // As Ansible enumerates a term: the hosts of each matching group, in the group's order; then, when no
+  // group matched or the term is a glob, the hosts whose name matches.
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  const groups = [...groupHosts.keys()].filter((g) => re.test(g));
+  const members = groups.flatMap((g) => groupHosts.get(g)!.flatMap((n) => byName.get(n) ?? []));
+  if (!groups.length || /[.?*[]/.test(term)) members.push(...hosts.filter((h) => re.test(h.name) || h.address === term));
+  return [...new Set(members)];
+}
+
+/** fnmatch's glob: `*`, `?`, `[seq]` and `[!seq]`; everything else literal. */
+function globToRegExp(glob: string): RegExp {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') out += '.*';
+    else if (c === '?') out += '.';
+    else if (c === '[') {
+      // A `]` right after `[` or `[!` is a member of the class, not its end.
+      const close = glob.indexOf(']', glob[i + 1] === '!' ? i + 3 : i + 2);
+      if (close < 0) out += '\\[';
+      else {
+        let body = glob.slice(i + 1, close);
+        body = body.startsWith('!') ? `^${body.slice(1)}` : body.startsWith('^') ? `\\${body}` : body;
+        out += `[${body.replace(/\\/g, '\\\\')}]`;
+        i = close;
+      }
+    } else out += c.replace(/[.+^${}()|\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${out}$`);
 }

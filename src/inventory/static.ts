@@ -19,7 +19,10 @@ interface Group {
 }
 
 export interface StaticInventory {
+  /** In Ansible's order for `all`, which is the order batches are made in. */
   readonly hosts: Host[];
+  /** Each group's hosts in Ansible's order, for `group[0]`-style subscripts. */
+  readonly groupHosts: ReadonlyMap<string, readonly string[]>;
   /** The bastion every host's ProxyJump names, if any. */
   readonly bastion?: BastionSettings;
 }
@@ -125,17 +128,36 @@ function stringify(vars: unknown): Vars {
 }
 
 function resolveInventory(groups: Map<string, Group>, file: string): StaticInventory {
-  // Every group a host belongs to, parents through `children` included, ordered parent before child.
+  group(groups, 'ungrouped');
   const parents = new Map<string, string[]>();
   for (const [name, g] of groups) for (const c of g.children) parents.set(c, [...(parents.get(c) ?? []), name]);
+  // As Ansible reconciles an inventory: a group without a parent is a child of `all` (after `ungrouped`,
+  // then in the order groups were declared); a host in no group but `all` is in `ungrouped`, and a host
+  // in another group is not.
+  const all = groups.get('all')!;
+  const ungrouped = groups.get('ungrouped')!;
+  const topLevel = ['ungrouped', ...[...groups.keys()].filter((n) => n !== 'all' && n !== 'ungrouped' && !parents.has(n))];
+  all.children = new Set([...topLevel, ...all.children]);
+  for (const c of all.children) if (!parents.get(c)?.includes('all')) parents.set(c, [...(parents.get(c) ?? []), 'all']);
+  const named = new Set([...groups].filter(([n]) => n !== 'all' && n !== 'ungrouped').flatMap(([, g]) => [...g.hosts.keys()]));
+  for (const h of ungrouped.hosts.keys()) if (named.has(h)) ungrouped.hosts.delete(h);
+  for (const h of all.hosts.keys()) if (!named.has(h) && !ungrouped.hosts.has(h)) ungrouped.hosts.set(h, {});
+
+  /** Every group a host is in, through `children`, parent before child. */
   const ancestry = (name: string, seen = new Set<string>()): string[] => {
     if (seen.has(name)) return [];
     seen.add(name);
     return [...(parents.get(name) ?? []).flatMap((p) => ancestry(p, seen)), name];
   };
+  /** Ansible's group depth: the longest path from `all`; group vars apply by (depth, name). */
+  const depth = (name: string, seen = new Set<string>()): number => {
+    if (name === 'all' || seen.has(name)) return 0;
+    seen.add(name);
+    return 1 + Math.max(0, ...(parents.get(name) ?? ['all']).map((p) => depth(p, new Set(seen))));
+  };
   const memberships = new Map<string, { groups: string[]; vars: Vars }>();
-  for (const [name, g] of groups) {
-    for (const [host, hostVars] of g.hosts) {
+  for (const name of orderedGroups(groups, 'all')) {
+    for (const [host, hostVars] of groups.get(name)!.hosts) {
       const m = memberships.get(host) ?? { groups: [], vars: {} };
       for (const gname of ancestry(name)) if (!m.groups.includes(gname)) m.groups.push(gname);
       Object.assign(m.vars, hostVars);
@@ -145,9 +167,9 @@ function resolveInventory(groups: Map<string, Group>, file: string): StaticInven
   if (!memberships.size) throw new InventoryError(`${file} lists no host`);
   let bastion: BastionSettings | undefined;
   const hosts = [...memberships].map(([name, m]) => {
-    const depth = (g: string) => ancestry(g).length;
-    const vars: Vars = { ...groups.get('all')!.vars };
-    for (const g of [...m.groups].sort((a, b) => depth(a) - depth(b))) if (g !== 'all') Object.assign(vars, groups.get(g)!.vars);
+    const vars: Vars = { ...all.vars };
+    const byPrecedence = m.groups.filter((g) => g !== 'all').sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
+    for (const g of byPrecedence) Object.assign(vars, groups.get(g)!.vars);
     Object.assign(vars, m.vars);
     const jump = /ProxyJump=(?:([^@\s'"]+)@)?([^:\s'"]+)(?::(\d+))?/.exec(vars.ansible_ssh_common_args ?? '');
     if (jump) {
@@ -164,10 +186,28 @@ function resolveInventory(groups: Map<string, Group>, file: string): StaticInven
       address: vars.ansible_host ?? name,
       ...(vars.instance_id && { instanceId: vars.instance_id }),
       tags: {},
-      groups: m.groups.filter((g) => g !== 'all' && g !== 'ungrouped'),
+      groups: m.groups.filter((g) => g !== 'all'),
       ssh: { ...(vars.ansible_user && { user: vars.ansible_user }), ...(port && { port: Number(port) }) },
     };
     return host;
   });
-  return { hosts, ...(bastion && { bastion }) };
+  // Each group's hosts in the order Ansible gives them, which `group[0]` subscripts index.
+  const groupHosts = new Map([...groups.keys()].map((g) => [g, [...new Set(orderedGroups(groups, g).flatMap((n) => [...groups.get(n)!.hosts.keys()]))]]));
+  return { hosts, groupHosts, ...(bastion && { bastion }) };
+}
+
+/**
+ * A group and its descendants in Ansible's order (Group.get_descendants with preserve_ordering): the
+ * group, its children, then each further level breadth-first. Its hosts, in this order, are the group's.
+ */
+function orderedGroups(groups: Map<string, Group>, root: string): string[] {
+  const ordered = [root, ...(groups.get(root)?.children ?? [])];
+  const seen = new Set(ordered);
+  let level = [...(groups.get(root)?.children ?? [])];
+  while (level.length) {
+    const next: string[] = [];
+    for (const g of level) for (const c of groups.get(g)?.children ?? []) if (!seen.has(c)) (seen.add(c), next.push(c), ordered.push(c));
+    level = next;
+  }
+  return ordered.filter((g) => groups.has(g));
 }

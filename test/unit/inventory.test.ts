@@ -29,14 +29,16 @@ describe('static Ansible inventories', () => {
     expect(expandHostRange('w[1:7:3]')).toEqual(['w1', 'w4', 'w7']);
   });
 
-  it('applies children and vars with Ansible precedence (all < parent < child < host)', () => {
+  it('applies children and vars with Ansible precedence (all < parent < child < host; same depth by name)', () => {
     const file = write(
       'prod.ini',
       `[all:vars]\nansible_user=root\nansible_port=22\n\n[web]\nweb[1:2] instance_id=i-0abc\n\n[canary]\nweb1 ansible_port=2222\n\n[frontend:children]\nweb\n\n[frontend:vars]\nansible_user=deploy\n\n[canary:vars]\nansible_user=canary\n`,
     );
     const { hosts } = loadInventory(file);
     const web1 = hosts.find((h) => h.name === 'web1')!;
-    expect(web1).toMatchObject({ address: 'web1', instanceId: 'i-0abc', ssh: { user: 'canary', port: 2222 } });
+    // canary and frontend are both at depth 1, so their vars merge by name: frontend's come last (as
+    // `ansible-inventory --host web1` says: ansible_user deploy).
+    expect(web1).toMatchObject({ address: 'web1', instanceId: 'i-0abc', ssh: { user: 'deploy', port: 2222 } });
     expect([...web1.groups].sort()).toEqual(['canary', 'frontend', 'web']);
     expect(hosts.find((h) => h.name === 'web2')).toMatchObject({ ssh: { user: 'deploy', port: 22 } });
     expect(selectHosts(hosts, 'frontend:!canary').map((h) => h.name)).toEqual(['web2']);
