@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { createAwsClients, createEc2Client } from '../aws/clients.ts';
-import { loadConfig } from '../config/index.ts';
+import { DEFAULT_SHARED, loadConfig } from '../config/index.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { isAwsEc2Inventory, loadAwsEc2Inventory } from '../inventory/aws-ec2.ts';
 import { loadInventory } from '../inventory/static.ts';
@@ -12,6 +12,7 @@ import { rollbackPlaybook } from '../playbook/rollback.ts';
 import { ConfigError } from '../errors.ts';
 import { parseRemoteRun, personalDeployment, remoteRunTag, teamcityBranch, type RemoteRun } from './remote-run.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
+import { notifyWebhook, parseWebhookUrl } from '../report/notify.ts';
 import { EventBus } from '../rollout/events.ts';
 import { InterruptController } from '../rollout/interrupt.ts';
 import { deploy } from '../rollout/run.ts';
@@ -56,13 +57,19 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   if (options.serial !== undefined) overrides.rollout = { serial: /^\d+$/.test(options.serial) ? Number(options.serial) : options.serial };
   if (options.acceptNewHostKeys !== undefined) overrides.ssh = { acceptNewHostKeys: options.acceptNewHostKeys };
   const canary = parseCanary(options.canary);
+  const webhook = process.env.BATON_WEBHOOK_URL ? parseWebhookUrl(process.env.BATON_WEBHOOK_URL, '$BATON_WEBHOOK_URL') : undefined;
   const step = options.step ?? false;
   checkPaceNeedsTerminal({ step, canary });
   const personal = parseRemoteRun(options.branch ?? teamcityBranch()?.branch);
   // A personal build goes to its user's own deployment unless another is named (then checked once loaded).
   const deployment = options.deployment ?? personal?.user;
   if (!deployment) throw new ConfigError('--deployment', 'say which deployment to deploy into (or build a remote-run/<user>/<feature> branch)');
-  const loaded = await loadConfig({ file: options.configFile, deployment, extraVars: [...options.extraVars], overrides });
+  const loaded = await loadConfig({ file: options.configFile, deployment, extraVars: [...options.extraVars], overrides }).catch((error: unknown) => {
+    // A personal build aimed at another deployment is refused for that reason first, even when the
+    // configuration has no such deployment (the refusal is what the user needs to read).
+    if (personal && options.deployment !== personal.user && !options.forceShared) personalDeployment(personal, options.deployment, DEFAULT_SHARED, false);
+    throw error;
+  });
   const ec2Inventory = options.inventoryFile !== undefined && isAwsEc2Inventory(options.inventoryFile);
   const inventory = options.inventoryFile && !ec2Inventory ? loadInventory(options.inventoryFile) : undefined;
   // A bastion named by the inventory's ProxyJump replaces the configuration's, as it would for ansible.
@@ -91,6 +98,8 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   const ec2For = (region: string) => regional.get(region) ?? regional.set(region, createEc2Client({ ...config.aws, region })).get(region)!;
   const store = openStateStore(config);
   const deployer = process.env.BATON_DEPLOYER ?? userInfo().username;
+  const kind = options.rollback ? 'rollback' : 'deploy';
+  const notifier = webhook && !options.listHosts && notifyWebhook(webhook, events, { stack: config.stack, release: config.release, deployment, deployer, kind, ...(ciBuild() && { build: ciBuild() }) });
   const startedAt = new Date();
   const ledger =
     store &&
@@ -98,7 +107,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       store,
       {
         id: `${startedAt.getTime().toString(36)}-${randomBytes(3).toString('hex')}`,
-        kind: options.rollback ? 'rollback' : 'deploy',
+        kind,
         deployer,
         deployment,
         ...(image && { image }),
@@ -144,6 +153,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     for (const client of regional.values()) client.destroy();
     aws.destroy();
     store?.close();
+    if (notifier) await notifier.close();
     await reporter.close();
   }
 }

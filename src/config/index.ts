@@ -22,6 +22,9 @@ export interface LoadOptions {
 }
 
 /** Auto Scaling's processes; the default suspends those that launch, terminate or re-register instances. */
+/** Deployments a personal (remote-run) build never deploys into unless forced, by default. */
+export const DEFAULT_SHARED: readonly string[] = ['integration', 'production'];
+
 export const SCALING_PROCESSES = ['Launch', 'Terminate', 'AddToLoadBalancer', 'AlarmNotification', 'AZRebalance', 'HealthCheck', 'InstanceRefresh', 'ReplaceUnhealthy', 'ScheduledActions'] as const;
 const DEFAULT_PROCESSES = ['Launch', 'Terminate', 'AddToLoadBalancer', 'AZRebalance', 'HealthCheck', 'ReplaceUnhealthy'];
 
@@ -165,7 +168,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       }),
     },
     alarms: r.strings('alarms', { fallback: [] }),
-    sharedDeployments: r.strings('sharedDeployments', { fallback: ['integration', 'production'] }),
+    sharedDeployments: r.strings('sharedDeployments', { fallback: DEFAULT_SHARED }),
     rollout: {
       serial: rollout.custom('serial', parseSerial, 1),
       maxFailPercentage: rollout.integer('maxFailPercentage', { fallback: 0, min: 0, max: 100 }),

@@ -28,9 +28,9 @@ describe('TeamCity service messages', () => {
     ];
     for (const e of events) report({ ...e, at: 0 });
     const names = out.split('\n').filter((l) => l.startsWith('##teamcity[')).map((l) => l.slice(11).split(' ')[0]!.replace(']', ''));
-    expect(names).toEqual(['message', 'blockOpened', 'blockOpened', 'progressMessage', 'message', 'message', 'blockClosed', 'buildProblem', 'blockClosed', 'buildStatisticValue', 'buildStatisticValue', 'buildStatus']);
+    expect(names).toEqual(['message', 'blockOpened', 'blockOpened', 'message', 'message', 'message', 'blockClosed', 'buildProblem', 'blockClosed', 'buildStatisticValue', 'buildStatisticValue', 'buildStatus']);
     expect(out).toContain(`##teamcity[blockOpened name='a' flowId='a'`);
-    expect(out).toContain(`##teamcity[buildProblem description='a: rolled-back: timed out' identity='baton-`);
-    expect(out).toContain(`##teamcity[buildStatus status='FAILURE' text='{build.status.text}; rolled-back app:v2 to integration: 0/1 hosts (exit 1)']`);
+    expect(out).toContain(`##teamcity[buildProblem description='a: rolled-back: timed out' identity='baton_`);
+    expect(out).toContain(`##teamcity[buildStatus text='{build.status.text}; rolled-back app:v2 to integration: 0/1 hosts (exit 1)']`);
   });
 });

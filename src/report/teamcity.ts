@@ -1,7 +1,7 @@
 /**
  * TeamCity build step output: service messages (https://www.jetbrains.com/help/teamcity/service-messages.html).
  * A block per batch and per host (hosts of a batch run at once, so each host's lines carry its flowId),
- * progress messages for steps, a build problem with a stable identity per failure, statistics for the
+ * progress messages for fleet-wide steps, a build problem with a stable identity per failure, statistics for the
  * deploy's and each host's durations, the deployed image as a parameter, and the build status text.
  */
 import { createHash } from 'node:crypto';
@@ -35,14 +35,23 @@ export function serviceMessage(name: string, attributes: Record<string, string |
   return `##teamcity[${name}${attrs}]`;
 }
 
-/** A build problem identity: stable across builds for the same failure, at most 60 characters. */
+/** A build problem identity: a Java identifier (as TeamCity requires) of at most 60 characters, stable across builds for the same failure. */
 export function problemIdentity(...parts: string[]): string {
-  return `baton-${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)}`;
+  return `baton_${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)}`;
+}
+
+/** The single-value form, `##teamcity[progressMessage 'text']`, which takes no other attribute. */
+export function serviceMessageValue(name: string, value: string): string {
+  return `##teamcity[${name} '${escapeValue(value)}']`;
 }
 
 export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
   const emit = (name: string, attributes: Record<string, string | number | undefined>) => out.write(`${serviceMessage(name, attributes)}\n`);
+  // progressMessage has only the single-value form, so it cannot carry a flowId: a host's step starting
+  // is a plain message in the host's flow.
+  const progress = (text: string) => out.write(`${serviceMessageValue('progressMessage', text)}\n`);
   const openHosts = new Set<string>();
+  let problems = 0;
   let image = '';
   let deployment = '';
   return (e) => {
@@ -63,7 +72,7 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
         break;
       case 'step': {
         if (e.scope === 'run') {
-          if (e.status === 'started') emit('progressMessage', { text: e.step });
+          if (e.status === 'started') progress(e.step);
           else emit('message', { text: `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`, status: e.status === 'failed' ? 'ERROR' : undefined, timestamp });
           break;
         }
@@ -71,7 +80,7 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
           openHosts.add(e.host);
           emit('blockOpened', { name: e.host, flowId: e.host, timestamp });
         }
-        if (e.status === 'started') emit('progressMessage', { text: `${e.host}: ${e.step}`, flowId: e.host });
+        if (e.status === 'started') emit('message', { text: `${e.step}: started`, flowId: e.host, timestamp });
         else emit('message', { text: `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`, flowId: e.host, status: e.status === 'failed' ? 'ERROR' : undefined, timestamp });
         break;
       }
@@ -81,6 +90,7 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
           emit('blockClosed', { name: e.host, flowId: e.host, timestamp });
         }
         if (e.result === 'rolled-back' || e.result === 'failed') {
+          problems++;
           emit('buildProblem', { description: `${e.host}: ${e.result}: ${(e.error ?? '').split('\n')[0]}`.slice(0, 4000), identity: problemIdentity(deployment, e.host, e.result) });
         }
         break;
@@ -89,6 +99,7 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
         break;
       case 'undo-failed':
         emit('message', { text: `COULD NOT ${e.what.toUpperCase()}: ${e.error}\nfix it by hand with:\n${e.fix}`, status: 'ERROR', timestamp });
+        problems++;
         emit('buildProblem', { description: `could not ${e.what}: run ${e.fix.split('\n')[0]}`.slice(0, 4000), identity: problemIdentity(deployment, 'undo', e.what) });
         break;
       case 'run-finished': {
@@ -96,7 +107,10 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
         for (const h of e.hosts) if (h.outOfServiceMs) emit('buildStatisticValue', { key: `baton.host.${h.host}.outOfServiceMs`, value: h.outOfServiceMs });
         if (e.outcome === 'deployed') emit('setParameter', { name: 'baton.deployed.image', value: image });
         const text = `${e.outcome} ${image} to ${deployment}: ${e.hosts.filter((h) => h.result === 'deployed').length}/${e.hosts.length} hosts (exit ${e.exitCode})`;
-        emit('buildStatus', { status: e.exitCode === 0 ? undefined : 'FAILURE', text: `{build.status.text}; ${text}` });
+        // A build fails by a build problem (buildStatus only ever takes SUCCESS): one for the run when no
+        // host or undo reported its own (an image that would not pull, an interrupt).
+        if (e.exitCode !== 0 && problems === 0) emit('buildProblem', { description: text, identity: problemIdentity(deployment, 'run', e.outcome) });
+        emit('buildStatus', { text: `{build.status.text}; ${text}` });
         if (e.hosts.length) out.write(summaryTable(e.hosts));
         break;
       }

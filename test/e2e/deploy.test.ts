@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoScalingClient, ResumeProcessesCommand } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, EnableAlarmActionsCommand } from '@aws-sdk/client-cloudwatch';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { docker, dockerExec } from '../fleet/docker.ts';
 import { ensureAppImages } from '../fleet/images.ts';
@@ -13,6 +15,8 @@ import { startLoad } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import type { DeployEvent } from '../../src/rollout/events.ts';
 import { runBaton, runBatonInTerminal, type BatonRun } from './baton.ts';
+import { checkBlocks, parseServiceMessages } from './service-messages.ts';
+import { problemIdentity } from '../../src/report/teamcity.ts';
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -185,18 +189,44 @@ describe('baton deploy', () => {
     expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
   });
 
-  it('speaks TeamCity service messages when run as a TeamCity build step', async () => {
-    const args = ['deploy', '--config', sandbox.configFile, '--deployment', 'sandbox', '--image', image('v3')];
-    const run = await runBaton(args, { env: { TEAMCITY_VERSION: '2025.07 (build 190000)' } });
+  it('speaks TeamCity service messages, parsed back message by message, for a deploy that succeeds and one that fails', async () => {
+    const tc = { TEAMCITY_VERSION: '2025.07 (build 190000)' };
+    const args = (tag: string) => ['deploy', '--config', sandbox.configFile, '--deployment', 'sandbox', '--image', image(tag)];
+    const run = await runBaton(args('v3'), { env: tc });
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    const messages = run.stdout.split('\n').filter((l) => l.startsWith('##teamcity['));
+    const messages = parseServiceMessages(run.stdout);
+    expect(checkBlocks(messages)).toEqual(['batch 1/3: app-1', 'app-1', 'batch 2/3: app-2', 'app-2', 'batch 3/3: app-3', 'app-3']);
+    expect(messages.slice(0, 3)).toEqual([
+      { name: 'progressMessage', attrs: {}, value: 'inventory' },
+      { name: 'message', attrs: { text: expect.stringMatching(/^inventory: ok \(.+\) — 3 hosts: app-1, app-2, app-3$/), timestamp: expect.any(String) } },
+      { name: 'message', attrs: { text: `deploy ${image('v3')} to sandbox (deploy): 3 hosts in 3 batches`, timestamp: expect.any(String) } },
+    ]);
+    expect(messages.filter((m) => m.name === 'progressMessage').map((m) => m.value)).toEqual(['inventory', 'lock', 'connect', 'discover', 'check: suspend autoscaling', 'check: silence alarms', 'check: pre-pull', 'suspend autoscaling', 'silence alarms', 'pre-pull', 'enable alarm actions', 'resume autoscaling']);
     for (const host of sandbox.fleet.hosts) {
-      expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^##teamcity\\[blockOpened name='${host.name}' flowId='${host.name}'`)));
-      expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^##teamcity\\[buildStatisticValue key='baton.host.${host.name}.outOfServiceMs' value='\\d+'\\]$`)));
+      const flow = messages.filter((m) => m.attrs.flowId === host.name);
+      expect(flow[0]).toMatchObject({ name: 'blockOpened', attrs: { name: host.name } });
+      expect(flow.filter((m) => m.attrs.text?.endsWith(': started')).map((m) => m.attrs.text)).toEqual(['deregister', 'replace container', 'health check', 'register'].map((st) => `${st}: started`));
+      expect(flow.filter((m) => m.name === 'message' && m.attrs.status === 'ERROR')).toEqual([]);
+      expect(flow.at(-2)!.attrs.text).toMatch(/^deployed, out of service \d+(\.\d+)?m?s$/);
+      expect(flow.at(-1)).toMatchObject({ name: 'blockClosed', attrs: { name: host.name } });
+      expect(Number(messages.find((m) => m.name === 'buildStatisticValue' && m.attrs.key === `baton.host.${host.name}.outOfServiceMs`)!.attrs.value)).toBeGreaterThan(0);
     }
-    expect(messages).toContainEqual(expect.stringMatching(/^##teamcity\[blockOpened name='batch 1\/3: app-1'/));
-    expect(messages).toContain(`##teamcity[setParameter name='baton.deployed.image' value='${image('v3')}']`);
-    expect(messages.at(-1)).toBe(`##teamcity[buildStatus text='{build.status.text}; deployed ${image('v3')} to sandbox: 3/3 hosts (exit 0)']`);
+    expect(Number(messages.find((m) => m.name === 'buildStatisticValue' && m.attrs.key === 'baton.deploy.ms')!.attrs.value)).toBeGreaterThan(0);
+    expect(messages.filter((m) => m.name === 'buildProblem')).toEqual([]);
+    expect(messages.filter((m) => m.name === 'setParameter')).toEqual([{ name: 'setParameter', attrs: { name: 'baton.deployed.image', value: image('v3') } }]);
+    expect(messages.at(-1)).toEqual({ name: 'buildStatus', attrs: { text: `{build.status.text}; deployed ${image('v3')} to sandbox: 3/3 hosts (exit 0)` } });
+
+    // A deploy that fails before any host leaves service: one build problem with a stable identity.
+    const failed = await runBaton(args('no-such-tag'), { env: tc });
+    expect(failed.code).toBe(1);
+    const lines = parseServiceMessages(failed.stdout);
+    checkBlocks(lines);
+    expect(lines.find((m) => m.name === 'message' && m.attrs.status === 'ERROR')!.attrs.text).toMatch(/^pre-pull: failed .*could not pull .*no-such-tag/s);
+    const problems = lines.filter((m) => m.name === 'buildProblem');
+    expect(problems).toEqual([{ name: 'buildProblem', attrs: { description: `rolled-back ${image('no-such-tag')} to sandbox: 0/3 hosts (exit 1)`, identity: problemIdentity('sandbox', 'run', 'rolled-back') } }]);
+    expect(problems[0]!.attrs.identity).toMatch(/^[A-Za-z_]\w{0,59}$/);
+    expect(lines.filter((m) => m.name === 'setParameter')).toEqual([]);
+    expect(lines.at(-1)).toEqual({ name: 'buildStatus', attrs: { text: `{build.status.text}; rolled-back ${image('no-such-tag')} to sandbox: 0/3 hosts (exit 1)` } });
   });
 
   it('rolls out by hand to the hosts an Ansible --limit pattern selects', async () => {
@@ -439,6 +469,39 @@ describe('baton deploy', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('baton: --canary: "soon" is neither a duration (like 30s or 5m) nor "confirm"');
     expect(await sandbox.emulator.calls()).toEqual([]);
+  });
+
+  it('tells a webhook when a deploy starts and ends, and warns without failing when the webhook is down', async () => {
+    const posts: { path: string; body: { text: string; baton: { event: string; outcome?: string } } }[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        posts.push({ path: req.url ?? '', body: JSON.parse(body) as (typeof posts)[number]['body'] });
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/services/T1/B2/s3cr3t-token`;
+    try {
+      const before = await liveImages();
+      const tag = before[1] === image('v2') ? 'v3' : 'v2';
+      const run = await runBaton(deployArgs(tag, '--limit', 'app-2'), { env: { BATON_WEBHOOK_URL: url, BATON_DEPLOYER: 'erin' } });
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(posts.map((p) => p.path)).toEqual(['/services/T1/B2/s3cr3t-token', '/services/T1/B2/s3cr3t-token']);
+      expect(posts[0]!.body.text).toBe(`:rocket: erin started deploying ${image(tag)} to web/api sandbox (1 host)`);
+      expect(posts[1]!.body.text).toMatch(new RegExp(`^:white_check_mark: erin deployed ${image(tag).replace(/[.:/]/g, '\\$&')} to web/api sandbox: 1/1 hosts in \\d+\\.\\d s$`));
+      expect(posts[1]!.body.baton).toMatchObject({ event: 'finished', outcome: 'deployed', deployment: 'sandbox', deployer: 'erin' });
+    } finally {
+      hook.closeAllConnections();
+      await new Promise((resolve) => hook.close(resolve));
+    }
+    // The same port, now closed: the deploy goes on and says so, without the token.
+    const down = await runBaton(deployArgs('v1', '--limit', 'app-2'), { env: { BATON_WEBHOOK_URL: url } });
+    expect(down.code, down.stdout + down.stderr).toBe(0);
+    const warnings = down.events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message);
+    expect(warnings).toContain(`webhook notification to ${new URL(url).origin} failed: ECONNREFUSED (the run goes on)`);
+    expect(down.stdout + down.stderr).not.toContain('s3cr3t');
   });
 
   const stateArgs = (...command: string[]) => [...command, '--config', sandbox.configFile, '--deployment', 'sandbox'];

@@ -57,4 +57,10 @@ describe('baton CLI', () => {
     expect(last.status).toBe(2);
     expect(last.stderr).toContain('--last 0 is not a positive whole number');
   });
+
+  it('refuses a personal build for production, saying why, even where production is not configured', () => {
+    const run = baton('deploy', '--config', config, '--branch', 'remote-run/alice/new-login', '--deployment', 'production', '--image', 'app:v2');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('baton: --deployment: a build of remote-run/alice/new-login deploys into deployment "alice" only; "production" is a shared deployment (integration, production)');
+  });
 });
