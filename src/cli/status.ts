@@ -12,6 +12,8 @@ import { selectHosts } from '../inventory/limit.ts';
 import { inspectLive, previousName } from '../playbook/tasks/container.ts';
 import { textTable } from '../report/plain.ts';
 import { connectFleet } from '../ssh/fleet.ts';
+import { describeHeld, inspectLock } from '../state/lock.ts';
+import { openStateStore } from '../state/store.ts';
 
 export interface StatusCommandOptions {
   readonly deployment: string;
@@ -35,6 +37,7 @@ export interface HostStatus {
 export async function runStatus(options: StatusCommandOptions): Promise<number> {
   const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
   const aws = createAwsClients({ region: config.region, ...config.aws });
+  const store = openStateStore(config);
   try {
     const all = await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
     const hosts = options.limit ? selectHosts(all, options.limit) : all;
@@ -64,12 +67,18 @@ export async function runStatus(options: StatusCommandOptions): Promise<number> 
         }),
       );
       process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
+      // What is on the hosts may be changing under this very status: say so.
+      if (!options.json && store) {
+        const lock = await inspectLock(store).catch(() => undefined);
+        if (lock) process.stdout.write(`\n${describeHeld(store, lock)}\n`);
+      }
       return ExitCode.Ok;
     } finally {
       await fleet.close();
     }
   } finally {
     aws.destroy();
+    store?.close();
   }
 }
 

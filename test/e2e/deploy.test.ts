@@ -554,6 +554,9 @@ describe('baton deploy', () => {
     const enable = 'aws cloudwatch enable-alarm-actions --region us-east-1 --alarm-names web-api-sandbox-5xx web-api-sandbox-latency';
     expect(status.stdout).toContain(`  # resume autoscaling\n  ${resume}\n  # enable alarm actions\n  ${enable}\n`);
 
+    const fleetStatus = await runBaton(['status', '--config', sandbox.configFile, '--deployment', 'sandbox']);
+    expect(fleetStatus.stdout).toContain('\nweb/api sandbox is locked by a run that did not finish: carol');
+
     const blocked = await runBaton(deployArgs('v3'), { env: { BATON_DEPLOYER: 'dave' } });
     expect(blocked.code).toBe(4);
     expect(blocked.stderr).toContain('web/api sandbox is locked by a run that did not finish: carol');
