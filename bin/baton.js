@@ -2,5 +2,9 @@
 // The AWS SDK warns on every run under Node 20 that its 2027 releases need Node 22; Baton supports
 // Node >= 20.19 and says so itself, so that warning must not clutter deploy output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// Loading the AWS SDK clients is most of Baton's start-up (about 1 s on a small machine). Node >= 22.1
+// can keep their compiled code between runs; Node 20 has no such cache and simply starts slower.
+const { default: nodeModule } = await import('node:module');
+nodeModule.enableCompileCache?.();
 const { main } = await import('../dist/src/cli/main.js');
 process.exitCode = await main(process.argv.slice(2));
