@@ -4,6 +4,7 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { BatonError, ExitCode } from '../errors.ts';
+import { problemIdentity, serviceMessage } from '../report/teamcity.ts';
 import { runDeploy } from './deploy.ts';
 import { runHistory, runLockRelease, runLockStatus } from './state.ts';
 import { runStatus } from './status.ts';
@@ -156,16 +157,25 @@ function report(error: unknown): number {
   if (error instanceof BatonError) {
     process.stderr.write(`baton: ${error.message}\n`);
     if (error.exitCode === ExitCode.BadInput || error.exitCode === ExitCode.Locked) process.stderr.write('nothing on the fleet was changed\n');
+    teamcityProblem(error.message, error.name);
     return error.exitCode;
   }
   const aws = awsProblem(error);
   if (aws) {
     // Raised before the guards (inventory, discovery): nothing changed. After them, the executor reports.
     process.stderr.write(`baton: ${aws}\n`);
+    teamcityProblem(aws, 'aws');
     return ExitCode.RolledBack;
   }
   process.stderr.write(`baton: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+  teamcityProblem(`unexpected error: ${String(error)}`, 'unexpected');
   return ExitCode.NeedsOperator;
+}
+
+/** Under TeamCity, an error that stops Baton before a run is also a build problem, one per kind of error. */
+function teamcityProblem(description: string, kind: string): void {
+  if (!process.env.TEAMCITY_VERSION) return;
+  process.stdout.write(`${serviceMessage('buildProblem', { description: description.slice(0, 4000), identity: problemIdentity('error', kind) })}\n`);
 }
 
 /** An AWS SDK error (a service answer, or no credentials) as one line an operator can act on. */

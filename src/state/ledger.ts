@@ -13,6 +13,7 @@ export type RunFacts = Omit<HistoryEntry, 'machine' | 'outcome' | 'hosts' | 'fin
 
 export class RunLedger {
   private held: HeldLock | undefined;
+  private started: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: StateStore,
@@ -24,13 +25,15 @@ export class RunLedger {
   async begin(): Promise<string> {
     const { id, deployer, kind, image, startedAt, build } = this.facts;
     this.held = await acquireLock(this.store, { id, holder: deployer, command: kind === 'rollback' ? 'rollback' : `deploy ${image}`, startedAt, ...(build && { build }) }, this.events);
-    await this.record({ outcome: 'running', hosts: [] });
+    // Written while the run connects; `end` waits for it before writing the outcome over it.
+    this.started = this.record({ outcome: 'running', hosts: [] });
     return this.store.url('lock.json');
   }
 
   /** Records how the run ended and releases the lock; a no-op if the lock was never taken. */
   async end(result: { outcome: RunOutcome; exitCode: number; hosts: readonly HostSummary[]; error?: string }): Promise<void> {
     if (!this.held) return;
+    await this.started;
     const finishedAt = new Date();
     await this.record({ ...result, finishedAt: finishedAt.toISOString(), ms: finishedAt.getTime() - Date.parse(this.facts.startedAt) });
     if (this.held.lostBecause) {

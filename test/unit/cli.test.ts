@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { batonBin } from '../e2e/baton.ts';
+import { parseServiceMessages } from '../e2e/service-messages.ts';
+import { problemIdentity } from '../../src/report/teamcity.ts';
 
 const baton = (...args: string[]) => spawnSync(process.execPath, [batonBin, ...args], { encoding: 'utf8', env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' } });
 const config = join(mkdtempSync(join(tmpdir(), 'baton-cli-')), 'baton.yaml');
@@ -62,5 +64,14 @@ describe('baton CLI', () => {
     const run = baton('deploy', '--config', config, '--branch', 'remote-run/alice/new-login', '--deployment', 'production', '--image', 'app:v2');
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('baton: --deployment: a build of remote-run/alice/new-login deploys into deployment "alice" only; "production" is a shared deployment (integration, production)');
+  });
+
+  it('under TeamCity, also reports such an error as a build problem with a stable identity', () => {
+    const run = spawnSync(process.execPath, [batonBin, 'deploy', '--deployment', 'integration', '--config', config], {
+      encoding: 'utf8',
+      env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', TEAMCITY_VERSION: '2025.07' },
+    });
+    expect(run.status).toBe(2);
+    expect(parseServiceMessages(run.stdout)).toEqual([{ name: 'buildProblem', attrs: { description: '--image: say which image to deploy', identity: problemIdentity('error', 'ConfigError') } }]);
   });
 });
