@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { createAwsClients, createEc2Client } from '../aws/clients.ts';
 import { DEFAULT_SHARED, loadConfig } from '../config/index.ts';
+import { parseDuration } from '../config/reader.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { isAwsEc2Inventory, loadAwsEc2Inventory } from '../inventory/aws-ec2.ts';
 import { loadInventory } from '../inventory/static.ts';
@@ -49,6 +50,8 @@ export interface DeployCommandOptions {
   readonly step?: boolean;
   /** After the first batch: a duration to watch it, or `confirm`. */
   readonly canary?: string;
+  /** How long to wait for a deploy lock another run holds (a duration); by default, not at all. */
+  readonly lockWait?: string;
   readonly reporter: ReporterName;
 }
 
@@ -57,6 +60,8 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   if (options.serial !== undefined) overrides.rollout = { serial: /^\d+$/.test(options.serial) ? Number(options.serial) : options.serial };
   if (options.acceptNewHostKeys !== undefined) overrides.ssh = { acceptNewHostKeys: options.acceptNewHostKeys };
   const canary = parseCanary(options.canary);
+  const lockWaitMs = options.lockWait === undefined ? 0 : parseDuration(options.lockWait);
+  if (lockWaitMs === undefined) throw new ConfigError('--lock-wait', `${JSON.stringify(options.lockWait)} is not a duration (like 30s or 10m)`);
   const webhook = process.env.BATON_WEBHOOK_URL ? parseWebhookUrl(process.env.BATON_WEBHOOK_URL, '$BATON_WEBHOOK_URL') : undefined;
   const step = options.step ?? false;
   checkPaceNeedsTerminal({ step, canary });
@@ -116,6 +121,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
         startedAt: startedAt.toISOString(),
       },
       events,
+      { waitMs: lockWaitMs, signal: interrupt.stopSignal },
     );
   try {
     if (!store && !options.check && !options.listHosts) {

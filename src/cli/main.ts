@@ -111,6 +111,7 @@ function rolloutOptions<T>(y: Argv<T>) {
     .option('list-hosts', { type: 'boolean', default: false, describe: 'print the selected hosts and batches, then exit' })
     .option('inventory', { alias: 'i', type: 'string', describe: 'a static Ansible inventory (INI or YAML) instead of EC2 tags' })
     .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [] as string[], describe: 'override a setting: -e rollout.serial=2' })
+    .option('lock-wait', { type: 'string', describe: 'when another run holds the deploy lock, wait this long for it (30s, 10m) instead of failing at once' })
     .option('step', { type: 'boolean', default: false, describe: 'ask before each batch, at a terminal: yes, no (stop here), or continue without asking' })
     .option('canary', { type: 'string', describe: 'after the first batch, watch it for a while (--canary 5m) or until you confirm at the terminal (--canary confirm)' })
     .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' })
@@ -145,6 +146,7 @@ function rolloutArgs(args: RolloutArgs) {
     acceptNewHostKeys: args['accept-new-host-keys'],
     step: args.step,
     canary: args.canary,
+    lockWait: args['lock-wait'],
     reporter: args.reporter,
   };
 }

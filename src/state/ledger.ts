@@ -19,12 +19,14 @@ export class RunLedger {
     private readonly store: StateStore,
     private readonly facts: RunFacts,
     private readonly events: EventBus,
+    /** `--lock-wait`, and the signal that ends a wait (Ctrl-C). */
+    private readonly wait: { readonly waitMs?: number; readonly signal?: AbortSignal } = {},
   ) {}
 
   /** Takes the lock (or throws `LockedError`) and records the run as running; returns the lock's URL. */
   async begin(): Promise<string> {
     const { id, deployer, kind, image, startedAt, build } = this.facts;
-    this.held = await acquireLock(this.store, { id, holder: deployer, command: kind === 'rollback' ? 'rollback' : `deploy ${image}`, startedAt, ...(build && { build }) }, this.events);
+    this.held = await acquireLock(this.store, { id, holder: deployer, command: kind === 'rollback' ? 'rollback' : `deploy ${image}`, startedAt, ...(build && { build }) }, { events: this.events, ...this.wait });
     // Written while the run connects; `end` waits for it before writing the outcome over it.
     this.started = this.record({ outcome: 'running', hosts: [] });
     return this.store.url('lock.json');

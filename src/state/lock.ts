@@ -64,17 +64,51 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Takes the lock or throws `LockedError` naming its holder. */
-export async function acquireLock(store: StateStore, who: LockIdentity, events?: { subscribe(l: (e: DeployEvent) => void): () => void }): Promise<HeldLock> {
-  const record: LockRecord = { ...who, machine: hostname(), pid: process.pid, heartbeatAt: new Date().toISOString() };
-  for (let attempt = 0; attempt < 3; attempt++) {
+export interface AcquireOptions {
+  /** The run's events: the lock records what the run is doing, and a wait is announced there. */
+  readonly events?: { subscribe(l: (e: DeployEvent) => void): () => void; emit?(e: DeployEvent): void };
+  /** How long to wait for a live holder to finish (`--lock-wait`); 0 fails at once. */
+  readonly waitMs?: number;
+  /** Ends a wait early (Ctrl-C). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Takes the lock or throws `LockedError` naming its holder. With `waitMs`, waits for a live holder to
+ * finish, polling; a stale lock is never waited for, since its run will not release it.
+ */
+export async function acquireLock(store: StateStore, who: LockIdentity, options: AcquireOptions = {}): Promise<HeldLock> {
+  const started = Date.now();
+  const deadline = started + (options.waitMs ?? 0);
+  let announced = false;
+  for (;;) {
+    const record: LockRecord = { ...who, machine: hostname(), pid: process.pid, heartbeatAt: new Date().toISOString() };
     const etag = await store.write(LOCK, record, { absent: true });
-    if (etag !== undefined) return new HeldLock(store, record, etag, events);
+    if (etag !== undefined) return new HeldLock(store, record, etag, options.events);
     const current = await inspectLock(store);
-    if (current) throw new LockedError(describeHeld(store, current));
-    // Released between our write and our read: try again.
+    if (!current) continue; // Released between our write and our read: try again.
+    if (current.stale || Date.now() >= deadline || options.signal?.aborted) {
+      const waited = announced ? ` (waited ${ago(Date.now() - started)} for it)` : '';
+      throw new LockedError(`${describeHeld(store, current)}${waited}`);
+    }
+    if (!announced) {
+      announced = true;
+      options.events?.emit?.({ type: 'warning', message: `waiting up to ${ago(options.waitMs ?? 0)} for the deploy lock: ${describeHeld(store, current)}` });
+    }
+    await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())), options.signal);
   }
-  throw new LockedError(`could not take the deploy lock ${store.url(LOCK)}: it keeps changing hands`);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 /** A one-paragraph account of who holds the lock and what to do about it. */

@@ -528,6 +528,24 @@ describe('baton deploy', () => {
     expect(calls.filter((c) => c.action === 'PutObject' && c.params.Key === 'baton/web/api/sandbox/lock.json' && c.outcome === 'PreconditionFailed')).toHaveLength(1);
     const status = await runBaton(stateArgs('lock', 'status'));
     expect(status.stdout).toBe('web/api sandbox: not locked (s3://baton-state-sandbox/baton/web/api/sandbox/lock.json)\n');
+
+    // With --lock-wait, the second run waits for the first and then deploys.
+    let waiting: Promise<BatonRun> | undefined;
+    const again = await runBaton(deployArgs('v1'), {
+      env: { BATON_DEPLOYER: 'alice' },
+      onEvent: (e) => {
+        if (!waiting && e.type === 'batch' && e.index === 1 && e.status === 'started') waiting = runBaton(deployArgs('v2', '--lock-wait', '2m'), { env: { BATON_DEPLOYER: 'bob' } });
+      },
+    });
+    const waited = await waiting!;
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(waited.code, waited.stdout + waited.stderr).toBe(0);
+    const announced = waited.events.find((e) => e.type === 'warning') as { message: string };
+    expect(announced.message).toMatch(/^waiting up to 2m0s for the deploy lock: web\/api sandbox is being deployed by alice /);
+    const alicesEnd = Date.parse(again.events.find((e) => e.type === 'run-finished')!.at);
+    const bobsFirstHost = Date.parse(waited.events.find((e) => e.type === 'batch')!.at);
+    expect(bobsFirstHost).toBeGreaterThan(alicesEnd);
+    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v2')));
   });
 
   it('reports the lock of a killed run as stale, with what it left undone, until an operator releases it', async () => {
@@ -586,7 +604,7 @@ describe('baton deploy', () => {
     expect(entries.map((e) => `${e.deployer} ${e.kind} ${e.image} ${e.outcome}`)).toEqual([
       `dave deploy ${image('v3')} deployed`,
       `carol deploy ${image('v3')} did not finish`,
-      `alice deploy ${image('v2')} deployed`,
+      `bob deploy ${image('v2')} deployed`,
     ]);
     expect(entries[0]!.hosts.map((h) => `${h.host} ${h.oldImage} -> ${h.newImage} ${h.result}`)).toEqual(sandbox.fleet.hosts.map((h) => `${h.name} ${image('v2')} -> ${image('v3')} deployed`));
     expect(entries[0]!.ms).toBeGreaterThan(0);

@@ -50,7 +50,7 @@ describe('deploy lock', () => {
   it('records what the run is doing when it renews, and goes stale once nobody renews it', async () => {
     const s = store(1_000);
     const events = new EventBus();
-    const held = await acquireLock(s, who('alice'), events);
+    const held = await acquireLock(s, who('alice'), { events });
     events.emit({ type: 'batch', index: 2, of: 3, hosts: ['app-2'], status: 'started' });
     events.emit({ type: 'step', scope: 'host', host: 'app-2', step: 'deregister', status: 'started' });
     await held.renew();
@@ -86,6 +86,37 @@ describe('deploy lock', () => {
     await first.release();
     expect((await inspectLock(s))!.record.holder).toBe('frank');
     await second.release();
+  });
+});
+
+describe('waiting for the deploy lock', () => {
+  it('waits for a live holder to finish, and says so once', async () => {
+    const s = store();
+    const first = await acquireLock(s, who('alice'));
+    const events = new EventBus();
+    const warnings: string[] = [];
+    events.subscribe((e) => e.type === 'warning' && warnings.push(e.message));
+    setTimeout(() => void first.release(), 600);
+    const second = await acquireLock(s, who('bob'), { events, waitMs: 30_000 });
+    expect((await inspectLock(s))!.record.holder).toBe('bob');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^waiting up to 30s for the deploy lock: web\/api d\d+ is being deployed by alice /);
+    await second.release();
+  });
+
+  it('gives up after the wait, naming the holder, and never waits for a stale lock', async () => {
+    const s = store();
+    const first = await acquireLock(s, who('alice'));
+    const late = await acquireLock(s, who('bob'), { waitMs: 400 }).catch((e: Error) => e);
+    expect(late).toBeInstanceOf(LockedError);
+    expect((late as Error).message).toMatch(/is being deployed by alice .*\(waited 0\.\ds for it\)$/);
+    await first.release();
+    await s.write('lock.json', { ...who('carol'), machine: (await import('node:os')).hostname(), pid: 2 ** 22 + 7, heartbeatAt: new Date().toISOString() });
+    const started = Date.now();
+    const stale = await acquireLock(s, who('dave'), { waitMs: 60_000 }).catch((e: Error) => e);
+    expect((stale as Error).message).toContain('is locked by a run that did not finish: carol');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await forceRelease(s);
   });
 });
 
