@@ -13,8 +13,21 @@ export const ExitCode = {
   BadInput: 2,
   /** Something needs an operator: an undo failed, or a host could not be put back. */
   NeedsOperator: 3,
-  /** Another run holds the deploy lock (or left it behind): nothing on the fleet was changed. */
+  /**
+   * Another run holds the deploy lock, or a run that did not finish left changes in the journal
+   * (`baton recover` / `baton resume`): nothing on the fleet was changed.
+   */
   Locked: 4,
+  /**
+   * The run stopped before it changed anything: the fleet or AWS could not be reached, or a read-only
+   * check on them failed. Nothing to undo; try again once they answer.
+   */
+  Unchanged: 5,
+  /**
+   * A batch failed and the fleet is mixed on purpose (`rollout.onFailure: stop`): the hosts switched
+   * before it run the new image, the others the previous one. The summary prints the commands.
+   */
+  Mixed: 6,
   /** Interrupted by Ctrl-C or SIGTERM: hosts in flight were finished or put back, guards undone. */
   Interrupted: 130,
 } as const;
@@ -87,6 +100,11 @@ export class TimeoutError extends BatonError {
   }
 }
 
+/** Something failed before the run changed anything (connect, discovery, a read-only check). */
+export class NothingChangedError extends BatonError {
+  override readonly exitCode = ExitCode.Unchanged;
+}
+
 /** The run was interrupted by the operator (Ctrl-C, SIGTERM). */
 export class InterruptedError extends BatonError {}
 
@@ -99,4 +117,12 @@ export function indent(text: string, prefix = '  '): string {
 
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+}
+
+/** A wait or an age, in seconds up to a minute, then minutes and seconds: 0.8s, 12s, 1m15s, 2h5m. */
+export function formatDuration(ms: number): string {
+  if (ms < 60_000) return `${(Math.max(0, ms) / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+  const m = Math.floor(ms / 60_000);
+  if (m < 60) return `${m}m${Math.floor((ms % 60_000) / 1000)}s`;
+  return `${Math.floor(m / 60)}h${m % 60}m`;
 }

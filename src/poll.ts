@@ -29,7 +29,14 @@ export async function pollUntil<T>(
   let seen = '';
   for (;;) {
     if (options.signal?.aborted) throw new InterruptedError(`interrupted while waiting for ${options.what}`);
-    const result = await check();
+    let result: Awaited<ReturnType<typeof check>>;
+    try {
+      result = await check();
+    } catch (error) {
+      // A call in flight aborted by the signal: say it was the interrupt, not the call, that failed.
+      if (options.signal?.aborted) throw new InterruptedError(`interrupted while waiting for ${options.what}`);
+      throw error;
+    }
     if (result.done) return result.value;
     seen = result.seen;
     const left = deadline - Date.now();

@@ -4,6 +4,7 @@
  */
 import { DescribeAlarmsCommand, DisableAlarmActionsCommand, EnableAlarmActionsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigError } from '../errors.ts';
+import { quote } from '../remote/command.ts';
 
 export class Alarms {
   constructor(private readonly client: CloudWatchClient) {}
@@ -35,5 +36,5 @@ export class Alarms {
 }
 
 export function enableAlarmsCommand(names: readonly string[], region: string): string {
-  return `aws cloudwatch enable-alarm-actions --region ${region} --alarm-names ${names.join(' ')}`;
+  return ['aws', 'cloudwatch', 'enable-alarm-actions', '--region', region, '--alarm-names', ...names].map(quote).join(' ');
 }

@@ -9,9 +9,7 @@ import {
   SuspendProcessesCommand,
   type AutoScalingClient,
 } from '@aws-sdk/client-auto-scaling';
-
-/** What a suspension changed: the processes Baton suspended, per group (already-suspended ones excluded). */
-export type Suspension = ReadonlyMap<string, readonly string[]>;
+import { quote } from '../remote/command.ts';
 
 export class AutoScaling {
   constructor(private readonly client: AutoScalingClient) {}
@@ -26,30 +24,29 @@ export class AutoScaling {
     return [...groups].sort();
   }
 
-  /**
-   * Suspends `processes` on each group, recording in `suspension` only what was not suspended before.
-   * Each entry is recorded before its call, so an undo registered beforehand resumes exactly that.
-   */
-  async suspend(groups: readonly string[], processes: readonly string[], suspension: Map<string, readonly string[]>): Promise<void> {
-    if (!groups.length) return;
+  /** Per group, which of `processes` are not suspended yet: the ones Baton will suspend (and resume). */
+  async notSuspended(groups: readonly string[], processes: readonly string[]): Promise<Map<string, string[]>> {
+    const result = new Map<string, string[]>();
+    if (!groups.length) return result;
     const out = await this.client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [...groups] }));
     for (const group of out.AutoScalingGroups ?? []) {
       const already = new Set((group.SuspendedProcesses ?? []).map((p) => p.ProcessName));
       const mine = processes.filter((p) => !already.has(p));
-      if (!mine.length) continue;
-      suspension.set(group.AutoScalingGroupName!, mine);
-      await this.client.send(new SuspendProcessesCommand({ AutoScalingGroupName: group.AutoScalingGroupName, ScalingProcesses: mine }));
+      if (mine.length) result.set(group.AutoScalingGroupName!, mine);
     }
+    return result;
   }
 
-  async resume(suspension: Suspension): Promise<void> {
-    for (const [group, processes] of suspension) {
-      await this.client.send(new ResumeProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }));
-    }
+  async suspendProcesses(group: string, processes: readonly string[]): Promise<void> {
+    await this.client.send(new SuspendProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }));
+  }
+
+  async resumeProcesses(group: string, processes: readonly string[]): Promise<void> {
+    await this.client.send(new ResumeProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }));
   }
 }
 
 /** The command an operator runs to resume what a failed undo left suspended. */
 export function resumeCommand(group: string, processes: readonly string[], region: string): string {
-  return `aws autoscaling resume-processes --region ${region} --auto-scaling-group-name ${group} --scaling-processes ${processes.join(' ')}`;
+  return ['aws', 'autoscaling', 'resume-processes', '--region', region, '--auto-scaling-group-name', group, '--scaling-processes', ...processes].map(quote).join(' ');
 }

@@ -7,6 +7,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingClient } from '@aws-sdk/client-elastic-load-balancing';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { DeployConfig } from '../config/index.ts';
 
 export interface AwsSettings {
   readonly region: string;
@@ -14,6 +15,9 @@ export interface AwsSettings {
   readonly endpoint?: string;
   readonly profile?: string;
   readonly maxAttempts?: number;
+  /** One call's deadline, and its connection's: a hung call must never hold a run (or its undo) forever. */
+  readonly requestTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
 }
 
 export interface AwsClients {
@@ -23,6 +27,11 @@ export interface AwsClients {
   readonly autoscaling: AutoScalingClient;
   readonly cloudwatch: CloudWatchClient;
   destroy(): void;
+}
+
+/** The AWS settings of a deployment's configuration, for `region` (the stack's by default). */
+export function awsSettings(config: Pick<DeployConfig, 'aws' | 'region' | 'timeouts'>, region = config.region): AwsSettings {
+  return { ...config.aws, region, requestTimeoutMs: config.timeouts.awsRequest, connectTimeoutMs: config.timeouts.awsConnect };
 }
 
 export function createAwsClients(settings: AwsSettings): AwsClients {
@@ -40,12 +49,14 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
 /** An EC2 client alone (an inventory that spans regions needs one per region). */
 export const createEc2Client = (settings: AwsSettings): EC2Client => new EC2Client(clientConfig(settings));
 
-function clientConfig(settings: AwsSettings) {
+/** The settings every SDK client of Baton's shares: region, retries, endpoint, profile. */
+export function clientConfig(settings: AwsSettings) {
   return {
     region: settings.region,
     maxAttempts: settings.maxAttempts ?? 5,
     // Adaptive retry backs off client-side when AWS throttles, which a fleet-wide rollout can provoke.
     retryMode: 'adaptive',
+    requestHandler: { requestTimeout: settings.requestTimeoutMs ?? 30_000, connectionTimeout: settings.connectTimeoutMs ?? 5_000 },
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(settings.profile ? { profile: settings.profile } : {}),
   };

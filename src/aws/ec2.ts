@@ -1,6 +1,7 @@
 /** EC2 inventory: the running instances tagged with a stack, release and deployment. */
 import { paginateDescribeInstances, type EC2Client, type Filter } from '@aws-sdk/client-ec2';
 import { InventoryError } from '../errors.ts';
+import { printable } from '../report/printable.ts';
 import type { Host } from '../inventory/host.ts';
 
 export interface TagQuery {
@@ -24,7 +25,8 @@ export async function findInstancesByTags(ec2: EC2Client, query: TagQuery): Prom
         if (!instance.InstanceId || !instance.PrivateIpAddress) continue;
         const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
         hosts.push({
-          name: tags.Name || instance.InstanceId,
+          // A tag holds any text: a name with control characters is shown escaped, on one line.
+          name: tags.Name ? printable(tags.Name, { oneLine: true }) : instance.InstanceId,
           address: instance.PrivateIpAddress,
           instanceId: instance.InstanceId,
           tags,

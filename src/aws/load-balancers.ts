@@ -19,6 +19,7 @@ import {
   RegisterTargetsCommand,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { quote } from '../remote/command.ts';
 
 /** Where an instance is registered, with how long that load balancer lets connections drain. */
 export type Membership =
@@ -30,6 +31,15 @@ export type TargetState = 'in-service' | 'registering' | 'draining' | 'out-of-se
 
 export function describeMembership(m: Membership): string {
   return m.kind === 'classic' ? `classic ELB ${m.name}` : `target group ${m.name}`;
+}
+
+/** The command an operator runs to put an instance back into a load balancer by hand. */
+export function registerCommand(instanceId: string, m: Membership, region: string): string {
+  const argv =
+    m.kind === 'classic'
+      ? ['aws', 'elb', 'register-instances-with-load-balancer', '--region', region, '--load-balancer-name', m.name, '--instances', instanceId]
+      : ['aws', 'elbv2', 'register-targets', '--region', region, '--target-group-arn', m.arn, '--targets', `Id=${instanceId}${m.port ? `,Port=${m.port}` : ''}`];
+  return argv.map(quote).join(' ');
 }
 
 export class LoadBalancers {
@@ -87,10 +97,11 @@ export class LoadBalancers {
   }
 
   /** The instance's state in one load balancer, with the load balancer's own words for it. */
-  async state(instanceId: string, m: Membership): Promise<{ state: TargetState; detail: string }> {
+  async state(instanceId: string, m: Membership, signal?: AbortSignal): Promise<{ state: TargetState; detail: string }> {
+    const options = signal ? { abortSignal: signal } : {};
     if (m.kind === 'classic') {
       try {
-        const out = await this.elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: m.name, Instances: [{ InstanceId: instanceId }] }));
+        const out = await this.elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: m.name, Instances: [{ InstanceId: instanceId }] }), options);
         const h = out.InstanceStates?.[0];
         const detail = `${h?.State ?? 'Unknown'}: ${h?.Description ?? ''}`.trim();
         if (h?.State === 'InService') return { state: /deregistration/i.test(h.Description ?? '') ? 'draining' : 'in-service', detail };
@@ -105,7 +116,7 @@ export class LoadBalancers {
         throw error;
       }
     }
-    const out = await this.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: m.arn, Targets: [{ Id: instanceId, Port: m.port }] }));
+    const out = await this.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: m.arn, Targets: [{ Id: instanceId, Port: m.port }] }), options);
     const h = out.TargetHealthDescriptions?.[0]?.TargetHealth;
     const detail = `${h?.State ?? 'unknown'}${h?.Reason ? ` (${h.Reason})` : ''}`;
     const map: Record<string, TargetState> = { healthy: 'in-service', initial: 'registering', draining: 'draining', unused: 'not-registered', unhealthy: 'unhealthy' };

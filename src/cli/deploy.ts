@@ -1,11 +1,14 @@
 /** `baton deploy`: assembles the run's dependencies from typed options and hands over to the executor. */
 import { randomBytes } from 'node:crypto';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { createAwsClients, createEc2Client } from '../aws/clients.ts';
+import { awsSettings, createAwsClients, createEc2Client } from '../aws/clients.ts';
 import { DEFAULT_SHARED, loadConfig } from '../config/index.ts';
-import { parseDuration } from '../config/reader.ts';
+import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
 import { selectHosts } from '../inventory/limit.ts';
+import { imageReferenceProblem } from '../remote/image.ts';
 import { isAwsEc2Inventory, loadAwsEc2Inventory } from '../inventory/aws-ec2.ts';
 import { loadInventory } from '../inventory/static.ts';
 import { loadPlaybook } from '../playbook/load.ts';
@@ -16,12 +19,14 @@ import { chooseReporter, type ReporterName } from '../report/choose.ts';
 import { notifyWebhook, parseWebhookUrl } from '../report/notify.ts';
 import { EventBus } from '../rollout/events.ts';
 import { InterruptController } from '../rollout/interrupt.ts';
+import { guardProcess } from './lifecycle.ts';
 import { deploy } from '../rollout/run.ts';
 import { connectFleet } from '../ssh/fleet.ts';
 import { RunLedger } from '../state/ledger.ts';
 import { checkPaceNeedsTerminal, pace, parseCanary } from './pace.ts';
 import { describeHeld, inspectLock } from '../state/lock.ts';
-import { openStateStore } from '../state/store.ts';
+import { openStateStore, type StateStore } from '../state/store.ts';
+import { readHistory } from '../state/history.ts';
 
 export interface DeployCommandOptions {
   /** The branch being built: `remote-run/<user>/<feature>` makes this a personal deploy. */
@@ -52,19 +57,24 @@ export interface DeployCommandOptions {
   readonly canary?: string;
   /** How long to wait for a deploy lock another run holds (a duration); by default, not at all. */
   readonly lockWait?: string;
+  /** `--on-failure`: overrides `rollout.onFailure`. */
+  readonly onFailure?: 'rollback' | 'stop';
   readonly reporter: ReporterName;
 }
 
 export async function runDeploy(options: DeployCommandOptions): Promise<number> {
   const overrides: Record<string, unknown> = {};
-  if (options.serial !== undefined) overrides.rollout = { serial: /^\d+$/.test(options.serial) ? Number(options.serial) : options.serial };
-  if (options.acceptNewHostKeys !== undefined) overrides.ssh = { acceptNewHostKeys: options.acceptNewHostKeys };
+  const rollout: Record<string, unknown> = {};
+  if (options.serial !== undefined) rollout.serial = /^\d+$/.test(options.serial) ? Number(options.serial) : options.serial;
+  if (options.onFailure !== undefined) rollout.onFailure = options.onFailure;
+  if (Object.keys(rollout).length) overrides.rollout = rollout;
   const canary = parseCanary(options.canary);
   const lockWaitMs = options.lockWait === undefined ? 0 : parseDuration(options.lockWait);
   if (lockWaitMs === undefined) throw new ConfigError('--lock-wait', `${JSON.stringify(options.lockWait)} is not a duration (like 30s or 10m)`);
+  if (lockWaitMs > MAX_DURATION_MS) throw new ConfigError('--lock-wait', `${JSON.stringify(options.lockWait)} is too long (at most ${MAX_DURATION_MS / 3_600_000}h)`);
   const webhook = process.env.BATON_WEBHOOK_URL ? parseWebhookUrl(process.env.BATON_WEBHOOK_URL, '$BATON_WEBHOOK_URL') : undefined;
   const step = options.step ?? false;
-  checkPaceNeedsTerminal({ step, canary });
+  const asks = checkPaceNeedsTerminal({ step, canary });
   const personal = parseRemoteRun(options.branch ?? teamcityBranch()?.branch);
   // A personal build goes to its user's own deployment unless another is named (then checked once loaded).
   const deployment = options.deployment ?? personal?.user;
@@ -79,58 +89,67 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   const inventory = options.inventoryFile && !ec2Inventory ? loadInventory(options.inventoryFile) : undefined;
   // A bastion named by the inventory's ProxyJump replaces the configuration's, as it would for ansible.
   const jump = inventory?.bastion;
-  const config = jump ? { ...loaded, ssh: { ...loaded.ssh, bastion: { ...jump, user: jump.user || loaded.ssh.bastion?.user || loaded.ssh.user } } } : loaded;
+  const config = {
+    ...loaded,
+    ssh: {
+      ...loaded.ssh,
+      ...(jump && { bastion: { ...jump, user: jump.user || loaded.ssh.bastion?.user || loaded.ssh.user } }),
+      ...(options.acceptNewHostKeys && { acceptNewHostKeys: checkKnownHostsWritable(loaded.ssh.knownHosts) }),
+    },
+  };
   if (personal) personalDeployment(personal, options.deployment, config.sharedDeployments, options.forceShared ?? false);
   const image = options.image ?? personalImage(personal, options);
+  const imageProblem = image === undefined ? undefined : imageReferenceProblem(image);
+  if (imageProblem) throw new ConfigError('--image', `${JSON.stringify(image)} ${imageProblem}`);
   const playbook = options.rollback ? rollbackPlaybook : await loadPlaybook(options.playbookFile);
   const events = new EventBus();
   // Prompts and a redrawing task list would fight over the terminal: asking means plain lines.
-  const asks = step || (canary !== undefined && 'confirm' in canary);
   const reporter = chooseReporter(asks && options.reporter === 'auto' ? 'plain' : options.reporter, events);
   const interrupt = new InterruptController();
-  const stopListening = interrupt.listen((count) =>
-    events.emit({
-      type: 'warning',
-      message:
-        count === 1
-          ? 'interrupted: finishing the hosts in flight, then stopping (Ctrl-C again to abort them; guards are undone either way)'
-          : 'interrupted again: aborting the steps in flight; hosts are put back and guards undone',
-    }),
-  );
-  const aws = createAwsClients({ region: config.region, ...config.aws });
+  const stopListening = guardProcess(interrupt, events);
+  const aws = createAwsClients(awsSettings(config));
   // An aws_ec2 inventory may name other regions than the stack's: one EC2 client for each.
   const regional = new Map<string, EC2Client>([[config.region, aws.ec2]]);
-  const ec2For = (region: string) => regional.get(region) ?? regional.set(region, createEc2Client({ ...config.aws, region })).get(region)!;
-  const store = openStateStore(config);
+  const ec2For = (region: string) => regional.get(region) ?? regional.set(region, createEc2Client(awsSettings(config, region))).get(region)!;
+  const store = await openStateStore(config);
   const deployer = process.env.BATON_DEPLOYER ?? userInfo().username;
   const kind = options.rollback ? 'rollback' : 'deploy';
-  const notifier = webhook && !options.listHosts && notifyWebhook(webhook, events, { stack: config.stack, release: config.release, deployment, deployer, kind, ...(ciBuild() && { build: ciBuild() }) });
+  const build = ciBuild();
+  const notifier = webhook && !options.listHosts && notifyWebhook(webhook, events, { stack: config.stack, release: config.release, deployment, deployer, kind, ...(build && { build }) });
   const startedAt = new Date();
-  const ledger =
-    store &&
-    new RunLedger(
+  const ledger = new RunLedger(
       store,
       {
-        id: `${startedAt.getTime().toString(36)}-${randomBytes(3).toString('hex')}`,
+        id: runId(startedAt),
         kind,
         deployer,
         deployment,
         ...(image && { image }),
         ...(personal && { branch: personal.branch }),
-        ...(ciBuild() && { build: ciBuild() }),
+        ...(build && { build }),
         startedAt: startedAt.toISOString(),
       },
       events,
-      { waitMs: lockWaitMs, signal: interrupt.stopSignal },
+      {
+        waitMs: lockWaitMs,
+        signal: interrupt.stopSignal,
+        onLost: (why) => {
+          events.emit({ type: 'warning', message: `this run lost the deploy lock (${why}): stopping after the hosts in flight, undoing the guards` });
+          interrupt.request();
+        },
+      },
     );
   try {
-    if (!store && !options.check && !options.listHosts) {
-      events.emit({ type: 'warning', message: `${config.source}: no state.bucket is configured, so this run takes no deploy lock and leaves no history` });
+    if (!store.shared && !options.check && !options.listHosts) {
+      events.emit({ type: 'warning', message: `${config.source}: no state.bucket is configured: the deploy lock, the journal and the history are kept in ${store.url()} on this machine only, where no other deployer sees them` });
     }
-    if (store && options.check) {
+    if (options.check) {
       const held = await inspectLock(store);
       if (held) events.emit({ type: 'warning', message: describeHeld(store, held) });
     }
+    // A rollback moves back only what the last deploy changed: a host it never touched keeps its image
+    // (its kept container is older still, and going back to it would be a change nobody asked for).
+    const changed = options.rollback && options.limit === undefined ? await hostsChangedByLastDeploy(store, events) : undefined;
     const result = await deploy({
       playbook,
       config,
@@ -140,32 +159,70 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       deployer,
       check: options.check,
       listHosts: options.listHosts,
-      inventory: ec2Inventory ? () => loadAwsEc2Inventory(options.inventoryFile!, (region) => ec2For(region)) : inventory && (async () => inventory.hosts),
-      limit: options.limit === undefined ? undefined : (hosts) => selectHosts(hosts, options.limit!, '--limit', inventory?.groupHosts),
+      inventory: ec2Inventory ? () => loadAwsEc2Inventory(options.inventoryFile!, ec2For) : inventory && (async () => inventory.hosts),
+      limit:
+        options.limit !== undefined
+          ? (hosts) => selectHosts(hosts, options.limit!, '--limit', inventory?.groupHosts)
+          : changed && ((hosts) => hosts.filter((h) => changed.includes(h.name))),
       events,
       interrupt,
       aws,
       connect: (hosts) => connectFleet(config, hosts),
-      lock: ledger && (() => ledger.begin()),
+      lock: async (hosts) => ({ where: await ledger.begin(hosts.map((h) => h.name)), journal: ledger.journal }),
+      rollback: options.rollback,
       beforeBatch: pace({ step, canary, events, interrupt }),
     });
-    await ledger?.end(result);
+    await ledger.end(result);
     return result.exitCode;
   } catch (error) {
-    await ledger?.end({ outcome: 'failed', exitCode: (error as { exitCode?: number }).exitCode ?? 1, hosts: [], error: (error as Error).message });
+    await ledger.end({ outcome: 'failed', exitCode: (error as { exitCode?: number }).exitCode ?? 1, hosts: [], error: (error as Error).message });
     throw error;
   } finally {
     stopListening();
     for (const client of regional.values()) client.destroy();
     aws.destroy();
-    store?.close();
+    store.close();
     if (notifier) await notifier.close();
     await reporter.close();
   }
 }
 
+/** `--accept-new-host-keys` records keys: into a real file that can be written, never /dev/null (which would accept every key, every run). */
+function checkKnownHostsWritable(file: string): true {
+  let problem: string | undefined;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) problem = 'is not a regular file';
+    else accessSync(file, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      try {
+        accessSync(dirname(file), constants.W_OK);
+      } catch {
+        problem = 'does not exist and its directory cannot be written';
+      }
+    } else problem = `cannot be written (${code})`;
+  }
+  if (problem) throw new ConfigError('--accept-new-host-keys', `records new host keys in ssh.knownHosts, and ${file} ${problem}`);
+  return true;
+}
+
+/** The hosts the last deploy switched, when the history has it; undefined to take every host. */
+async function hostsChangedByLastDeploy(store: StateStore, events: EventBus): Promise<string[] | undefined> {
+  const [last] = (await readHistory(store, 20)).filter((e) => e.kind === 'deploy' || e.kind === 'rollback' || e.kind === 'resume');
+  if (!last || last.kind === 'rollback' || !last.hosts.length) return undefined;
+  const changed = last.hosts.filter((h) => h.result === 'deployed').map((h) => h.host);
+  if (!changed.length) throw new ConfigError('', `the last deploy (${last.image ?? '?'}, ${last.startedAt}, ${last.outcome}) changed no host: nothing to roll back (name hosts with --limit to roll them back anyway)`);
+  events.emit({ type: 'warning', message: `rolling back only what the last deploy (${last.image}, ${last.startedAt}, ${last.outcome}) changed: ${changed.join(', ')}; every other host keeps its image (name hosts with --limit to roll them back too)` });
+  return changed;
+}
+
+/** A run's id, shared by its lock, journal and history entry: sortable by start time. */
+export const runId = (startedAt: Date) => `${startedAt.getTime().toString(36)}-${randomBytes(3).toString('hex')}`;
+
 /** The CI build this run is part of, for the lock and the history. */
-function ciBuild(): string | undefined {
+export function ciBuild(): string | undefined {
   const env = process.env;
   if (env.TEAMCITY_VERSION && env.BUILD_NUMBER) return `${env.TEAMCITY_BUILDCONF_NAME ?? 'TeamCity'} #${env.BUILD_NUMBER}`;
   return env.BUILD_URL;

@@ -5,7 +5,9 @@
 import yargs, { type Argv } from 'yargs';
 import { BatonError, ExitCode } from '../errors.ts';
 import { problemIdentity, serviceMessage } from '../report/teamcity.ts';
+import type { ReporterName } from '../report/choose.ts';
 import { runDeploy } from './deploy.ts';
+import { runRecover, runResume } from './recover.ts';
 import { runHistory, runLockRelease, runLockStatus } from './state.ts';
 import { runStatus } from './status.ts';
 
@@ -44,6 +46,22 @@ export async function main(argv: string[]): Promise<number> {
         (y) => rolloutOptions(y),
         async (args) => {
           exitCode = await runDeploy({ ...rolloutArgs(args), rollback: true });
+        },
+      )
+      .command(
+        'recover',
+        'undo what a run that did not finish left open (hosts out of service, autoscaling suspended, alarms silenced), newest first',
+        (y) => recoverOptions(y),
+        async (args) => {
+          exitCode = await runRecover(recoverArgs(args));
+        },
+      )
+      .command(
+        'resume',
+        'finish the rollout a run did not: recover what it left open, then deploy its image to its remaining hosts',
+        (y) => recoverOptions(y).option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' }),
+        async (args) => {
+          exitCode = await runResume({ ...recoverArgs(args), acceptNewHostKeys: args['accept-new-host-keys'] });
         },
       )
       .command(
@@ -115,7 +133,22 @@ function rolloutOptions<T>(y: Argv<T>) {
     .option('step', { type: 'boolean', default: false, describe: 'ask before each batch, at a terminal: yes, no (stop here), or continue without asking' })
     .option('canary', { type: 'string', describe: 'after the first batch, watch it for a while (--canary 5m) or until you confirm at the terminal (--canary confirm)' })
     .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' })
+    .option('on-failure', { choices: ['rollback', 'stop'] as const, describe: 'when a batch fails: put the hosts already switched back (rollback, the default) or leave the fleet mixed and say how (stop)' })
     .option('reporter', { choices: ['auto', 'tty', 'plain', 'json', 'teamcity'] as const, default: 'auto' as const, describe: 'how progress is shown (auto: teamcity under TeamCity, tty in a terminal, else plain)' });
+}
+
+/** The options `recover` and `resume` share. */
+function recoverOptions<T>(y: Argv<T>) {
+  return y
+    .option('deployment', { type: 'string', demandOption: true, describe: 'the deployment: integration, production, your own' })
+    .option('config', { type: 'string', default: 'baton.yaml', describe: 'the configuration file' })
+    .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [] as string[], describe: 'override a setting: -e ssh.user=admin' })
+    .option('check', { type: 'boolean', default: false, describe: 'print what would be done, and change nothing' })
+    .option('reporter', { choices: ['auto', 'tty', 'plain', 'json', 'teamcity'] as const, default: 'auto' as const, describe: 'how progress is shown' });
+}
+
+function recoverArgs(args: { deployment: string; config: string; 'extra-vars': (string | number)[]; check: boolean; reporter: ReporterName }) {
+  return { deployment: args.deployment, configFile: args.config, extraVars: args['extra-vars'].map(String), check: args.check, reporter: args.reporter };
 }
 
 /** The options of the commands that read the state bucket. */
@@ -147,6 +180,7 @@ function rolloutArgs(args: RolloutArgs) {
     step: args.step,
     canary: args.canary,
     lockWait: args['lock-wait'],
+    onFailure: args['on-failure'],
     reporter: args.reporter,
   };
 }
@@ -158,16 +192,16 @@ class UsageError extends BatonError {
 function report(error: unknown): number {
   if (error instanceof BatonError) {
     process.stderr.write(`baton: ${error.message}\n`);
-    if (error.exitCode === ExitCode.BadInput || error.exitCode === ExitCode.Locked) process.stderr.write('nothing on the fleet was changed\n');
+    if (error.exitCode === ExitCode.BadInput || error.exitCode === ExitCode.Locked || error.exitCode === ExitCode.Unchanged) process.stderr.write('nothing on the fleet was changed\n');
     teamcityProblem(error.message, error.name);
     return error.exitCode;
   }
   const aws = awsProblem(error);
   if (aws) {
     // Raised before the guards (inventory, discovery): nothing changed. After them, the executor reports.
-    process.stderr.write(`baton: ${aws}\n`);
+    process.stderr.write(`baton: ${aws}\nnothing on the fleet was changed\n`);
     teamcityProblem(aws, 'aws');
-    return ExitCode.RolledBack;
+    return ExitCode.Unchanged;
   }
   process.stderr.write(`baton: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
   teamcityProblem(`unexpected error: ${String(error)}`, 'unexpected');

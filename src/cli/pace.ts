@@ -4,11 +4,11 @@
  * `--canary confirm` waits until someone at the terminal says go. Ctrl-C during a wait stops there.
  */
 import { createInterface } from 'node:readline';
-import { ConfigError } from '../errors.ts';
-import { parseDuration } from '../config/reader.ts';
+import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
 import type { EventBus } from '../rollout/events.ts';
 import type { InterruptController } from '../rollout/interrupt.ts';
-import { ago } from '../state/lock.ts';
+import { ConfigError, formatDuration } from '../errors.ts';
+import { sleep } from '../poll.ts';
 
 export type Canary = { readonly watchMs: number } | { readonly confirm: true };
 
@@ -18,6 +18,7 @@ export function parseCanary(value: string | undefined): Canary | undefined {
   if (value === 'confirm') return { confirm: true };
   const ms = parseDuration(value);
   if (ms === undefined || ms <= 0) throw new ConfigError('--canary', `${JSON.stringify(value)} is neither a duration (like 30s or 5m) nor "confirm"`);
+  if (ms > MAX_DURATION_MS) throw new ConfigError('--canary', `${JSON.stringify(value)} is too long (at most ${MAX_DURATION_MS / 3_600_000}h)`);
   return { watchMs: ms };
 }
 
@@ -28,12 +29,16 @@ export interface PaceOptions {
   readonly interrupt: InterruptController;
 }
 
-/** Refuses, before anything changes, a pace that needs a person where there is none. */
-export function checkPaceNeedsTerminal(options: { step: boolean; canary?: Canary }, input: NodeJS.ReadStream = process.stdin): void {
+/**
+ * Whether the pace asks at the terminal; refuses, before anything changes, one that needs a person
+ * where there is none.
+ */
+export function checkPaceNeedsTerminal(options: { step: boolean; canary?: Canary }, input: NodeJS.ReadStream = process.stdin): boolean {
   const asks = options.step ? '--step' : options.canary && 'confirm' in options.canary ? '--canary confirm' : undefined;
-  if (!asks) return;
+  if (!asks) return false;
   if (process.env.TEAMCITY_VERSION) throw new ConfigError(asks, 'asks at a terminal, and a TeamCity build never prompts: use --canary <duration> to pause after the first batch');
   if (!input.isTTY) throw new ConfigError(asks, 'asks at a terminal, and standard input is not one: use --canary <duration> to pause after the first batch');
+  return true;
 }
 
 export function pace(options: PaceOptions): ((batch: { index: number; of: number; hosts: string[]; previous?: string[] }) => Promise<boolean>) | undefined {
@@ -44,7 +49,7 @@ export function pace(options: PaceOptions): ((batch: { index: number; of: number
     if (index === 2 && canary && previous) {
       const first = previous.join(', ');
       if ('watchMs' in canary) {
-        await events.step({}, `canary: watch ${first} for ${ago(canary.watchMs)}`, () => wait(canary.watchMs, interrupt.stopSignal));
+        await events.step({}, `canary: watch ${first} for ${formatDuration(canary.watchMs)}`, () => sleep(canary.watchMs, interrupt.stopSignal));
         if (interrupt.stopRequested) return false;
       } else {
         const answer = await ask(`canary ${first} is live on the new image. Go on with the other ${of - 1} batch${of - 1 === 1 ? '' : 'es'}? [y/N] `, interrupt);
@@ -62,19 +67,6 @@ export function pace(options: PaceOptions): ((batch: { index: number; of: number
       if (answer === 'n' || answer === 'no' || interrupt.stopRequested) return false;
     }
   };
-}
-
-function wait(ms: number, stop: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (stop.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    stop.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      stop.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
 
 /** One answer from the terminal, lower-cased; Ctrl-C at the prompt counts as an interrupt and "no". */

@@ -3,10 +3,11 @@
  * about a deployment. Read-only, except a forced release.
  */
 import { loadConfig } from '../config/index.ts';
-import { ConfigError, ExitCode } from '../errors.ts';
+import { ConfigError, ExitCode, formatDuration } from '../errors.ts';
 import { textTable } from '../report/plain.ts';
 import { readHistory, type HistoryEntry } from '../state/history.ts';
-import { ago, describeHeld, forceRelease, inspectLock, leftovers, type LockView } from '../state/lock.ts';
+import { describeUnfinished, openEntries, readJournal } from '../state/journal.ts';
+import { describeHeld, forceRelease, inspectLock, type LockView } from '../state/lock.ts';
 import { openStateStore, type StateStore } from '../state/store.ts';
 
 export interface StateCommandOptions {
@@ -18,8 +19,7 @@ export interface StateCommandOptions {
 
 async function withStore<T>(options: StateCommandOptions, fn: (store: StateStore) => Promise<T>): Promise<T> {
   const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
-  const store = openStateStore(config);
-  if (!store) throw new ConfigError('state.bucket', 'is not set: Baton keeps the deploy lock and the history in that S3 bucket', config.source);
+  const store = await openStateStore(config);
   try {
     return await fn(store);
   } finally {
@@ -29,13 +29,19 @@ async function withStore<T>(options: StateCommandOptions, fn: (store: StateStore
 
 export function runLockStatus(options: StateCommandOptions): Promise<number> {
   return withStore(options, async (store) => {
-    const lock = await inspectLock(store);
-    if (options.json) process.stdout.write(`${JSON.stringify(lock ? lockJson(lock) : { locked: false })}\n`);
-    else if (!lock) process.stdout.write(`${store.label}: not locked (${store.url('lock.json')})\n`);
+    const [lock, journal] = await Promise.all([inspectLock(store), readJournal(store)]);
+    const open = openEntries(journal?.doc);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ ...(lock ? lockJson(lock) : { locked: false }), journal: journal ? { run: journal.doc.run, open } : null })}\n`);
+      return ExitCode.Ok;
+    }
+    if (!lock) process.stdout.write(`${store.label}: not locked (${store.url('lock.json')})\n`);
     else {
       process.stdout.write(`${describeHeld(store, lock)}\n`);
-      process.stdout.write(`last renewed ${ago(Date.now() - lock.renewedAt.getTime())} ago (${store.url('lock.json')})\n`);
+      process.stdout.write(`last renewed ${formatDuration(lock.silentMs)} ago (${store.url('lock.json')})\n`);
     }
+    // A live run's open entries are its work in progress; a dead run's are what recover undoes.
+    if (journal && open.length) process.stdout.write(lock && !lock.stale ? `in progress:\n${open.map((e) => `  - ${e.what}`).join('\n')}\n` : `${describeUnfinished(store, journal.doc)}\n`);
     return ExitCode.Ok;
   });
 }
@@ -50,7 +56,9 @@ export function runLockRelease(options: StateCommandOptions & { readonly force: 
     else if (!released) process.stdout.write(`${store.label}: not locked, nothing to release\n`);
     else {
       const note = released.stale ? '' : '; it was not stale: that run still thinks it holds it';
-      process.stdout.write(`released the lock ${released.record.holder} held since ${released.record.startedAt} (${released.record.command})${note}${leftovers(released.record)}\n`);
+      process.stdout.write(`released the lock ${released.record.holder} held since ${released.record.startedAt} (${released.record.command})${note}\n`);
+      const journal = await readJournal(store);
+      if (journal && openEntries(journal.doc).length) process.stdout.write(`${describeUnfinished(store, journal.doc)}\n`);
     }
     return ExitCode.Ok;
   });
@@ -79,14 +87,14 @@ export function runHistory(options: StateCommandOptions & { readonly last: numbe
   });
 }
 
-function imageChange(e: HistoryEntry | (Omit<HistoryEntry, 'outcome'> & { outcome: string })): string {
+function imageChange(e: Pick<HistoryEntry, 'kind' | 'image' | 'hosts'>): string {
   const before = [...new Set(e.hosts.flatMap((h) => (h.oldImage ? [h.oldImage] : [])))];
   const after = e.kind === 'rollback' ? [...new Set(e.hosts.filter((h) => h.result === 'deployed').map((h) => h.newImage))] : e.image ? [e.image] : [];
   if (!before.length) return after.join(', ') || '-';
   return `${before.join(', ')} -> ${after.join(', ') || '-'}`;
 }
 
-function hostCount(e: { hosts: HistoryEntry['hosts'] }): string {
+function hostCount(e: Pick<HistoryEntry, 'hosts'>): string {
   if (!e.hosts.length) return '-';
   const changed = e.hosts.filter((h) => h.result === 'deployed').length;
   return `${changed}/${e.hosts.length}`;

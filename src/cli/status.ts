@@ -3,7 +3,7 @@
  * when and by whom (from the labels Baton writes), its load balancer states, and the rollback
  * candidate kept on it.
  */
-import { createAwsClients } from '../aws/clients.ts';
+import { awsSettings, createAwsClients } from '../aws/clients.ts';
 import { findInstancesByTags } from '../aws/ec2.ts';
 import { describeMembership, LoadBalancers } from '../aws/load-balancers.ts';
 import { loadConfig } from '../config/index.ts';
@@ -14,6 +14,7 @@ import { textTable } from '../report/plain.ts';
 import { connectFleet } from '../ssh/fleet.ts';
 import { describeHeld, inspectLock } from '../state/lock.ts';
 import { openStateStore } from '../state/store.ts';
+import { describeUnfinished, openEntries, readJournal } from '../state/journal.ts';
 
 export interface StatusCommandOptions {
   readonly deployment: string;
@@ -36,8 +37,8 @@ export interface HostStatus {
 
 export async function runStatus(options: StatusCommandOptions): Promise<number> {
   const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
-  const aws = createAwsClients({ region: config.region, ...config.aws });
-  const store = openStateStore(config);
+  const aws = createAwsClients(awsSettings(config));
+  const store = await openStateStore(config);
   try {
     const all = await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
     const hosts = options.limit ? selectHosts(all, options.limit) : all;
@@ -68,9 +69,10 @@ export async function runStatus(options: StatusCommandOptions): Promise<number> 
       );
       process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
       // What is on the hosts may be changing under this very status: say so.
-      if (!options.json && store) {
-        const lock = await inspectLock(store).catch(() => undefined);
+      if (!options.json) {
+        const [lock, journal] = await Promise.all([inspectLock(store).catch(() => undefined), readJournal(store).catch(() => undefined)]);
         if (lock) process.stdout.write(`\n${describeHeld(store, lock)}\n`);
+        if (journal && openEntries(journal.doc).length && (!lock || lock.stale)) process.stdout.write(`\n${describeUnfinished(store, journal.doc)}\n`);
       }
       return ExitCode.Ok;
     } finally {
@@ -78,7 +80,7 @@ export async function runStatus(options: StatusCommandOptions): Promise<number> 
     }
   } finally {
     aws.destroy();
-    store?.close();
+    store.close();
   }
 }
 

@@ -21,10 +21,10 @@ export interface LoadOptions {
   readonly overrides?: Readonly<Record<string, unknown>>;
 }
 
-/** Auto Scaling's processes; the default suspends those that launch, terminate or re-register instances. */
 /** Deployments a personal (remote-run) build never deploys into unless forced, by default. */
 export const DEFAULT_SHARED: readonly string[] = ['integration', 'production'];
 
+/** Auto Scaling's processes; the default suspends those that launch, terminate or re-register instances. */
 export const SCALING_PROCESSES = ['Launch', 'Terminate', 'AddToLoadBalancer', 'AlarmNotification', 'AZRebalance', 'HealthCheck', 'InstanceRefresh', 'ReplaceUnhealthy', 'ScheduledActions'] as const;
 const DEFAULT_PROCESSES = ['Launch', 'Terminate', 'AddToLoadBalancer', 'AZRebalance', 'HealthCheck', 'ReplaceUnhealthy'];
 
@@ -49,6 +49,8 @@ export function parseConfig(text: string, source: string, options: LoadOptions):
   const file = (doc.toJS() ?? {}) as unknown;
   if (!isObject(file)) throw new ConfigError('', 'the configuration must be a mapping of settings', source);
 
+  const badName = safeName(options.deployment);
+  if (badName) throw new ConfigError('--deployment', `${JSON.stringify(options.deployment)} ${badName}`);
   const deployments = file.deployments;
   const names = isObject(deployments) ? Object.keys(deployments) : [];
   if (!names.includes(options.deployment)) {
@@ -61,7 +63,7 @@ export function parseConfig(text: string, source: string, options: LoadOptions):
   // Where each value came from, so an error says "deployments.integration.rollout.serial" or "-e".
   const origins = new Map<string, Origin>();
   const layer = (target: Record<string, unknown>, value: Record<string, unknown>, origin: Origin) => deepMerge(target, value, '', origins, origin);
-  const merged: Record<string, unknown> = {};
+  const merged: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   layer(merged, base, { source, prefix: '' });
   layer(merged, overlay, { source, prefix: `deployments.${options.deployment}.` });
   if (options.overrides) layer(merged, structuredClone(options.overrides) as Record<string, unknown>, { source: 'command line', prefix: '' });
@@ -95,6 +97,8 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
   const user = ssh.string('user', { fallback: userInfo().username });
   const bastion = ssh.has('bastion') ? ssh.child('bastion') : undefined;
   bastion?.known(['host', 'port', 'user']);
+  // A setting would accept new keys on every run, silently: only the flag may, for one run.
+  if (ssh.has('acceptNewHostKeys')) ssh.problem('acceptNewHostKeys', 'is taken only from the --accept-new-host-keys flag, for one run, never from a file or -e');
 
   const container = r.child('container');
   container.known(['name', 'ports', 'env', 'volumes', 'restart', 'stopTimeout', 'labels']);
@@ -111,26 +115,29 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
   const autoscaling = r.child('autoscaling');
   autoscaling.known(['processes']);
   const rollout = r.child('rollout');
-  rollout.known(['serial', 'maxFailPercentage', 'minInService']);
+  rollout.known(['serial', 'maxFailPercentage', 'minInService', 'onFailure']);
   const timeouts = r.child('timeouts');
-  timeouts.known(['pull', 'drain', 'inService']);
-  const state = r.has('state') ? r.child('state') : undefined;
-  state?.known(['bucket', 'prefix', 'region', 'staleAfter']);
-  const stateRegion = state?.string('region', { optional: true });
+  timeouts.known(['pull', 'drain', 'drainMargin', 'inService', 'undo', 'awsRequest', 'awsConnect']);
+  const state = r.child('state');
+  state.known(['bucket', 'directory', 'prefix', 'region', 'staleAfter']);
+  const stateRegion = state.string('region', { optional: true });
+  const stateBucket = state.string('bucket', { optional: true, check: (v) => (/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) ? undefined : 'is not an S3 bucket name') });
 
   return {
     source,
     deployment,
     region: r.string('region', { check: (v) => (/^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'is not an AWS region (like eu-west-1)') }),
-    stack: r.string('stack'),
-    release: r.string('release'),
+    stack: r.string('stack', { check: safeName }),
+    release: r.string('release', { check: safeName }),
     aws: { ...(endpoint && { endpoint }), ...(profile && { profile }), ...(maxAttempts && { maxAttempts }) },
     ssh: {
       user,
       port: ssh.integer('port', { fallback: 22, min: 1, max: 65535 }),
       ...optional('identityFile', ssh.string('identityFile', { optional: true }), path),
       knownHosts: path(ssh.string('knownHosts', { fallback: '~/.ssh/known_hosts' })),
-      acceptNewHostKeys: ssh.boolean('acceptNewHostKeys', { fallback: false }),
+      // Only the --accept-new-host-keys flag, run by run: a setting would accept new keys on every run.
+      // Set by the --accept-new-host-keys flag alone (see runDeploy).
+      acceptNewHostKeys: false,
       ...(bastion && {
         bastion: { host: bastion.string('host'), port: bastion.integer('port', { fallback: 22, min: 1, max: 65535 }), user: bastion.string('user', { fallback: user }) },
       }),
@@ -142,7 +149,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     container: {
       name: container.string('name', { fallback: 'live', check: (v) => (/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(v) ? undefined : 'is not a valid container name') }),
       ports: container.strings('ports', { fallback: [], check: (v) => (/^(\d{1,3}(\.\d{1,3}){3}:)?(\d{1,5}:)?\d{1,5}(\/(tcp|udp))?$/.test(v) ? undefined : 'is not a port mapping (like 8080:8080)') }),
-      env: container.map('env', { fallback: {}, key: /^[A-Za-z_][A-Za-z0-9_]*$/, value: (v) => expandEnv(v) }),
+      env: container.map('env', { fallback: {}, key: /^[A-Za-z_][A-Za-z0-9_]*$/, value: (v) => checkEnvValue(expandEnv(v)) }),
       volumes: volumes.includes('/dev/log:/dev/log') ? volumes : [...volumes, '/dev/log:/dev/log'],
       restart: container.oneOf('restart', ['no', 'always', 'unless-stopped', 'on-failure'] as const, { fallback: 'unless-stopped' }),
       stopTimeout: container.duration('stopTimeout', { fallback: 10_000 }),
@@ -152,7 +159,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       ...(http && {
         http: {
           port: http.integer('port', { min: 1, max: 65535 }),
-          path: http.string('path', { fallback: '/health', check: (v) => (v.startsWith('/') ? undefined : 'must start with /') }),
+          path: http.string('path', { fallback: '/health', check: (v) => (!v.startsWith('/') ? 'must start with /' : /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/.test(v) && !/%(?![0-9A-Fa-f]{2})/.test(v) ? undefined : 'is not a URL path: percent-encode spaces and other characters (%20)') }),
           status: http.integer('status', { fallback: 200, min: 100, max: 599 }),
         },
       }),
@@ -173,21 +180,36 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       serial: rollout.custom('serial', parseSerial, 1),
       maxFailPercentage: rollout.integer('maxFailPercentage', { fallback: 0, min: 0, max: 100 }),
       minInService: rollout.integer('minInService', { fallback: 0, min: 0, max: 10_000 }),
+      onFailure: rollout.oneOf('onFailure', ['rollback', 'stop'] as const, { fallback: 'rollback' }),
     },
     timeouts: {
       pull: timeouts.duration('pull', { fallback: 600_000 }),
       drain: timeouts.duration('drain', { fallback: 300_000 }),
+      drainMargin: timeouts.duration('drainMargin', { fallback: 60_000, min: 0 }),
       inService: timeouts.duration('inService', { fallback: 300_000 }),
+      undo: timeouts.duration('undo', { fallback: 300_000, min: 10_000 }),
+      awsRequest: timeouts.duration('awsRequest', { fallback: 30_000, min: 1_000 }),
+      awsConnect: timeouts.duration('awsConnect', { fallback: 5_000, min: 500 }),
     },
-    ...(state && {
-      state: {
-        bucket: state.string('bucket', { check: (v) => (/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) ? undefined : 'is not an S3 bucket name') }),
-        prefix: state.string('prefix', { fallback: 'baton', check: (v) => (/^[^/].*[^/]$|^[^/]$/.test(v) ? undefined : 'must not start or end with /') }),
-        ...(stateRegion && { region: stateRegion }),
-        staleAfter: state.duration('staleAfter', { fallback: 120_000, min: 1_000 }),
-      },
-    }),
+    state: {
+      ...(stateBucket && { bucket: stateBucket }),
+      directory: path(state.string('directory', { fallback: defaultStateDirectory() })),
+      prefix: state.string('prefix', { fallback: 'baton', check: (v) => (/^[^/].*[^/]$|^[^/]$/.test(v) ? undefined : 'must not start or end with /') }),
+      ...(stateRegion && { region: stateRegion }),
+      staleAfter: state.duration('staleAfter', { fallback: 120_000, min: 1_000 }),
+    },
   };
+}
+
+/** Where state lives without a bucket, as the XDG base directory spec places state. */
+function defaultStateDirectory(): string {
+  return process.env.XDG_STATE_HOME ? `${process.env.XDG_STATE_HOME}/baton` : '~/.local/state/baton';
+}
+
+/** Docker env files are line-based: a value with a line break or a NUL would be cut or misread. */
+function checkEnvValue(v: string | { problem: string }): string | { problem: string } {
+  if (typeof v !== 'string') return v;
+  return /[\r\n\0]/.test(v) ? { problem: 'holds a line break or a NUL, which a docker env file cannot carry (use container.volumes with a file instead)' } : v;
 }
 
 /** `serial`: a count, "N%", or a non-empty list of them. Returns a problem string when invalid. */
@@ -224,6 +246,8 @@ function parseExtraVar(extra: string): Record<string, unknown> {
   const eq = extra.indexOf('=');
   const key = eq > 0 ? extra.slice(0, eq).trim() : '';
   if (!key || !/^[A-Za-z][\w-]*(\.[A-Za-z][\w-]*)*$/.test(key)) throw new ConfigError('', `${JSON.stringify(extra)} is not key.path=value`, '-e');
+  const forbidden = key.split('.').find((part) => PROTOTYPE_KEYS.has(part));
+  if (forbidden) throw new ConfigError(key, `is not a setting (a key named ${forbidden} is never merged)`, '-e');
   const raw = extra.slice(eq + 1);
   let value: unknown = raw;
   const doc = parseDocument(raw);
@@ -236,18 +260,40 @@ function parseExtraVar(extra: string): Record<string, unknown> {
   return root;
 }
 
+/**
+ * Stack, release and deployment names become EC2 tag filters (where `*` and `?` are wildcards) and S3
+ * key prefixes (where `/` nests): letters, digits, `.`, `_` and `-` only.
+ */
+export function safeName(v: string): string | undefined {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v) ? undefined : 'may hold only letters, digits, ".", "_" and "-" (it is matched as an EC2 tag and used in S3 keys)';
+}
+
+/** Keys that would reach an object's prototype if merged: refused wherever they come from. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 function deepMerge(target: Record<string, unknown>, value: Record<string, unknown>, path: string, origins: Map<string, Origin>, origin: Origin): void {
   for (const [key, v] of Object.entries(value)) {
     const p = path ? `${path}.${key}` : key;
+    if (PROTOTYPE_KEYS.has(key)) throw new ConfigError(origin.prefix + p, 'is not a setting (a key named __proto__, constructor or prototype is never merged)', origin.source);
     if (isObject(v) && isObject(target[key])) {
       deepMerge(target[key] as Record<string, unknown>, v, p, origins, origin);
     } else {
-      target[key] = v;
+      target[key] = isObject(v) ? nullPrototype(v) : v;
       for (const k of [...origins.keys()]) if (k.startsWith(`${p}.`)) origins.delete(k);
       origins.set(p, origin);
       if (isObject(v)) markAll(v, p, origins, origin);
     }
   }
+}
+
+/** A deep copy on objects without a prototype, so no key can reach Object.prototype. */
+function nullPrototype(value: Record<string, unknown>): Record<string, unknown> {
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(value)) {
+    if (PROTOTYPE_KEYS.has(k)) continue;
+    out[k] = isObject(v) ? nullPrototype(v) : v;
+  }
+  return out;
 }
 
 function markAll(value: Record<string, unknown>, path: string, origins: Map<string, Origin>, origin: Origin): void {

@@ -112,11 +112,13 @@ export class Reader {
   }
 
   /** A duration: "500ms", "10s", "5m", "1h", "1m30s", or a whole number of seconds. In milliseconds. */
-  duration(key: string, o: { fallback: number; min?: number }): number {
+  duration(key: string, o: { fallback: number; min?: number; max?: number }): number {
     if (!this.has(key)) return o.fallback;
     const ms = parseDuration(this.value[key]);
     if (ms === undefined) return this.bad(key, 'is not a duration (like 500ms, 10s, 5m or 1m30s)', o.fallback);
     if (ms < (o.min ?? 1)) return this.bad(key, `is too short (at least ${o.min ?? 1}ms)`, o.fallback);
+    const max = o.max ?? MAX_DURATION_MS;
+    if (ms > max) return this.bad(key, `is too long (at most ${max / 3_600_000}h)`, o.fallback);
     return ms;
   }
 
@@ -169,6 +171,9 @@ export class Reader {
     return fallback;
   }
 }
+
+/** The longest wait any setting takes: a day, well under Node's timer limit (2^31-1 ms, about 24.8 days). */
+export const MAX_DURATION_MS = 24 * 3_600_000;
 
 export function parseDuration(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v * 1000 : undefined;

@@ -64,11 +64,21 @@ export interface RolloutSettings {
   readonly maxFailPercentage: number;
   /** The capacity floor: never fewer than this many hosts in service. */
   readonly minInService: number;
+  /**
+   * When a batch fails: `rollback` puts the hosts already switched back on their kept container, so the
+   * fleet serves one version; `stop` leaves them and says exactly how the fleet is mixed.
+   */
+  readonly onFailure: 'rollback' | 'stop';
 }
 
-/** Where the deploy lock and the history live: an S3 bucket every deployer of the stack can reach. */
+/**
+ * Where the deploy lock, the journal and the history live: an S3 bucket every deployer of the stack can
+ * reach, or, without one, a directory on this machine.
+ */
 export interface StateSettings {
-  readonly bucket: string;
+  readonly bucket?: string;
+  /** Used when no bucket is set: `$XDG_STATE_HOME/baton`, else `~/.local/state/baton`. */
+  readonly directory: string;
   /** Keys start `<prefix>/<stack>/<release>/<deployment>/`. */
   readonly prefix: string;
   /** The bucket's region, when not the stack's. */
@@ -93,7 +103,17 @@ export interface DeployConfig {
   /** Deployments a personal (remote-run) build may never deploy into unless forced. */
   readonly sharedDeployments: readonly string[];
   readonly rollout: RolloutSettings;
-  readonly timeouts: { readonly pull: number; readonly drain: number; readonly inService: number };
-  /** Absent: no deploy lock and no history (every run says so). */
-  readonly state?: StateSettings;
+  readonly timeouts: {
+    readonly pull: number;
+    readonly drain: number;
+    /** How long past a load balancer's own draining timeout Baton keeps waiting for it to report the host drained. */
+    readonly drainMargin: number;
+    readonly inService: number;
+    /** How long the undo at the end of a run may take; what it could not undo stays in the journal. */
+    readonly undo: number;
+    /** One AWS call, from sending to the last byte of the answer; and its connection. */
+    readonly awsRequest: number;
+    readonly awsConnect: number;
+  };
+  readonly state: StateSettings;
 }

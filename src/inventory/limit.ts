@@ -12,17 +12,17 @@ import type { Host } from './host.ts';
  * group's own host order, which subscripts (`web[0]`) index as Ansible's do.
  */
 export function selectHosts(hosts: readonly Host[], pattern: string, source = '--limit', groupHosts?: ReadonlyMap<string, readonly string[]>): Host[] {
-  const matchTerm = (h: readonly Host[], term: string, src: string) => matchOne(h, term, src, groupHosts);
+  const match = (term: string) => matchTerm(hosts, term, source, groupHosts);
   const terms = splitPattern(pattern);
   if (!terms.length) throw new InventoryError(`${source}: ${JSON.stringify(pattern)} is an empty pattern`);
   const positive = terms.filter((t) => !t.startsWith('&') && !t.startsWith('!'));
-  let selected = new Set<Host>(positive.length ? positive.flatMap((t) => matchTerm(hosts, t, source)) : hosts);
+  let selected = new Set<Host>(positive.length ? positive.flatMap(match) : hosts);
   for (const t of terms.filter((t) => t.startsWith('&'))) {
-    const keep = new Set(matchTerm(hosts, t.slice(1), source));
+    const keep = new Set(match(t.slice(1)));
     selected = new Set([...selected].filter((h) => keep.has(h)));
   }
   for (const t of terms.filter((t) => t.startsWith('!'))) {
-    const drop = new Set(matchTerm(hosts, t.slice(1), source));
+    const drop = new Set(match(t.slice(1)));
     selected = new Set([...selected].filter((h) => !drop.has(h)));
   }
   const result = hosts.filter((h) => selected.has(h));
@@ -53,8 +53,7 @@ export function splitPattern(pattern: string): string[] {
   return out.map((t) => t.trim()).filter(Boolean);
 }
 
-function matchOne(hosts: readonly Host[], term: string, source: string, groupHosts: ReadonlyMap<string, readonly string[]> | undefined): Host[] {
-  const matchTerm = (h: readonly Host[], t: string, src: string) => matchOne(h, t, src, groupHosts);
+function matchTerm(hosts: readonly Host[], term: string, source: string, groupHosts: ReadonlyMap<string, readonly string[]> | undefined): Host[] {
   if (term === 'all' || term === '*') return [...hosts];
   if (term.startsWith('@')) {
     let names: string[];
@@ -78,7 +77,7 @@ function matchOne(hosts: readonly Host[], term: string, source: string, groupHos
   // Anything else in brackets is a glob character class, as fnmatch reads it.
   const sliced = /^(.+)\[(?:(-?\d+)|(\d+)[:-](\d*))\]$/.exec(term);
   if (sliced) {
-    const members = matchTerm(hosts, sliced[1]!, source);
+    const members = matchTerm(hosts, sliced[1]!, source, groupHosts);
     if (sliced[2] !== undefined) {
       const n = Number(sliced[2]);
       const one = members[n < 0 ? members.length + n : n];

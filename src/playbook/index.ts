@@ -8,7 +8,8 @@
 import { ConfigError } from '../errors.ts';
 import type { Playbook } from './types.ts';
 
-export type { HostContext, HostTask, Playbook, RunContext, RunTask, Target } from './types.ts';
+export type { Compensation, Guard, HostContext, HostTask, Playbook, RunContext, RunTask, Target } from './types.ts';
+export type { Change } from '../state/journal.ts';
 export { silenceAlarms, suspendAutoscaling } from './tasks/guards.ts';
 export { prePull } from './tasks/pull.ts';
 export { deregister, register } from './tasks/load-balancer.ts';

@@ -11,6 +11,7 @@ import type { DeployConfig, Serial } from '../config/index.ts';
 import type { Host } from '../inventory/host.ts';
 import type { EventBus } from '../rollout/events.ts';
 import type { RemoteHost } from '../ssh/remote-host.ts';
+import type { Change } from '../state/journal.ts';
 import type { ContainerFacts } from './tasks/container.ts';
 
 export interface Playbook {
@@ -82,20 +83,36 @@ export interface RunContext {
   /** Aborted by a second Ctrl-C: steps in flight stop; undo still runs. */
   readonly signal: AbortSignal;
   /**
-   * Registers an undo that runs when the run ends, whatever happens, last registered first. `fix` is the
-   * command an operator runs if the undo itself fails (asked for only then, so it can name what was
-   * actually changed). Register it BEFORE making the change it undoes.
+   * Records a fleet-wide change in the journal and registers its undo, which runs when the run ends,
+   * whatever happens, last registered first. Await it, THEN make the change: once it resolves, a run
+   * killed at any later line leaves the change where `baton recover` finds it.
    */
-  guard(what: string, undo: () => Promise<void>, fix: () => string): void;
+  guard(guard: Guard): Promise<void>;
+}
+
+export interface Guard {
+  /** The change about to be made, as the journal records it (and `recover` undoes it). */
+  readonly change: Change;
+  readonly undo: () => Promise<void>;
+}
+
+export interface Compensation {
+  /** The step's name in progress output: "restore the previous container". */
+  readonly what: string;
+  readonly undo: (signal: AbortSignal) => Promise<void>;
+  /** The changes it undoes, which the journal must hold until the host is back. */
+  readonly changes?: readonly Change[];
 }
 
 export interface HostContext extends RunContext {
   readonly target: Target;
   /**
-   * Registers how to put this host back if a later task fails, last registered first. Compensations run
-   * with their own deadline even after Ctrl-C: a host is never left half-deployed by choice.
+   * Registers how to put this host back if a later task fails, last registered first, and journals its
+   * change. Await it BEFORE making the change. Compensations run with their own deadline even after
+   * Ctrl-C: a host is never left half-deployed by choice. A change stays open in the journal until the
+   * host's turn ends well or its compensation ran.
    */
-  compensate(what: string, undo: (signal: AbortSignal) => Promise<void>): void;
+  compensate(compensation: Compensation): Promise<void>;
   /** Marks when the host left and came back into service, for the summary. */
   readonly service: { left?: number; back?: number };
 }

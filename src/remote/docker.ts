@@ -5,7 +5,8 @@
  */
 import { op, quote, script, type Command } from './command.ts';
 
-export const dockerPull = (image: string): Command => op('docker', 'pull', '--quiet', image);
+/** `--` ends the options: an image can never be read as one (the reference is also checked at the edge). */
+export const dockerPull = (image: string): Command => op('docker', 'pull', '--quiet', '--', image);
 
 /** One JSON object: the container's full inspect document. Fails with "No such container" if absent. */
 export const dockerInspectContainer = (name: string): Command => op('docker', 'inspect', '--type', 'container', '--format', '{{json .}}', name);
@@ -42,11 +43,11 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
     ...Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
   ];
   const entries = Object.entries(spec.env);
-  if (!entries.length) return { command: op(...argv, spec.image) };
+  if (!entries.length) return { command: op(...argv, '--', spec.image) };
   for (const [key, value] of entries) {
     if (/[\r\n]/.test(value)) throw new Error(`container.env.${key}: a value may not contain a line break (docker env files are line-based)`);
   }
-  const runLine = `${argv.map(quote).join(' ')} --env-file "$envfile" ${quote(spec.image)}`;
+  const runLine = `${argv.map(quote).join(' ')} --env-file "$envfile" -- ${quote(spec.image)}`;
   const text = [
     'set -e',
     'umask 077',
@@ -56,7 +57,7 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
     runLine,
   ].join('\n');
   return {
-    command: script(text, `${argv.map(quote).join(' ')} --env-file <${entries.length} variables from stdin> ${quote(spec.image)}`),
+    command: script(text, `${argv.map(quote).join(' ')} --env-file <${entries.length} variables from stdin> -- ${quote(spec.image)}`),
     stdin: entries.map(([k, v]) => `${k}=${v}\n`).join(''),
   };
 }

@@ -7,6 +7,7 @@ import { Listr, type ListrTask } from 'listr2';
 import { formatMs } from '../errors.ts';
 import type { DeployEvent, EventListener, Timed } from '../rollout/events.ts';
 import { summaryTable } from './plain.ts';
+import { printable } from './printable.ts';
 
 type Wrapper = Parameters<ListrTask['task']>[1];
 type StepEvent = Extract<DeployEvent, { type: 'step' }>;
@@ -18,7 +19,9 @@ interface Slot {
   done: boolean;
 }
 
-export function listrReporter(out: NodeJS.WritableStream): EventListener & { finished: Promise<void> } {
+export function listrReporter(terminal: NodeJS.WritableStream): EventListener & { finished: Promise<void> } {
+  // Everything written here passes through printable(): no outside text drives the terminal.
+  const out = { write: (text: string) => terminal.write(printable(text)) };
   const slots = new Map<string, Slot>();
   const key = (host: string | undefined, step: string) => `${host ?? ''}\u0000${step}`;
   let list: Listr | undefined;
@@ -36,8 +39,8 @@ export function listrReporter(out: NodeJS.WritableStream): EventListener & { fin
           slot.wrapper = wrapper;
           slot.settle = (e) => {
             slot.done = true;
-            wrapper.title = `${title}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail && e.status === 'ok' ? `: ${e.detail.split('\n')[0]}` : ''}`;
-            if (e.status === 'failed') reject(new Error(e.detail ?? 'failed'));
+            wrapper.title = printable(`${title}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail && e.status === 'ok' ? `: ${e.detail.split('\n')[0]}` : ''}`);
+            if (e.status === 'failed') reject(new Error(printable(e.detail ?? 'failed')));
             else if (e.status === 'skipped') resolve(wrapper.skip(e.detail));
             else resolve();
           };
@@ -60,10 +63,10 @@ export function listrReporter(out: NodeJS.WritableStream): EventListener & { fin
           ...e.preTasks.flatMap((t) => [declare(`check: ${t}`)]),
           ...e.preTasks.map((t) => declare(t)),
           ...e.batches.map((hosts, i) => ({
-            title: `batch ${i + 1}/${e.batches.length}: ${hosts.join(', ')}`,
+            title: printable(`batch ${i + 1}/${e.batches.length}: ${hosts.join(', ')}`),
             task: (_: unknown, w: Wrapper) =>
               w.newListr(
-                hosts.map((h) => ({ title: h, task: (_: unknown, hw: Wrapper) => hw.newListr(e.steps.map((s) => declare(s, h)), { exitOnError: true }) })),
+                hosts.map((h) => ({ title: printable(h, { oneLine: true }), task: (_: unknown, hw: Wrapper) => hw.newListr(e.steps.map((s) => declare(s, h)), { exitOnError: true }) })),
                 { concurrent: true, exitOnError: false },
               ),
           })),
@@ -80,7 +83,7 @@ export function listrReporter(out: NodeJS.WritableStream): EventListener & { fin
           const line = `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}`;
           const host = e.scope === 'host' ? e.host : undefined;
           const running = [...slots.entries()].find(([k, s]) => !s.done && s.wrapper && (host === undefined || k.startsWith(`${host}\u0000`)));
-          if (running) running[1].wrapper!.output = line;
+          if (running) running[1].wrapper!.output = printable(line);
           else if (list) after.push(line);
           else out.write(`${line}${e.detail ? ` — ${e.detail}` : ''}\n`);
         }

@@ -3,9 +3,10 @@
  */
 import type { EventListener, HostSummary, Timed, DeployEvent } from '../rollout/events.ts';
 import { formatMs } from '../errors.ts';
+import { printable } from './printable.ts';
 
 export function plainReporter(out: NodeJS.WritableStream): EventListener {
-  const line = (at: number, text: string) => out.write(`${new Date(at).toISOString().slice(11, 23)} ${text}\n`);
+  const line = (at: number, text: string) => out.write(`${new Date(at).toISOString().slice(11, 23)} ${printable(text)}\n`);
   return (e: Timed<DeployEvent>) => {
     switch (e.type) {
       case 'run-started':
@@ -42,7 +43,7 @@ export function plainReporter(out: NodeJS.WritableStream): EventListener {
         break;
       case 'run-finished':
         line(e.at, `${e.outcome} in ${formatMs(e.ms)} (exit ${e.exitCode})`);
-        if (e.hosts.length) out.write(summaryTable(e.hosts));
+        if (e.hosts.length) out.write(printable(summaryTable(e.hosts)));
         break;
     }
   };

@@ -28,9 +28,30 @@ describe('TeamCity service messages', () => {
     ];
     for (const e of events) report({ ...e, at: 0 });
     const names = out.split('\n').filter((l) => l.startsWith('##teamcity[')).map((l) => l.slice(11).split(' ')[0]!.replace(']', ''));
-    expect(names).toEqual(['message', 'blockOpened', 'blockOpened', 'message', 'message', 'message', 'blockClosed', 'buildProblem', 'blockClosed', 'buildStatisticValue', 'buildStatisticValue', 'buildStatus']);
+    expect(names).toEqual(['message', 'blockOpened', 'blockOpened', 'message', 'message', 'message', 'blockClosed', 'buildProblem', 'blockClosed', 'buildStatisticValue', 'buildStatisticValue', 'message', 'buildStatus']);
     expect(out).toContain(`##teamcity[blockOpened name='a' flowId='a'`);
     expect(out).toContain(`##teamcity[buildProblem description='a: rolled-back: timed out' identity='baton_`);
     expect(out).toContain(`##teamcity[buildStatus text='{build.status.text}; rolled-back app:v2 to integration: 0/1 hosts (exit 1)']`);
+  });
+
+  it('never let a host name from outside start a message of its own, in any line', () => {
+    let out = '';
+    const report = teamcityReporter({ write: (text: string) => ((out += text), true) } as unknown as NodeJS.WritableStream);
+    const evil = "web-1\n##teamcity[setParameter name='baton.deployed.image' value='attacker/img:1']";
+    const events: DeployEvent[] = [
+      { type: 'run-started', playbook: 'deploy', image: 'app:v2', deployment: 'integration', hosts: [evil], batches: [[evil]], preTasks: [], steps: ['deregister'], check: false },
+      { type: 'batch', index: 1, of: 1, hosts: [evil], status: 'started' },
+      { type: 'step', scope: 'host', host: evil, step: 'deregister', status: 'started' },
+      { type: 'step', scope: 'host', host: evil, step: 'deregister', status: 'ok', ms: 5, detail: evil },
+      { type: 'host-finished', host: evil, result: 'deployed', oldImage: 'app:v1', newImage: 'app:v2', outOfServiceMs: 1200 },
+      { type: 'batch', index: 1, of: 1, hosts: [evil], status: 'finished' },
+      { type: 'warning', message: evil },
+      { type: 'run-finished', outcome: 'deployed', exitCode: 0, ms: 3000, hosts: [{ host: evil, result: 'deployed', oldImage: 'app:v1', newImage: 'app:v2', outOfServiceMs: 1200 }], maxRssKb: 1 },
+    ];
+    for (const e of events) report({ ...e, at: 0 });
+    // Every line is one of Baton's messages: none starts with text from the host name.
+    for (const line of out.split('\n').filter(Boolean)) expect(line).toMatch(/^##teamcity\[(message|blockOpened|blockClosed|progressMessage|buildStatisticValue|setParameter|buildStatus|buildProblem)[ \]]/);
+    const parameters = out.split('\n').filter((l) => l.startsWith('##teamcity[setParameter'));
+    expect(parameters).toEqual([`##teamcity[setParameter name='baton.deployed.image' value='app:v2']`]);
   });
 });

@@ -110,8 +110,9 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
         // A build fails by a build problem (buildStatus only ever takes SUCCESS): one for the run when no
         // host or undo reported its own (an image that would not pull, an interrupt).
         if (e.exitCode !== 0 && problems === 0) emit('buildProblem', { description: text, identity: problemIdentity(deployment, 'run', e.outcome) });
+        // The table holds host names from EC2 tags: inside a message, escaped, it can never start one.
+        if (e.hosts.length) emit('message', { text: summaryTable(e.hosts).trimEnd(), timestamp });
         emit('buildStatus', { text: `{build.status.text}; ${text}` });
-        if (e.hosts.length) out.write(summaryTable(e.hosts));
         break;
       }
     }

@@ -39,7 +39,8 @@ export interface PlannedStep {
   would: string;
 }
 
-export type RunOutcome = 'deployed' | 'checked' | 'rolled-back' | 'failed' | 'interrupted';
+/** `mixed`: a batch failed and, with `rollout.onFailure: stop`, the hosts switched before it were left on the new image. */
+export type RunOutcome = 'deployed' | 'checked' | 'rolled-back' | 'mixed' | 'failed' | 'interrupted' | 'recovered';
 
 export interface HostSummary {
   host: string;

@@ -1,15 +1,20 @@
 /**
- * One host's turn: its tasks in order, each a named step. If one fails, the host's compensations run,
- * last first, and the host goes back to what it ran before; the run decides whether to go on.
+ * One host's turn: its tasks in order, each a named step. Every change a task makes is journaled
+ * before it is made (through `compensate`). If a task fails, the host's compensations run, last first,
+ * and the host goes back to what it ran before; the run decides whether to go on. A compensation that
+ * fails stops the ones after it: a host left out of service is safe, one put back half-restored is not.
  */
 import { InterruptedError } from '../errors.ts';
-import type { HostContext, HostTask, RunContext, Target } from '../playbook/types.ts';
+import type { Compensation, HostContext, HostTask, RunContext, Target } from '../playbook/types.ts';
+import type { JournalEntry } from '../state/journal.ts';
+import { describeChange, fixCommand } from './changes.ts';
 import type { HostSummary } from './events.ts';
+import type { ChangeLog } from './journal-log.ts';
 
 /** Compensations must finish even after a second Ctrl-C: each gets its own deadline instead. */
 const COMPENSATION_TIMEOUT_MS = 10 * 60_000;
 
-export async function runHost(run: RunContext, target: Target, tasks: readonly HostTask[]): Promise<HostSummary> {
+export async function runHost(run: RunContext, target: Target, tasks: readonly HostTask[], journal: ChangeLog): Promise<HostSummary> {
   const name = target.host.name;
   const { events } = run;
   const wanted = run.targetImage?.(target) ?? run.image;
@@ -18,27 +23,40 @@ export async function runHost(run: RunContext, target: Target, tasks: readonly H
     events.emit({ type: 'host-finished', ...base, result: 'unchanged', outOfServiceMs: 0 });
     return { ...base, result: 'unchanged', outOfServiceMs: 0 };
   }
-  const compensations: { what: string; undo: (signal: AbortSignal) => Promise<void> }[] = [];
+  const compensations: (Compensation & { entries: JournalEntry[] })[] = [];
   const service: HostContext['service'] = {};
-  const ctx: HostContext = { ...run, target, service, compensate: (what, undo) => compensations.push({ what, undo }) };
+  const ctx: HostContext = {
+    ...run,
+    target,
+    service,
+    compensate: async (c) => {
+      const entries: JournalEntry[] = [];
+      for (const change of c.changes ?? []) entries.push(await journal.record(change, describeChange(change), fixCommand(change, run.config.region)));
+      compensations.push({ ...c, entries });
+    },
+  };
   const outOfService = () => (service.left ? (service.back ?? Date.now()) - service.left : 0);
   try {
     for (const task of tasks) {
       if (run.signal.aborted) throw new InterruptedError(`interrupted before ${task.name}`);
       await events.step({ host: name }, task.name, () => task.run(ctx), (d) => d || undefined);
     }
+    for (const c of compensations) for (const e of c.entries) void journal.close(e);
     const summary = { ...base, result: 'deployed' as const, outOfServiceMs: outOfService() };
     events.emit({ type: 'host-finished', ...summary });
     return summary;
   } catch (error) {
     const reason = (error as Error).message;
     let result: HostSummary['result'] = 'rolled-back';
-    for (const { what, undo } of compensations.reverse()) {
+    for (const c of compensations.reverse()) {
       try {
-        await events.step({ host: name }, what, () => undo(AbortSignal.timeout(COMPENSATION_TIMEOUT_MS)));
+        await events.step({ host: name }, c.what, () => c.undo(AbortSignal.timeout(COMPENSATION_TIMEOUT_MS)));
+        for (const e of c.entries) void journal.close(e);
       } catch (undoError) {
         result = 'failed';
-        events.emit({ type: 'warning', message: `${name}: could not ${what}: ${(undoError as Error).message}` });
+        const left = compensations.slice(compensations.indexOf(c)).flatMap((x) => x.entries);
+        events.emit({ type: 'warning', message: `${name}: could not ${c.what}: ${(undoError as Error).message}; left for \`baton recover\`: ${left.map((e) => e.what).join('; ') || 'nothing journaled'}` });
+        break;
       }
     }
     const summary = { ...base, result, outOfServiceMs: outOfService(), error: reason };

@@ -31,15 +31,4 @@ export class InterruptController implements Interrupt {
     if (this.requests >= 2) this.abort.abort();
     return this.requests;
   }
-
-  /** Routes SIGINT and SIGTERM here until the returned function is called. */
-  listen(onInterrupt: (count: number) => void): () => void {
-    const handler = () => onInterrupt(this.request());
-    process.on('SIGINT', handler);
-    process.on('SIGTERM', handler);
-    return () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    };
-  }
 }

@@ -9,7 +9,8 @@ import type { AwsClients } from '../aws/clients.ts';
 import { findInstancesByTags } from '../aws/ec2.ts';
 import { LoadBalancers } from '../aws/load-balancers.ts';
 import type { DeployConfig } from '../config/index.ts';
-import { BatonError, ExitCode, InterruptedError } from '../errors.ts';
+import { BatonError, ExitCode, InterruptedError, NothingChangedError } from '../errors.ts';
+import { quote } from '../remote/command.ts';
 import type { Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import type { FleetConnection } from '../ssh/remote-host.ts';
@@ -18,6 +19,12 @@ import { runHost } from './host.ts';
 import { planRollout } from './plan.ts';
 import type { Interrupt } from './interrupt.ts';
 import { inspectLive, previousName } from '../playbook/tasks/container.ts';
+import { healthCheck } from '../playbook/tasks/health.ts';
+import { deregister, register } from '../playbook/tasks/load-balancer.ts';
+import { swapToPrevious } from '../playbook/tasks/rollback.ts';
+import type { JournalEntry } from '../state/journal.ts';
+import { describeChange, fixCommand, undoStep } from './changes.ts';
+import { memoryLog, type ChangeLog } from './journal-log.ts';
 
 export interface DeployOptions {
   readonly playbook: Playbook;
@@ -38,12 +45,17 @@ export interface DeployOptions {
   readonly events: EventBus;
   readonly interrupt: Interrupt;
   readonly aws: AwsClients;
+  /** The AWS adapters the run works through; by default built on `aws`'s clients (tests pass fakes). */
+  readonly services?: Omit<RunContext['aws'], 'clients'>;
   readonly connect: (hosts: readonly Host[]) => Promise<FleetConnection>;
   /**
    * Runs once the selection is known and before the first connection, unless nothing will change
-   * (`check`, `listHosts`): takes the deploy lock. Its release is the caller's, after the run.
+   * (`check`, `listHosts`): takes the deploy lock and starts the journal every change is written to.
+   * Its release is the caller's, after the run.
    */
-  readonly lock?: () => Promise<string | undefined>;
+  readonly lock?: (hosts: readonly Host[]) => Promise<{ readonly where: string; readonly journal?: ChangeLog }>;
+  /** A rollback run: a failed batch never triggers another rollback. */
+  readonly rollback?: boolean;
   /** Asked before each batch (`--step`, a canary pause): false stops the rollout there. */
   readonly beforeBatch?: (batch: { index: number; of: number; hosts: string[]; previous?: string[] }) => Promise<boolean>;
 }
@@ -79,12 +91,18 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   events.emit({ type: 'run-started', playbook: playbook.name, image: options.image, deployment: options.deployment, hosts: found.map((h) => h.name), batches, preTasks: playbook.preTasks.map((t) => t.name), steps: playbook.tasks.map((t) => t.name), check: options.check || !!options.listHosts });
   if (options.listHosts) return finish('checked', ExitCode.Ok, []);
 
-  if (options.lock && !options.check) await events.step({}, 'lock', options.lock, (where) => where);
-  const loadBalancers = new LoadBalancers(aws.elb, aws.elbv2);
-  const autoscaling = new AutoScaling(aws.autoscaling);
-  const alarms = new Alarms(aws.cloudwatch);
+  // Without a journal from the lock, an in-memory one: the run is as careful, but a killed run leaves
+  // nothing for `baton recover`.
+  let journal: ChangeLog = memoryLog();
+  if (options.lock && !options.check) {
+    const held = await events.step({}, 'lock', () => options.lock!(found), (l) => l.where);
+    if (held.journal) journal = held.journal;
+  }
+  const loadBalancers = options.services?.loadBalancers ?? new LoadBalancers(aws.elb, aws.elbv2);
+  const autoscaling = options.services?.autoscaling ?? new AutoScaling(aws.autoscaling);
+  const alarms = options.services?.alarms ?? new Alarms(aws.cloudwatch);
   const fleet = await events.step({}, 'connect', () => options.connect(found), () => `${found.length} hosts through ${config.ssh.bastion ? `bastion ${config.ssh.bastion.host}` : 'direct SSH'}`);
-  const guards: { what: string; undo: () => Promise<void>; fix: () => string }[] = [];
+  const guards: { what: string; undo: () => Promise<void>; entry: JournalEntry }[] = [];
   const summaries = new Map<string, HostSummary>();
   let undoFailed = false;
   let outcome: RunOutcome = 'deployed';
@@ -102,7 +120,11 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       aws: { clients: aws, loadBalancers, autoscaling, alarms },
       events,
       signal: options.interrupt.signal,
-      guard: (what, undo, fix) => guards.push({ what, undo, fix }),
+      guard: async ({ change, undo }) => {
+        const entry = await journal.record(change, describeChange(change), fixCommand(change, config.region));
+        guards.push({ what: undoStep(change), undo, entry });
+        events.emit({ type: 'guard', what: entry.what, fix: entry.fix });
+      },
     };
     for (const task of playbook.preTasks) await events.step({}, `check: ${task.name}`, async () => task.prepare?.(ctx));
     if (options.check) {
@@ -111,11 +133,10 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     }
     for (const task of playbook.preTasks) {
       if (options.interrupt.stopRequested) throw new InterruptedError('interrupted before any host left service');
-      const held = guards.length;
       await events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
-      for (const g of guards.slice(held)) events.emit({ type: 'guard', what: g.what, fix: g.fix() });
     }
     const byName = new Map(targets.map((t) => [t.host.name, t]));
+    let failedBatch: number | undefined;
     for (const [index, batch] of plan.batches.entries()) {
       if (options.interrupt.stopRequested) {
         outcome = 'interrupted';
@@ -129,30 +150,54 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
         break;
       }
       events.emit({ type: 'batch', index: index + 1, of: plan.batches.length, hosts: batch.map((h) => h.name), status: 'started' });
-      const results = await Promise.all(batch.map((h) => runHost(ctx, byName.get(h.name)!, playbook.tasks)));
+      const results = await Promise.all(batch.map((h) => runHost(ctx, byName.get(h.name)!, playbook.tasks, journal)));
       for (const r of results) summaries.set(r.host, r);
       events.emit({ type: 'batch', index: index + 1, of: plan.batches.length, hosts: batch.map((h) => h.name), status: 'finished' });
       const failed = results.filter((r) => r.result === 'rolled-back' || r.result === 'failed');
       if (results.some((r) => r.result === 'failed')) outcome = 'failed';
       else if (failed.length && outcome === 'deployed') outcome = 'rolled-back';
-      if (failed.length && plan.shouldStop(failed.length, batch.length)) break;
+      // A second interrupt aborted the hosts in flight: they were put back; that is not a failed batch.
       if (options.interrupt.signal.aborted) {
-        outcome = outcome === 'deployed' ? 'interrupted' : outcome;
+        outcome = outcome === 'failed' ? 'failed' : 'interrupted';
         break;
+      }
+      if (failed.length && plan.shouldStop(failed.length, batch.length)) {
+        failedBatch = index + 1;
+        break;
+      }
+    }
+    const switched = plan.batches.flat().flatMap((h) => (summaries.get(h.name)?.result === 'deployed' ? [summaries.get(h.name)!] : []));
+    if (failedBatch !== undefined && switched.length) {
+      if (config.rollout.onFailure === 'rollback' && !options.rollback) {
+        const back = await rollBackSwitched(ctx, plan.batches, summaries, byName, journal, failedBatch);
+        if (back === 'failed') outcome = 'failed';
+      } else if (outcome !== 'failed') {
+        outcome = 'mixed';
+        events.emit({ type: 'warning', message: mixedFleetMessage(switched, plan.batches.flat().map((h) => h.name), options.deployment) });
       }
     }
     if (outcome === 'deployed') for (const task of playbook.postTasks ?? []) await events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
   } catch (error) {
     if (error instanceof BatonError && error.exitCode === ExitCode.BadInput) throw error;
-    outcome = error instanceof InterruptedError ? 'interrupted' : 'rolled-back';
+    // Nothing changed yet (discovery, a read-only check): no undo, no summary; the error says it all.
+    if (!guards.length && !summaries.size && !options.interrupt.stopRequested) {
+      // An AWS answer is left for the error boundary to word; a Baton error that defaults to "rolled back" is not one.
+      if (!(error instanceof BatonError) || error.exitCode !== ExitCode.RolledBack) throw error;
+      throw new NothingChangedError(error.message, { cause: error });
+    }
+    // A pre-task aborted by a second interrupt fails with whatever its call failed with: still an interrupt.
+    outcome = error instanceof InterruptedError || options.interrupt.signal.aborted ? 'interrupted' : 'rolled-back';
     events.emit({ type: 'warning', message: (error as Error).message });
   } finally {
+    // The undo has a deadline of its own: whatever it cannot undo in time stays in the journal.
+    const deadline = Date.now() + config.timeouts.undo;
     for (const guard of guards.reverse()) {
       try {
-        await events.step({}, guard.what, guard.undo);
+        await events.step({}, guard.what, () => withDeadline(guard.undo(), deadline, `${guard.what}: the undo's time limit (timeouts.undo) ran out`));
+        await journal.close(guard.entry);
       } catch (error) {
         undoFailed = true;
-        events.emit({ type: 'undo-failed', what: guard.what, error: (error as Error).message, fix: guard.fix() });
+        events.emit({ type: 'undo-failed', what: guard.entry.what, error: (error as Error).message, fix: guard.entry.fix });
       }
     }
     await fleet.close();
@@ -160,7 +205,75 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const hosts = found.map((h) => summaries.get(h.name) ?? { host: h.name, result: 'not-started' as const, newImage: options.image, outOfServiceMs: 0 });
   if (undoFailed || outcome === 'failed') return finish(outcome === 'deployed' ? 'failed' : outcome, ExitCode.NeedsOperator, hosts);
   if (outcome === 'interrupted') return finish(outcome, ExitCode.Interrupted, hosts);
+  if (outcome === 'mixed') return finish(outcome, ExitCode.Mixed, hosts);
   return finish(outcome, outcome === 'deployed' ? ExitCode.Ok : ExitCode.RolledBack, hosts);
+}
+
+const ROLLBACK_TASKS = [deregister(), swapToPrevious(), healthCheck(), register()];
+
+/**
+ * `onFailure: rollback`: the hosts a failed run already switched go back to the container they kept,
+ * batch by batch in reverse, with the same load balancer steps, so the fleet serves one version.
+ */
+async function rollBackSwitched(
+  ctx: RunContext,
+  batches: readonly (readonly Host[])[],
+  summaries: Map<string, HostSummary>,
+  byName: ReadonlyMap<string, Target>,
+  journal: ChangeLog,
+  failedBatch: number,
+): Promise<'rolled-back' | 'failed'> {
+  const { events } = ctx;
+  const undo = batches
+    .map((b) => b.filter((h) => summaries.get(h.name)?.result === 'deployed'))
+    .filter((b) => b.length)
+    .reverse();
+  const hosts = undo.flat().map((h) => h.name);
+  events.emit({ type: 'warning', message: `batch ${failedBatch} failed: putting ${hosts.join(', ')} back on the image ${hosts.length === 1 ? 'it' : 'they'} ran before (rollout.onFailure: rollback)` });
+  // Each switched host as it is now: the new image live, the one it ran before kept.
+  const now = (h: Host): Target => {
+    const t = byName.get(h.name)!;
+    const s = summaries.get(h.name)!;
+    return { ...t, live: undefined, liveImage: s.newImage, previous: { id: '', image: s.oldImage!, running: false, labels: {} } };
+  };
+  const back: RunContext = { ...ctx, targetImage: (t) => t.previous?.image };
+  let result: 'rolled-back' | 'failed' = 'rolled-back';
+  for (const batch of undo) {
+    const results = await Promise.all(batch.map((h) => runHost(back, now(h), ROLLBACK_TASKS, journal)));
+    for (const r of results) {
+      const before = summaries.get(r.host)!;
+      if (r.result === 'deployed') summaries.set(r.host, { ...before, result: 'rolled-back', error: `rolled back after batch ${failedBatch} failed` });
+      else {
+        result = 'failed';
+        summaries.set(r.host, { ...before, result: 'failed', error: `could not be rolled back after batch ${failedBatch} failed: ${r.error ?? r.result}` });
+      }
+    }
+    if (result === 'failed') break;
+  }
+  return result;
+}
+
+/** `onFailure: stop`: which hosts run what, and the exact commands that make the fleet one version. */
+function mixedFleetMessage(switched: readonly HostSummary[], all: readonly string[], deployment: string): string {
+  const names = switched.map((s) => s.host);
+  const rest = all.filter((n) => !names.includes(n));
+  const image = switched[0]!.newImage;
+  return (
+    `THE FLEET IS MIXED: ${names.join(', ')} run${names.length === 1 ? 's' : ''} ${image}; ${rest.join(', ')} ${rest.length === 1 ? 'runs' : 'run'} the previous image (rollout.onFailure: stop).
+` +
+    `  back to one version:  baton rollback --deployment ${deployment} --limit ${quote(names.join(','))}
+` +
+    `  or, once fixed:       baton deploy --deployment ${deployment} --image ${quote(image)} --limit ${quote(rest.join(','))}`
+  );
+}
+
+/** Waits for `work` until `deadline` (epoch ms); then gives up with `message` (the work may go on). */
+function withDeadline<T>(work: Promise<T>, deadline: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /** `--check`: every step's own account of what it would do, from what the read-only phase learned. */

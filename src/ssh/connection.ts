@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import ssh2, { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import type { SshSettings } from '../config/types.ts';
-import { BatonError, ConfigError, HostKeyError, formatMs } from '../errors.ts';
+import { BatonError, ExitCode, ConfigError, HostKeyError, formatMs } from '../errors.ts';
 import {
   appendKnownHost,
   fingerprint,
@@ -22,7 +22,10 @@ import {
 } from './known-hosts.ts';
 
 /** A host or the bastion could not be reached, or refused us. */
-export class ConnectError extends BatonError {}
+/** A host or the bastion could not be reached: before a run changes anything, that is exit 5. */
+export class ConnectError extends BatonError {
+  override readonly exitCode = ExitCode.Unchanged;
+}
 
 /** Where a session goes, and what messages call it. */
 export interface Endpoint {

@@ -137,7 +137,15 @@ class SshHost implements RemoteHost {
     this.channels = new Semaphore(ssh.maxChannels);
     // Errors after the handshake (keepalive timeouts, resets) surface through the calls that fail.
     connection.client.on('error', () => {});
+    // A connection that closes (sshd killed, the tunnel or the bastion gone) fails its commands at once,
+    // instead of each waiting out its deadline.
+    connection.client.on('close', () => {
+      for (const giveUp of [...this.inFlight]) giveUp(new ConnectError(`${connection.endpoint.label}: the SSH connection closed`));
+    });
   }
+
+  /** The commands running now, each with how to give up on it. */
+  private readonly inFlight = new Set<(error: Error) => void>();
 
   /**
    * Runs `command` (rendered once for the remote shell). Resolves on exit code 0; rejects with
@@ -158,6 +166,7 @@ class SshHost implements RemoteHost {
       const settle = (fn: () => void) => {
         if (settled) return;
         settled = true;
+        this.inFlight.delete(giveUp);
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         fn();
@@ -173,6 +182,7 @@ class SshHost implements RemoteHost {
         settle(() => reject(error));
       };
       let timer: NodeJS.Timeout | undefined;
+      this.inFlight.add(giveUp);
       const onAbort = () => giveUp(interrupted(signal!, `${this.name}: \`${what}\``));
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -8,7 +8,7 @@ import type { StateStore } from './store.ts';
 
 export interface HistoryEntry {
   readonly id: string;
-  readonly kind: 'deploy' | 'rollback';
+  readonly kind: 'deploy' | 'rollback' | 'recover' | 'resume';
   readonly deployer: string;
   readonly machine: string;
   readonly deployment: string;

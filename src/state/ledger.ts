@@ -1,41 +1,98 @@
 /**
- * A run's footprint in the state bucket: the lock it holds while it may change the fleet, and its
- * history entry. Trouble with the bucket after the lock is taken never fails the run: it is said loudly,
- * with the command that cleans up.
+ * A run's footprint in the state store: the lock it holds while it may change the fleet, the journal
+ * of every change it makes, and its history entry. Trouble with the store after the lock is taken never
+ * passes silently: a lost lock stops the run at the next safe point, a journal left open is listed with
+ * the commands that deal with it.
  */
 import { hostname } from 'node:os';
 import type { EventBus, HostSummary, RunOutcome } from '../rollout/events.ts';
 import { recordHistory, type HistoryEntry } from './history.ts';
-import { acquireLock, type HeldLock } from './lock.ts';
+import { describeUnfinished, Journal, openEntries, readJournal, UnfinishedJournalError, type JournalDocument, type JournalRun } from './journal.ts';
+import { acquireLock, inspectLock, takeOverLock, type HeldLock, type LockIdentity } from './lock.ts';
+import { LockedError } from '../errors.ts';
 import type { StateStore } from './store.ts';
 
 export type RunFacts = Omit<HistoryEntry, 'machine' | 'outcome' | 'hosts' | 'finishedAt' | 'ms' | 'exitCode' | 'error'>;
 
+export interface LedgerOptions {
+  /** `--lock-wait`, and the signal that ends a wait (Ctrl-C). */
+  readonly waitMs?: number;
+  readonly signal?: AbortSignal;
+  /** Called if the lock is lost while the run holds it: the run must stop at its next safe point. */
+  readonly onLost?: (why: string) => void;
+}
+
 export class RunLedger {
   private held: HeldLock | undefined;
   private started: Promise<void> = Promise.resolve();
+  private journalOf: Journal | undefined;
 
   constructor(
     private readonly store: StateStore,
     private readonly facts: RunFacts,
     private readonly events: EventBus,
-    /** `--lock-wait`, and the signal that ends a wait (Ctrl-C). */
-    private readonly wait: { readonly waitMs?: number; readonly signal?: AbortSignal } = {},
+    private readonly options: LedgerOptions = {},
   ) {}
 
-  /** Takes the lock (or throws `LockedError`) and records the run as running; returns the lock's URL. */
-  async begin(): Promise<string> {
-    const { id, deployer, kind, image, startedAt, build } = this.facts;
-    this.held = await acquireLock(this.store, { id, holder: deployer, command: kind === 'rollback' ? 'rollback' : `deploy ${image}`, startedAt, ...(build && { build }) }, { events: this.events, ...this.wait });
+  get journal(): Journal | undefined {
+    return this.journalOf;
+  }
+
+  /**
+   * Takes the lock (or throws `LockedError`), refuses to start over a journal that a run left open
+   * (`UnfinishedJournalError`), and starts this run's journal; returns where the lock lives.
+   */
+  async begin(hosts: readonly string[]): Promise<string> {
+    this.held = await acquireLock(this.store, this.identity(), { events: this.events, ...this.options });
+    try {
+      const left = await readJournal(this.store);
+      if (left && openEntries(left.doc).length) throw new UnfinishedJournalError(describeUnfinished(this.store, left.doc));
+      // A journal whose entries are all closed belongs to a run that ended but could not remove it.
+      const over = left && { doc: { ...left.doc, entries: [] }, etag: left.etag };
+      this.journalOf = await Journal.start(this.store, this.journalRun(hosts), over);
+    } catch (error) {
+      await this.held.release().catch(() => undefined);
+      this.held = undefined;
+      throw error;
+    }
     // Written while the run connects; `end` waits for it before writing the outcome over it.
     this.started = this.record({ outcome: 'running', hosts: [] });
     return this.store.url('lock.json');
   }
 
-  /** Records how the run ended and releases the lock; a no-op if the lock was never taken. */
+  /**
+   * For `recover` and `resume`: takes the lock of a run that is gone (or a free one) and the journal it
+   * left, entries and all. Returns the journal as found, or undefined when nothing was left open.
+   */
+  async takeOver(): Promise<JournalDocument | undefined> {
+    const lock = await inspectLock(this.store);
+    if (lock && !lock.stale) {
+      throw new LockedError(`${this.store.label} is being deployed by ${lock.record.holder} (${lock.record.command}; pid ${lock.record.pid} on ${lock.record.machine}): a live run owns its journal; wait for it to finish`);
+    }
+    this.held = lock ? await takeOverLock(this.store, lock, this.identity(), { events: this.events, ...this.options }) : await acquireLock(this.store, this.identity(), { events: this.events, ...this.options });
+    const left = await readJournal(this.store);
+    const open = left && openEntries(left.doc).length ? left : undefined;
+    this.journalOf = await Journal.start(this.store, this.journalRun(left?.doc.run.hosts ?? []), open ?? (left && { doc: { ...left.doc, entries: [] }, etag: left.etag }));
+    this.started = this.record({ outcome: 'running', hosts: [] });
+    return open?.doc;
+  }
+
+  /** Records how the run ended, closes the journal (or says loudly what it leaves open), releases the lock. */
   async end(result: { outcome: RunOutcome; exitCode: number; hosts: readonly HostSummary[]; error?: string }): Promise<void> {
     if (!this.held) return;
     await this.started;
+    if (this.journalOf) {
+      const open = await this.journalOf.finish().catch((error: unknown) => {
+        this.events.emit({ type: 'warning', message: `could not close the journal ${this.store.url('journal.json')}: ${(error as Error).message}` });
+        return this.journalOf!.open;
+      });
+      if (open.length) {
+        this.events.emit({
+          type: 'warning',
+          message: `left open in the journal (${this.store.url('journal.json')}), so no deploy starts until it is dealt with:\n${open.map((e) => `  - ${e.what}`).join('\n')}\n  \`baton recover --deployment ${this.store.scope.deployment}\` undoes them (or run the commands above by hand, then recover to close the journal)`,
+        });
+      }
+    }
     const finishedAt = new Date();
     await this.record({ ...result, finishedAt: finishedAt.toISOString(), ms: finishedAt.getTime() - Date.parse(this.facts.startedAt) });
     if (this.held.lostBecause) {
@@ -52,6 +109,16 @@ export class RunLedger {
         fix: `baton lock release --force --deployment ${this.store.scope.deployment}`,
       });
     }
+  }
+
+  private identity(): LockIdentity {
+    const { id, deployer, kind, image, startedAt, build } = this.facts;
+    return { id, holder: deployer, command: image && kind !== 'rollback' ? `${kind} ${image}` : kind, startedAt, ...(build && { build }) };
+  }
+
+  private journalRun(hosts: readonly string[]): JournalRun {
+    const { id, deployer, kind, image, startedAt } = this.facts;
+    return { id, kind, deployer, machine: hostname(), pid: process.pid, ...(image && { image }), startedAt, hosts: [...hosts] };
   }
 
   private async record(part: Pick<HistoryEntry, 'outcome' | 'hosts'> & Partial<HistoryEntry>): Promise<void> {

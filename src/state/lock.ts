@@ -6,8 +6,10 @@
  * Such a lock is reported, never taken over silently: that run may have left a host out of its load
  * balancer, so an operator looks (`baton status`) and releases it (`baton lock release --force`).
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { LockedError } from '../errors.ts';
+import { formatDuration, LockedError } from '../errors.ts';
+import { sleep } from '../poll.ts';
 import type { DeployEvent } from '../rollout/events.ts';
 import type { StateStore } from './store.ts';
 
@@ -18,6 +20,9 @@ export interface LockRecord {
   readonly id: string;
   readonly holder: string;
   readonly machine: string;
+  /** `/etc/machine-id` and the kernel's boot id: the pid means something only on this very boot. */
+  readonly machineId?: string;
+  readonly bootId?: string;
   readonly pid: number;
   /** What the run does: `deploy registry/app:v2`, `rollback`. */
   readonly command: string;
@@ -27,35 +32,54 @@ export interface LockRecord {
   readonly doing?: string;
   /** The CI build, when there is one. */
   readonly build?: string;
-  /** The guards the run holds, with the commands that undo them should it die holding them. */
-  readonly guards?: readonly { readonly what: string; readonly fix: string }[];
 }
 
 export interface LockView {
   readonly record: LockRecord;
   /** When the bucket last heard from the holder. */
   readonly renewedAt: Date;
+  /** How long ago, on the bucket's own clock (never the deployer's, which may be skewed). */
+  readonly silentMs: number;
+  /** The version read: a takeover or a forced release replaces or removes only this one. */
+  readonly etag: string;
   /** Why the lock is stale, if it is. */
   readonly stale?: string;
 }
 
-export type LockIdentity = Omit<LockRecord, 'heartbeatAt' | 'doing' | 'machine' | 'pid' | 'guards'>;
+export type LockIdentity = Omit<LockRecord, 'heartbeatAt' | 'doing' | 'machine' | 'machineId' | 'bootId' | 'pid'>;
 
 /** The current lock, if any, with a verdict on whether its holder is still alive. */
-export async function inspectLock(store: StateStore, now = Date.now()): Promise<LockView | undefined> {
+export async function inspectLock(store: StateStore): Promise<LockView | undefined> {
   const stored = await store.read<LockRecord>(LOCK);
-  return stored && view(stored.value, stored.lastModified, store.settings.staleAfter, now);
-}
-
-function view(record: LockRecord, renewedAt: Date, staleAfter: number, now: number): LockView {
-  const silent = now - renewedAt.getTime();
+  if (!stored) return undefined;
+  const silentMs = Math.max(0, stored.storeNow.getTime() - stored.lastModified.getTime());
+  const record = stored.value;
+  const staleAfter = store.settings.staleAfter;
   let stale: string | undefined;
-  if (record.machine === hostname() && !processAlive(record.pid)) stale = `its process (pid ${record.pid} on ${record.machine}) is gone`;
-  else if (silent > staleAfter) stale = `it has not been renewed for ${ago(silent)} (state.staleAfter is ${ago(staleAfter)})`;
-  return { record, renewedAt, ...(stale && { stale }) };
+  if (sameBoot(record) && !processAlive(record.pid)) stale = `its process (pid ${record.pid} on ${record.machine}) is gone`;
+  else if (silentMs > staleAfter) stale = `it has not been renewed for ${formatDuration(silentMs)} (state.staleAfter is ${formatDuration(staleAfter)})`;
+  return { record, renewedAt: stored.lastModified, silentMs, etag: stored.etag, ...(stale && { stale }) };
 }
 
-function processAlive(pid: number): boolean {
+/** This machine's identity and boot, when the system tells (Linux); the host name only as a last resort. */
+const here = (() => {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { machineId: read('/etc/machine-id') ?? read('/var/lib/dbus/machine-id') ?? `host:${hostname()}`, bootId: read('/proc/sys/kernel/random/boot_id') };
+})();
+
+/** Whether the lock was written on this very machine and boot: only then does its pid mean a process here. */
+function sameBoot(record: LockRecord): boolean {
+  return !!here.machineId && !!here.bootId && record.machineId === here.machineId && record.bootId === here.bootId;
+}
+
+/** Whether a process with this pid runs on this machine (EPERM: it does, as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -66,11 +90,13 @@ function processAlive(pid: number): boolean {
 
 export interface AcquireOptions {
   /** The run's events: the lock records what the run is doing, and a wait is announced there. */
-  readonly events?: { subscribe(l: (e: DeployEvent) => void): () => void; emit?(e: DeployEvent): void };
+  readonly events?: { subscribe(l: (e: DeployEvent) => void): () => void; emit(e: DeployEvent): void };
   /** How long to wait for a live holder to finish (`--lock-wait`); 0 fails at once. */
   readonly waitMs?: number;
   /** Ends a wait early (Ctrl-C). */
   readonly signal?: AbortSignal;
+  /** Called once if the lock is lost while held (released by force, taken by another run). */
+  readonly onLost?: (why: string) => void;
 }
 
 /**
@@ -82,79 +108,76 @@ export async function acquireLock(store: StateStore, who: LockIdentity, options:
   const deadline = started + (options.waitMs ?? 0);
   let announced = false;
   for (;;) {
-    const record: LockRecord = { ...who, machine: hostname(), pid: process.pid, heartbeatAt: new Date().toISOString() };
+    const record = lockRecord(who);
     const etag = await store.write(LOCK, record, { absent: true });
-    if (etag !== undefined) return new HeldLock(store, record, etag, options.events);
+    if (etag !== undefined) return new HeldLock(store, record, etag, options);
     const current = await inspectLock(store);
     if (!current) continue; // Released between our write and our read: try again.
     if (current.stale || Date.now() >= deadline || options.signal?.aborted) {
-      const waited = announced ? ` (waited ${ago(Date.now() - started)} for it)` : '';
+      const waited = announced ? ` (waited ${formatDuration(Date.now() - started)} for it)` : '';
       throw new LockedError(`${describeHeld(store, current)}${waited}`);
     }
     if (!announced) {
       announced = true;
-      options.events?.emit?.({ type: 'warning', message: `waiting up to ${ago(options.waitMs ?? 0)} for the deploy lock: ${describeHeld(store, current)}` });
+      options.events?.emit({ type: 'warning', message: `waiting up to ${formatDuration(options.waitMs ?? 0)} for the deploy lock: ${describeHeld(store, current)}` });
     }
     await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())), options.signal);
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-  });
+function lockRecord(who: LockIdentity): LockRecord {
+  return { ...who, machine: hostname(), ...(here.machineId && { machineId: here.machineId }), ...(here.bootId && { bootId: here.bootId }), pid: process.pid, heartbeatAt: new Date().toISOString() };
+}
+
+/**
+ * Takes over the lock of a run that is gone (`baton recover`, `baton resume`): replaces exactly the
+ * stale version read, so a holder that was only slow, and renewed meanwhile, keeps it.
+ */
+export async function takeOverLock(store: StateStore, stale: LockView, who: LockIdentity, options: AcquireOptions = {}): Promise<HeldLock> {
+  const record = lockRecord(who);
+  const etag = await store.write(LOCK, record, { etag: stale.etag });
+  if (etag === undefined) throw new LockedError(`${store.label}: the lock changed while taking it over (its holder may be alive): look again with \`baton lock status --deployment ${store.scope.deployment}\``);
+  return new HeldLock(store, record, etag, options);
 }
 
 /** A one-paragraph account of who holds the lock and what to do about it. */
-export function describeHeld(store: StateStore, lock: LockView, now = Date.now()): string {
+export function describeHeld(store: StateStore, lock: LockView): string {
   const r = lock.record;
   const who = `${r.holder} (${r.command}${r.build ? `, build ${r.build}` : ''}; pid ${r.pid} on ${r.machine})`;
-  const since = `since ${r.startedAt} (${ago(now - Date.parse(r.startedAt))} ago)`;
+  const since = `since ${r.startedAt}`;
   const doing = r.doing ? `, last seen at: ${r.doing}` : '';
-  const release = `baton lock release --force --deployment ${store.scope.deployment}`;
+  const d = store.scope.deployment;
   if (lock.stale) {
     return (
       `${store.label} is locked by a run that did not finish: ${who} ${since}${doing}. The lock is stale: ${lock.stale}. ` +
-      `That run may have left a host out of its load balancer, Auto Scaling processes suspended or alarms silenced: ` +
-      `check with \`baton status --deployment ${store.scope.deployment}\`, then \`${release}\`` +
-      leftovers(lock.record)
+      `Whatever it left changed on the fleet is in its journal: \`baton recover --deployment ${d}\` undoes it and releases the lock ` +
+      `(\`baton lock status --deployment ${d}\` lists it)`
     );
   }
-  return `${store.label} is being deployed by ${who} ${since}${doing}. Wait for it to finish; if that run is gone: \`${release}\``;
-}
-
-/** What a dead run held and how to undo it, one command per line; empty when it held nothing. */
-export function leftovers(record: LockRecord): string {
-  if (!record.guards?.length) return '';
-  return `.\nIt held these guards, which it undoes at its end; run what it did not get to:\n${record.guards.map((g) => `  # ${g.what}\n  ${g.fix.split('\n').join('\n  ')}`).join('\n')}`;
+  return `${store.label} is being deployed by ${who} ${since} (renewed ${formatDuration(lock.silentMs)} ago)${doing}. Wait for it to finish; if that run is gone: \`baton lock release --force --deployment ${d}\``;
 }
 
 export class HeldLock {
   private doing: string | undefined;
-  private readonly guards: { what: string; fix: string }[] = [];
   private readonly timer: NodeJS.Timeout;
   private renewing: Promise<void> = Promise.resolve();
   private lost: string | undefined;
+  private failing = false;
   private readonly unsubscribe: () => void;
 
   constructor(
     private readonly store: StateStore,
     private record: LockRecord,
     private etag: string,
-    events?: { subscribe(l: (e: DeployEvent) => void): () => void },
+    private readonly options: Pick<AcquireOptions, 'events' | 'onLost'> = {},
   ) {
-    this.unsubscribe = events?.subscribe((e) => this.track(e)) ?? (() => undefined);
+    this.unsubscribe = options.events?.subscribe((e) => this.track(e)) ?? (() => undefined);
     // Renew often enough that two missed renewals still leave the lock fresh.
     this.timer = setInterval(() => void this.renew(), Math.max(250, store.settings.staleAfter / 4));
     this.timer.unref();
   }
 
+  /** The run's id, which the lock and its history entry share. */
   get id(): string {
     return this.record.id;
   }
@@ -167,7 +190,6 @@ export class HeldLock {
   /** Follows the run; what matters to whoever finds the lock after a crash is written at once. */
   private track(e: DeployEvent): void {
     if (e.type === 'step' && e.status === 'started') this.doing = e.scope === 'host' ? `${e.host}: ${e.step}` : e.step;
-    if (e.type === 'guard') this.guards.push({ what: e.what, fix: e.fix });
     if (e.type === 'guard' || (e.type === 'batch' && e.status === 'started') || (e.type === 'step' && e.scope === 'run' && e.status === 'started')) void this.renew();
   }
 
@@ -175,18 +197,24 @@ export class HeldLock {
   renew(): Promise<void> {
     this.renewing = this.renewing.then(async () => {
       if (this.lost) return;
-      const next: LockRecord = { ...this.record, heartbeatAt: new Date().toISOString(), ...(this.doing && { doing: this.doing }), ...(this.guards.length && { guards: [...this.guards] }) };
+      const next: LockRecord = { ...this.record, heartbeatAt: new Date().toISOString(), ...(this.doing && { doing: this.doing }) };
       try {
         const etag = await this.store.write(LOCK, next, { etag: this.etag });
         if (etag === undefined) {
           const now = await inspectLock(this.store).catch(() => undefined);
           this.lost = now ? `it is now held by ${now.record.holder} (${now.record.command})` : 'it was released by force';
+          clearInterval(this.timer);
+          this.options.onLost?.(this.lost);
           return;
         }
         this.record = next;
         this.etag = etag;
-      } catch {
-        // A failed renewal is retried at the next tick; the lock goes stale only after several.
+        if (this.failing) this.options.events?.emit({ type: 'warning', message: `the deploy lock is renewed again (${this.store.url(LOCK)})` });
+        this.failing = false;
+      } catch (error) {
+        // Retried at the next tick; the lock goes stale only after several misses. Said once per streak.
+        if (!this.failing) this.options.events?.emit({ type: 'warning', message: `could not renew the deploy lock ${this.store.url(LOCK)} (retrying): ${(error as Error).message}` });
+        this.failing = true;
       }
     });
     return this.renewing;
@@ -198,22 +226,18 @@ export class HeldLock {
     this.unsubscribe();
     await this.renewing;
     if (this.lost) return;
-    const current = await this.store.read<LockRecord>(LOCK);
-    if (current?.value.id === this.record.id) await this.store.remove(LOCK);
+    // Only the version this run wrote: a lock someone else took meanwhile is theirs.
+    await this.store.remove(LOCK, this.etag);
   }
 }
 
-/** `baton lock release --force`: removes whatever lock there is; returns what it removed. */
+/**
+ * `baton lock release --force`: removes the lock as it was read, never a newer one (a run that renewed
+ * or took it meanwhile keeps it); returns what it removed.
+ */
 export async function forceRelease(store: StateStore): Promise<LockView | undefined> {
   const current = await inspectLock(store);
-  if (current) await store.remove(LOCK);
+  if (!current) return undefined;
+  if (!(await store.remove(LOCK, current.etag))) throw new LockedError(`${store.label}: the lock changed while releasing it (its holder renewed it, or another run took it): look again with \`baton lock status --deployment ${store.scope.deployment}\``);
   return current;
-}
-
-/** 75 s -> "1m15s"; 800 ms -> "0.8s". */
-export function ago(ms: number): string {
-  if (ms < 60_000) return `${(Math.max(0, ms) / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-  const m = Math.floor(ms / 60_000);
-  if (m < 60) return `${m}m${Math.floor((ms % 60_000) / 1000)}s`;
-  return `${Math.floor(m / 60)}h${m % 60}m`;
 }

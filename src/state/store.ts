@@ -1,21 +1,27 @@
 /**
  * What Baton keeps where every deployer sees it, not on the deployer's own machine: an S3 bucket holds,
  * per stack, release and deployment, the deploy lock (one object, written only if absent or unchanged,
- * with S3's conditional writes) and the history (one object per run). Anyone with the bucket can read
- * it with `aws s3 ls s3://<bucket>/<prefix>/<stack>/<release>/<deployment>/`.
+ * with S3's conditional writes), the journal of what a run changed on the fleet, and the history (one
+ * object per run). Anyone with the bucket can read it with
+ * `aws s3 ls s3://<bucket>/<prefix>/<stack>/<release>/<deployment>/`.
+ *
+ * Without a bucket the same objects live in a directory on this machine (`state.directory`), with the
+ * same conditional semantics, so a lone operator still gets a lock, a journal and `baton recover`;
+ * every run then says loudly that other machines cannot see them.
  */
-import { DeleteObjectCommand, GetObjectCommand, paginateListObjectsV2, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { DeployConfig, StateSettings } from '../config/index.ts';
+import type { ObjectStore, WriteCondition } from './objects.ts';
+
+export type { WriteCondition } from './objects.ts';
 
 export interface Stored<T> {
   readonly value: T;
   readonly etag: string;
-  /** When S3 last wrote it: the bucket's clock, not the deployer's. */
+  /** When the store last wrote it: the bucket's clock, not the deployer's. */
   readonly lastModified: Date;
+  /** The store's clock when it answered (S3's `Date` header), to judge ages without the local clock. */
+  readonly storeNow: Date;
 }
-
-/** A write's precondition: create only (`absent`), or replace only the version read (`etag`). */
-export type WriteCondition = { readonly absent: true } | { readonly etag: string } | undefined;
 
 export interface StateScope {
   readonly stack: string;
@@ -28,11 +34,16 @@ export class StateStore {
   readonly root: string;
 
   constructor(
-    private readonly s3: S3Client,
-    readonly settings: StateSettings,
+    private readonly objects: ObjectStore,
+    readonly settings: Pick<StateSettings, 'prefix' | 'staleAfter'>,
     readonly scope: StateScope,
   ) {
     this.root = [settings.prefix, scope.stack, scope.release, scope.deployment].join('/');
+  }
+
+  /** True when every deployer sees this store (a bucket); false for a directory on this machine. */
+  get shared(): boolean {
+    return this.objects.shared;
   }
 
   /** `web/api integration`, for messages. */
@@ -42,70 +53,46 @@ export class StateStore {
 
   /** Where `name` lives, as an operator would type it. */
   url(name = ''): string {
-    return `s3://${this.settings.bucket}/${this.root}/${name}`;
+    return this.objects.url(`${this.root}/${name}`);
   }
 
   async read<T>(name: string): Promise<Stored<T> | undefined> {
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: `${this.root}/${name}` }));
-      const text = (await out.Body?.transformToString()) ?? '';
-      return { value: JSON.parse(text) as T, etag: out.ETag ?? '', lastModified: out.LastModified ?? new Date(0) };
-    } catch (error) {
-      if ((error as Error).name === 'NoSuchKey') return undefined;
-      throw error;
-    }
+    const got = await this.objects.get(`${this.root}/${name}`);
+    return got && { value: JSON.parse(got.body) as T, etag: got.etag, lastModified: got.lastModified, storeNow: got.storeNow };
   }
 
   /** Writes `value` as JSON; `undefined` when the condition did not hold (someone else wrote first). */
-  async write(name: string, value: unknown, condition?: WriteCondition): Promise<string | undefined> {
-    try {
-      const out = await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.settings.bucket,
-          Key: `${this.root}/${name}`,
-          Body: `${JSON.stringify(value, null, 2)}\n`,
-          ContentType: 'application/json',
-          ...(condition && 'absent' in condition && { IfNoneMatch: '*' }),
-          ...(condition && 'etag' in condition && { IfMatch: condition.etag }),
-        }),
-      );
-      return out.ETag ?? '';
-    } catch (error) {
-      // 412: the precondition failed; 409: a concurrent conditional write to the same key won.
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (condition && (status === 412 || status === 409 || (error as Error).name === 'NoSuchKey')) return undefined;
-      throw error;
-    }
+  write(name: string, value: unknown, condition?: WriteCondition): Promise<string | undefined> {
+    return this.objects.put(`${this.root}/${name}`, `${JSON.stringify(value, null, 2)}\n`, condition);
   }
 
-  async remove(name: string): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: `${this.root}/${name}` }));
+  /** Removes `name`; with an etag, only that version (false when it changed or is gone). */
+  remove(name: string, etag?: string): Promise<boolean> {
+    return this.objects.delete(`${this.root}/${name}`, etag);
   }
 
   /** The names under `dir/`, in key order. */
   async list(dir: string): Promise<string[]> {
-    const names: string[] = [];
-    const prefix = `${this.root}/${dir}/`;
-    for await (const page of paginateListObjectsV2({ client: this.s3, pageSize: 1000 }, { Bucket: this.settings.bucket, Prefix: prefix })) {
-      for (const o of page.Contents ?? []) if (o.Key) names.push(o.Key.slice(this.root.length + 1));
-    }
-    return names;
+    const keys = await this.objects.list(`${this.root}/${dir}/`);
+    return keys.map((k) => k.slice(this.root.length + 1));
   }
 
   close(): void {
-    this.s3.destroy();
+    this.objects.close();
   }
 }
 
-/** The store for a deployment, or undefined when the configuration names no bucket. */
-export function openStateStore(config: DeployConfig): StateStore | undefined {
+/**
+ * The store for a deployment: its bucket, or the local state directory when the configuration names
+ * none. The SDK is loaded only when a bucket is used.
+ */
+export async function openStateStore(config: DeployConfig): Promise<StateStore> {
   const settings = config.state;
-  if (!settings) return undefined;
-  const s3 = new S3Client({
-    region: settings.region ?? config.region,
-    maxAttempts: config.aws.maxAttempts ?? 5,
-    ...(config.aws.endpoint && { endpoint: config.aws.endpoint, forcePathStyle: true }),
-    ...(config.aws.profile && { profile: config.aws.profile }),
-  });
-  return new StateStore(s3, settings, { stack: config.stack, release: config.release, deployment: config.deployment });
+  const scope = { stack: config.stack, release: config.release, deployment: config.deployment };
+  if (settings.bucket) {
+    const { S3Objects } = await import('./s3-objects.ts');
+    return new StateStore(S3Objects.forConfig(config, settings.bucket), settings, scope);
+  }
+  const { DirectoryObjects } = await import('./objects.ts');
+  return new StateStore(new DirectoryObjects(settings.directory), settings, scope);
 }

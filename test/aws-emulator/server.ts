@@ -35,6 +35,7 @@ const CLOUDWATCH_TARGET = 'GraniteServiceVersion20100801.';
 
 export async function startEmulator(spec: EmulatorSpec, options: { host?: string; port?: number; log?: (line: string) => void } = {}): Promise<Emulator> {
   const world = new World(spec, options.log);
+  world.stuck = (kind, action) => faults.some((f) => f.fault.kind === kind && (f.fault.action === action || f.fault.action === '*'));
   const s3 = new S3Store(spec.buckets ?? []);
   const calls: EmulatorCall[] = [];
   let faults: { fault: EmulatorFault; left: number }[] = [];
@@ -65,6 +66,7 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
           break;
         }
         case 'stuck-deregistration':
+        case 'stuck-registration':
           break;
       }
     }
@@ -122,7 +124,6 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
       return fail(new ApiError('InvalidAction', `The emulator does not implement ${service} ${action}`));
     }
     try {
-      if (/^Deregister/.test(action) && faults.some((f) => f.fault.kind === 'stuck-deregistration' && (f.fault.action === action || f.fault.action === '*'))) world.stuckDeregistration = true;
       const injected = await applyFaults(service, action);
       if (injected) throw injected;
       const result = await handler(world, params, json);
@@ -132,8 +133,6 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
       const apiError = error instanceof ApiError ? error : new ApiError('InternalFailure', (error as Error).message, 500);
       record(service, action, params, apiError.code);
       return fail(apiError);
-    } finally {
-      world.stuckDeregistration = false;
     }
   };
 
@@ -147,11 +146,12 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
         return [204, undefined];
       case 'POST faults': {
         const fault = JSON.parse(body) as EmulatorFault;
-        faults.push({ fault, left: fault.kind === 'stuck-deregistration' ? Infinity : (fault.times ?? 1) });
+        faults.push({ fault, left: fault.kind.startsWith('stuck-') ? Infinity : (fault.times ?? 1) });
         return [204, undefined];
       }
       case 'DELETE faults':
         faults = [];
+        world.unstick();
         return [204, undefined];
       case 'GET state':
         await world.tick();
@@ -192,8 +192,11 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
     port,
     calls: () => [...calls],
     clearCalls: () => void (calls.length = 0),
-    injectFault: (fault) => faults.push({ fault, left: fault.kind === 'stuck-deregistration' ? Infinity : (fault.times ?? 1) }),
-    clearFaults: () => void (faults = []),
+    injectFault: (fault) => faults.push({ fault, left: fault.kind.startsWith('stuck-') ? Infinity : (fault.times ?? 1) }),
+    clearFaults: () => {
+      faults = [];
+      world.unstick();
+    },
     state: async () => {
       await world.tick();
       return { ...world.snapshot(), buckets: s3.snapshot() };

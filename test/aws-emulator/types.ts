@@ -32,8 +32,11 @@ export interface EmulatorCall {
 export interface EmulatorFault {
   /** The API action it applies to (`DeregisterTargets`), or `*`. */
   action: string;
-  kind: 'throttle' | 'error5xx' | 'latency' | 'stuck-deregistration' | 'launch-instance';
-  /** How many calls it applies to (default 1); stuck-deregistration applies until cleared. */
+  kind: 'throttle' | 'error5xx' | 'latency' | 'stuck-deregistration' | 'stuck-registration' | 'launch-instance';
+  /**
+   * How many calls it applies to (default 1). The stuck kinds apply until cleared: a deregistration
+   * made meanwhile never drains, a registration never passes its health checks (InService is never reached).
+   */
   times?: number;
   /** For latency. */
   ms?: number;

@@ -55,7 +55,11 @@ export class World {
   private timer?: NodeJS.Timeout;
   private ticking = false;
   /** Set while the next deregistrations must never complete (a fault). */
-  stuckDeregistration = false;
+  /**
+   * Whether a stuck fault holds for this action now (set by the server from its faults): a deregistration
+   * made under one never drains, a registration never comes in service.
+   */
+  stuck: (kind: 'stuck-registration' | 'stuck-deregistration', action: string) => boolean = () => false;
 
   constructor(spec: EmulatorSpec, private readonly log: (line: string) => void = () => {}) {
     this.region = spec.region ?? 'us-east-1';
@@ -86,7 +90,8 @@ export class World {
   async register(lb: Balancer, instanceId: string): Promise<void> {
     const member = lb.members.get(instanceId);
     if (member && member.phase !== 'draining') return;
-    lb.members.set(instanceId, { phase: this.haproxy && lb.backend ? 'registering' : 'in-service' });
+    const stuck = this.stuck('stuck-registration', lb.kind === 'classic' ? 'RegisterInstancesWithLoadBalancer' : 'RegisterTargets');
+    lb.members.set(instanceId, { phase: (this.haproxy && lb.backend) || stuck ? 'registering' : 'in-service', stuck });
     if (this.haproxy && lb.backend) await this.haproxy.setState(lb.backend, instanceId, 'ready');
   }
 
@@ -94,16 +99,22 @@ export class World {
     const member = lb.members.get(instanceId);
     if (!member || member.phase === 'draining') return;
     const traffic = this.haproxy && lb.backend;
-    if (!traffic && !this.stuckDeregistration) {
+    const stuck = this.stuck('stuck-deregistration', lb.kind === 'classic' ? 'DeregisterInstancesFromLoadBalancer' : 'DeregisterTargets');
+    if (!traffic && !stuck) {
       lb.members.delete(instanceId);
       return;
     }
-    const draining: Member = { phase: 'draining', drainDeadline: Date.now() + lb.drainMs, stuck: this.stuckDeregistration, applying: !!traffic };
+    const draining: Member = { phase: 'draining', drainDeadline: Date.now() + lb.drainMs, stuck, applying: !!traffic };
     lb.members.set(instanceId, draining);
     if (traffic) {
       await this.haproxy!.setState(lb.backend!, instanceId, 'drain');
       draining.applying = false;
     }
+  }
+
+  /** The faults are cleared: registrations and deregistrations held by a stuck fault go on as usual. */
+  unstick(): void {
+    for (const lb of this.balancers) for (const m of lb.members.values()) m.stuck = false;
   }
 
   /** Brings the membership states up to date with HAProxy: health, drained sessions. */
@@ -126,7 +137,7 @@ export class World {
       const stat = stats.get(`${lb.backend}/${id}`);
       if (!stat) continue;
       const up = stat.status.startsWith('UP') || stat.status === 'DRAIN';
-      if (m.phase === 'registering' && up) m.phase = 'in-service';
+      if (m.phase === 'registering' && up && !m.stuck) m.phase = 'in-service';
       else if (m.phase === 'in-service' && !up) m.phase = 'unhealthy';
       else if (m.phase === 'unhealthy' && up) m.phase = 'in-service';
       else if (m.phase === 'draining' && !m.stuck && !m.applying) {

@@ -3,8 +3,6 @@
  * (real sshd and dockerd), the registry, HAProxy carrying real traffic, and the AWS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AutoScalingClient, ResumeProcessesCommand } from '@aws-sdk/client-auto-scaling';
-import { CloudWatchClient, EnableAlarmActionsCommand } from '@aws-sdk/client-cloudwatch';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -168,25 +166,30 @@ describe('baton deploy', () => {
     expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v1')));
   });
 
-  it('says loudly, with the command that fixes it, when autoscaling cannot be resumed, and exits 3', async () => {
+  it('says loudly, with the command that fixes it, when autoscaling cannot be resumed, exits 3, and leaves it for baton recover', async () => {
     await sandbox.emulator.injectFault({ action: 'ResumeProcesses', kind: 'error5xx', times: 50 });
     try {
       const run = await runBaton(deployArgs('v2', '--serial', '100%'));
       expect(run.code, run.stdout + run.stderr).toBe(3);
       const undo = run.events.find((e) => e.type === 'undo-failed');
-      expect(undo).toMatchObject({ what: 'resume autoscaling' });
+      expect(undo).toMatchObject({ what: 'Auto Scaling group web-api-sandbox: Launch, Terminate, AddToLoadBalancer, AZRebalance, HealthCheck, ReplaceUnhealthy suspended' });
       expect((undo as { fix: string }).fix).toBe(
         'aws autoscaling resume-processes --region us-east-1 --auto-scaling-group-name web-api-sandbox --scaling-processes Launch Terminate AddToLoadBalancer AZRebalance HealthCheck ReplaceUnhealthy',
       );
+      expect(run.events.some((e) => e.type === 'warning' && e.message.includes('`baton recover --deployment sandbox` undoes them'))).toBe(true);
       expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
       expect(await sandbox.emulator.suspendedProcesses()).not.toEqual([]);
+      // Nothing new starts over what is left open.
+      const blocked = await runBaton(deployArgs('v3'));
+      expect(blocked.code).toBe(4);
+      expect(blocked.stderr).toContain('left 1 change open on the fleet:\n  - Auto Scaling group web-api-sandbox: Launch, Terminate, AddToLoadBalancer, AZRebalance, HealthCheck, ReplaceUnhealthy suspended');
     } finally {
       await sandbox.emulator.clearFaults();
     }
-    // What the operator would do: run the printed command (here, the same call through the SDK).
-    const asg = new AutoScalingClient({ region: 'us-east-1', endpoint: sandbox.emulator.url, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    await asg.send(new ResumeProcessesCommand({ AutoScalingGroupName: 'web-api-sandbox' }));
+    const recovered = await runBaton(['recover', '--config', sandbox.configFile, '--deployment', 'sandbox', '--reporter', 'json']);
+    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
     expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+    expect(JSON.parse((await runBaton(['lock', 'status', '--config', sandbox.configFile, '--deployment', 'sandbox', '--json'])).stdout)).toMatchObject({ locked: false, journal: null });
   });
 
   it('speaks TeamCity service messages, parsed back message by message, for a deploy that succeeds and one that fails', async () => {
@@ -266,20 +269,27 @@ describe('baton deploy', () => {
     expect(table.stdout.trim().split('\n')).toHaveLength(2);
   });
 
-  it('baton rollback puts every host back on its kept container, under load, and keeps the other for the way back', async () => {
+  it('baton rollback puts back only what the last deploy changed, under load, and keeps the other container for the way back', async () => {
     const status = async () => JSON.parse((await runBaton(['status', '--config', sandbox.configFile, '--deployment', 'sandbox', '--json'])).stdout) as { image: string; rollbackCandidate: string }[];
     const before = await status();
     const load = startLoad({ url: sandbox.fleet.lb.elbUrl, concurrency: 4, ratePerSecond: 100, maxSeconds: 120 });
+    // The last deploy (`--limit app-2`) changed app-2 alone: app-1 and app-3 keep their image.
     const run = await runBaton(['rollback', '--config', sandbox.configFile, '--deployment', 'sandbox', '--reporter', 'json']);
     const traffic = await load.stop();
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(traffic.errors + traffic.non2xx, JSON.stringify(traffic.failures)).toBe(0);
+    const warning = run.events.find((e) => e.type === 'warning') as { message: string };
+    expect(warning.message).toMatch(/^rolling back only what the last deploy \(.+\) changed: app-2; every other host keeps its image/);
     const after = await status();
-    expect(after.map((h) => h.image)).toEqual(before.map((h) => h.rollbackCandidate));
-    expect(after.map((h) => h.rollbackCandidate)).toEqual(before.map((h) => h.image));
-    const finished = run.events.filter((e) => e.type === 'host-finished');
-    expect(finished.map((e) => (e as { newImage: string }).newImage)).toEqual(before.map((h) => h.rollbackCandidate));
+    expect(after.map((h) => h.image)).toEqual([before[0]!.image, before[1]!.rollbackCandidate, before[2]!.image]);
+    expect(after[1]!.rollbackCandidate).toBe(before[1]!.image);
+    expect(run.events.filter((e) => e.type === 'host-finished').map((e) => (e as { host: string }).host)).toEqual(['app-2']);
     expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+
+    // Named with --limit, every host goes back, as asked.
+    const all = await runBaton(['rollback', '--config', sandbox.configFile, '--deployment', 'sandbox', '--reporter', 'json', '--limit', 'all']);
+    expect(all.code, all.stdout + all.stderr).toBe(0);
+    expect((await status()).map((h) => h.image)).toEqual(after.map((h) => h.rollbackCandidate));
   });
 
   it('deploys a remote-run/<user>/<feature> build into that user\'s own deployment, and refuses any other', async () => {
@@ -410,6 +420,32 @@ describe('baton deploy', () => {
     expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
   });
 
+  it.each([
+    ['an image with shell text', ['--image', 'registry:5000/baton/app:1;rm -rf /'], '--image: "registry:5000/baton/app:1;rm -rf /" is not an image reference'],
+    ['an image that docker would read as an option', ['--image=--quiet'], '--image: "--quiet" starts with "-", which docker would read as an option'],
+    ['an HTTP path with a space', ['-e', 'health.http.path=/a b'], '-e health.http.path=/a b: health.http.path: "/a b" is not a URL path'],
+    ['an env value with a line break', ['-e', 'container.env.TOKEN="a\\nb"'], 'container.env.TOKEN: holds a line break or a NUL'],
+    ['a duration past a day', ['-e', 'ssh.commandTimeout=600h'], 'ssh.commandTimeout: "600h" is too long (at most 24h)'],
+    ['a canary past a day', ['--canary', '600h'], '--canary: "600h" is too long (at most 24h)'],
+    ['a lock staleness past a day', ['-e', 'state.staleAfter=600h'], 'state.staleAfter: "600h" is too long (at most 24h)'],
+    ['a deployment name with a slash', ['--deployment', 'sand/box'], '--deployment: "sand/box" may hold only letters, digits'],
+    ['a stack name with a wildcard', ['-e', 'stack=web*'], 'stack: "web*" may hold only letters, digits'],
+    ['a prototype key', ['-e', 'ssh={"__proto__":{"acceptNewHostKeys":true}}'], 'ssh.__proto__: is not a setting'],
+    ['accepting new host keys from a setting', ['-e', 'ssh.acceptNewHostKeys=true'], 'ssh.acceptNewHostKeys: is taken only from the --accept-new-host-keys flag'],
+    ['accepting new host keys into /dev/null', ['--accept-new-host-keys', '-e', 'ssh.knownHosts=/dev/null'], '--accept-new-host-keys: records new host keys in ssh.knownHosts, and /dev/null is not a regular file'],
+  ])('refuses %s with exit 2, naming it, before any AWS call or SSH connection', async (_, args, message) => {
+    await sandbox.emulator.clearCalls();
+    const given = (flag: string) => args.some((a) => a === flag || a.startsWith(`${flag}=`));
+    const base = ['deploy', '--config', sandbox.configFile, '--reporter', 'json', ...(given('--deployment') ? [] : ['--deployment', 'sandbox']), ...(given('--image') ? [] : ['--image', image('v2')])];
+    const run = await runBaton([...base, ...args]);
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).toContain('nothing on the fleet was changed');
+    expect(run.stderr).not.toContain('    at ');
+    // Not even a read: the inventory was never fetched, so no host could have been connected to.
+    expect(await sandbox.emulator.calls()).toEqual([]);
+  });
+
   it('refuses an unknown host key with its fingerprint, before any write call', async () => {
     await sandbox.emulator.clearCalls();
     const run = await runBaton(deployArgs('v2', '-e', 'ssh.knownHosts=/dev/null'));
@@ -504,19 +540,23 @@ describe('baton deploy', () => {
     expect(down.stdout + down.stderr).not.toContain('s3cr3t');
   });
 
+  /** alice deploys; bob starts his run while alice's first host is being replaced, so alice holds the lock for two more hosts. */
+  async function whileAliceDeploys(alices: string[], bobs: string[]): Promise<[BatonRun, BatonRun]> {
+    let bob: Promise<BatonRun> | undefined;
+    const alice = await runBaton(alices, {
+      env: { BATON_DEPLOYER: 'alice' },
+      onEvent: (e) => {
+        if (!bob && e.type === 'batch' && e.index === 1 && e.status === 'started') bob = runBaton(bobs, { env: { BATON_DEPLOYER: 'bob' } });
+      },
+    });
+    return [alice, await bob!];
+  }
+
   const stateArgs = (...command: string[]) => [...command, '--config', sandbox.configFile, '--deployment', 'sandbox'];
 
   it('lets one of two concurrent deploys run and tells the other who holds the lock; neither corrupts the fleet', async () => {
     await sandbox.emulator.clearCalls();
-    let second: Promise<BatonRun> | undefined;
-    // bob starts while alice's first host is being replaced: alice holds the lock for two more hosts.
-    const first = await runBaton(deployArgs('v2'), {
-      env: { BATON_DEPLOYER: 'alice' },
-      onEvent: (e) => {
-        if (!second && e.type === 'batch' && e.index === 1 && e.status === 'started') second = runBaton(deployArgs('v3'), { env: { BATON_DEPLOYER: 'bob' } });
-      },
-    });
-    const refused = await second!;
+    const [first, refused] = await whileAliceDeploys(deployArgs('v2'), deployArgs('v3'));
     expect(first.code, first.stdout + first.stderr).toBe(0);
     expect(refused.code, refused.stdout + refused.stderr).toBe(4);
     expect(refused.stderr).toContain(`baton: web/api sandbox is being deployed by alice (deploy ${image('v2')}; pid `);
@@ -530,14 +570,7 @@ describe('baton deploy', () => {
     expect(status.stdout).toBe('web/api sandbox: not locked (s3://baton-state-sandbox/baton/web/api/sandbox/lock.json)\n');
 
     // With --lock-wait, the second run waits for the first and then deploys.
-    let waiting: Promise<BatonRun> | undefined;
-    const again = await runBaton(deployArgs('v1'), {
-      env: { BATON_DEPLOYER: 'alice' },
-      onEvent: (e) => {
-        if (!waiting && e.type === 'batch' && e.index === 1 && e.status === 'started') waiting = runBaton(deployArgs('v2', '--lock-wait', '2m'), { env: { BATON_DEPLOYER: 'bob' } });
-      },
-    });
-    const waited = await waiting!;
+    const [again, waited] = await whileAliceDeploys(deployArgs('v1'), deployArgs('v2', '--lock-wait', '2m'));
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(waited.code, waited.stdout + waited.stderr).toBe(0);
     const announced = waited.events.find((e) => e.type === 'warning') as { message: string };
@@ -548,7 +581,7 @@ describe('baton deploy', () => {
     expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v2')));
   });
 
-  it('reports the lock of a killed run as stale, with what it left undone, until an operator releases it', async () => {
+  it('refuses to deploy over a killed run, shows what it left in its journal, and baton recover undoes it', async () => {
     let killed = false;
     const run = await runBaton(deployArgs('v3'), {
       env: { BATON_DEPLOYER: 'carol' },
@@ -570,7 +603,9 @@ describe('baton deploy', () => {
     expect(status.stdout).toMatch(/The lock is stale: its process \(pid \d+ on .+\) is gone\./);
     const resume = 'aws autoscaling resume-processes --region us-east-1 --auto-scaling-group-name web-api-sandbox --scaling-processes Launch Terminate AddToLoadBalancer AZRebalance HealthCheck ReplaceUnhealthy';
     const enable = 'aws cloudwatch enable-alarm-actions --region us-east-1 --alarm-names web-api-sandbox-5xx web-api-sandbox-latency';
-    expect(status.stdout).toContain(`  # resume autoscaling\n  ${resume}\n  # enable alarm actions\n  ${enable}\n`);
+    expect(status.stdout).toContain(`left 2 changes open on the fleet:\n  - alarm actions disabled: web-api-sandbox-5xx, web-api-sandbox-latency`);
+    expect(status.stdout).toContain(`by hand: ${resume}`);
+    expect(status.stdout).toContain(`by hand: ${enable}`);
 
     const fleetStatus = await runBaton(['status', '--config', sandbox.configFile, '--deployment', 'sandbox']);
     expect(fleetStatus.stdout).toContain('\nweb/api sandbox is locked by a run that did not finish: carol');
@@ -578,19 +613,26 @@ describe('baton deploy', () => {
     const blocked = await runBaton(deployArgs('v3'), { env: { BATON_DEPLOYER: 'dave' } });
     expect(blocked.code).toBe(4);
     expect(blocked.stderr).toContain('web/api sandbox is locked by a run that did not finish: carol');
+    expect(blocked.stderr).toContain('`baton recover --deployment sandbox`');
+
+    await sandbox.emulator.clearCalls();
+    const plan = await runBaton(['recover', '--check', '--config', sandbox.configFile, '--deployment', 'sandbox', '--reporter', 'json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    const steps = (plan.events.find((e) => e.type === 'plan') as Extract<DeployEvent, { type: 'plan' }>).preTasks;
+    expect(steps.map((t) => t.step)).toEqual(['enable alarm actions', 'resume autoscaling']);
+    expect((await sandbox.emulator.calls()).filter((c) => c.write || (c.service === 's3' && c.action !== 'GetObject'))).toEqual([]);
+
+    const recovered = await runBaton(['recover', '--config', sandbox.configFile, '--deployment', 'sandbox', '--reporter', 'json'], { env: { BATON_DEPLOYER: 'dave' } });
+    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    expect(recovered.events.find((e) => e.type === 'run-finished')).toMatchObject({ outcome: 'recovered', exitCode: 0 });
+    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+    expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
+    expect((await runBaton(stateArgs('lock', 'status'))).stdout).toBe('web/api sandbox: not locked (s3://baton-state-sandbox/baton/web/api/sandbox/lock.json)\n');
 
     const unforced = await runBaton(stateArgs('lock', 'release'));
     expect(unforced.code).toBe(2);
     expect(unforced.stderr).toContain('--force');
-    const released = await runBaton(stateArgs('lock', 'release', '--force'));
-    expect(released.code, released.stderr).toBe(0);
-    expect(released.stdout).toMatch(new RegExp(`^released the lock carol held since \\S+ \\(deploy ${image('v3').replace(/[.:/]/g, '\\$&')}\\)\\.\\n`));
-    expect(released.stdout).toContain(resume);
 
-    // What the operator does next: run the printed commands (here, the same calls through the SDK).
-    const aws = { region: 'us-east-1', endpoint: sandbox.emulator.url, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } };
-    await new AutoScalingClient(aws).send(new ResumeProcessesCommand({ AutoScalingGroupName: 'web-api-sandbox' }));
-    await new CloudWatchClient(aws).send(new EnableAlarmActionsCommand({ AlarmNames: ['web-api-sandbox-5xx', 'web-api-sandbox-latency'] }));
     const next = await runBaton(deployArgs('v3'), { env: { BATON_DEPLOYER: 'dave' } });
     expect(next.code, next.stdout + next.stderr).toBe(0);
     expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
@@ -598,21 +640,23 @@ describe('baton deploy', () => {
   });
 
   it('baton history shows every run: who, when, image before and after, hosts, result and duration', async () => {
-    const run = await runBaton([...stateArgs('history'), '--json', '--last', '3']);
+    const run = await runBaton([...stateArgs('history'), '--json', '--last', '4']);
     expect(run.code, run.stderr).toBe(0);
     const entries = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; deployer: string; image: string; outcome: string; exitCode: number; ms: number; hosts: { host: string; result: string; oldImage: string; newImage: string }[] });
     expect(entries.map((e) => `${e.deployer} ${e.kind} ${e.image} ${e.outcome}`)).toEqual([
       `dave deploy ${image('v3')} deployed`,
+      `dave recover undefined recovered`,
       `carol deploy ${image('v3')} did not finish`,
       `bob deploy ${image('v2')} deployed`,
     ]);
     expect(entries[0]!.hosts.map((h) => `${h.host} ${h.oldImage} -> ${h.newImage} ${h.result}`)).toEqual(sandbox.fleet.hosts.map((h) => `${h.name} ${image('v2')} -> ${image('v3')} deployed`));
     expect(entries[0]!.ms).toBeGreaterThan(0);
 
-    const table = await runBaton([...stateArgs('history'), '--last', '3']);
+    const table = await runBaton([...stateArgs('history'), '--last', '4']);
     const lines = table.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^STARTED\s+KIND\s+BY\s+IMAGE\s+HOSTS\s+RESULT\s+TOOK$/);
     expect(lines[1]).toMatch(new RegExp(`^\\S+ \\S+\\s+deploy\\s+dave\\s+${image('v2').replace(/[.:/]/g, '\\$&')} -> ${image('v3').replace(/[.:/]/g, '\\$&')}\\s+3/3\\s+deployed\\s+\\d+\\.\\ds$`));
-    expect(lines[2]).toMatch(/\s+carol\s+.*\s+did not finish\s*$/);
+    expect(lines[2]).toMatch(/\s+recover\s+dave\s+.*\s+recovered\s+\d+\.\ds$/);
+    expect(lines[3]).toMatch(/\s+carol\s+.*\s+did not finish\s*$/);
   });
 });

@@ -5,18 +5,11 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '../../src/state/lock.ts';
 import { docker } from './docker.ts';
 
 export const fleetRoot = join(import.meta.dirname, '..', '..', '.fleet');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes fleets whose owning test process has died. */
 export async function sweepStaleFleets(log: (line: string) => void = () => {}): Promise<void> {
@@ -24,7 +17,7 @@ export async function sweepStaleFleets(log: (line: string) => void = () => {}): 
   const stale = new Set<string>();
   for (const row of rows) {
     const [, fleet, owner] = row.split(' ');
-    if (fleet && owner && /^\d+$/.test(owner) && !alive(Number(owner))) stale.add(fleet);
+    if (fleet && owner && /^\d+$/.test(owner) && !processAlive(Number(owner))) stale.add(fleet);
   }
   for (const fleet of stale) {
     log(`removing fleet ${fleet}, left by a test run that is no longer running`);

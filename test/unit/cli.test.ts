@@ -8,8 +8,11 @@ import { batonBin } from '../e2e/baton.ts';
 import { parseServiceMessages } from '../e2e/service-messages.ts';
 import { problemIdentity } from '../../src/report/teamcity.ts';
 
-const baton = (...args: string[]) => spawnSync(process.execPath, [batonBin, ...args], { encoding: 'utf8', env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' } });
-const config = join(mkdtempSync(join(tmpdir(), 'baton-cli-')), 'baton.yaml');
+const scratch = mkdtempSync(join(tmpdir(), 'baton-cli-'));
+/** Without a state bucket, state lives under $XDG_STATE_HOME: a scratch directory here. */
+const stateHome = join(scratch, 'state');
+const baton = (...args: string[]) => spawnSync(process.execPath, [batonBin, ...args], { encoding: 'utf8', env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', XDG_STATE_HOME: stateHome } });
+const config = join(scratch, 'baton.yaml');
 writeFileSync(config, 'region: us-east-1\nstack: web\nrelease: api\naws: { endpoint: "http://127.0.0.1:9" }\nhealth: { http: { port: 8080 } }\ndeployments: { integration: {} }\n');
 
 describe('baton CLI', () => {
@@ -40,14 +43,17 @@ describe('baton CLI', () => {
 
   it('says when AWS cannot be reached, without a stack trace', () => {
     const run = baton('deploy', '--deployment', 'integration', '--config', config, '--image', 'app:v2', '-e', 'aws.maxAttempts=1');
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(5);
+    expect(run.stderr).toContain('nothing on the fleet was changed');
     expect(run.stderr).not.toContain('    at ');
   });
 
-  it('says where the lock and history live when no state bucket is configured, and checks its settings', () => {
+  it('keeps the lock, journal and history in the local state directory when no state bucket is configured, and checks its settings', () => {
     const none = baton('history', '--deployment', 'integration', '--config', config);
-    expect(none.status).toBe(2);
-    expect(none.stderr).toContain(`${config}: state.bucket: is not set: Baton keeps the deploy lock and the history in that S3 bucket`);
+    expect(none.status, none.stderr).toBe(0);
+    expect(none.stdout).toBe(`web/api integration: no run recorded yet (${stateHome}/baton/baton/web/api/integration/history)\n`);
+    const lock = baton('lock', 'status', '--deployment', 'integration', '--config', config);
+    expect(lock.stdout).toBe(`web/api integration: not locked (${stateHome}/baton/baton/web/api/integration/lock.json)\n`);
     const bad = baton('lock', 'status', '--deployment', 'integration', '--config', config, '-e', 'state.bucket=Not_A_Bucket', '-e', 'state.staleAfter=soon');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('state.bucket: "Not_A_Bucket" is not an S3 bucket name');

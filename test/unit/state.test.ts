@@ -3,30 +3,28 @@
  * exactly one of several concurrent runs takes the lock, the others learn who holds it; a lock stops
  * being renewed when its run dies and is then reported stale; a run never removes a lock it lost.
  */
-import { S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LockedError } from '../../src/errors.ts';
 import { EventBus } from '../../src/rollout/events.ts';
 import { readHistory, recordHistory } from '../../src/state/history.ts';
 import { acquireLock, forceRelease, inspectLock, type LockIdentity } from '../../src/state/lock.ts';
 import { StateStore } from '../../src/state/store.ts';
-import { startEmulator, type Emulator } from '../aws-emulator/server.ts';
+import { S3Objects } from '../../src/state/s3-objects.ts';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { useStateBucket } from '../aws-emulator/s3-bucket.ts';
 
-let emulator: Emulator;
-let s3: S3Client;
+const bucket = useStateBucket();
 let n = 0;
 /** A fresh deployment per test, so tests share nothing. */
-const store = (staleAfter = 60_000) => new StateStore(s3, { bucket: 'baton-state', prefix: 'baton', staleAfter }, { stack: 'web', release: 'api', deployment: `d${++n}` });
+const store = (staleAfter = 60_000) => new StateStore(new S3Objects(bucket.s3, 'baton-state'), { prefix: 'baton', staleAfter }, { stack: 'web', release: 'api', deployment: `d${++n}` });
+/** This machine, as a lock records it: only then does its pid mean a process here. */
+const thisMachine = () => {
+  const read = (p: string) => readFileSync(p, 'utf8').trim();
+  return { machine: hostname(), machineId: read('/etc/machine-id'), bootId: read('/proc/sys/kernel/random/boot_id') };
+};
 const who = (holder: string): LockIdentity => ({ id: `run-${holder}`, holder, command: 'deploy registry/app:v2', startedAt: new Date().toISOString() });
 
-beforeAll(async () => {
-  emulator = await startEmulator({ instances: [], autoScalingGroups: [], classicLoadBalancers: [], targetGroups: [], alarms: [], buckets: ['baton-state'] });
-  s3 = new S3Client({ region: 'us-east-1', endpoint: emulator.url, forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-});
-afterAll(async () => {
-  s3?.destroy();
-  await emulator?.close();
-});
 
 describe('deploy lock', () => {
   it('goes to exactly one of ten runs starting together; the others are told who holds it', async () => {
@@ -58,22 +56,47 @@ describe('deploy lock', () => {
     expect(fresh!.stale).toBeUndefined();
     expect(fresh!.record.doing).toBe('app-2: deregister');
     expect((await acquireLock(s, who('bob')).catch((e: Error) => e.message))).toContain(', last seen at: app-2: deregister.');
-    // Seen from a minute later, with no renewal in between: stale (S3's Last-Modified has whole seconds).
-    const later = await inspectLock(s, Date.now() + 60_000);
-    expect(later!.stale).toMatch(/^it has not been renewed for 1m[01]s \(state.staleAfter is 1\.0s\)$/);
     await held.release();
+    // A holder that stopped renewing (its timer is gone with it): stale once the bucket's own clock,
+    // not this machine's, says staleAfter has passed (S3's Last-Modified and Date have whole seconds).
+    await s.write('lock.json', { ...who('ghost'), machine: 'elsewhere', pid: 1, heartbeatAt: new Date().toISOString() });
+    await new Promise((r) => setTimeout(r, 2_100));
+    expect((await inspectLock(s))!.stale).toMatch(/^it has not been renewed for [23]\.0s \(state.staleAfter is 1\.0s\)$/);
+    await forceRelease(s);
   });
 
   it('is stale at once when its holder was a process on this machine that is gone', async () => {
     const s = store();
-    await s.write('lock.json', { ...who('carol'), machine: (await import('node:os')).hostname(), pid: 2 ** 22 + 12345, heartbeatAt: new Date().toISOString() });
+    await s.write('lock.json', { ...who('carol'), ...thisMachine(), pid: 2 ** 22 + 12345, heartbeatAt: new Date().toISOString() });
     const lock = await inspectLock(s);
-    expect(lock!.stale).toBe(`its process (pid ${2 ** 22 + 12345} on ${(await import('node:os')).hostname()}) is gone`);
+    expect(lock!.stale).toBe(`its process (pid ${2 ** 22 + 12345} on ${hostname()}) is gone`);
     const error = await acquireLock(s, who('dave')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LockedError);
-    expect((error as Error).message).toMatch(/is locked by a run that did not finish: carol .* The lock is stale: its process .* is gone\. That run may have left a host out of its load balancer/);
+    expect((error as Error).message).toMatch(/is locked by a run that did not finish: carol .* The lock is stale: its process .* is gone\. Whatever it left changed on the fleet is in its journal: `baton recover --deployment d\d+`/);
     expect((await forceRelease(s))!.record.holder).toBe('carol');
     await (await acquireLock(s, who('dave'))).release();
+  });
+
+  it('trusts a gone pid only from this very machine and boot, never from another machine with the same name', async () => {
+    const s = store();
+    await s.write('lock.json', { ...who('gina'), ...thisMachine(), bootId: 'another-boot', pid: 2 ** 22 + 1, heartbeatAt: new Date().toISOString() });
+    expect((await inspectLock(s))!.stale).toBeUndefined();
+    await forceRelease(s);
+  });
+
+  it('tells the run at once, and only once, when its lock is lost; a forced release never removes a newer lock', async () => {
+    const s = store();
+    const lost: string[] = [];
+    const held = await acquireLock(s, who('hank'), { onLost: (why) => lost.push(why) });
+    const read = (await inspectLock(s))!;
+    await held.renew();
+    // The lock as read before that renewal: releasing it now must not remove the renewed one.
+    await expect(s.remove('lock.json', read.etag)).resolves.toBe(false);
+    await forceRelease(s);
+    await held.renew();
+    await held.renew();
+    expect(lost).toEqual(['it was released by force']);
+    await held.release();
   });
 
   it('is never removed by a run that lost it to a forced release', async () => {
@@ -111,7 +134,7 @@ describe('waiting for the deploy lock', () => {
     expect(late).toBeInstanceOf(LockedError);
     expect((late as Error).message).toMatch(/is being deployed by alice .*\(waited 0\.\ds for it\)$/);
     await first.release();
-    await s.write('lock.json', { ...who('carol'), machine: (await import('node:os')).hostname(), pid: 2 ** 22 + 7, heartbeatAt: new Date().toISOString() });
+    await s.write('lock.json', { ...who('carol'), ...thisMachine(), pid: 2 ** 22 + 7, heartbeatAt: new Date().toISOString() });
     const started = Date.now();
     const stale = await acquireLock(s, who('dave'), { waitMs: 60_000 }).catch((e: Error) => e);
     expect((stale as Error).message).toContain('is locked by a run that did not finish: carol');

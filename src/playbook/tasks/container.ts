@@ -6,7 +6,10 @@
 import { RemoteCommandError } from '../../errors.ts';
 import { dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerRun, dockerSetAside, dockerStart } from '../../remote/docker.ts';
 import type { RemoteHost } from '../../ssh/remote-host.ts';
-import type { HostContext, HostTask } from '../types.ts';
+import type { DeployConfig } from '../../config/index.ts';
+import type { Change } from '../../state/journal.ts';
+import type { HostTask } from '../types.ts';
+import { journalHost } from './load-balancer.ts';
 
 /** The name the previous container is kept under, for rollback and `baton rollback`. */
 export const previousName = (name: string) => `${name}-previous`;
@@ -15,6 +18,8 @@ export interface ContainerFacts {
   readonly id: string;
   readonly image: string;
   readonly running: boolean;
+  /** How often Docker restarted it (its restart policy): a new container that restarts keeps crashing. */
+  readonly restarts?: number;
   readonly labels: Readonly<Record<string, string>>;
 }
 
@@ -22,8 +27,8 @@ export interface ContainerFacts {
 export async function inspectLive(remote: RemoteHost, name = 'live'): Promise<ContainerFacts | undefined> {
   try {
     const { stdout } = await remote.exec(dockerInspectContainer(name), { timeoutMs: 30_000 });
-    const c = JSON.parse(stdout) as { Id: string; Config: { Image: string; Labels?: Record<string, string> }; State: { Running: boolean } };
-    return { id: c.Id, image: c.Config.Image, running: c.State.Running, labels: c.Config.Labels ?? {} };
+    const c = JSON.parse(stdout) as { Id: string; Config: { Image: string; Labels?: Record<string, string> }; State: { Running: boolean; Restarting?: boolean }; RestartCount?: number };
+    return { id: c.Id, image: c.Config.Image, running: c.State.Running && !c.State.Restarting, restarts: c.RestartCount ?? 0, labels: c.Config.Labels ?? {} };
   } catch (error) {
     if (error instanceof RemoteCommandError && /no such (object|container)/i.test(error.stderrTail)) return undefined;
     throw error;
@@ -39,12 +44,22 @@ export function replaceContainer(): HostTask {
       const timeoutMs = ctx.config.ssh.commandTimeout;
       // What discovery found before anything changed: one round trip less in the host's turn.
       const live = ctx.target.live;
+      const change: Change = {
+        kind: 'container-replaced',
+        host: journalHost(ctx.target.host),
+        container: container.name,
+        keptAs: previousName(container.name),
+        ...(live && { keptId: live.id, from: live.image }),
+        to: ctx.image,
+      };
       if (live) {
-        ctx.compensate('restore the previous container', (signal) => restorePrevious(ctx, live.id, signal));
+        await ctx.compensate({ what: 'restore the previous container', changes: [change], undo: (signal) => restorePrevious(remote, ctx.config, live.id, signal) });
         const setAside = dockerSetAside(container.name, previousName(container.name), Math.ceil(container.stopTimeout / 1000));
-        await remote.exec(setAside, { timeoutMs: timeoutMs + container.stopTimeout, signal: ctx.signal });
+        // Never aborted half-way (a second Ctrl-C included): a command cut off on our side may still run on
+        // the host while its compensation runs, and the two would race. It is bounded by its deadline.
+        await remote.exec(setAside, { timeoutMs: timeoutMs + container.stopTimeout });
       } else {
-        ctx.compensate('remove the new container', async () => void (await remote.exec(dockerRm(container.name, { force: true }), { timeoutMs })));
+        await ctx.compensate({ what: 'remove the new container', changes: [change], undo: async () => void (await remote.exec(dockerRm(container.name, { force: true }), { timeoutMs })) });
       }
       const run = dockerRun({
         name: container.name,
@@ -61,7 +76,7 @@ export function replaceContainer(): HostTask {
           'baton.deployed-at': new Date().toISOString(),
         },
       });
-      await remote.exec(run.command, { stdin: run.stdin, timeoutMs, signal: ctx.signal });
+      await remote.exec(run.command, { stdin: run.stdin, timeoutMs });
       return live ? `${live.image} → ${ctx.image}` : `${ctx.image} (no previous container)`;
     },
     explain: (ctx, target) => {
@@ -72,14 +87,21 @@ export function replaceContainer(): HostTask {
   };
 }
 
-/** Puts the kept container back as live: removes the new one, renames the old one back, starts it. */
-async function restorePrevious(ctx: HostContext, previousId: string, signal: AbortSignal): Promise<void> {
-  const { remote } = ctx.target;
-  const { name } = ctx.config.container;
-  const timeoutMs = ctx.config.ssh.commandTimeout;
+/**
+ * Puts the kept container back as live: removes the new one, renames the old one back, starts it. Each
+ * step looks first, so it also finishes a swap that a killed run left anywhere in the middle.
+ */
+export async function restorePrevious(remote: RemoteHost, config: Pick<DeployConfig, 'container' | 'ssh'>, previousId: string | undefined, signal: AbortSignal): Promise<void> {
+  const { name } = config.container;
+  const timeoutMs = config.ssh.commandTimeout;
   const live = await inspectLive(remote, name);
-  if (live && live.id !== previousId) await remote.exec(dockerRm(name, { force: true }), { timeoutMs, signal });
-  if (!live || live.id !== previousId) await remote.exec(dockerRename(previousName(name), name), { timeoutMs, signal });
+  const isKept = live && previousId !== undefined && live.id === previousId;
+  if (!isKept) {
+    const kept = await inspectLive(remote, previousName(name));
+    if (!kept) throw new Error(`${remote.name}: no ${previousName(name)} container to go back to`);
+    if (live) await remote.exec(dockerRm(name, { force: true }), { timeoutMs, signal });
+    await remote.exec(dockerRename(previousName(name), name), { timeoutMs, signal });
+  }
   await remote.exec(dockerStart(name), { timeoutMs, signal });
 }
 

@@ -1,10 +1,9 @@
 /**
  * The guards a rolling deploy holds around the fleet: Auto Scaling processes suspended, so the group
  * neither replaces a host that is out of service nor launches one on the old image mid-rollout; and
- * alarm actions silenced, so a host leaving service pages nobody. Both are undone when the run ends.
+ * alarm actions silenced, so a host leaving service pages nobody. Each is written to the journal before
+ * it is taken, and undone when the run ends, whatever happens (or by `baton recover` if the run dies).
  */
-import { resumeCommand } from '../../aws/autoscaling.ts';
-import { enableAlarmsCommand } from '../../aws/alarms.ts';
 import type { RunContext, RunTask } from '../types.ts';
 
 function instanceIds(ctx: RunContext): string[] {
@@ -14,24 +13,29 @@ function instanceIds(ctx: RunContext): string[] {
 /** Suspends the configured processes of every Auto Scaling group a target belongs to. */
 export function suspendAutoscaling(): RunTask {
   let groups: string[] = [];
+  let toSuspend = new Map<string, string[]>();
   return {
     name: 'suspend autoscaling',
     async prepare(ctx) {
       groups = await ctx.aws.autoscaling.groupsOf(instanceIds(ctx));
+      // Only what is not suspended yet: processes an operator had suspended stay suspended after the run.
+      toSuspend = await ctx.aws.autoscaling.notSuspended(groups, ctx.config.autoscaling.processes);
     },
     async run(ctx) {
       if (!groups.length) return 'no Auto Scaling group';
-      const suspended = new Map<string, readonly string[]>();
-      ctx.guard(
-        'resume autoscaling',
-        () => ctx.aws.autoscaling.resume(suspended),
-        () => [...suspended].map(([g, p]) => resumeCommand(g, p, ctx.config.region)).join('\n'),
-      );
-      await ctx.aws.autoscaling.suspend(groups, ctx.config.autoscaling.processes, suspended);
-      const described = [...suspended].map(([g, p]) => `${g}: ${p.join(', ')}`).join('; ');
+      for (const [group, processes] of toSuspend) {
+        await ctx.guard({ change: { kind: 'autoscaling-suspended', group, processes }, undo: () => ctx.aws.autoscaling.resumeProcesses(group, processes) });
+        await ctx.aws.autoscaling.suspendProcesses(group, processes);
+      }
+      const described = [...toSuspend].map(([g, p]) => `${g}: ${p.join(', ')}`).join('; ');
       return described || `already suspended in ${groups.join(', ')}`;
     },
-    explain: (ctx) => (groups.length ? `suspend ${ctx.config.autoscaling.processes.join(', ')} in ${groups.join(', ')}; resumed at the end, whatever happens` : 'nothing: no Auto Scaling group'),
+    explain: (ctx) =>
+      groups.length
+        ? toSuspend.size
+          ? `suspend ${[...toSuspend].map(([g, p]) => `${p.join(', ')} in ${g}`).join('; ')}; resumed at the end, whatever happens`
+          : `nothing: ${ctx.config.autoscaling.processes.join(', ')} already suspended in ${groups.join(', ')}`
+        : 'nothing: no Auto Scaling group',
   };
 }
 
@@ -46,7 +50,7 @@ export function silenceAlarms(): RunTask {
     },
     async run(ctx) {
       if (!enabled.length) return ctx.config.alarms.length ? 'actions already disabled' : 'no alarms configured';
-      ctx.guard('enable alarm actions', () => ctx.aws.alarms.enable(enabled), () => enableAlarmsCommand(enabled, ctx.config.region));
+      await ctx.guard({ change: { kind: 'alarms-disabled', alarms: enabled }, undo: () => ctx.aws.alarms.enable(enabled) });
       await ctx.aws.alarms.disable(enabled);
       return enabled.join(', ');
     },

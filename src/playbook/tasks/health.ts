@@ -7,10 +7,19 @@ import { BatonError, indent } from '../../errors.ts';
 import { pollUntil } from '../../poll.ts';
 import { custom } from '../../remote/command.ts';
 import type { HealthSettings } from '../../config/types.ts';
-import type { HostContext, HostTask } from '../types.ts';
+import type { DeployConfig } from '../../config/index.ts';
+import type { Host } from '../../inventory/host.ts';
+import type { RemoteHost } from '../../ssh/remote-host.ts';
+import type { HostTask } from '../types.ts';
 import { inspectLive, logsTail } from './container.ts';
 
 export class HealthCheckError extends BatonError {}
+
+/** What a health check needs: the settings, and the host with its connection. */
+export interface HealthContext {
+  readonly config: Pick<DeployConfig, 'health' | 'container'>;
+  readonly target: { readonly host: Pick<Host, 'name'>; readonly remote: RemoteHost };
+}
 
 export function healthCheck(): HostTask {
   return {
@@ -23,7 +32,7 @@ export function healthCheck(): HostTask {
 }
 
 /** Polls the configured health check on the live container until it passes; throws with its logs if not. */
-export async function waitHealthy(ctx: HostContext, signal: AbortSignal): Promise<string> {
+export async function waitHealthy(ctx: HealthContext, signal: AbortSignal): Promise<string> {
   const { health } = ctx.config;
   const { remote, host } = ctx.target;
   const name = ctx.config.container.name;
@@ -39,6 +48,8 @@ export async function waitHealthy(ctx: HostContext, signal: AbortSignal): Promis
         streak = 0;
         const live = await inspectLive(remote, name);
         if (!live?.running) throw new HealthCheckError(`${host.name}: the container ${name} ${live ? 'exited' : 'is gone'} (${seen.what})`);
+        // Its restart policy brings it back each time it exits: it keeps crashing, no need to wait.
+        if (live.restarts) throw new HealthCheckError(`${host.name}: the container ${name} exited and was restarted ${live.restarts} time${live.restarts === 1 ? '' : 's'} (${seen.what})`);
         return { done: false, seen: seen.what };
       },
       { what: `${host.name}: ${describeCheck(health)} to pass`, timeoutMs: health.timeout, intervalMs: health.interval, maxIntervalMs: health.interval * 4, factor: 1.2, signal },
@@ -50,7 +61,7 @@ export async function waitHealthy(ctx: HostContext, signal: AbortSignal): Promis
   }
 }
 
-async function probe(ctx: HostContext): Promise<{ ok: boolean; what: string }> {
+async function probe(ctx: HealthContext): Promise<{ ok: boolean; what: string }> {
   const { health } = ctx.config;
   const { remote } = ctx.target;
   try {

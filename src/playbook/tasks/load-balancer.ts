@@ -3,28 +3,45 @@
  * wait until every load balancer has drained it (the wait is sized from that load balancer's own
  * draining timeout). Back: register everywhere, wait until every one reports it in service.
  */
-import { describeMembership, type Membership, type TargetState } from '../../aws/load-balancers.ts';
+import { describeMembership, type LoadBalancers, type Membership, type TargetState } from '../../aws/load-balancers.ts';
+import type { DeployConfig } from '../../config/index.ts';
+import type { Host } from '../../inventory/host.ts';
 import { pollUntil } from '../../poll.ts';
-import type { HostContext, HostTask } from '../types.ts';
+import type { JournalHost } from '../../state/journal.ts';
+import type { HostTask } from '../types.ts';
 
-/** How long past a load balancer's own draining timeout Baton keeps waiting before giving up. */
-const DRAIN_MARGIN_MS = 60_000;
 const OUT: readonly TargetState[] = ['not-registered', 'out-of-service'];
+
+/** What moving a host in and out of service needs: its load balancers, the timeouts, and a clock. */
+export interface ServiceMove {
+  readonly config: Pick<DeployConfig, 'timeouts'>;
+  readonly loadBalancers: LoadBalancers;
+  readonly host: Pick<Host, 'name' | 'instanceId'>;
+  readonly memberships: readonly Membership[];
+}
+
+/** The part of a host the journal keeps: enough to reach it again without its inventory. */
+export const journalHost = (h: Host): JournalHost => ({ name: h.name, address: h.address, ...(h.instanceId && { instanceId: h.instanceId }), ...(h.ssh && { ssh: h.ssh }) });
 
 export function deregister(): HostTask {
   return {
     name: 'deregister',
     async run(ctx) {
-      const { memberships } = ctx.target;
+      const { memberships, host } = ctx.target;
       if (!memberships.length) return 'in no load balancer';
-      ctx.compensate('register again', (signal) => putBack(ctx, signal));
+      const move = { config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host, memberships };
+      await ctx.compensate({
+        what: 'register again',
+        changes: memberships.map((membership) => ({ kind: 'deregistered', host: journalHost(host), membership })),
+        undo: (signal) => putBack(move, signal).then(() => void (ctx.service.back = Date.now())),
+      });
       ctx.service.left = Date.now();
-      await takeOut(ctx, ctx.signal);
+      await takeOut(move, ctx.signal);
       return `drained from ${memberships.map(describeMembership).join(', ')}`;
     },
     explain: (ctx, target) =>
       target.memberships.length
-        ? `deregister from ${target.memberships.map(describeMembership).join(', ')} and wait until drained (at most ${Math.round(Math.max(...target.memberships.map((m) => drainWaitMs(ctx.config.timeouts.drain, m))) / 1000)}s)`
+        ? `deregister from ${target.memberships.map(describeMembership).join(', ')} and wait until drained (at most ${Math.round(Math.max(...target.memberships.map((m) => drainWaitMs(ctx.config.timeouts, m))) / 1000)}s)`
         : 'nothing: in no load balancer',
   };
 }
@@ -33,11 +50,13 @@ export function register(): HostTask {
   return {
     name: 'register',
     async run(ctx) {
-      const { memberships } = ctx.target;
+      const { memberships, host } = ctx.target;
       if (!memberships.length) return 'in no load balancer';
+      const move = { config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host, memberships };
       // Should a later task fail, the host leaves service again before its previous container returns.
-      ctx.compensate('deregister again', (signal) => takeOut(ctx, signal));
-      await putBack(ctx, ctx.signal);
+      await ctx.compensate({ what: 'deregister again', undo: (signal) => takeOut(move, signal) });
+      await putBack(move, ctx.signal);
+      ctx.service.back = Date.now();
       return `in service in ${memberships.map(describeMembership).join(', ')}`;
     },
     explain: (ctx, target) =>
@@ -47,42 +66,40 @@ export function register(): HostTask {
   };
 }
 
-/** The drain wait: the configured timeout, or the load balancer's own draining timeout plus a margin. */
-const drainWaitMs = (configured: number, m: Membership) => Math.max(configured, m.drainTimeoutMs + DRAIN_MARGIN_MS);
+/**
+ * The drain wait: the configured timeout, or the load balancer's own draining timeout plus a margin
+ * (`timeouts.drainMargin`) for its state to catch up, whichever is longer.
+ */
+const drainWaitMs = (timeouts: Pick<DeployConfig['timeouts'], 'drain' | 'drainMargin'>, m: Membership) => Math.max(timeouts.drain, m.drainTimeoutMs + timeouts.drainMargin);
 
-async function takeOut(ctx: HostContext, signal: AbortSignal): Promise<void> {
-  const id = instanceId(ctx);
-  const lbs = ctx.aws.loadBalancers;
-  await Promise.all(ctx.target.memberships.map((m) => lbs.deregister(id, m)));
+/** Deregisters the host everywhere and waits until every load balancer has drained it. */
+export async function takeOut(move: ServiceMove, signal: AbortSignal): Promise<void> {
+  const id = instanceId(move);
+  await Promise.all(move.memberships.map((m) => move.loadBalancers.deregister(id, m)));
   await Promise.all(
-    ctx.target.memberships.map((m) =>
-      waitFor(ctx, m, (s) => OUT.includes(s), `${ctx.target.host.name} to drain from ${describeMembership(m)}`, drainWaitMs(ctx.config.timeouts.drain, m), signal),
-    ),
+    move.memberships.map((m) => waitFor(move, m, (s) => OUT.includes(s), `${move.host.name} to drain from ${describeMembership(m)}`, drainWaitMs(move.config.timeouts, m), signal)),
   );
 }
 
-async function putBack(ctx: HostContext, signal: AbortSignal): Promise<void> {
-  const id = instanceId(ctx);
-  const lbs = ctx.aws.loadBalancers;
-  await Promise.all(ctx.target.memberships.map((m) => lbs.register(id, m)));
-  await Promise.all(
-    ctx.target.memberships.map((m) => waitFor(ctx, m, (s) => s === 'in-service', `${ctx.target.host.name} to be in service in ${describeMembership(m)}`, ctx.config.timeouts.inService, signal)),
-  );
-  ctx.service.back = Date.now();
+/** Registers the host everywhere and waits until every load balancer has it in service. */
+export async function putBack(move: ServiceMove, signal: AbortSignal): Promise<void> {
+  const id = instanceId(move);
+  await Promise.all(move.memberships.map((m) => move.loadBalancers.register(id, m)));
+  await Promise.all(move.memberships.map((m) => waitFor(move, m, (s) => s === 'in-service', `${move.host.name} to be in service in ${describeMembership(m)}`, move.config.timeouts.inService, signal)));
 }
 
-function waitFor(ctx: HostContext, m: Membership, done: (s: TargetState) => boolean, what: string, timeoutMs: number, signal: AbortSignal) {
+function waitFor(move: ServiceMove, m: Membership, done: (s: TargetState) => boolean, what: string, timeoutMs: number, signal: AbortSignal) {
   return pollUntil(
     async () => {
-      const { state, detail } = await ctx.aws.loadBalancers.state(instanceId(ctx), m);
+      const { state, detail } = await move.loadBalancers.state(instanceId(move), m, signal);
       return done(state) ? { done: true, value: undefined } : { done: false, seen: detail };
     },
     { what, timeoutMs, intervalMs: 100, factor: 1.25, maxIntervalMs: 1_000, signal },
   );
 }
 
-function instanceId(ctx: HostContext): string {
-  const id = ctx.target.host.instanceId;
-  if (!id) throw new Error(`${ctx.target.host.name} has load balancer memberships but no instance id`);
+function instanceId(move: ServiceMove): string {
+  const id = move.host.instanceId;
+  if (!id) throw new Error(`${move.host.name} has load balancer memberships but no instance id`);
   return id;
 }

@@ -5,7 +5,9 @@
 import { ConfigError } from '../../errors.ts';
 import { dockerSwapWithPrevious } from '../../remote/docker.ts';
 import type { HostTask, RunTask } from '../types.ts';
+import type { Change } from '../../state/journal.ts';
 import { previousName } from './container.ts';
+import { journalHost } from './load-balancer.ts';
 
 /** Refuses, before anything changes, when a selected host has nothing to go back to. */
 export function requireRollbackCandidates(): RunTask {
@@ -32,8 +34,18 @@ export function swapToPrevious(): HostTask {
       const { name, stopTimeout } = ctx.config.container;
       const swap = dockerSwapWithPrevious(name, previousName(name), Math.ceil(stopTimeout / 1000));
       const timeoutMs = ctx.config.ssh.commandTimeout + stopTimeout;
-      ctx.compensate('swap back', async (signal) => void (await ctx.target.remote.exec(swap, { timeoutMs, signal })));
-      await ctx.target.remote.exec(swap, { timeoutMs, signal: ctx.signal });
+      const change: Change = {
+        kind: 'container-replaced',
+        host: journalHost(ctx.target.host),
+        container: name,
+        keptAs: previousName(name),
+        ...(ctx.target.live && { keptId: ctx.target.live.id }),
+        ...(ctx.target.liveImage && { from: ctx.target.liveImage }),
+        to: ctx.target.previous!.image,
+      };
+      await ctx.compensate({ what: 'swap back', changes: [change], undo: async (signal) => void (await ctx.target.remote.exec(swap, { timeoutMs, signal })) });
+      // Not aborted half-way: see replaceContainer.
+      await ctx.target.remote.exec(swap, { timeoutMs });
       return `${ctx.target.liveImage} → ${ctx.target.previous!.image}`;
     },
     explain: (ctx, target) => {

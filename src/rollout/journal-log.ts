@@ -1,0 +1,28 @@
+/**
+ * What the executor needs of the journal: record a change before making it, close it after. The
+ * journal in the state store implements it; `memoryLog` keeps entries in memory, for `--check` (which
+ * changes nothing) and for tests of the executor's logic.
+ */
+import type { Change, JournalEntry } from '../state/journal.ts';
+
+export interface ChangeLog {
+  /** Resolves once the record is durable; the change is made only after. */
+  record(change: Change, what: string, fix: string): Promise<JournalEntry>;
+  close(entry: JournalEntry): Promise<void>;
+}
+
+export function memoryLog(): ChangeLog & { readonly entries: JournalEntry[] } {
+  const entries: JournalEntry[] = [];
+  return {
+    entries,
+    async record(change, what, fix) {
+      const entry = { seq: entries.length + 1, change, what, fix, openedAt: new Date().toISOString() };
+      entries.push(entry);
+      return entry;
+    },
+    async close(entry) {
+      const i = entries.indexOf(entry);
+      if (i >= 0) entries[i] = { ...entry, closedAt: new Date().toISOString() };
+    },
+  };
+}

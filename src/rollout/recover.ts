@@ -1,0 +1,142 @@
+/**
+ * `baton recover`: undoes what a run that did not finish left open in its journal, newest first, so
+ * each host is dealt with before the guards around the fleet are lifted:
+ * - a container that was being replaced: the new one stays if it runs and passes its health check,
+ *   else the kept one comes back and must pass it;
+ * - a host out of a load balancer: registered again and waited for until in service, but only once its
+ *   container is healthy (a host whose container could not be made healthy stays out, and is reported);
+ * - alarm actions enabled again; Auto Scaling processes Baton suspended resumed.
+ * Every step closes its journal entry as it completes, so a recover that is itself interrupted is
+ * simply run again.
+ */
+import type { AwsClients } from '../aws/clients.ts';
+import { Alarms } from '../aws/alarms.ts';
+import { AutoScaling } from '../aws/autoscaling.ts';
+import { LoadBalancers } from '../aws/load-balancers.ts';
+import type { DeployConfig } from '../config/index.ts';
+import { ExitCode } from '../errors.ts';
+import type { Host } from '../inventory/host.ts';
+import { inspectLive, restorePrevious } from '../playbook/tasks/container.ts';
+import { waitHealthy } from '../playbook/tasks/health.ts';
+import { putBack } from '../playbook/tasks/load-balancer.ts';
+import type { FleetConnection } from '../ssh/remote-host.ts';
+import type { JournalEntry, JournalHost } from '../state/journal.ts';
+import type { EventBus, RunOutcome } from './events.ts';
+import type { ChangeLog } from './journal-log.ts';
+import { hostLabel, undoStep } from './changes.ts';
+
+export interface RecoverOptions {
+  readonly config: DeployConfig;
+  /** The open entries, as found in the journal. */
+  readonly entries: readonly JournalEntry[];
+  readonly journal: ChangeLog;
+  readonly aws: AwsClients;
+  readonly connect: (hosts: readonly Host[]) => Promise<FleetConnection>;
+  readonly events: EventBus;
+  readonly signal: AbortSignal;
+  /** Print what would be done, change nothing. */
+  readonly check: boolean;
+}
+
+export interface RecoverResult {
+  readonly outcome: RunOutcome;
+  readonly exitCode: number;
+  /** What could not be undone: still open in the journal. */
+  readonly left: readonly JournalEntry[];
+}
+
+export async function recover(options: RecoverOptions): Promise<RecoverResult> {
+  const { config, events, journal } = options;
+  const started = Date.now();
+  const todo = [...options.entries].sort((a, b) => b.seq - a.seq);
+  if (options.check) {
+    events.emit({
+      type: 'plan',
+      preTasks: todo.map((e) => ({ step: undoStep(e.change), would: wouldDo(e) })),
+      hosts: [],
+    });
+    events.emit({ type: 'run-finished', outcome: 'checked', exitCode: ExitCode.Ok, ms: Date.now() - started, hosts: [], maxRssKb: process.resourceUsage().maxRSS });
+    return { outcome: 'checked', exitCode: ExitCode.Ok, left: todo };
+  }
+  const lbs = new LoadBalancers(options.aws.elb, options.aws.elbv2);
+  const autoscaling = new AutoScaling(options.aws.autoscaling);
+  const alarms = new Alarms(options.aws.cloudwatch);
+  const hosts = uniqueHosts(todo.flatMap((e) => (e.change.kind === 'container-replaced' ? [e.change.host] : [])));
+  const fleet = hosts.length ? await events.step({}, 'connect', () => options.connect(hosts), () => hosts.map((h) => h.name).join(', ')) : undefined;
+  const left: JournalEntry[] = [];
+  /** Hosts whose container could not be made healthy: they stay out of service. */
+  const unhealthy = new Set<string>();
+  try {
+    for (const entry of todo) {
+      const c = entry.change;
+      const where = c.kind === 'deregistered' || c.kind === 'container-replaced' ? { host: c.host.name } : {};
+      if (c.kind === 'deregistered' && unhealthy.has(c.host.name)) {
+        events.emit({ type: 'warning', message: `${hostLabel(c.host)} stays out of service: its container is not healthy` });
+        left.push(entry);
+        continue;
+      }
+      try {
+        await events.step(where, undoStep(c), async () => {
+          switch (c.kind) {
+            case 'autoscaling-suspended':
+              return autoscaling.resumeProcesses(c.group, c.processes);
+            case 'alarms-disabled':
+              return alarms.enable(c.alarms);
+            case 'deregistered':
+              return putBack({ config, loadBalancers: lbs, host: c.host, memberships: [c.membership] }, options.signal);
+            case 'container-replaced':
+              return healContainer(config, fleet!, c.host, c.keptId, options.signal);
+          }
+        }, (detail) => detail || undefined);
+        await journal.close(entry);
+      } catch (error) {
+        if (c.kind === 'container-replaced') unhealthy.add(c.host.name);
+        events.emit({ type: 'undo-failed', what: entry.what, error: (error as Error).message, fix: entry.fix });
+        left.push(entry);
+      }
+    }
+  } finally {
+    await fleet?.close();
+  }
+  const outcome: RunOutcome = left.length ? 'failed' : 'recovered';
+  const exitCode = left.length ? ExitCode.NeedsOperator : ExitCode.Ok;
+  events.emit({ type: 'run-finished', outcome, exitCode, ms: Date.now() - started, hosts: [], maxRssKb: process.resourceUsage().maxRSS });
+  return { outcome, exitCode, left };
+}
+
+/** The new container if it runs and is healthy, else the kept one, which must then be. */
+async function healContainer(config: DeployConfig, fleet: FleetConnection, host: JournalHost, keptId: string | undefined, signal: AbortSignal): Promise<string> {
+  const remote = fleet.host(host.name);
+  const ctx = { config, target: { host, remote } };
+  const live = await inspectLive(remote, config.container.name);
+  if (live?.running) {
+    try {
+      await waitHealthy(ctx, signal);
+      return `kept ${live.image}: it runs and is healthy`;
+    } catch {
+      // Not healthy: the kept container comes back below.
+    }
+  }
+  await restorePrevious(remote, config, keptId, signal);
+  const back = await inspectLive(remote, config.container.name);
+  await waitHealthy(ctx, signal);
+  return `back on ${back?.image ?? 'the kept container'}${live ? ` (${live.image} ${live.running ? 'was not healthy' : 'was not running'})` : ''}`;
+}
+
+function wouldDo(e: JournalEntry): string {
+  const c = e.change;
+  switch (c.kind) {
+    case 'container-replaced':
+      return `${hostLabel(c.host)}: keep ${c.to} if it runs and passes its health check, else start the kept ${c.keptAs}${c.from ? ` (${c.from})` : ''} again`;
+    case 'deregistered':
+      return `register ${hostLabel(c.host)} again and wait until in service (${e.what})`;
+    default:
+      return `undo: ${e.what}`;
+  }
+}
+
+function uniqueHosts(hosts: readonly JournalHost[]): Host[] {
+  const byName = new Map<string, Host>();
+  for (const h of hosts) if (!byName.has(h.name)) byName.set(h.name, { ...h, tags: {}, groups: [] });
+  return [...byName.values()];
+}

@@ -1,0 +1,290 @@
+/**
+ * The executor's fault paths, with fakes for the fleet and the AWS adapters (pure logic: no SSH, no
+ * SDK). Each test reads the order of changes from one log, and the journal from an in-memory one: a
+ * change is journaled before it is made, closed once undone, and what cannot be undone stays open.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Membership, TargetState } from '../aws/load-balancers.ts';
+import { parseConfig } from '../config/index.ts';
+import { RemoteCommandError } from '../errors.ts';
+import type { Host } from '../inventory/host.ts';
+import { deregister, healthCheck, playbook, prePull, register, replaceContainer, silenceAlarms, suspendAutoscaling } from '../playbook/index.ts';
+import { describeCommand, type Command } from '../remote/command.ts';
+import type { FleetConnection, RemoteHost } from '../ssh/remote-host.ts';
+import { EventBus, type DeployEvent } from './events.ts';
+import { InterruptController } from './interrupt.ts';
+import { memoryLog, type ChangeLog } from './journal-log.ts';
+import { deploy, type DeployOptions } from './run.ts';
+
+const config = parseConfig(
+  `region: us-east-1
+stack: web
+release: api
+health: { http: { port: 8080 }, timeout: 2s, interval: 50ms }
+alarms: [api-5xx]
+timeouts: { undo: 10s }
+deployments: { test: {} }
+`,
+  'test',
+  { deployment: 'test' },
+);
+
+interface Container {
+  id: string;
+  image: string;
+  running: boolean;
+}
+
+/** A host's docker, as the commands Baton sends it see it. Images containing "bad" never get healthy. */
+class FakeHost implements RemoteHost {
+  readonly containers = new Map<string, Container>();
+  private ids = 0;
+  failOn: RegExp | undefined;
+  constructor(
+    readonly name: string,
+    private readonly log: string[],
+    image: string,
+  ) {
+    this.containers.set('live', { id: `${name}-c0`, image, running: true });
+  }
+  async exec(command: Command) {
+    const text = describeCommand(command);
+    const argv = command.kind === 'argv' ? command.argv : [];
+    if (this.failOn?.test(text)) throw new RemoteCommandError(this.name, text, 1, 'injected failure');
+    const ok = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
+    if (argv[1] === 'inspect') {
+      const c = this.containers.get(argv.at(-1)!);
+      if (!c) throw new RemoteCommandError(this.name, text, 1, `Error: No such object: ${argv.at(-1)}`);
+      return ok(JSON.stringify({ Id: c.id, Config: { Image: c.image, Labels: {} }, State: { Running: c.running } }));
+    }
+    if (argv[1] === 'pull' || argv[1] === 'logs') return ok();
+    this.log.push(`${this.name}: ${text}`);
+    if (/^docker stop --time \d+ live && docker rename live live-previous/.test(text)) {
+      this.containers.set('live-previous', { ...this.containers.get('live')!, running: false });
+      this.containers.delete('live');
+    } else if (/^docker stop live && docker start live-previous as live/.test(text)) {
+      const [live, kept] = [this.containers.get('live')!, this.containers.get('live-previous')!];
+      this.containers.set('live', { ...kept, running: true });
+      this.containers.set('live-previous', { ...live, running: false });
+    } else if (/^docker run /.test(text)) {
+      this.containers.set('live', { id: `${this.name}-c${++this.ids}`, image: argv.at(-1)!, running: true });
+    } else if (argv[1] === 'rm') this.containers.delete(argv.at(-1)!);
+    else if (argv[1] === 'rename') {
+      this.containers.set(argv[3]!, this.containers.get(argv[2]!)!);
+      this.containers.delete(argv[2]!);
+    } else if (argv[1] === 'start') this.containers.get(argv[2]!)!.running = true;
+    return ok();
+  }
+  async httpGet() {
+    const live = this.containers.get('live');
+    return { status: live?.running && !live.image.includes('bad') ? 200 : 500, body: '' };
+  }
+}
+
+function fakeWorld(names: string[]) {
+  const log: string[] = [];
+  const hosts: Host[] = names.map((name, i) => ({ name, address: `10.0.0.${i + 1}`, instanceId: `i-${name}`, tags: {}, groups: [] }));
+  const remotes = new Map(names.map((n) => [n, new FakeHost(n, log, 'app:v1')]));
+  const tg: Membership = { kind: 'target-group', name: 'api', arn: 'arn:tg/api', port: 8080, drainTimeoutMs: 0 };
+  const registered = new Set(hosts.map((h) => h.instanceId!));
+  const failing = { resume: false, register: new Set<string>(), stuckDraining: new Set<string>() };
+  const fleet: FleetConnection = { host: (n) => remotes.get(n)!, close: async () => undefined };
+  const services = {
+    loadBalancers: {
+      membershipsOf: async (ids: readonly string[]) => new Map(ids.map((id) => [id, [tg]])),
+      deregister: async (id: string) => void (log.push(`deregister ${id}`), registered.delete(id)),
+      register: async (id: string) => {
+        if (failing.register.has(id)) throw new Error(`RegisterTargets refused ${id}`);
+        log.push(`register ${id}`);
+        registered.add(id);
+      },
+      state: async (id: string): Promise<{ state: TargetState; detail: string }> =>
+        registered.has(id) ? { state: 'in-service', detail: 'healthy' } : failing.stuckDraining.has(id) ? { state: 'draining', detail: 'draining' } : { state: 'not-registered', detail: 'unused' },
+    },
+    autoscaling: {
+      groupsOf: async () => ['asg'],
+      notSuspended: async () => new Map([['asg', ['Launch', 'Terminate']]]),
+      suspendProcesses: async () => void log.push('suspend asg'),
+      resumeProcesses: async () => {
+        if (failing.resume) throw new Error('ResumeProcesses: service unavailable');
+        log.push('resume asg');
+      },
+    },
+    alarms: {
+      enabledOf: async () => ['api-5xx'],
+      disable: async () => void log.push('disable alarms'),
+      enable: async () => void log.push('enable alarms'),
+    },
+  } as unknown as NonNullable<DeployOptions['services']>;
+  return { log, hosts, remotes, registered, failing, fleet, services };
+}
+
+const thePlaybook = playbook({
+  name: 'deploy',
+  preTasks: [suspendAutoscaling(), silenceAlarms(), prePull()],
+  tasks: [deregister(), replaceContainer(), healthCheck(), register()],
+});
+
+async function run(world: ReturnType<typeof fakeWorld>, image: string, more: Partial<DeployOptions> & { journal?: ChangeLog; onFailure?: 'rollback' | 'stop' } = {}) {
+  const events = new EventBus();
+  const journal = more.journal ?? memoryLog();
+  const result = await deploy({
+    playbook: thePlaybook,
+    config: { ...config, rollout: { ...config.rollout, onFailure: more.onFailure ?? 'rollback' } },
+    image,
+    deployment: 'test',
+    deployer: 'tester',
+    check: false,
+    inventory: async () => world.hosts,
+    events,
+    interrupt: new InterruptController(),
+    aws: {} as DeployOptions['aws'],
+    services: world.services,
+    connect: async () => world.fleet,
+    lock: async () => ({ where: 'memory', journal }),
+    ...more,
+  });
+  return { result, events: events.history as DeployEvent[], journal };
+}
+
+const images = (w: ReturnType<typeof fakeWorld>) => [...w.remotes.values()].map((r) => r.containers.get('live')?.image);
+const open = (journal: ChangeLog) => (journal as ReturnType<typeof memoryLog>).entries.filter((e) => !e.closedAt);
+
+describe('the executor', () => {
+  it('journals each change before making it, and closes every entry on success', async () => {
+    const w = fakeWorld(['a', 'b']);
+    const recorded: string[] = [];
+    const mem = memoryLog();
+    const journal: ChangeLog = {
+      record: async (change, what, fix) => (recorded.push(`${what} [log at ${w.log.length}]`), mem.record(change, what, fix)),
+      close: (e) => mem.close(e),
+    };
+    const { result } = await run(w, 'app:v2', { journal });
+    expect(result.exitCode).toBe(0);
+    expect(images(w)).toEqual(['app:v2', 'app:v2']);
+    // Each entry was durable while the log had not yet seen its change.
+    expect(recorded[0]).toBe('Auto Scaling group asg: Launch, Terminate suspended [log at 0]');
+    expect(recorded[1]).toBe('alarm actions disabled: api-5xx [log at 1]');
+    expect(recorded[2]).toBe('a (i-a) out of target group api [log at 2]');
+    expect(w.log[2]).toBe('deregister i-a');
+    expect(recorded[3]).toMatch(/^a \(i-a\): live \(app:v1\) set aside as live-previous, app:v2 starting in its place \[log at 3\]$/);
+    expect(open(mem)).toEqual([]);
+    expect(mem.entries.map((e) => e.fix)[2]).toBe("aws elbv2 register-targets --region us-east-1 --target-group-arn arn:tg/api --targets Id=i-a,Port=8080");
+  });
+
+  it('never makes a change whose journal entry could not be written', async () => {
+    const w = fakeWorld(['a']);
+    const mem = memoryLog();
+    const journal: ChangeLog = {
+      record: async (change, what, fix) => {
+        if (change.kind === 'deregistered') throw new Error('S3 is down');
+        return mem.record(change, what, fix);
+      },
+      close: (e) => mem.close(e),
+    };
+    const { result } = await run(w, 'app:v2', { journal });
+    expect(result.exitCode).toBe(1);
+    expect(w.log).not.toContain('deregister i-a');
+    expect(w.log).toEqual(['suspend asg', 'disable alarms', 'enable alarms', 'resume asg']);
+    expect(open(mem)).toEqual([]);
+  });
+
+  it('with onFailure rollback, puts the hosts a later batch failure left switched back, so the fleet serves one version', async () => {
+    const w = fakeWorld(['a', 'b', 'c']);
+    w.remotes.get('c')!.failOn = /^docker run /;
+    const { result, events, journal } = await run(w, 'app:v2');
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.exitCode).toBe(1);
+    expect(images(w)).toEqual(['app:v1', 'app:v1', 'app:v1']);
+    expect(result.hosts.map((h) => `${h.host} ${h.result}`)).toEqual(['a rolled-back', 'b rolled-back', 'c rolled-back']);
+    expect([...w.registered].sort()).toEqual(['i-a', 'i-b', 'i-c']);
+    // Rolled back newest first: b before a, each through the load balancer again.
+    const swaps = w.log.filter((l) => l.includes('docker stop live && docker start live-previous'));
+    expect(swaps.map((l) => l[0])).toEqual(['b', 'a']);
+    expect(events.some((e) => e.type === 'warning' && e.message.startsWith('batch 3 failed: putting b, a back on the image they ran before'))).toBe(true);
+    expect(open(journal)).toEqual([]);
+    expect(w.log.at(-1)).toBe('resume asg');
+  });
+
+  it('with onFailure stop, leaves the fleet mixed, says so with the exact commands, and exits 6', async () => {
+    const w = fakeWorld(['a', 'b', 'c']);
+    w.remotes.get('c')!.failOn = /^docker run /;
+    const { result, events } = await run(w, 'app:v2', { onFailure: 'stop' });
+    expect(result.outcome).toBe('mixed');
+    expect(result.exitCode).toBe(6);
+    expect(images(w)).toEqual(['app:v2', 'app:v2', 'app:v1']);
+    const warning = events.find((e) => e.type === 'warning' && e.message.startsWith('THE FLEET IS MIXED')) as { message: string };
+    expect(warning.message).toContain('baton rollback --deployment test --limit a,b');
+    expect(warning.message).toContain('baton deploy --deployment test --image app:v2 --limit c');
+  });
+
+  it('leaves a host out of service, with its entries open, when its previous container cannot be restored', async () => {
+    const w = fakeWorld(['a']);
+    w.remotes.get('a')!.failOn = /^docker rename live-previous live/;
+    const { result, journal } = await run(w, 'app:bad');
+    expect(result.exitCode).toBe(3);
+    expect(result.hosts[0]!.result).toBe('failed');
+    // Not registered again with a broken container: out of service is safe, half-restored is not.
+    expect(w.registered.has('i-a')).toBe(false);
+    expect(open(journal).map((e) => e.change.kind)).toEqual(['deregistered', 'container-replaced']);
+    // The guards around the fleet are still undone.
+    expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
+  });
+
+  it('puts a host whose deregistration never completes back in service, and changes nothing on it', async () => {
+    const w = fakeWorld(['a', 'b']);
+    w.failing.stuckDraining.add('i-a');
+    const { result, journal } = await run(w, 'app:v2', { config: { ...config, timeouts: { ...config.timeouts, drain: 300, drainMargin: 0 } } });
+    expect(result.exitCode).toBe(1);
+    expect(result.hosts[0]).toMatchObject({ host: 'a', result: 'rolled-back', error: expect.stringMatching(/^timed out after .* waiting for a to drain from target group api \(last seen: draining\)/) });
+    expect(images(w)).toEqual(['app:v1', 'app:v1']);
+    expect([...w.registered].sort()).toEqual(['i-a', 'i-b']);
+    expect(w.log.filter((l) => l.startsWith('a: '))).toEqual([]);
+    expect(open(journal)).toEqual([]);
+  });
+
+  it('reports an undo that fails with the command that fixes it, and keeps it open in the journal', async () => {
+    const w = fakeWorld(['a']);
+    w.failing.resume = true;
+    const { result, events, journal } = await run(w, 'app:v2');
+    expect(result.exitCode).toBe(3);
+    expect(events.find((e) => e.type === 'undo-failed')).toMatchObject({
+      what: 'Auto Scaling group asg: Launch, Terminate suspended',
+      fix: 'aws autoscaling resume-processes --region us-east-1 --auto-scaling-group-name asg --scaling-processes Launch Terminate',
+    });
+    expect(open(journal).map((e) => e.change.kind)).toEqual(['autoscaling-suspended']);
+  });
+
+  it('on a second interrupt, aborts the host in flight, puts it back, and undoes the guards', async () => {
+    const w = fakeWorld(['a', 'b']);
+    const interrupt = new InterruptController();
+    const events = new EventBus();
+    events.subscribe((e) => {
+      if (e.type === 'step' && e.scope === 'host' && e.host === 'a' && e.step === 'health check' && e.status === 'started') {
+        interrupt.request();
+        interrupt.request();
+      }
+    });
+    const journal = memoryLog();
+    const result = await deploy({
+      playbook: thePlaybook,
+      config,
+      image: 'app:bad',
+      deployment: 'test',
+      deployer: 'tester',
+      check: false,
+      inventory: async () => w.hosts,
+      events,
+      interrupt,
+      aws: {} as DeployOptions['aws'],
+      services: w.services,
+      connect: async () => w.fleet,
+      lock: async () => ({ where: 'memory', journal }),
+    });
+    expect(result.exitCode).toBe(130);
+    expect(images(w)).toEqual(['app:v1', 'app:v1']);
+    expect([...w.registered].sort()).toEqual(['i-a', 'i-b']);
+    expect(open(journal)).toEqual([]);
+    expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * The journal: every change a run makes to the fleet, written durably BEFORE the change is made and
+ * closed once it is undone or complete. It lives beside the lock (`journal.json`), so whoever comes
+ * next, on any machine, knows exactly what a killed run left: which Auto Scaling processes it suspended,
+ * which alarms it silenced, which host it took out of which load balancer, which container it set aside.
+ * `baton recover` undoes what is open, newest first; `baton resume` does that and finishes the rollout.
+ *
+ * One run writes it at a time (the lock sees to that), always with `If-Match` on the version it wrote
+ * last, so a run that lost its lock cannot overwrite what its successor wrote.
+ */
+import { BatonError, ExitCode } from '../errors.ts';
+import type { Host } from '../inventory/host.ts';
+import type { Membership } from '../aws/load-balancers.ts';
+import type { StateStore } from './store.ts';
+
+const JOURNAL = 'journal.json';
+
+/** What a change was, with what Baton needs to undo it without the run that made it. */
+export type Change =
+  | { readonly kind: 'autoscaling-suspended'; readonly group: string; readonly processes: readonly string[] }
+  | { readonly kind: 'alarms-disabled'; readonly alarms: readonly string[] }
+  | { readonly kind: 'deregistered'; readonly host: JournalHost; readonly membership: Membership }
+  | {
+      readonly kind: 'container-replaced';
+      readonly host: JournalHost;
+      /** The live container's name, and the name the container it replaced is kept under. */
+      readonly container: string;
+      readonly keptAs: string;
+      /** The id of the container set aside (absent when the host ran none): what "put back" restores. */
+      readonly keptId?: string;
+      readonly from?: string;
+      readonly to: string;
+    };
+
+/** Enough of a host to reach it again without its inventory. */
+export type JournalHost = Pick<Host, 'name' | 'address' | 'instanceId' | 'ssh'>;
+
+export interface JournalEntry {
+  readonly seq: number;
+  readonly change: Change;
+  /** In an operator's words: "web-1 (i-0abc) out of target group api". */
+  readonly what: string;
+  /** The command an operator runs to undo it by hand. */
+  readonly fix: string;
+  readonly openedAt: string;
+  readonly closedAt?: string;
+}
+
+export interface JournalRun {
+  readonly id: string;
+  readonly kind: 'deploy' | 'rollback' | 'recover' | 'resume';
+  readonly deployer: string;
+  readonly machine: string;
+  readonly pid: number;
+  /** The image being deployed (absent for a rollback: each host's own kept image). */
+  readonly image?: string;
+  readonly startedAt: string;
+  /** The hosts the run targets, by name, in rollout order: what `resume` finishes. */
+  readonly hosts?: readonly string[];
+}
+
+export interface JournalDocument {
+  readonly run: JournalRun;
+  readonly entries: readonly JournalEntry[];
+}
+
+export const openEntries = (doc: JournalDocument | undefined): JournalEntry[] => (doc ? doc.entries.filter((e) => !e.closedAt) : []);
+
+/** A journal a killed or failed run left with changes still open: nothing new starts until it is dealt with. */
+export class UnfinishedJournalError extends BatonError {
+  override readonly exitCode = ExitCode.Locked;
+}
+
+/** The journal's writes failed or someone else wrote it: the run must not make another change. */
+export class JournalError extends BatonError {
+  override readonly exitCode = ExitCode.NeedsOperator;
+}
+
+export async function readJournal(store: StateStore): Promise<{ doc: JournalDocument; etag: string } | undefined> {
+  const stored = await store.read<JournalDocument>(JOURNAL);
+  return stored && { doc: stored.value, etag: stored.etag };
+}
+
+/** What an unfinished journal holds, one line each, newest first, with the commands that deal with it. */
+export function describeUnfinished(store: StateStore, doc: JournalDocument): string {
+  const open = openEntries(doc).reverse();
+  const r = doc.run;
+  const lines = open.map((e) => `  - ${e.what} (since ${e.openedAt})\n      by hand: ${e.fix.split('\n').join('\n               ')}`);
+  const d = store.scope.deployment;
+  return (
+    `${store.label}: the ${r.kind} ${r.image ? `of ${r.image} ` : ''}by ${r.deployer} (pid ${r.pid} on ${r.machine}, started ${r.startedAt}) did not finish, and left ${open.length} change${open.length === 1 ? '' : 's'} open on the fleet:\n` +
+    `${lines.join('\n')}\n` +
+    `Undo them with \`baton recover --deployment ${d}\` (add --check to see the plan first)` +
+    (r.kind === 'deploy' && r.image ? `, or finish that rollout with \`baton resume --deployment ${d}\`` : '') +
+    ` (journal: ${store.url(JOURNAL)})`
+  );
+}
+
+/** The journal a run writes as it goes. */
+export class Journal {
+  private doc: { run: JournalRun; entries: JournalEntry[] };
+  private etag: string | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+  private seq = 0;
+
+  private constructor(
+    private readonly store: StateStore,
+    run: JournalRun,
+    entries: JournalEntry[],
+    etag: string | undefined,
+  ) {
+    this.doc = { run, entries };
+    this.etag = etag;
+    this.seq = entries.reduce((max, e) => Math.max(max, e.seq), 0);
+  }
+
+  /** Starts a run's journal; `over` is the version of a journal this run takes over (recover, resume). */
+  static async start(store: StateStore, run: JournalRun, over?: { doc: JournalDocument; etag: string }): Promise<Journal> {
+    const journal = new Journal(store, run, over ? [...over.doc.entries] : [], over?.etag);
+    await journal.flush();
+    return journal;
+  }
+
+  get run(): JournalRun {
+    return this.doc.run;
+  }
+
+  /** The entries still open, oldest first. */
+  get open(): JournalEntry[] {
+    return openEntries(this.doc);
+  }
+
+  /** Records a change BEFORE it is made; resolves once the record is durable. Throws if it cannot be. */
+  async record(change: Change, what: string, fix: string): Promise<JournalEntry> {
+    const entry: JournalEntry = { seq: ++this.seq, change, what, fix, openedAt: new Date().toISOString() };
+    this.doc.entries.push(entry);
+    await this.flush();
+    return entry;
+  }
+
+  /**
+   * Marks an entry done. The write is queued, not awaited: an entry left open by a crash right after is
+   * only undone again, and every undo is idempotent.
+   */
+  close(entry: JournalEntry): Promise<void> {
+    const i = this.doc.entries.findIndex((e) => e.seq === entry.seq);
+    if (i < 0 || this.doc.entries[i]!.closedAt) return this.queue;
+    this.doc.entries[i] = { ...this.doc.entries[i]!, closedAt: new Date().toISOString() };
+    return this.flush().catch(() => undefined);
+  }
+
+  /** Writes the journal as it is now, after the writes before it, over the version this run wrote. */
+  flush(): Promise<void> {
+    const next = this.queue.then(async () => {
+      if (this.failure) throw this.failure;
+      const snapshot = { run: this.doc.run, entries: [...this.doc.entries] };
+      let etag: string | undefined;
+      try {
+        etag = await this.store.write(JOURNAL, snapshot, this.etag === undefined ? { absent: true } : { etag: this.etag });
+      } catch (error) {
+        throw new JournalError(`could not write the journal ${this.store.url(JOURNAL)}: ${(error as Error).message}`);
+      }
+      if (etag === undefined) {
+        this.failure = new JournalError(`the journal ${this.store.url(JOURNAL)} was changed by someone else: this run no longer owns it`);
+        throw this.failure;
+      }
+      this.etag = etag;
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * At the end of the run: removes the journal when nothing is open, else leaves it for `recover` and
+   * returns what is open.
+   */
+  async finish(): Promise<JournalEntry[]> {
+    await this.queue;
+    const open = this.open;
+    if (this.failure) return open;
+    if (open.length) {
+      await this.flush().catch(() => undefined);
+      return open;
+    }
+    if (this.etag !== undefined) await this.store.remove(JOURNAL, this.etag);
+    return [];
+  }
+}

@@ -1,0 +1,107 @@
+/** The state bucket: objects in S3 with its conditional writes (`If-None-Match: *`, `If-Match`). */
+import { DeleteObjectCommand, GetObjectCommand, paginateListObjectsV2, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { awsSettings, clientConfig } from '../aws/clients.ts';
+import type { DeployConfig } from '../config/index.ts';
+import type { ObjectStore, StoredObject, WriteCondition } from './objects.ts';
+
+export class S3Objects implements ObjectStore {
+  readonly shared = true;
+  /** The bucket's clock at its last answer (the `Date` response header). */
+  private readonly clock: { date?: Date };
+
+  /** The bucket of a deployment's configuration, with its own client. */
+  static forConfig(config: Pick<DeployConfig, 'aws' | 'region' | 'state' | 'timeouts'>, bucket: string): S3Objects {
+    // Path-style addressing where an endpoint is given (an emulator, a VPC endpoint without bucket DNS).
+    return new S3Objects(new S3Client({ ...clientConfig(awsSettings(config, config.state.region)), forcePathStyle: !!config.aws.endpoint }), bucket);
+  }
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {
+    this.clock = bucketClock(s3);
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const body = (await out.Body?.transformToString()) ?? '';
+      return { body, etag: out.ETag ?? '', lastModified: out.LastModified ?? new Date(0), storeNow: this.clock.date ?? new Date() };
+    } catch (error) {
+      if ((error as Error).name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+  }
+
+  async put(key: string, body: string, condition?: WriteCondition): Promise<string | undefined> {
+    try {
+      const out = await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentType: 'application/json',
+          ...(condition && 'absent' in condition && { IfNoneMatch: '*' }),
+          ...(condition && 'etag' in condition && { IfMatch: condition.etag }),
+        }),
+      );
+      return out.ETag ?? '';
+    } catch (error) {
+      if (condition && preconditionFailed(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(key: string, etag?: string): Promise<boolean> {
+    try {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(etag !== undefined && { IfMatch: etag }) }));
+      return true;
+    } catch (error) {
+      if (etag !== undefined && preconditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const page of paginateListObjectsV2({ client: this.s3, pageSize: 1000 }, { Bucket: this.bucket, Prefix: prefix })) {
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    }
+    return keys;
+  }
+
+  url(key: string): string {
+    return `s3://${this.bucket}/${key}`;
+  }
+
+  close(): void {
+    this.s3.destroy();
+  }
+}
+
+/** 412: the precondition failed; 409: a concurrent conditional write won; 404 on If-Match: it is gone. */
+function preconditionFailed(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === 412 || status === 409 || (error as Error).name === 'NoSuchKey';
+}
+
+const clocks = new WeakMap<S3Client, { date?: Date }>();
+
+/** Reads S3's `Date` header off every answer of this client (once per client, however many stores share it). */
+function bucketClock(s3: S3Client): { date?: Date } {
+  let clock = clocks.get(s3);
+  if (clock) return clock;
+  const c: { date?: Date } = {};
+  clocks.set(s3, c);
+  s3.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      const date = (out.response as { headers?: Record<string, string> }).headers?.date;
+      if (date && !Number.isNaN(Date.parse(date))) c.date = new Date(date);
+      return out;
+    },
+    { step: 'deserialize', name: 'batonBucketClock' },
+  );
+  clock = c;
+  return clock;
+}

@@ -1,0 +1,352 @@
+/**
+ * Every way a run can end badly, through the CLI on the sandbox fleet, under load through the load
+ * balancer: each ends with no failed request, every host in service on one version (or exactly the
+ * mix the operator chose), the Auto Scaling processes and alarms as before the run, and no open
+ * journal entry.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { docker, dockerExec } from '../fleet/docker.ts';
+import { startLoad, type LoadResult } from '../fleet/load.ts';
+import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
+import { runBaton, type BatonRun } from './baton.ts';
+import type { DeployEvent } from '../../src/rollout/events.ts';
+
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startSandbox({ hosts: 3 });
+  // Every test starts from v1 everywhere, each host keeping a v1 container for rollback.
+  const first = await runBaton(deployArgs('v1'));
+  expect(first.code, first.stdout + first.stderr).toBe(0);
+});
+afterAll(async () => {
+  await sandbox?.stop();
+});
+
+const image = (tag: string) => `${sandbox.fleet.appRepository}:${tag}`;
+const common = () => ['--config', sandbox.configFile, '--deployment', 'sandbox'];
+const deployArgs = (tag: string, ...more: string[]) => ['deploy', ...common(), '--image', image(tag), '--reporter', 'json', ...more];
+const names = () => sandbox.fleet.hosts.map((h) => h.name);
+
+async function liveImages(): Promise<string[]> {
+  return Promise.all(sandbox.fleet.hosts.map(async (h) => (JSON.parse(await dockerExec(h.container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config.Image));
+}
+
+/** The fleet as it must be after any run: all in service, guards as before, nothing left open. */
+async function expectFleetWhole(traffic: LoadResult): Promise<void> {
+  expect(traffic.errors + traffic.non2xx, JSON.stringify(traffic.failures)).toBe(0);
+  const states = await sandbox.emulator.instanceStates();
+  for (const host of sandbox.fleet.hosts) {
+    expect(states.classic[host.instanceId], host.name).toBe('InService');
+    expect(states.targetGroup[host.instanceId], host.name).toBe('healthy');
+  }
+  expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+  expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
+  const lock = JSON.parse((await runBaton(['lock', 'status', ...common(), '--json'])).stdout) as { locked: boolean; journal: unknown };
+  expect(lock).toMatchObject({ locked: false, journal: null });
+}
+
+const load = () => startLoad({ url: sandbox.fleet.lb.elbUrl, concurrency: 4, ratePerSecond: 50, maxSeconds: 180 });
+
+/** Runs a deploy and sends `signal` to it once `when` matches an event. */
+async function deployUntil(args: string[], when: (e: DeployEvent) => boolean, signal: NodeJS.Signals): Promise<BatonRun> {
+  let sent = false;
+  const run = await runBaton(args, {
+    onEvent: (e, child) => {
+      if (!sent && when(e)) {
+        sent = true;
+        child.kill(signal);
+      }
+    },
+  });
+  expect(sent, run.stdout + run.stderr).toBe(true);
+  return run;
+}
+
+/** Every host on `tag` before a test that needs one version to start from. */
+async function resetTo(tag: string): Promise<void> {
+  const run = await runBaton(deployArgs(tag));
+  expect(run.code, run.stdout + run.stderr).toBe(0);
+}
+
+const hostStep = (host: string, step: string) => (e: DeployEvent) => e.type === 'step' && e.scope === 'host' && e.host === host && e.step === step && e.status === 'started';
+
+describe('crash safety', () => {
+  beforeEach(async () => {
+    await sandbox.emulator.clearFaults();
+  });
+
+  it('kill -9 while a host is out of service, then recover: the host is back in service on a healthy container', async () => {
+    const traffic = load();
+    const [, second] = names();
+    const killed = await deployUntil(deployArgs('v2'), hostStep(second!, 'health check'), 'SIGKILL');
+    expect(killed.code).toBeNull();
+    const states = await sandbox.emulator.instanceStates();
+    expect(states.classic[sandbox.fleet.hosts[1]!.instanceId]).not.toBe('InService');
+
+    const status = await runBaton(['lock', 'status', ...common()]);
+    expect(status.stdout).toContain(`  - ${second} (${sandbox.fleet.hosts[1]!.instanceId}): live (${image('v1')}) set aside as live-previous, ${image('v2')} starting in its place`);
+    expect(status.stdout).toContain(`  - ${second} (${sandbox.fleet.hosts[1]!.instanceId}) out of classic ELB web-api-sandbox`);
+    expect(status.stdout).toContain('aws elb register-instances-with-load-balancer --region us-east-1 --load-balancer-name web-api-sandbox --instances');
+
+    const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
+    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    const steps = recovered.events.filter((e) => e.type === 'step' && e.status === 'ok').map((e) => (e as { step: string }).step);
+    // Newest first: the container before the load balancers, the guards last.
+    expect(steps).toEqual(['connect', 'make the container healthy', 'register again', 'register again', 'enable alarm actions', 'resume autoscaling']);
+    await expectFleetWhole(await traffic.stop());
+    // v2 passed its health check, so it stays: the first two hosts run v2, the third v1.
+    expect(await liveImages()).toEqual([image('v2'), image('v2'), image('v1')]);
+  });
+
+  it('kill -9 mid-rollout, then resume: the rollout finishes with the same guards, skipping hosts already done', async () => {
+    const traffic = load();
+    const [, second] = names();
+    const killed = await deployUntil(deployArgs('v3'), hostStep(second!, 'replace container'), 'SIGKILL');
+    expect(killed.code).toBeNull();
+    const resumed = await runBaton(['resume', ...common(), '--reporter', 'json']);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`'s deploy of ${image('v3')} (started `);
+    expect(resumed.stderr).toMatch(/^baton: resuming /);
+    const finished = resumed.events.filter((e) => e.type === 'host-finished').map((e) => `${(e as { host: string }).host} ${(e as { result: string }).result}`);
+    expect(finished).toContain(`${names()[0]} unchanged`);
+    await expectFleetWhole(await traffic.stop());
+    expect(await liveImages()).toEqual(names().map(() => image('v3')));
+  });
+
+  it('SIGHUP during the pre-pull (the operator\'s session dropped): nothing leaves service, the guards are undone, exit 130', async () => {
+    const traffic = load();
+    const before = await liveImages();
+    await sandbox.emulator.clearCalls();
+    const run = await deployUntil(deployArgs('v2'), (e) => e.type === 'step' && e.step === 'pre-pull' && e.status === 'started', 'SIGHUP');
+    expect(run.code, run.stdout + run.stderr).toBe(130);
+    const calls = (await sandbox.emulator.calls()).map((c) => c.action);
+    expect(calls).toContain('SuspendProcesses');
+    expect(calls).not.toContain('DeregisterInstancesFromLoadBalancer');
+    expect(await liveImages()).toEqual(before);
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('SIGTERM during a host: that host finishes, the run stops and undoes, exit 130', async () => {
+    const traffic = load();
+    const [first] = names();
+    const run = await deployUntil(deployArgs('v1'), hostStep(first!, 'replace container'), 'SIGTERM');
+    expect(run.code, run.stdout + run.stderr).toBe(130);
+    expect(run.events.find((e) => e.type === 'host-finished')).toMatchObject({ host: first, result: 'deployed' });
+    await expectFleetWhole(await traffic.stop());
+    expect((await liveImages())[0]).toBe(image('v1'));
+  });
+
+  it('stdout closed under it (EPIPE): the run stops after the host in flight and undoes, without a stack trace', async () => {
+    const traffic = load();
+    const [first] = names();
+    let closed = false;
+    const run = await runBaton(deployArgs('v2'), {
+      onEvent: (e, child) => {
+        if (!closed && hostStep(first!, 'deregister')(e)) {
+          closed = true;
+          child.stdout!.destroy();
+        }
+      },
+    });
+    expect(closed).toBe(true);
+    expect(run.code, run.stderr).toBe(130);
+    expect(run.stderr).toContain('baton: standard output is closed (EPIPE): stopping after the hosts in flight and undoing the guards');
+    expect(run.stderr).not.toContain('    at ');
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('a later batch failing with onFailure rollback puts the switched hosts back: one version, exit 1', async () => {
+    await resetTo('v1');
+    const traffic = load();
+    const before = await liveImages();
+    const playbookFile = join(import.meta.dirname, 'fixtures', 'smoke-tested-deploy.ts');
+    const run = await runBaton(deployArgs('v2', '--playbook', playbookFile), { env: { SMOKE_FAIL_HOST: names()[2]! } });
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    expect(run.events.find((e) => e.type === 'run-finished')).toMatchObject({ outcome: 'rolled-back', exitCode: 1 });
+    await expectFleetWhole(await traffic.stop());
+    expect(await liveImages()).toEqual(before);
+  });
+
+  it('a later batch failing with --on-failure stop leaves the fleet mixed, says how, and exits 6; baton rollback then moves only those hosts', async () => {
+    await resetTo('v1');
+    const traffic = load();
+    const before = await liveImages();
+    const playbookFile = join(import.meta.dirname, 'fixtures', 'smoke-tested-deploy.ts');
+    const run = await runBaton(deployArgs('v2', '--playbook', playbookFile, '--on-failure', 'stop'), { env: { SMOKE_FAIL_HOST: names()[2]! } });
+    expect(run.code, run.stdout + run.stderr).toBe(6);
+    const warning = run.events.find((e) => e.type === 'warning' && e.message.startsWith('THE FLEET IS MIXED')) as { message: string };
+    expect(warning.message).toContain(`baton rollback --deployment sandbox --limit ${names()[0]},${names()[1]}`);
+    expect(await liveImages()).toEqual([image('v2'), image('v2'), before[2]]);
+    const back = await runBaton(['rollback', ...common(), '--reporter', 'json', '--limit', `${names()[0]},${names()[1]}`]);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    expect(await liveImages()).toEqual(before);
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('sshd on a host killed mid-step: the host stays out of service, exit 3, and recover brings it back', async () => {
+    const traffic = load();
+    const host = sandbox.fleet.hosts[0]!;
+    const playbookFile = join(import.meta.dirname, 'fixtures', 'smoke-tested-deploy.ts');
+    const run = await runBaton(deployArgs('v2', '--playbook', playbookFile), { env: { KILL_SSHD_HOST: host.name } });
+    expect(run.code, run.stdout + run.stderr).toBe(3);
+    expect(run.events.find((e) => e.type === 'host-finished')).toMatchObject({ host: host.name, result: 'failed' });
+    expect(run.events.some((e) => e.type === 'warning' && e.message.includes('`baton recover --deployment sandbox` undoes them'))).toBe(true);
+    // Kept out of service rather than put back half-restored; the guards around the fleet were undone.
+    expect((await sandbox.emulator.instanceStates()).classic[host.instanceId]).not.toBe('InService');
+    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+    expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
+    const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
+    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('the bastion connection dropped mid-rollout: nothing is left behind that recover cannot undo', async () => {
+    const traffic = load();
+    const bastion = `baton-${sandbox.fleet.id}-bastion`;
+    let dropped = false;
+    const run = await runBaton(deployArgs('v3'), {
+      onEvent: (e) => {
+        if (!dropped && hostStep(names()[1]!, 'replace container')(e)) {
+          dropped = true;
+          // Its sessions die (the listener stays), Baton's single connection with them.
+          void dockerExec(bastion, "pkill -f '[s]shd: deploy' || true").catch(() => undefined);
+        }
+      },
+    });
+    expect(dropped).toBe(true);
+    expect([1, 3], run.stdout + run.stderr).toContain(run.code);
+    if (run.code === 3) {
+      const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
+      expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    }
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('an image that exits at start is rolled back at once, with its last log lines', async () => {
+    const traffic = load();
+    const before = await liveImages();
+    const run = await runBaton(deployArgs('crash'));
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    const failed = run.events.find((e) => e.type === 'host-finished') as { result: string; error: string };
+    expect(failed.result).toBe('rolled-back');
+    expect(failed.error).toMatch(/the container live (exited|is gone|exited and was restarted)/);
+    expect(failed.error).toContain("last lines of live's log");
+    expect(await liveImages()).toEqual(before);
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('AWS throttling and 5xx bursts are retried: the deploy goes through', async () => {
+    const traffic = load();
+    for (const action of ['DeregisterInstancesFromLoadBalancer', 'DescribeTargetHealth', 'SuspendProcesses']) await sandbox.emulator.injectFault({ action, kind: 'throttle', times: 2 });
+    for (const action of ['RegisterTargets', 'EnableAlarmActions']) await sandbox.emulator.injectFault({ action, kind: 'error5xx', times: 2 });
+    const run = await runBaton(deployArgs('v1'));
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    await expectFleetWhole(await traffic.stop());
+    expect(await liveImages()).toEqual(names().map(() => image('v1')));
+  });
+
+  it('the registry down during the pre-pull: nothing leaves service, exit 1', async () => {
+    const traffic = load();
+    const registry = `baton-${sandbox.fleet.id}-registry`;
+    await sandbox.emulator.clearCalls();
+    await docker(['pause', registry]);
+    try {
+      const run = await runBaton(deployArgs('v2', '-e', 'timeouts.pull=5s'));
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      expect(run.stdout).toMatch(/could not pull .*v2; no host left service/);
+    } finally {
+      await docker(['unpause', registry]);
+    }
+    const calls = (await sandbox.emulator.calls()).map((c) => c.action);
+    expect(calls).not.toContain('DeregisterInstancesFromLoadBalancer');
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('InService never reached: the host is put back where it can be, kept out where it cannot, exit 3; recover finishes it', async () => {
+    const traffic = load();
+    const [first] = names();
+    await sandbox.emulator.injectFault({ action: 'RegisterInstancesWithLoadBalancer', kind: 'stuck-registration' });
+    const run = await runBaton(deployArgs('v2', '-e', 'timeouts.inService=3s'));
+    expect(run.code, run.stdout + run.stderr).toBe(3);
+    const host = run.events.find((e) => e.type === 'host-finished') as { host: string; result: string; error: string };
+    expect(host).toMatchObject({ host: first, result: 'failed' });
+    expect(host.error).toMatch(/waiting for app-1 to be in service in classic ELB web-api-sandbox/);
+    expect(run.events.filter((e) => e.type === 'host-finished')).toHaveLength(1);
+    await sandbox.emulator.clearFaults();
+    const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
+    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('the group cannot launch an instance mid-rollout: Launch is suspended until the run ends', async () => {
+    const before = (await sandbox.emulator.state()).instances;
+    await sandbox.emulator.injectFault({ action: 'DescribeInstanceHealth', kind: 'launch-instance', times: 20 });
+    const run = await runBaton(deployArgs('v3'));
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect((await sandbox.emulator.calls()).filter((c) => c.action === 'Launch')).toEqual([]);
+    expect((await sandbox.emulator.state()).instances).toEqual(before);
+    await sandbox.emulator.clearFaults();
+  });
+
+  const phases: [string, (e: DeployEvent) => boolean][] = [
+    ['the pre-pull', (e) => e.type === 'step' && e.step === 'pre-pull' && e.status === 'started'],
+    ['deregister', (e) => hostStep(names()[0]!, 'deregister')(e)],
+    ['replace container', (e) => hostStep(names()[0]!, 'replace container')(e)],
+    ['health check', (e) => hostStep(names()[0]!, 'health check')(e)],
+    ['register', (e) => hostStep(names()[0]!, 'register')(e)],
+  ];
+
+  it.each(phases)('kill -9 during %s, then recover: every host in service, nothing left open', async (_, when) => {
+    const traffic = load();
+    const tag = (await liveImages())[0] === image('v1') ? 'v2' : 'v1';
+    const killed = await deployUntil(deployArgs(tag), when, 'SIGKILL');
+    expect(killed.code).toBeNull();
+    const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
+    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it.each(phases)('Ctrl-C once and twice during %s: the host in flight is finished or put back, guards undone, exit 130', async (_, when) => {
+    for (const times of [1, 2]) {
+      const traffic = load();
+      const tag = (await liveImages())[0] === image('v1') ? 'v2' : 'v1';
+      let sent = false;
+      const run = await runBaton(deployArgs(tag), {
+        onEvent: (e, child) => {
+          if (!sent && when(e)) {
+            sent = true;
+            child.kill('SIGINT');
+            if (times === 2) setTimeout(() => child.kill('SIGINT'), 50);
+          }
+        },
+      });
+      expect(sent).toBe(true);
+      expect(run.code, `${times}x: ${run.stdout}${run.stderr}`).toBe(130);
+      await expectFleetWhole(await traffic.stop());
+      // One host at most was changed; it runs one image or the other, never none.
+      const images = await liveImages();
+      expect(images.slice(1).every((i) => i === images[1])).toBe(true);
+    }
+  });
+
+  it('a lock force-released under a running deploy stops it at the next safe point, with the guards undone', async () => {
+    await resetTo('v1');
+    const traffic = load();
+    const [first] = names();
+    let released: Promise<BatonRun> | undefined;
+    const run = await runBaton(deployArgs('v3', '-e', 'state.staleAfter=2s'), {
+      onEvent: (e) => {
+        if (!released && hostStep(first!, 'deregister')(e)) released = runBaton(['lock', 'release', '--force', ...common()]);
+      },
+    });
+    expect((await released!).code).toBe(0);
+    expect(run.code, run.stdout + run.stderr).toBe(130);
+    expect(run.events.some((e) => e.type === 'warning' && e.message.startsWith('this run lost the deploy lock (it was released by force)'))).toBe(true);
+    // Stopped at the next safe point: the host in flight finished, the batches after it never started.
+    const finished = run.events.filter((e) => e.type === 'host-finished') as { result: string }[];
+    expect(finished.length).toBeLessThan(names().length);
+    expect(finished.every((h) => h.result === 'deployed')).toBe(true);
+    await expectFleetWhole(await traffic.stop());
+  });
+});
