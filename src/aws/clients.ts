@@ -20,7 +20,8 @@ export interface AwsSettings {
   readonly connectTimeoutMs?: number;
 }
 
-export interface AwsClients {
+/** The clients of a run; `using` destroys them (their sockets) when it ends. */
+export interface AwsClients extends Disposable {
   readonly ec2: EC2Client;
   readonly elb: ElasticLoadBalancingClient;
   readonly elbv2: ElasticLoadBalancingV2Client;
@@ -43,7 +44,8 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
     autoscaling: new AutoScalingClient(common),
     cloudwatch: new CloudWatchClient(common),
   };
-  return { ...clients, destroy: () => Object.values(clients).forEach((c) => c.destroy()) };
+  const destroy = () => Object.values(clients).forEach((c) => c.destroy());
+  return { ...clients, destroy, [Symbol.dispose]: destroy };
 }
 
 /** An EC2 client alone (an inventory that spans regions needs one per region). */

@@ -35,6 +35,14 @@ export async function findInstancesByTags(ec2: EC2Client, query: TagQuery): Prom
       }
     }
   }
+  // Auto Scaling groups give every instance the same Name: such a name is made unique with the instance
+  // id, since connections, load balancer calls and the journal all act on one host by its name.
+  const count = new Map<string, number>();
+  for (const h of hosts) count.set(h.name, (count.get(h.name) ?? 0) + 1);
+  for (const [i, h] of hosts.entries()) {
+    const shared = count.get(h.name)! > 1;
+    hosts[i] = { ...h, ...(shared && { name: `${h.name} (${h.instanceId})` }), aliases: shared ? [h.name, h.instanceId!] : h.name === h.instanceId ? [] : [h.instanceId!] };
+  }
   if (hosts.length === 0) {
     const described = filters.map((f) => `${f.Name}=${f.Values?.join(',')}`).join(' ');
     throw new InventoryError(`no EC2 instance matches ${described}: check the stack, release and deployment names`);

@@ -19,12 +19,8 @@ export interface StateCommandOptions {
 
 async function withStore<T>(options: StateCommandOptions, fn: (store: StateStore) => Promise<T>): Promise<T> {
   const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
-  const store = await openStateStore(config);
-  try {
-    return await fn(store);
-  } finally {
-    store.close();
-  }
+  using store = await openStateStore(config);
+  return await fn(store);
 }
 
 export function runLockStatus(options: StateCommandOptions): Promise<number> {

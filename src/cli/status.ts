@@ -37,51 +37,43 @@ export interface HostStatus {
 
 export async function runStatus(options: StatusCommandOptions): Promise<number> {
   const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
-  const aws = createAwsClients(awsSettings(config));
-  const store = await openStateStore(config);
-  try {
-    const all = await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
-    const hosts = options.limit ? selectHosts(all, options.limit) : all;
-    const lbs = new LoadBalancers(aws.elb, aws.elbv2);
-    const ids = hosts.flatMap((h) => (h.instanceId ? [h.instanceId] : []));
-    const [fleet, memberships] = await Promise.all([connectFleet(config, hosts), lbs.membershipsOf(ids)]);
-    try {
-      const rows = await Promise.all(
-        hosts.map(async (host): Promise<HostStatus> => {
-          const remote = fleet.host(host.name);
-          const name = config.container.name;
-          const [live, previous, states] = await Promise.all([
-            inspectLive(remote, name),
-            inspectLive(remote, previousName(name)),
-            Promise.all((host.instanceId ? (memberships.get(host.instanceId) ?? []) : []).map(async (m) => ({ name: describeMembership(m), state: (await lbs.state(host.instanceId!, m)).state }))),
-          ]);
-          return {
-            host: host.name,
-            instanceId: host.instanceId,
-            image: live?.image,
-            running: live?.running,
-            deployedAt: live?.labels['baton.deployed-at'],
-            deployedBy: live?.labels['baton.deployer'],
-            loadBalancers: states,
-            rollbackCandidate: previous?.image,
-          };
-        }),
-      );
-      process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
-      // What is on the hosts may be changing under this very status: say so.
-      if (!options.json) {
-        const [lock, journal] = await Promise.all([inspectLock(store).catch(() => undefined), readJournal(store).catch(() => undefined)]);
-        if (lock) process.stdout.write(`\n${describeHeld(store, lock)}\n`);
-        if (journal && openEntries(journal.doc).length && (!lock || lock.stale)) process.stdout.write(`\n${describeUnfinished(store, journal.doc)}\n`);
-      }
-      return ExitCode.Ok;
-    } finally {
-      await fleet.close();
-    }
-  } finally {
-    aws.destroy();
-    store.close();
+  using aws = createAwsClients(awsSettings(config));
+  using store = await openStateStore(config);
+  const all = await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
+  const hosts = options.limit ? selectHosts(all, options.limit) : all;
+  const lbs = new LoadBalancers(aws.elb, aws.elbv2);
+  const ids = hosts.flatMap((h) => (h.instanceId ? [h.instanceId] : []));
+  const [connected, memberships] = await Promise.all([connectFleet(config, hosts), lbs.membershipsOf(ids)]);
+  await using fleet = connected;
+  const rows = await Promise.all(
+    hosts.map(async (host): Promise<HostStatus> => {
+      const remote = fleet.host(host.name);
+      const name = config.container.name;
+      const [live, previous, states] = await Promise.all([
+        inspectLive(remote, name),
+        inspectLive(remote, previousName(name)),
+        Promise.all((host.instanceId ? (memberships.get(host.instanceId) ?? []) : []).map(async (m) => ({ name: describeMembership(m), state: (await lbs.state(host.instanceId!, m)).state }))),
+      ]);
+      return {
+        host: host.name,
+        instanceId: host.instanceId,
+        image: live?.image,
+        running: live?.running,
+        deployedAt: live?.labels['baton.deployed-at'],
+        deployedBy: live?.labels['baton.deployer'],
+        loadBalancers: states,
+        rollbackCandidate: previous?.image,
+      };
+    }),
+  );
+  process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
+  // What is on the hosts may be changing under this very status: say so.
+  if (!options.json) {
+    const [lock, journal] = await Promise.all([inspectLock(store).catch(() => undefined), readJournal(store).catch(() => undefined)]);
+    if (lock) process.stdout.write(`\n${describeHeld(store, lock)}\n`);
+    if (journal && openEntries(journal.doc).length && (!lock || lock.stale)) process.stdout.write(`\n${describeUnfinished(store, journal.doc)}\n`);
   }
+  return ExitCode.Ok;
 }
 
 function statusTable(rows: readonly HostStatus[]): string {

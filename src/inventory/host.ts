@@ -4,6 +4,11 @@ export interface Host {
   readonly name: string;
   /** Where SSH connects (through the bastion): the private IP, or `ansible_host`. */
   readonly address: string;
+  /**
+   * Other names `--limit` matches (EC2 only): the instance id, and the Name tag when other instances
+   * share it (the name is then `web (i-0abc...)`, unique, as everything that acts on a host keys on it).
+   */
+  readonly aliases?: readonly string[];
   /** The EC2 instance id; absent for static hosts that are not EC2 instances. */
   readonly instanceId?: string;
   readonly tags: Readonly<Record<string, string>>;

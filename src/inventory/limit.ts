@@ -62,7 +62,7 @@ function matchTerm(hosts: readonly Host[], term: string, source: string, groupHo
     } catch (error) {
       throw new InventoryError(`${source}: cannot read the host list ${term.slice(1)}: ${(error as Error).message}`);
     }
-    return hosts.filter((h) => names.includes(h.name));
+    return hosts.filter((h) => namesOf(h).some((n) => names.includes(n)));
   }
   if (term.startsWith('~')) {
     let re: RegExp;
@@ -71,7 +71,7 @@ function matchTerm(hosts: readonly Host[], term: string, source: string, groupHo
     } catch (error) {
       throw new InventoryError(`${source}: ${JSON.stringify(term)} is not a valid regular expression: ${(error as Error).message}`);
     }
-    return hosts.filter((h) => re.test(h.name) || h.groups.some((g) => re.test(g)));
+    return hosts.filter((h) => namesOf(h).some((n) => re.test(n)) || h.groups.some((g) => re.test(g)));
   }
   // Ansible's subscripts: `[n]` (n may be negative), or a range `[a:b]`, `[a-b]`, `[a:]` with a >= 0.
   // Anything else in brackets is a glob character class, as fnmatch reads it.
@@ -87,7 +87,7 @@ function matchTerm(hosts: readonly Host[], term: string, source: string, groupHo
     return members.slice(Number(sliced[3]), end + 1);
   }
   const re = globToRegExp(term);
-  if (!groupHosts) return hosts.filter((h) => re.test(h.name) || h.address === term || h.groups.some((g) => re.test(g)));
+  if (!groupHosts) return hosts.filter((h) => namesOf(h).some((n) => re.test(n)) || h.address === term || h.groups.some((g) => re.test(g)));
   // As Ansible enumerates a term: the hosts of each matching group, in the group's order; then, when no
   // group matched or the term is a glob, the hosts whose name matches.
   const byName = new Map(hosts.map((h) => [h.name, h]));
@@ -96,6 +96,9 @@ function matchTerm(hosts: readonly Host[], term: string, source: string, groupHo
   if (!groups.length || /[.?*[]/.test(term)) members.push(...hosts.filter((h) => re.test(h.name) || h.address === term));
   return [...new Set(members)];
 }
+
+/** A host's name and the other names a pattern may use for it: its instance id, a Name tag it shares. */
+const namesOf = (h: Host): readonly string[] => (h.aliases ? [h.name, ...h.aliases] : [h.name]);
 
 /** fnmatch's glob: `*`, `?`, `[seq]` and `[!seq]`; everything else literal. */
 function globToRegExp(glob: string): RegExp {

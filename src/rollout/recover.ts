@@ -62,41 +62,37 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const autoscaling = new AutoScaling(options.aws.autoscaling);
   const alarms = new Alarms(options.aws.cloudwatch);
   const hosts = uniqueHosts(todo.flatMap((e) => (e.change.kind === 'container-replaced' ? [e.change.host] : [])));
-  const fleet = hosts.length ? await events.step({}, 'connect', () => options.connect(hosts), () => hosts.map((h) => h.name).join(', ')) : undefined;
+  await using fleet = hosts.length ? await events.step({}, 'connect', () => options.connect(hosts), () => hosts.map((h) => h.name).join(', ')) : undefined;
   const left: JournalEntry[] = [];
   /** Hosts whose container could not be made healthy: they stay out of service. */
   const unhealthy = new Set<string>();
-  try {
-    for (const entry of todo) {
-      const c = entry.change;
-      const where = c.kind === 'deregistered' || c.kind === 'container-replaced' ? { host: c.host.name } : {};
-      if (c.kind === 'deregistered' && unhealthy.has(c.host.name)) {
-        events.emit({ type: 'warning', message: `${hostLabel(c.host)} stays out of service: its container is not healthy` });
-        left.push(entry);
-        continue;
-      }
-      try {
-        await events.step(where, undoStep(c), async () => {
-          switch (c.kind) {
-            case 'autoscaling-suspended':
-              return autoscaling.resumeProcesses(c.group, c.processes);
-            case 'alarms-disabled':
-              return alarms.enable(c.alarms);
-            case 'deregistered':
-              return putBack({ config, loadBalancers: lbs, host: c.host, memberships: [c.membership] }, options.signal);
-            case 'container-replaced':
-              return healContainer(config, fleet!, c.host, c.keptId, options.signal);
-          }
-        }, (detail) => detail || undefined);
-        await journal.close(entry);
-      } catch (error) {
-        if (c.kind === 'container-replaced') unhealthy.add(c.host.name);
-        events.emit({ type: 'undo-failed', what: entry.what, error: (error as Error).message, fix: entry.fix });
-        left.push(entry);
-      }
+  for (const entry of todo) {
+    const c = entry.change;
+    const where = c.kind === 'deregistered' || c.kind === 'container-replaced' ? { host: c.host.name } : {};
+    if (c.kind === 'deregistered' && unhealthy.has(c.host.name)) {
+      events.emit({ type: 'warning', message: `${hostLabel(c.host)} stays out of service: its container is not healthy` });
+      left.push(entry);
+      continue;
     }
-  } finally {
-    await fleet?.close();
+    try {
+      await events.step(where, undoStep(c), async () => {
+        switch (c.kind) {
+          case 'autoscaling-suspended':
+            return autoscaling.resumeProcesses(c.group, c.processes);
+          case 'alarms-disabled':
+            return alarms.enable(c.alarms);
+          case 'deregistered':
+            return putBack({ config, loadBalancers: lbs, host: c.host, memberships: [c.membership] }, options.signal);
+          case 'container-replaced':
+            return healContainer(config, fleet!, c.host, c.keptId, options.signal);
+        }
+      }, (detail) => detail || undefined);
+      await journal.close(entry);
+    } catch (error) {
+      if (c.kind === 'container-replaced') unhealthy.add(c.host.name);
+      events.emit({ type: 'undo-failed', what: entry.what, error: (error as Error).message, fix: entry.fix });
+      left.push(entry);
+    }
   }
   const outcome: RunOutcome = left.length ? 'failed' : 'recovered';
   const exitCode = left.length ? ExitCode.NeedsOperator : ExitCode.Ok;

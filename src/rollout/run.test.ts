@@ -88,7 +88,7 @@ function fakeWorld(names: string[]) {
   const tg: Membership = { kind: 'target-group', name: 'api', arn: 'arn:tg/api', port: 8080, drainTimeoutMs: 0 };
   const registered = new Set(hosts.map((h) => h.instanceId!));
   const failing = { resume: false, register: new Set<string>(), stuckDraining: new Set<string>() };
-  const fleet: FleetConnection = { host: (n) => remotes.get(n)!, close: async () => undefined };
+  const fleet: FleetConnection = { host: (n) => remotes.get(n)!, close: async () => undefined, [Symbol.asyncDispose]: async () => undefined };
   const services = {
     loadBalancers: {
       membershipsOf: async (ids: readonly string[]) => new Map(ids.map((id) => [id, [tg]])),

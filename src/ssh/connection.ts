@@ -70,12 +70,16 @@ export class Connection {
     readonly client: Client,
     readonly endpoint: Endpoint,
   ) {
-    this.closedPromise = new Promise((resolve) =>
-      client.once('close', () => {
+    // Through a tunnel, a host whose sshd died shows as the end of the stream: the session is over
+    // then, even when 'close' comes much later (or never).
+    this.closedPromise = new Promise((resolve) => {
+      const closed = () => {
         this.isClosed = true;
         resolve();
-      }),
-    );
+      };
+      client.once('end', closed);
+      client.once('close', closed);
+    });
   }
 
   get closed(): boolean {

@@ -46,11 +46,19 @@ export async function connectFleet(config: { readonly ssh: SshSettings; readonly
       await bastion?.end();
     })());
 
+  /** The bastion's connection, opened again if it closed (one attempt shared by every host asking). */
+  let reconnecting: Promise<Connection> | undefined;
+  const bastionNow = async (): Promise<Connection> => {
+    if (bastion && !bastion.closed) return bastion;
+    const { host, port, user } = bastionSettings!;
+    reconnecting ??= connect({ name: 'bastion', label: `bastion ${host}:${port}`, host, port, user }, ssh, auth).finally(() => (reconnecting = undefined));
+    bastion = await reconnecting;
+    return bastion;
+  };
+  const open = async (endpoint: Endpoint): Promise<Connection> => connect(endpoint, ssh, auth, bastionSettings ? await tunnel(await bastionNow(), endpoint, ssh.connectTimeout) : undefined);
+
   try {
-    if (bastionSettings && hosts.length) {
-      const { host, port, user } = bastionSettings;
-      bastion = await connect({ name: 'bastion', label: `bastion ${host}:${port}`, host, port, user }, ssh, auth);
-    }
+    if (bastionSettings && hosts.length) await bastionNow();
     const via = bastionSettings ? ` through bastion ${bastionSettings.host}:${bastionSettings.port}` : '';
     const results = await Promise.allSettled(
       hosts.map(async (host) => {
@@ -63,8 +71,7 @@ export async function connectFleet(config: { readonly ssh: SshSettings; readonly
           user: host.ssh?.user ?? ssh.user,
           ...(bastionSettings && { via: bastionSettings }),
         };
-        const sock = bastion ? await tunnel(bastion, endpoint, ssh.connectTimeout) : undefined;
-        const remote = new SshHost(host.name, await connect(endpoint, ssh, auth, sock), ssh);
+        const remote = new SshHost(host.name, await open(endpoint), ssh, () => open(endpoint));
         opened.push(remote);
         return remote;
       }),
@@ -79,6 +86,7 @@ export async function connectFleet(config: { readonly ssh: SshSettings; readonly
         return h;
       },
       close,
+      [Symbol.asyncDispose]: close,
     };
   } catch (error) {
     await close();
@@ -129,23 +137,46 @@ function interrupted(signal: AbortSignal, what: string): Error {
 
 class SshHost implements RemoteHost {
   private readonly channels: Semaphore;
+  /** The commands running now, each with how to give up on it. */
+  private readonly inFlight = new Set<(error: Error) => void>();
+  private reopening: Promise<void> | undefined;
+  connection!: Connection;
+
   constructor(
     readonly name: string,
-    readonly connection: Connection,
+    connection: Connection,
     private readonly ssh: SshSettings,
+    /** Opens a new session to the host (through the bastion, opened again if need be). */
+    private readonly reopen: () => Promise<Connection>,
   ) {
     this.channels = new Semaphore(ssh.maxChannels);
+    this.attach(connection);
+  }
+
+  private attach(connection: Connection): void {
+    this.connection = connection;
     // Errors after the handshake (keepalive timeouts, resets) surface through the calls that fail.
     connection.client.on('error', () => {});
     // A connection that closes (sshd killed, the tunnel or the bastion gone) fails its commands at once,
-    // instead of each waiting out its deadline.
-    connection.client.on('close', () => {
+    // instead of each waiting out its deadline: what they did on the host is unknown.
+    const closed = () => {
       for (const giveUp of [...this.inFlight]) giveUp(new ConnectError(`${connection.endpoint.label}: the SSH connection closed`));
-    });
+    };
+    connection.client.on('end', closed);
+    connection.client.on('close', closed);
   }
 
-  /** The commands running now, each with how to give up on it. */
-  private readonly inFlight = new Set<(error: Error) => void>();
+  /**
+   * A session that closed is opened again, once, for the next command (host keys checked again): so a
+   * dropped connection does not strand a host out of service when it could still be put back.
+   */
+  private ensureOpen(): Promise<void> {
+    if (!this.connection.closed) return Promise.resolve();
+    this.reopening ??= this.reopen()
+      .then((c) => this.attach(c))
+      .finally(() => (this.reopening = undefined));
+    return this.reopening;
+  }
 
   /**
    * Runs `command` (rendered once for the remote shell). Resolves on exit code 0; rejects with
@@ -196,9 +227,15 @@ class SshHost implements RemoteHost {
           rel();
           settle(() => reject(new ConnectError(`${this.connection.endpoint.label}: could not run \`${what}\`: ${message}`)));
         };
-        const open = (attempt: number): void => {
+        const open = (attempt: number, reopened = false): void => {
           if (settled) return rel();
-          if (this.connection.closed) return cannotRun('the SSH connection is closed');
+          if (this.connection.closed) {
+            if (reopened) return cannotRun('the SSH connection is closed');
+            return void this.ensureOpen().then(
+              () => open(attempt, true),
+              (error: Error) => cannotRun(`the SSH connection closed, and opening it again failed: ${error.message}`),
+            );
+          }
           try {
             this.connection.client.exec(renderCommand(command), (error, channel) => {
               if (error) {

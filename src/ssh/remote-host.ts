@@ -25,8 +25,8 @@ export interface RemoteHost {
   httpGet(port: number, path: string, timeoutMs: number): Promise<{ readonly status: number; readonly body: string }>;
 }
 
-/** Open connections to every targeted host. */
-export interface FleetConnection {
+/** Open connections to every targeted host; `await using` closes them (hosts first, then the bastion). */
+export interface FleetConnection extends AsyncDisposable {
   host(name: string): RemoteHost;
   close(): Promise<void>;
 }

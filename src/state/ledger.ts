@@ -55,8 +55,9 @@ export class RunLedger {
       this.held = undefined;
       throw error;
     }
-    // Written while the run connects; `end` waits for it before writing the outcome over it.
-    this.started = this.record({ outcome: 'running', hosts: [] });
+    // Written while the run connects; `end` waits for it before writing the outcome over it. The hosts
+    // are in it from the start, so a run killed later can still be resumed from the history.
+    this.started = this.record({ outcome: 'running', hosts: hosts.map((host) => ({ host, result: 'not-started', newImage: this.facts.image ?? '', outOfServiceMs: 0 })) });
     return this.store.url('lock.json');
   }
 

@@ -29,7 +29,7 @@ export interface StateScope {
   readonly deployment: string;
 }
 
-export class StateStore {
+export class StateStore implements Disposable {
   /** `<prefix>/<stack>/<release>/<deployment>`: everything of one deployment lives under it. */
   readonly root: string;
 
@@ -79,6 +79,10 @@ export class StateStore {
 
   close(): void {
     this.objects.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
 

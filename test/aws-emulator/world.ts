@@ -144,6 +144,12 @@ export class World {
         m.idleSince = stat.sessions === 0 ? (m.idleSince ?? now) : undefined;
         if ((m.idleSince !== undefined && now - m.idleSince >= IDLE_MS) || now >= m.drainDeadline!) {
           await this.haproxy!.setState(lb.backend!, id, 'maint');
+          // Registered again while HAProxy was being told: the new registration stands.
+          if (lb.members.get(id) !== m) {
+            const again = lb.members.get(id);
+            if (again) await this.haproxy!.setState(lb.backend!, id, 'ready');
+            continue;
+          }
           lb.members.delete(id);
           this.log(`${lb.name}: ${id} drained${now >= m.drainDeadline! ? ' (timeout)' : ''}`);
         }

@@ -6,7 +6,11 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { docker, dockerExec } from '../fleet/docker.ts';
+import { docker, dockerBin, dockerExec } from '../fleet/docker.ts';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { startLoad, type LoadResult } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import { runBaton, type BatonRun } from './baton.ts';
@@ -184,20 +188,19 @@ describe('crash safety', () => {
     await expectFleetWhole(await traffic.stop());
   });
 
-  it('sshd on a host killed mid-step: the host stays out of service, exit 3, and recover brings it back', async () => {
+  it('sshd sessions on a host killed mid-step: Baton opens the connection again and puts the host back, exit 1', async () => {
     const traffic = load();
     const host = sandbox.fleet.hosts[0]!;
+    const before = await liveImages();
     const playbookFile = join(import.meta.dirname, 'fixtures', 'smoke-tested-deploy.ts');
-    const run = await runBaton(deployArgs('v2', '--playbook', playbookFile), { env: { KILL_SSHD_HOST: host.name } });
-    expect(run.code, run.stdout + run.stderr).toBe(3);
-    expect(run.events.find((e) => e.type === 'host-finished')).toMatchObject({ host: host.name, result: 'failed' });
-    expect(run.events.some((e) => e.type === 'warning' && e.message.includes('`baton recover --deployment sandbox` undoes them'))).toBe(true);
-    // Kept out of service rather than put back half-restored; the guards around the fleet were undone.
-    expect((await sandbox.emulator.instanceStates()).classic[host.instanceId]).not.toBe('InService');
-    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
-    expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
-    const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
-    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    const run = await runBaton(deployArgs(before[0] === image('v2') ? 'v3' : 'v2', '--playbook', playbookFile), { env: { KILL_SSHD_HOST: host.name } });
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    // The command cut off fails at once (not at its deadline); the compensation runs on a new session.
+    const chaos = run.events.find((e) => e.type === 'step' && e.step === 'chaos' && e.status === 'failed') as { detail: string; ms: number };
+    expect(chaos.detail).toContain('the SSH connection closed');
+    expect(chaos.ms).toBeLessThan(5_000);
+    expect(run.events.find((e) => e.type === 'host-finished')).toMatchObject({ host: host.name, result: 'rolled-back' });
+    expect(await liveImages()).toEqual(before);
     await expectFleetWhole(await traffic.stop());
   });
 
@@ -279,6 +282,46 @@ describe('crash safety', () => {
     await expectFleetWhole(await traffic.stop());
   });
 
+  it('a host whose disk fills up during the pull: nothing leaves service, exit 1, the error says why', async () => {
+    const traffic = load();
+    // An image with a layer no host has yet, so the pull must write it.
+    const tag = `disk-full-${Date.now().toString(36)}`;
+    const pushed = `${sandbox.fleet.registryPushUrl}/baton/app:${tag}`;
+    const dir = mkdtempSync(join(tmpdir(), 'baton-layer-'));
+    writeFileSync(join(dir, 'blob'), randomBytes(512 * 1024));
+    execFileSync('sh', ['-c', `tar -C "$1" -c blob | "$2" import - "$3" >/dev/null`, 'sh', dir, dockerBin, pushed]);
+    await docker(['push', '-q', pushed]);
+    const host = sandbox.fleet.hosts[0]!;
+    // Where dockerd writes a layer while pulling it: a 16 KiB filesystem.
+    await dockerExec(host.container, 'mount -t tmpfs -o size=16k tmpfs /var/lib/docker/tmp');
+    await sandbox.emulator.clearCalls();
+    try {
+      const run = await runBaton(deployArgs(tag, '-e', 'timeouts.pull=30s'));
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      expect(run.stdout).toMatch(/could not pull .*; no host left service/);
+      expect(run.stdout).toMatch(/no space left on device/i);
+    } finally {
+      await dockerExec(host.container, 'umount /var/lib/docker/tmp');
+    }
+    expect((await sandbox.emulator.calls()).map((c) => c.action)).not.toContain('DeregisterInstancesFromLoadBalancer');
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('a deregistration that never completes: the host goes back in service unchanged, exit 1', async () => {
+    const traffic = load();
+    const before = await liveImages();
+    await sandbox.emulator.injectFault({ action: 'DeregisterInstancesFromLoadBalancer', kind: 'stuck-deregistration' });
+    // The wait is the load balancer's own draining timeout (30 s in the sandbox) plus the margin.
+    const run = await runBaton(deployArgs(before[0] === image('v2') ? 'v3' : 'v2', '-e', 'timeouts.drain=1s', '-e', 'timeouts.drainMargin=0', '-e', 'timeouts.inService=30s'));
+    await sandbox.emulator.clearFaults();
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    const host = run.events.find((e) => e.type === 'host-finished') as { result: string; error: string };
+    expect(host.result).toBe('rolled-back');
+    expect(host.error).toMatch(/waiting for app-1 to drain from classic ELB web-api-sandbox/);
+    expect(await liveImages()).toEqual(before);
+    await expectFleetWhole(await traffic.stop());
+  });
+
   it('the group cannot launch an instance mid-rollout: Launch is suspended until the run ends', async () => {
     const before = (await sandbox.emulator.state()).instances;
     await sandbox.emulator.injectFault({ action: 'DescribeInstanceHealth', kind: 'launch-instance', times: 20 });
@@ -297,7 +340,7 @@ describe('crash safety', () => {
     ['register', (e) => hostStep(names()[0]!, 'register')(e)],
   ];
 
-  it.each(phases)('kill -9 during %s, then recover: every host in service, nothing left open', async (_, when) => {
+  it.each(phases)('kill -9 during %s, then recover: every host in service, nothing left open; then resume: one version', async (_, when) => {
     const traffic = load();
     const tag = (await liveImages())[0] === image('v1') ? 'v2' : 'v1';
     const killed = await deployUntil(deployArgs(tag), when, 'SIGKILL');
@@ -305,6 +348,12 @@ describe('crash safety', () => {
     const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
     expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
     await expectFleetWhole(await traffic.stop());
+    // Recover puts hosts back in service as they are; resume then finishes the killed rollout.
+    const again = load();
+    const resumed = await runBaton(['resume', ...common(), '--reporter', 'json']);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    await expectFleetWhole(await again.stop());
+    expect(await liveImages()).toEqual(names().map(() => image(tag)));
   });
 
   it.each(phases)('Ctrl-C once and twice during %s: the host in flight is finished or put back, guards undone, exit 130', async (_, when) => {

@@ -19,14 +19,15 @@ export const RESOURCES = {
   targetGroup: `${SANDBOX.stack}-${SANDBOX.release}-${SANDBOX.deployment}`,
 } as const;
 
-export function emulatorSpecFor(fleet: Fleet): EmulatorSpec {
+/** `nameTags`: the instances' Name tags, by host (default the host names); Auto Scaling groups give all one. */
+export function emulatorSpecFor(fleet: Fleet, options: { nameTags?: readonly string[] } = {}): EmulatorSpec {
   const ids = fleet.hosts.map((h) => h.instanceId);
   return {
     region: SANDBOX.region,
-    instances: fleet.hosts.map((h) => ({
+    instances: fleet.hosts.map((h, i) => ({
       instanceId: h.instanceId,
       privateIp: h.privateIp,
-      tags: { Name: h.name, stack: SANDBOX.stack, release: SANDBOX.release, deployment: SANDBOX.deployment },
+      tags: { Name: options.nameTags?.[i] ?? h.name, stack: SANDBOX.stack, release: SANDBOX.release, deployment: SANDBOX.deployment },
     })),
     autoScalingGroups: [{ name: RESOURCES.autoScalingGroup, instanceIds: ids }],
     classicLoadBalancers: [{ name: RESOURCES.classicElb, instanceIds: ids, drainingTimeoutSec: 30, backend: BACKENDS.classicElb }],
@@ -87,10 +88,11 @@ export interface Sandbox {
 }
 
 /** A fleet and an in-process emulator, removed by `stop()` or, if this process dies, by the next start. */
-export async function startSandbox(options: Omit<FleetOptions, 'ephemeral'> = {}): Promise<Sandbox> {
-  const fleet = await startFleet({ ...options, ephemeral: true });
+export async function startSandbox(options: Omit<FleetOptions, 'ephemeral'> & { nameTags?: readonly string[] } = {}): Promise<Sandbox> {
+  const { nameTags, ...fleetOptions } = options;
+  const fleet = await startFleet({ ...fleetOptions, ephemeral: true });
   try {
-    const emulator = await startEmulator(emulatorSpecFor(fleet), { host: '127.0.0.1', port: 0 });
+    const emulator = await startEmulator(emulatorSpecFor(fleet, { ...(nameTags && { nameTags }) }), { host: '127.0.0.1', port: 0 });
     const configFile = join(fleet.dir, 'baton.yaml');
     writeFileSync(configFile, sandboxConfig(fleet, emulator.url));
     return {
