@@ -7,6 +7,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { awsSettings, createAwsClients, createEc2Client } from '../aws/clients.ts';
 import { DEFAULT_SHARED, loadConfig } from '../config/index.ts';
 import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
+import type { Host } from '../inventory/host.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
 import { isAwsEc2Inventory, loadAwsEc2Inventory } from '../inventory/aws-ec2.ts';
@@ -163,7 +164,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       limit:
         options.limit !== undefined
           ? (hosts) => selectHosts(hosts, options.limit!, '--limit', inventory?.groupHosts)
-          : changed && ((hosts) => hosts.filter((h) => changed.includes(h.name))),
+          : changed && ((hosts) => pickChanged(hosts, changed)),
       events,
       interrupt,
       aws,
@@ -211,11 +212,19 @@ function checkKnownHostsWritable(file: string): true {
 /** The hosts the last deploy switched, when the history has it; undefined to take every host. */
 async function hostsChangedByLastDeploy(store: StateStore, events: EventBus): Promise<string[] | undefined> {
   const [last] = (await readHistory(store, 20)).filter((e) => e.kind === 'deploy' || e.kind === 'rollback' || e.kind === 'resume');
-  if (!last || last.kind === 'rollback' || !last.hosts.length) return undefined;
+  // A run that never recorded its end (killed): which hosts it switched is unknown, so every host.
+  if (!last || last.kind === 'rollback' || !last.hosts.length || last.outcome === 'running') return undefined;
   const changed = last.hosts.filter((h) => h.result === 'deployed').map((h) => h.host);
   if (!changed.length) throw new ConfigError('', `the last deploy (${last.image ?? '?'}, ${last.startedAt}, ${last.outcome}) changed no host: nothing to roll back (name hosts with --limit to roll them back anyway)`);
   events.emit({ type: 'warning', message: `rolling back only what the last deploy (${last.image}, ${last.startedAt}, ${last.outcome}) changed: ${changed.join(', ')}; every other host keeps its image (name hosts with --limit to roll them back too)` });
   return changed;
+}
+
+/** The hosts of `hosts` the history names (by name, or instance id when a shared name changed). */
+function pickChanged(hosts: Host[], changed: readonly string[]): Host[] {
+  const picked = hosts.filter((h) => changed.includes(h.name) || (h.aliases ?? []).some((a) => changed.includes(a)) || changed.some((c) => h.instanceId !== undefined && c.endsWith(`(${h.instanceId})`)));
+  if (!picked.length) throw new ConfigError('--limit', `none of the hosts the last deploy changed (${changed.join(', ')}) is in the inventory now: name the hosts to roll back with --limit`);
+  return picked;
 }
 
 /** A run's id, shared by its lock, journal and history entry: sortable by start time. */

@@ -53,9 +53,15 @@ export async function runRecover(options: RecoverCommandOptions): Promise<number
       return nothingOpen(store, events);
     }
     events.emit({ type: 'warning', message: `recovering what ${left.run.deployer}'s ${left.run.kind}${left.run.image ? ` of ${left.run.image}` : ''} (started ${left.run.startedAt}) left open: ${openEntries(left).length} change(s)` });
-    const result = await recover({ config, entries: openEntries(left), journal: ledger.journal!, aws, connect: (hosts) => connectFleet(config, hosts), events, signal: interrupt.signal, check: false });
-    await ledger.end({ outcome: result.outcome, exitCode: result.exitCode, hosts: [] });
-    return result.exitCode;
+    try {
+      const result = await recover({ config, entries: openEntries(left), journal: ledger.journal!, aws, connect: (hosts) => connectFleet(config, hosts), events, signal: interrupt.signal, check: false });
+      await ledger.end({ outcome: result.outcome, exitCode: result.exitCode, hosts: [] });
+      return result.exitCode;
+    } catch (error) {
+      // Whatever is still open stays in the journal; the lock and the history are settled all the same.
+      await ledger.end({ outcome: 'failed', exitCode: ExitCode.NeedsOperator, hosts: [], error: (error as Error).message });
+      throw error;
+    }
   } finally {
     stopListening();
     aws.destroy();

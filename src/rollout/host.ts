@@ -31,7 +31,13 @@ export async function runHost(run: RunContext, target: Target, tasks: readonly H
     service,
     compensate: async (c) => {
       const entries: JournalEntry[] = [];
-      for (const change of c.changes ?? []) entries.push(await journal.record(change, describeChange(change), fixCommand(change, run.config.region)));
+      try {
+        for (const change of c.changes ?? []) entries.push(await journal.record(change, describeChange(change), fixCommand(change, run.config.region)));
+      } catch (error) {
+        // None of these changes will be made: the ones already journaled are closed again.
+        for (const e of entries) void journal.close(e);
+        throw error;
+      }
       compensations.push({ ...c, entries });
     },
   };

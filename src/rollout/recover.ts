@@ -61,8 +61,16 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const lbs = new LoadBalancers(options.aws.elb, options.aws.elbv2);
   const autoscaling = new AutoScaling(options.aws.autoscaling);
   const alarms = new Alarms(options.aws.cloudwatch);
-  const hosts = uniqueHosts(todo.flatMap((e) => (e.change.kind === 'container-replaced' ? [e.change.host] : [])));
-  await using fleet = hosts.length ? await events.step({}, 'connect', () => options.connect(hosts), () => hosts.map((h) => h.name).join(', ')) : undefined;
+  // Host by host: one that cannot be reached keeps its own entries open, and nothing else waits on it.
+  const connections = new Map<string, FleetConnection>();
+  await using _closeAll = { [Symbol.asyncDispose]: () => Promise.all([...connections.values()].map((c) => c.close())).then(() => undefined) };
+  const reach = async (host: JournalHost): Promise<FleetConnection> => {
+    const known = connections.get(host.name);
+    if (known) return known;
+    const fleet = await options.connect(uniqueHosts([host]));
+    connections.set(host.name, fleet);
+    return fleet;
+  };
   const left: JournalEntry[] = [];
   /** Hosts whose container could not be made healthy: they stay out of service. */
   const unhealthy = new Set<string>();
@@ -84,7 +92,7 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
           case 'deregistered':
             return putBack({ config, loadBalancers: lbs, host: c.host, memberships: [c.membership] }, options.signal);
           case 'container-replaced':
-            return healContainer(config, fleet!, c.host, c.keptId, options.signal);
+            return healContainer(config, await reach(c.host), c.host, c.keptId, options.signal);
         }
       }, (detail) => detail || undefined);
       await journal.close(entry);

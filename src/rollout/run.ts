@@ -139,14 +139,15 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     let failedBatch: number | undefined;
     for (const [index, batch] of plan.batches.entries()) {
       if (options.interrupt.stopRequested) {
-        outcome = 'interrupted';
+        // A host an earlier batch could not put back still needs an operator: that outcome stands.
+        if (outcome !== 'failed') outcome = 'interrupted';
         break;
       }
       const go = !options.beforeBatch || (await options.beforeBatch({ index: index + 1, of: plan.batches.length, hosts: batch.map((h) => h.name), previous: plan.batches[index - 1]?.map((h) => h.name) }));
       if (!go || options.interrupt.stopRequested) {
         const untouched = plan.batches.slice(index).flat().map((h) => h.name);
         events.emit({ type: 'warning', message: `stopped before batch ${index + 1}/${plan.batches.length}: ${untouched.join(', ')} keep${untouched.length === 1 ? 's' : ''} the image ${untouched.length === 1 ? 'it runs' : 'they run'}` });
-        outcome = 'interrupted';
+        if (outcome !== 'failed') outcome = 'interrupted';
         break;
       }
       events.emit({ type: 'batch', index: index + 1, of: plan.batches.length, hosts: batch.map((h) => h.name), status: 'started' });
@@ -171,6 +172,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       if (config.rollout.onFailure === 'rollback' && !options.rollback) {
         const back = await rollBackSwitched(ctx, plan.batches, summaries, byName, journal, failedBatch);
         if (back === 'failed') outcome = 'failed';
+        else if (back === 'mixed' && outcome !== 'failed') outcome = 'mixed';
       } else if (outcome !== 'failed') {
         outcome = 'mixed';
         events.emit({ type: 'warning', message: mixedFleetMessage(switched, plan.batches.flat().map((h) => h.name), options.deployment) });
@@ -222,10 +224,15 @@ async function rollBackSwitched(
   byName: ReadonlyMap<string, Target>,
   journal: ChangeLog,
   failedBatch: number,
-): Promise<'rolled-back' | 'failed'> {
+): Promise<'rolled-back' | 'mixed' | 'failed'> {
   const { events } = ctx;
+  // A host that ran no container before has nothing to go back to: it stays, and is said to.
+  const nothingBefore = batches.flat().filter((h) => summaries.get(h.name)?.result === 'deployed' && !summaries.get(h.name)!.oldImage);
+  if (nothingBefore.length) {
+    events.emit({ type: 'warning', message: `${nothingBefore.map((h) => h.name).join(', ')} ran no container before this run: nothing to put back, ${nothingBefore.length === 1 ? 'it keeps' : 'they keep'} the new image` });
+  }
   const undo = batches
-    .map((b) => b.filter((h) => summaries.get(h.name)?.result === 'deployed'))
+    .map((b) => b.filter((h) => summaries.get(h.name)?.result === 'deployed' && summaries.get(h.name)!.oldImage))
     .filter((b) => b.length)
     .reverse();
   const hosts = undo.flat().map((h) => h.name);
@@ -250,7 +257,7 @@ async function rollBackSwitched(
     }
     if (result === 'failed') break;
   }
-  return result;
+  return result === 'rolled-back' && nothingBefore.length ? 'mixed' : result;
 }
 
 /** `onFailure: stop`: which hosts run what, and the exact commands that make the fleet one version. */

@@ -87,7 +87,8 @@ export class Connection {
   }
 
   async end(waitMs = 3_000): Promise<void> {
-    if (this.isClosed) return;
+    // Ended from the other side: the socket may still be open on ours.
+    if (this.isClosed) return void this.client.destroy();
     this.client.end();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.closedPromise, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);

@@ -71,7 +71,7 @@ export async function connectFleet(config: { readonly ssh: SshSettings; readonly
           user: host.ssh?.user ?? ssh.user,
           ...(bastionSettings && { via: bastionSettings }),
         };
-        const remote = new SshHost(host.name, await open(endpoint), ssh, () => open(endpoint));
+        const remote = new SshHost(host.name, await open(endpoint), ssh, () => open(endpoint), () => closing !== undefined);
         opened.push(remote);
         return remote;
       }),
@@ -148,18 +148,27 @@ class SshHost implements RemoteHost {
     private readonly ssh: SshSettings,
     /** Opens a new session to the host (through the bastion, opened again if need be). */
     private readonly reopen: () => Promise<Connection>,
+    /** True once the fleet is being closed: no session is opened again then. */
+    private readonly isClosing: () => boolean = () => false,
   ) {
     this.channels = new Semaphore(ssh.maxChannels);
     this.attach(connection);
   }
 
   private attach(connection: Connection): void {
+    const previous = this.connection as Connection | undefined;
     this.connection = connection;
+    if (previous) void previous.end(0);
     // Errors after the handshake (keepalive timeouts, resets) surface through the calls that fail.
     connection.client.on('error', () => {});
     // A connection that closes (sshd killed, the tunnel or the bastion gone) fails its commands at once,
     // instead of each waiting out its deadline: what they did on the host is unknown.
+    // Once per connection, and only while it is the current one: a late 'close' of a session already
+    // replaced must not fail the commands running on its successor.
+    let fired = false;
     const closed = () => {
+      if (fired || this.connection !== connection) return;
+      fired = true;
       for (const giveUp of [...this.inFlight]) giveUp(new ConnectError(`${connection.endpoint.label}: the SSH connection closed`));
     };
     connection.client.on('end', closed);
@@ -173,7 +182,14 @@ class SshHost implements RemoteHost {
   private ensureOpen(): Promise<void> {
     if (!this.connection.closed) return Promise.resolve();
     this.reopening ??= this.reopen()
-      .then((c) => this.attach(c))
+      .then((c) => {
+        // The fleet was closed while this session opened: end it, or it would keep the process alive.
+        if (this.isClosing()) {
+          void c.end(0);
+          throw new ConnectError(`${c.endpoint.label}: the run is over`);
+        }
+        this.attach(c);
+      })
       .finally(() => (this.reopening = undefined));
     return this.reopening;
   }

@@ -135,7 +135,13 @@ export class Journal {
   async record(change: Change, what: string, fix: string): Promise<JournalEntry> {
     const entry: JournalEntry = { seq: ++this.seq, change, what, fix, openedAt: new Date().toISOString() };
     this.doc.entries.push(entry);
-    await this.flush();
+    try {
+      await this.flush();
+    } catch (error) {
+      // Not durable, so the change is not made: a later write must not save it as open.
+      this.doc.entries = this.doc.entries.filter((e) => e.seq !== entry.seq);
+      throw error;
+    }
     return entry;
   }
 
@@ -160,6 +166,12 @@ export class Journal {
         etag = await this.store.write(JOURNAL, snapshot, this.etag === undefined ? { absent: true } : { etag: this.etag });
       } catch (error) {
         throw new JournalError(`could not write the journal ${this.store.url(JOURNAL)}: ${(error as Error).message}`);
+      }
+      if (etag === undefined) {
+        // A write that S3 stored but whose answer was lost is retried by the SDK, and the retry then
+        // fails its own condition: if what is stored is exactly this write, it stands.
+        const stored = await this.store.read<JournalDocument>(JOURNAL).catch(() => undefined);
+        if (stored && JSON.stringify(stored.value) === JSON.stringify(snapshot)) etag = stored.etag;
       }
       if (etag === undefined) {
         this.failure = new JournalError(`the journal ${this.store.url(JOURNAL)} was changed by someone else: this run no longer owns it`);

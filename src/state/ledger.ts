@@ -71,11 +71,19 @@ export class RunLedger {
       throw new LockedError(`${this.store.label} is being deployed by ${lock.record.holder} (${lock.record.command}; pid ${lock.record.pid} on ${lock.record.machine}): a live run owns its journal; wait for it to finish`);
     }
     this.held = lock ? await takeOverLock(this.store, lock, this.identity(), { events: this.events, ...this.options }) : await acquireLock(this.store, this.identity(), { events: this.events, ...this.options });
-    const left = await readJournal(this.store);
-    const open = left && openEntries(left.doc).length ? left : undefined;
-    this.journalOf = await Journal.start(this.store, this.journalRun(left?.doc.run.hosts ?? []), open ?? (left && { doc: { ...left.doc, entries: [] }, etag: left.etag }));
-    this.started = this.record({ outcome: 'running', hosts: [] });
-    return open?.doc;
+    try {
+      const left = await readJournal(this.store);
+      const open = left && openEntries(left.doc).length ? left : undefined;
+      // What is left open stays under the run that made it, so `resume` still knows which rollout to
+      // finish should this recovery itself not finish.
+      this.journalOf = await Journal.start(this.store, open ? open.doc.run : this.journalRun([]), open ?? (left && { doc: { ...left.doc, entries: [] }, etag: left.etag }));
+      this.started = this.record({ outcome: 'running', hosts: [] });
+      return open?.doc;
+    } catch (error) {
+      await this.held.release().catch(() => undefined);
+      this.held = undefined;
+      throw error;
+    }
   }
 
   /** Records how the run ended, closes the journal (or says loudly what it leaves open), releases the lock. */

@@ -113,6 +113,8 @@ export async function acquireLock(store: StateStore, who: LockIdentity, options:
     if (etag !== undefined) return new HeldLock(store, record, etag, options);
     const current = await inspectLock(store);
     if (!current) continue; // Released between our write and our read: try again.
+    // Our own write, whose answer was lost (the SDK's retry then failed its condition): it is ours.
+    if (current.record.id === record.id && current.record.pid === record.pid) return new HeldLock(store, current.record, current.etag, options);
     if (current.stale || Date.now() >= deadline || options.signal?.aborted) {
       const waited = announced ? ` (waited ${formatDuration(Date.now() - started)} for it)` : '';
       throw new LockedError(`${describeHeld(store, current)}${waited}`);
@@ -199,7 +201,12 @@ export class HeldLock {
       if (this.lost) return;
       const next: LockRecord = { ...this.record, heartbeatAt: new Date().toISOString(), ...(this.doing && { doing: this.doing }) };
       try {
-        const etag = await this.store.write(LOCK, next, { etag: this.etag });
+        let etag = await this.store.write(LOCK, next, { etag: this.etag });
+        if (etag === undefined) {
+          // Stored, but its answer was lost and the SDK's retry failed its own condition: still ours.
+          const stored = await this.store.read<LockRecord>(LOCK).catch(() => undefined);
+          if (stored && stored.value.id === next.id && stored.value.heartbeatAt === next.heartbeatAt) etag = stored.etag;
+        }
         if (etag === undefined) {
           const now = await inspectLock(this.store).catch(() => undefined);
           this.lost = now ? `it is now held by ${now.record.holder} (${now.record.command})` : 'it was released by force';

@@ -97,7 +97,7 @@ describe('crash safety', () => {
     expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
     const steps = recovered.events.filter((e) => e.type === 'step' && e.status === 'ok').map((e) => (e as { step: string }).step);
     // Newest first: the container before the load balancers, the guards last.
-    expect(steps).toEqual(['connect', 'make the container healthy', 'register again', 'register again', 'enable alarm actions', 'resume autoscaling']);
+    expect(steps).toEqual(['make the container healthy', 'register again', 'register again', 'enable alarm actions', 'resume autoscaling']);
     await expectFleetWhole(await traffic.stop());
     // v2 passed its health check, so it stays: the first two hosts run v2, the third v1.
     expect(await liveImages()).toEqual([image('v2'), image('v2'), image('v1')]);

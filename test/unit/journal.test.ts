@@ -78,3 +78,46 @@ describe('the local state directory', () => {
     expect(s.shared).toBe(false);
   });
 });
+
+describe('a journal whose writes go wrong', () => {
+  /** A directory store whose next put does `how`: fail outright, or store and then lose the answer. */
+  function flaky() {
+    const inner = new DirectoryObjects(mkdtempSync(join(tmpdir(), 'baton-state-')));
+    let next: 'fail' | 'lose-answer' | undefined;
+    const objects: ObjectStore = {
+      shared: false,
+      get: (k) => inner.get(k),
+      put: async (k, body, condition) => {
+        const how = next;
+        next = undefined;
+        if (how === 'fail') throw new Error('connection reset');
+        const etag = await inner.put(k, body, condition);
+        return how === 'lose-answer' ? undefined : etag;
+      },
+      delete: (k, etag) => inner.delete(k, etag),
+      list: (p) => inner.list(p),
+      url: (k) => inner.url(k),
+      close: () => undefined,
+    };
+    const store = new StateStore(objects, { prefix: 'baton', staleAfter: 60_000 }, { stack: 'web', release: 'api', deployment: 'flaky' });
+    return { store, failNext: (how: 'fail' | 'lose-answer') => (next = how) };
+  }
+
+  it('never saves as open a change whose own record failed (the change was not made)', async () => {
+    const { store, failNext } = flaky();
+    const journal = await Journal.start(store, run);
+    failNext('fail');
+    await expect(journal.record(deregistered, 'first', 'x')).rejects.toThrow(/could not write the journal/);
+    await journal.record(deregistered, 'second', 'y');
+    expect(openEntries((await readJournal(store))!.doc).map((e) => e.what)).toEqual(['second']);
+  });
+
+  it('keeps a write that was stored but whose answer was lost, as S3 retries can make it look', async () => {
+    const { store, failNext } = flaky();
+    const journal = await Journal.start(store, run);
+    failNext('lose-answer');
+    await journal.record(deregistered, 'first', 'x');
+    await journal.record(deregistered, 'second', 'y');
+    expect(openEntries((await readJournal(store))!.doc).map((e) => e.what)).toEqual(['first', 'second']);
+  });
+});
