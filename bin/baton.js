@@ -6,5 +6,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // can keep their compiled code between runs; Node 20 has no such cache and simply starts slower.
 const { default: nodeModule } = await import('node:module');
 nodeModule.enableCompileCache?.();
-const { main } = await import('../dist/src/cli/main.js');
+let main;
+try {
+  ({ main } = await import('../dist/src/cli/main.js'));
+} catch (error) {
+  // A checkout that was never built: say how, rather than print a module-resolution stack.
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/src/cli/main.js')) throw error;
+  process.stderr.write('baton: this copy of baton is not built: run `npm run build` in its folder (an installed package ships it built)\n');
+  process.exit(2);
+}
 process.exitCode = await main(process.argv.slice(2));

@@ -6,10 +6,27 @@ import yargs, { type Argv } from 'yargs';
 import { BatonError, ExitCode } from '../errors.ts';
 import { problemIdentity, serviceMessage } from '../report/teamcity.ts';
 import type { ReporterName } from '../report/choose.ts';
-import { runDeploy } from './deploy.ts';
-import { runRecover, runResume } from './recover.ts';
-import { runHistory, runLockRelease, runLockStatus } from './state.ts';
-import { runStatus } from './status.ts';
+import { readFileSync } from 'node:fs';
+
+// Each command loads what it needs when it runs: `baton --help` never loads the AWS SDK or listr2.
+const commands = {
+  deploy: () => import('./deploy.ts'),
+  recover: () => import('./recover.ts'),
+  state: () => import('./state.ts'),
+  status: () => import('./status.ts'),
+};
+
+/** The version in package.json, found from the built or the source tree alike. */
+function version(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // Not here: the next level up.
+    }
+  }
+  return 'unknown';
+}
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.Ok;
@@ -29,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
             .option('image-repository', { type: 'string', describe: 'with a remote-run branch and no --image: deploy <repository>:<user>-<feature>-<commit>' })
             .option('force-shared', { type: 'boolean', default: false, describe: 'let a remote-run build deploy into a deployment other than its own' }),
         async (args) => {
-          exitCode = await runDeploy({
+          exitCode = await (await commands.deploy()).runDeploy({
             ...rolloutArgs(args),
             image: args.image,
             playbookFile: args.playbook,
@@ -45,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
         'put every selected host back on the container the last deploy kept, host by host, with the same guards',
         (y) => rolloutOptions(y),
         async (args) => {
-          exitCode = await runDeploy({ ...rolloutArgs(args), rollback: true });
+          exitCode = await (await commands.deploy()).runDeploy({ ...rolloutArgs(args), rollback: true });
         },
       )
       .command(
@@ -53,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
         'undo what a run that did not finish left open (hosts out of service, autoscaling suspended, alarms silenced), newest first',
         (y) => recoverOptions(y),
         async (args) => {
-          exitCode = await runRecover(recoverArgs(args));
+          exitCode = await (await commands.recover()).runRecover(recoverArgs(args));
         },
       )
       .command(
@@ -61,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
         'finish the rollout a run did not: recover what it left open, then deploy its image to its remaining hosts',
         (y) => recoverOptions(y).option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' }),
         async (args) => {
-          exitCode = await runResume({ ...recoverArgs(args), acceptNewHostKeys: args['accept-new-host-keys'] });
+          exitCode = await (await commands.recover()).runResume({ ...recoverArgs(args), acceptNewHostKeys: args['accept-new-host-keys'] });
         },
       )
       .command(
@@ -75,20 +92,20 @@ export async function main(argv: string[]): Promise<number> {
             .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [], describe: 'override a setting: -e ssh.user=admin' })
             .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
         async (args) => {
-          exitCode = await runStatus({ deployment: args.deployment, configFile: args.config, limit: args.limit, extraVars: args['extra-vars'].map(String), json: args.json });
+          exitCode = await (await commands.status()).runStatus({ deployment: args.deployment, configFile: args.config, limit: args.limit, extraVars: args['extra-vars'].map(String), json: args.json });
         },
       )
       .command('lock', 'show or release the deploy lock of a deployment', (y) =>
         stateOptions(y)
           .command('status', 'who holds the lock, since when, doing what, and whether that run is gone', (y2) => y2, async (args) => {
-            exitCode = await runLockStatus(stateArgs(args));
+            exitCode = await (await commands.state()).runLockStatus(stateArgs(args));
           })
           .command(
             'release',
             'remove the lock a run that is gone left behind',
             (y2) => y2.option('force', { type: 'boolean', default: false, describe: 'required: say you checked that its holder is gone' }),
             async (args) => {
-              exitCode = await runLockRelease({ ...stateArgs(args), force: args.force });
+              exitCode = await (await commands.state()).runLockRelease({ ...stateArgs(args), force: args.force });
             },
           )
           .demandCommand(1, 'say what to do: baton lock status, or baton lock release --force'),
@@ -99,7 +116,7 @@ export async function main(argv: string[]): Promise<number> {
         (y) => stateOptions(y).option('last', { type: 'number', default: 20, describe: 'how many runs to show, newest first' }),
         async (args) => {
           if (!Number.isInteger(args.last) || args.last < 1) throw new UsageError(`--last ${String(args.last)} is not a positive whole number`);
-          exitCode = await runHistory({ ...stateArgs(args), last: args.last });
+          exitCode = await (await commands.state()).runHistory({ ...stateArgs(args), last: args.last });
         },
       )
       .demandCommand(1, 'say what to do: baton deploy --help')
@@ -107,7 +124,8 @@ export async function main(argv: string[]): Promise<number> {
       .recommendCommands()
       .completion('completion', 'print a shell completion script')
       .help()
-      .version(false)
+      .version('version', 'print the version of baton', version())
+      .alias('version', 'V')
       .fail((message, error) => {
         throw error ?? new UsageError(message);
       })

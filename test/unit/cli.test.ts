@@ -1,6 +1,6 @@
 /** The CLI's surface that needs no fleet: completion, usage errors, and input checked before any call. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,17 @@ describe('baton CLI', () => {
     expect(baton('completion').stdout).toContain('###-begin-baton-completions-###');
     const options = baton('--get-yargs-completions', 'deploy', '--').stdout.split('\n');
     expect(options).toEqual(expect.arrayContaining(['--image', '--deployment', '--limit', '--inventory', '--check', '--reporter']));
+  });
+
+  it('prints its version, and says how to build a copy that was never built', () => {
+    const version = (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+    expect(baton('--version').stdout.trim()).toBe(version);
+    const unbuilt = join(scratch, 'unbuilt');
+    mkdirSync(join(unbuilt, 'bin'), { recursive: true });
+    copyFileSync(batonBin, join(unbuilt, 'bin', 'baton.js'));
+    const run = spawnSync(process.execPath, [join(unbuilt, 'bin', 'baton.js'), '--help'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe('baton: this copy of baton is not built: run `npm run build` in its folder (an installed package ships it built)\n');
   });
 
   it('exits 2 on a usage error, saying nothing changed', () => {
