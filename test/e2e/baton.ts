@@ -18,13 +18,16 @@ export interface BatonRun {
 
 export interface BatonOptions {
   env?: Record<string, string>;
+  /** Another `baton` executable (an installed package's bin) and where to run it. */
+  bin?: string;
+  cwd?: string;
   /** Called with every parsed event as it arrives (to interrupt at a given step, say). */
   onEvent?: (event: DeployEvent, child: ReturnType<typeof spawn>) => void;
 }
 
 export function runBaton(args: string[], options: BatonOptions = {}): Promise<BatonRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [batonBin, ...args], { env: { ...process.env, ...sandboxEnv, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(options.bin ?? process.execPath, options.bin ? args : [batonBin, ...args], { cwd: options.cwd, env: { ...process.env, ...sandboxEnv, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let pending = '';

@@ -7,6 +7,11 @@ import { dockerExec } from '../fleet/docker.ts';
 import { startLoad } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import { runBaton } from './baton.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -56,5 +61,36 @@ describe('instances that share a Name tag', () => {
 
     const status = JSON.parse((await runBaton(['status', ...args('--json')])).stdout) as { host: string; instanceId: string; image: string }[];
     expect(status.map((r) => `${r.host} ${r.image}`)).toEqual(['api ' + image('v2'), `web (${a!.instanceId}) ${image('v2')}`, `web (${b!.instanceId}) ${image('v3')}`]);
+  });
+});
+
+const execFileAsync = promisify(execFile);
+
+describe('the package', () => {
+  it('installs from npm pack into a project of its own, whose TypeScript playbook imports from baton and deploys the sandbox', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'baton-user-'));
+    const root = join(import.meta.dirname, '..', '..');
+    // dist is built by the test command already: pack it as it is (prepack would build it again).
+    // Never a synchronous child here: the emulator answering the deploy runs in this very process.
+    const { stdout: packed } = await execFileAsync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', project], { cwd: root });
+    const tarball = packed.trim().split('\n').pop()!;
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'ops', private: true, type: 'module' }));
+    writeFileSync(join(project, '.npmrc'), 'omit-lockfile-registry-resolved=true\nfund=false\naudit=false\n');
+    await execFileAsync('npm', ['install', '--silent', join(project, tarball)], { cwd: project, timeout: 300_000 });
+    writeFileSync(
+      join(project, 'playbook.ts'),
+      [
+        "import { deregister, healthCheck, playbook, prePull, register, replaceContainer, silenceAlarms, suspendAutoscaling, type HostTask } from 'baton';",
+        "const note: HostTask = { name: 'note', async run(ctx) { return `${ctx.target.host.name} gets ${ctx.image}`; } };",
+        "export default playbook({ name: 'ops deploy', preTasks: [suspendAutoscaling(), silenceAlarms(), prePull()], tasks: [deregister(), replaceContainer(), note, healthCheck(), register()] });",
+      ].join('\n'),
+    );
+    const bin = join(project, 'node_modules', '.bin', 'baton');
+    expect((await runBaton(['--version'], { bin, cwd: project })).stdout.trim()).toBe((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
+    const run = await runBaton(['deploy', ...args('--image', image('v1'), '--playbook', join(project, 'playbook.ts'), '--reporter', 'json')], { bin, cwd: project });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.events.find((e) => e.type === 'run-started')).toMatchObject({ playbook: 'ops deploy' });
+    expect(run.events.filter((e) => e.type === 'step' && e.step === 'note' && e.status === 'ok')).toHaveLength(3);
+    for (const h of sandbox.fleet.hosts) expect(await liveImage(h.container)).toBe(image('v1'));
   });
 });
