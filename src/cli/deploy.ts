@@ -1,6 +1,6 @@
 /** `baton deploy`: assembles the run's dependencies from typed options and hands over to the executor. */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import type { EC2Client } from '@aws-sdk/client-ec2';
@@ -18,7 +18,7 @@ import { ConfigError } from '../errors.ts';
 import { parseRemoteRun, personalDeployment, remoteRunTag, teamcityBranch, type RemoteRun } from './remote-run.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
 import { notifyWebhook, parseWebhookUrl } from '../report/notify.ts';
-import { EventBus } from '../rollout/events.ts';
+import { EventBus, type HostSummary } from '../rollout/events.ts';
 import { InterruptController } from '../rollout/interrupt.ts';
 import { guardProcess } from './lifecycle.ts';
 import { deploy } from '../rollout/run.ts';
@@ -173,6 +173,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       rollback: options.rollback,
       beforeBatch: pace({ step, canary, events, interrupt }),
     });
+    if (!options.check && !options.listHosts) writeRetryFile(result.hosts, playbook.name, config.rollout.retryFile, events, options);
     await ledger.end(result);
     return result.exitCode;
   } catch (error) {
@@ -207,6 +208,24 @@ function checkKnownHostsWritable(file: string): true {
   }
   if (problem) throw new ConfigError('--accept-new-host-keys', `records new host keys in ssh.knownHosts, and ${file} ${problem}`);
   return true;
+}
+
+/**
+ * Like Ansible's retry files: after a run that left hosts off the target image, their names, one a
+ * line, in `rollout.retryFile` (default `<playbook>.retry` here), for `--limit @<file>`.
+ */
+function writeRetryFile(hosts: readonly HostSummary[], playbookName: string, configured: string | undefined, events: EventBus, options: DeployCommandOptions): void {
+  const left = hosts.filter((h) => h.result !== 'deployed' && h.result !== 'unchanged').map((h) => h.host);
+  if (!left.length) return;
+  const file = configured ?? `${playbookName.replace(/[^A-Za-z0-9._-]+/g, '-')}.retry`;
+  try {
+    writeFileSync(file, `${left.join('\n')}\n`);
+  } catch (error) {
+    events.emit({ type: 'warning', message: `could not write the retry file ${file}: ${(error as Error).message}` });
+    return;
+  }
+  const command = options.rollback ? 'rollback' : 'deploy';
+  events.emit({ type: 'warning', message: `${left.length} host${left.length === 1 ? ' is' : 's are'} not on the target image: ${left.join(', ')}; to retry just ${left.length === 1 ? 'it' : 'them'}: baton ${command} ... --limit @${file}` });
 }
 
 /** The hosts the last deploy switched, when the history has it; undefined to take every host. */

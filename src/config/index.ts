@@ -115,7 +115,8 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
   const autoscaling = r.child('autoscaling');
   autoscaling.known(['processes']);
   const rollout = r.child('rollout');
-  rollout.known(['serial', 'maxFailPercentage', 'minInService', 'onFailure']);
+  rollout.known(['serial', 'maxFailPercentage', 'minInService', 'onFailure', 'retryFile']);
+  const retryFile = rollout.string('retryFile', { optional: true });
   const timeouts = r.child('timeouts');
   timeouts.known(['pull', 'drain', 'drainMargin', 'inService', 'undo', 'awsRequest', 'awsConnect']);
   const state = r.child('state');
@@ -181,6 +182,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       maxFailPercentage: rollout.integer('maxFailPercentage', { fallback: 0, min: 0, max: 100 }),
       minInService: rollout.integer('minInService', { fallback: 0, min: 0, max: 10_000 }),
       onFailure: rollout.oneOf('onFailure', ['rollback', 'stop'] as const, { fallback: 'rollback' }),
+      ...(retryFile && { retryFile: path(retryFile) }),
     },
     timeouts: {
       pull: timeouts.duration('pull', { fallback: 600_000 }),

@@ -69,6 +69,8 @@ export interface RolloutSettings {
    * fleet serves one version; `stop` leaves them and says exactly how the fleet is mixed.
    */
   readonly onFailure: 'rollback' | 'stop';
+  /** Where a run that left hosts off the target image lists them, for `--limit @file` (default `<playbook>.retry`). */
+  readonly retryFile?: string;
 }
 
 /**

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { docker, dockerBin, dockerExec } from '../fleet/docker.ts';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startLoad, type LoadResult } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
@@ -185,6 +185,23 @@ describe('crash safety', () => {
     const back = await runBaton(['rollback', ...common(), '--reporter', 'json', '--limit', `${names()[0]},${names()[1]}`]);
     expect(back.code, back.stdout + back.stderr).toBe(0);
     expect(await liveImages()).toEqual(before);
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('a failed rollout leaves a retry file, like Ansible, that a second run with --limit @file completes', async () => {
+    await resetTo('v1');
+    const dir = mkdtempSync(join(tmpdir(), 'baton-retry-'));
+    const playbookFile = join(import.meta.dirname, 'fixtures', 'smoke-tested-deploy.ts');
+    const failed = await runBaton(deployArgs('v2', '--playbook', playbookFile, '--on-failure', 'stop'), { cwd: dir, env: { SMOKE_FAIL_HOST: names()[2]! } });
+    expect(failed.code, failed.stdout + failed.stderr).toBe(6);
+    const retry = join(dir, 'smoke-tested-deploy.retry');
+    expect(readFileSync(retry, 'utf8')).toBe(`${names()[2]}\n`);
+    expect(failed.events.some((e) => e.type === 'warning' && e.message.endsWith('--limit @smoke-tested-deploy.retry'))).toBe(true);
+    const traffic = load();
+    const again = await runBaton(deployArgs('v2', '--playbook', playbookFile, '--limit', `@${retry}`), { cwd: dir });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.events.filter((e) => e.type === 'host-finished').map((e) => (e as { host: string }).host)).toEqual([names()[2]]);
+    expect(await liveImages()).toEqual(names().map(() => image('v2')));
     await expectFleetWhole(await traffic.stop());
   });
 
