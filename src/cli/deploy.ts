@@ -171,9 +171,9 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       connect: (hosts) => connectFleet(config, hosts),
       lock: async (hosts) => ({ where: await ledger.begin(hosts.map((h) => h.name)), journal: ledger.journal }),
       rollback: options.rollback,
+      beforeFinish: (hosts) => writeRetryFile(hosts, playbook.name, config.rollout.retryFile, events, options),
       beforeBatch: pace({ step, canary, events, interrupt }),
     });
-    if (!options.check && !options.listHosts) writeRetryFile(result.hosts, playbook.name, config.rollout.retryFile, events, options);
     await ledger.end(result);
     return result.exitCode;
   } catch (error) {

@@ -56,6 +56,8 @@ export interface DeployOptions {
   readonly lock?: (hosts: readonly Host[]) => Promise<{ readonly where: string; readonly journal?: ChangeLog }>;
   /** A rollback run: a failed batch never triggers another rollback. */
   readonly rollback?: boolean;
+  /** Called with the hosts' results just before the run's last event (to write a retry file, say). */
+  readonly beforeFinish?: (hosts: readonly HostSummary[]) => void;
   /** Asked before each batch (`--step`, a canary pause): false stops the rollout there. */
   readonly beforeBatch?: (batch: { index: number; of: number; hosts: string[]; previous?: string[] }) => Promise<boolean>;
 }
@@ -70,6 +72,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const { playbook, config, events, aws } = options;
   const started = Date.now();
   const finish = (outcome: RunOutcome, exitCode: number, hosts: HostSummary[]): DeployResult => {
+    if (outcome !== 'checked') options.beforeFinish?.(hosts);
     events.emit({ type: 'run-finished', outcome, exitCode, ms: Date.now() - started, hosts, maxRssKb: process.resourceUsage().maxRSS });
     return { outcome, exitCode, hosts };
   };

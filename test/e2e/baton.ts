@@ -1,9 +1,14 @@
 /** Runs the real `baton` CLI (bin/baton.js, built code) as a child process, as an operator or CI would. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeployEvent } from '../../src/rollout/events.ts';
 
 export const batonBin = join(import.meta.dirname, '..', '..', 'bin', 'baton.js');
+
+/** Where runs start by default: a scratch folder, so files a run leaves (retry files) stay out of the checkout. */
+const scratchCwd = mkdtempSync(join(tmpdir(), 'baton-cwd-'));
 
 /** Credentials for the emulator: the SDK's default chain reads them from the environment, as in CI. */
 export const sandboxEnv = { AWS_ACCESS_KEY_ID: 'sandbox', AWS_SECRET_ACCESS_KEY: 'sandbox', AWS_EC2_METADATA_DISABLED: 'true' };
@@ -27,7 +32,7 @@ export interface BatonOptions {
 
 export function runBaton(args: string[], options: BatonOptions = {}): Promise<BatonRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(options.bin ?? process.execPath, options.bin ? args : [batonBin, ...args], { cwd: options.cwd, env: { ...process.env, ...sandboxEnv, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(options.bin ?? process.execPath, options.bin ? args : [batonBin, ...args], { cwd: options.cwd ?? scratchCwd, env: { ...process.env, ...sandboxEnv, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let pending = '';
