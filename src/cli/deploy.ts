@@ -113,7 +113,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   const regional = new Map<string, EC2Client>([[config.region, aws.ec2]]);
   const ec2For = (region: string) => regional.get(region) ?? regional.set(region, createEc2Client(awsSettings(config, region))).get(region)!;
   const store = await openStateStore(config);
-  const deployer = process.env.BATON_DEPLOYER ?? userInfo().username;
+  const deployer = deployerName();
   const kind = options.rollback ? 'rollback' : 'deploy';
   const build = ciBuild();
   const notifier = webhook && !options.listHosts && notifyWebhook(webhook, events, { stack: config.stack, release: config.release, deployment, deployer, kind, ...(build && { build }) });
@@ -245,6 +245,9 @@ function pickChanged(hosts: Host[], changed: readonly string[]): Host[] {
   if (!picked.length) throw new ConfigError('--limit', `none of the hosts the last deploy changed (${changed.join(', ')}) is in the inventory now: name the hosts to roll back with --limit`);
   return picked;
 }
+
+/** Who runs Baton, as the lock, the journal and the history record it. */
+export const deployerName = () => process.env.BATON_DEPLOYER ?? userInfo().username;
 
 /** A run's id, shared by its lock, journal and history entry: sortable by start time. */
 export const runId = (startedAt: Date) => `${startedAt.getTime().toString(36)}-${randomBytes(3).toString('hex')}`;

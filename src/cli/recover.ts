@@ -3,20 +3,19 @@
  * gone, an undo that failed). `recover` undoes what its journal holds open; `resume` does that, then
  * finishes the rollout it interrupted, skipping hosts already on its image.
  */
-import { userInfo } from 'node:os';
 import { awsSettings, createAwsClients } from '../aws/clients.ts';
 import { loadConfig } from '../config/index.ts';
 import { ConfigError, ExitCode } from '../errors.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
 import { EventBus } from '../rollout/events.ts';
 import { InterruptController } from '../rollout/interrupt.ts';
-import { recover } from '../rollout/recover.ts';
+import { planRecovery, recover } from '../rollout/recover.ts';
 import { connectFleet } from '../ssh/fleet.ts';
 import { readHistory } from '../state/history.ts';
 import { openEntries, readJournal } from '../state/journal.ts';
 import { RunLedger } from '../state/ledger.ts';
 import { openStateStore, type StateStore } from '../state/store.ts';
-import { ciBuild, runDeploy, runId } from './deploy.ts';
+import { ciBuild, deployerName, runDeploy, runId } from './deploy.ts';
 import { guardProcess } from './lifecycle.ts';
 
 export interface RecoverCommandOptions {
@@ -34,15 +33,16 @@ export async function runRecover(options: RecoverCommandOptions): Promise<number
   const reporter = chooseReporter(options.reporter, events);
   const interrupt = new InterruptController();
   const stopListening = guardProcess(interrupt, events);
-  const aws = createAwsClients(awsSettings(config));
   try {
     if (options.check) {
       const found = await readJournal(store);
       const open = openEntries(found?.doc);
       if (!open.length) return nothingOpen(store, events);
-      const result = await recover({ config, entries: open, journal: { record: never, close: async () => undefined }, aws, connect: () => never(), events, signal: interrupt.signal, check: true });
-      return result.exitCode;
+      events.emit(planRecovery(open));
+      events.emit({ type: 'run-finished', outcome: 'checked', exitCode: ExitCode.Ok, ms: 0, hosts: [], maxRssKb: process.resourceUsage().maxRSS });
+      return ExitCode.Ok;
     }
+    using aws = createAwsClients(awsSettings(config));
     const startedAt = new Date();
     const ledger = new RunLedger(store, { id: runId(startedAt), kind: 'recover', deployer: deployerName(), deployment: options.deployment, startedAt: startedAt.toISOString(), ...(ciBuild() && { build: ciBuild() }) }, events, {
       signal: interrupt.stopSignal,
@@ -54,7 +54,7 @@ export async function runRecover(options: RecoverCommandOptions): Promise<number
     }
     events.emit({ type: 'warning', message: `recovering what ${left.run.deployer}'s ${left.run.kind}${left.run.image ? ` of ${left.run.image}` : ''} (started ${left.run.startedAt}) left open: ${openEntries(left).length} change(s)` });
     try {
-      const result = await recover({ config, entries: openEntries(left), journal: ledger.journal!, aws, connect: (hosts) => connectFleet(config, hosts), events, signal: interrupt.signal, check: false });
+      const result = await recover({ config, entries: openEntries(left), journal: ledger.journal!, aws, connect: (hosts) => connectFleet(config, hosts), events, signal: interrupt.signal });
       await ledger.end({ outcome: result.outcome, exitCode: result.exitCode, hosts: [] });
       return result.exitCode;
     } catch (error) {
@@ -64,7 +64,6 @@ export async function runRecover(options: RecoverCommandOptions): Promise<number
     }
   } finally {
     stopListening();
-    aws.destroy();
     store.close();
     await reporter.close();
   }
@@ -131,8 +130,3 @@ function nothingOpen(store: StateStore, events: EventBus): number {
   return ExitCode.Ok;
 }
 
-const deployerName = () => process.env.BATON_DEPLOYER ?? userInfo().username;
-
-function never(): never {
-  throw new Error('recover --check changes nothing');
-}

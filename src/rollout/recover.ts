@@ -21,7 +21,7 @@ import { waitHealthy } from '../playbook/tasks/health.ts';
 import { putBack } from '../playbook/tasks/load-balancer.ts';
 import type { FleetConnection } from '../ssh/remote-host.ts';
 import type { JournalEntry, JournalHost } from '../state/journal.ts';
-import type { EventBus, RunOutcome } from './events.ts';
+import type { DeployEvent, EventBus, RunOutcome } from './events.ts';
 import type { ChangeLog } from './journal-log.ts';
 import { hostLabel, undoStep } from './changes.ts';
 
@@ -34,8 +34,6 @@ export interface RecoverOptions {
   readonly connect: (hosts: readonly Host[]) => Promise<FleetConnection>;
   readonly events: EventBus;
   readonly signal: AbortSignal;
-  /** Print what would be done, change nothing. */
-  readonly check: boolean;
 }
 
 export interface RecoverResult {
@@ -45,19 +43,18 @@ export interface RecoverResult {
   readonly left: readonly JournalEntry[];
 }
 
+/** The order recover undoes entries in: newest first, so each host comes before the guards. */
+const newestFirst = (entries: readonly JournalEntry[]) => [...entries].sort((a, b) => b.seq - a.seq);
+
+/** `recover --check`: what recover would do, entry by entry, in its order; reads nothing, changes nothing. */
+export function planRecovery(entries: readonly JournalEntry[]): Extract<DeployEvent, { type: 'plan' }> {
+  return { type: 'plan', preTasks: newestFirst(entries).map((e) => ({ step: undoStep(e.change), would: wouldDo(e) })), hosts: [] };
+}
+
 export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const { config, events, journal } = options;
   const started = Date.now();
-  const todo = [...options.entries].sort((a, b) => b.seq - a.seq);
-  if (options.check) {
-    events.emit({
-      type: 'plan',
-      preTasks: todo.map((e) => ({ step: undoStep(e.change), would: wouldDo(e) })),
-      hosts: [],
-    });
-    events.emit({ type: 'run-finished', outcome: 'checked', exitCode: ExitCode.Ok, ms: Date.now() - started, hosts: [], maxRssKb: process.resourceUsage().maxRSS });
-    return { outcome: 'checked', exitCode: ExitCode.Ok, left: todo };
-  }
+  const todo = newestFirst(options.entries);
   const lbs = new LoadBalancers(options.aws.elb, options.aws.elbv2);
   const autoscaling = new AutoScaling(options.aws.autoscaling);
   const alarms = new Alarms(options.aws.cloudwatch);
