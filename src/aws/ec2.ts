@@ -29,6 +29,7 @@ export async function findInstancesByTags(ec2: EC2Client, query: TagQuery): Prom
           name: tags.Name ? printable(tags.Name, { oneLine: true }) : instance.InstanceId,
           address: instance.PrivateIpAddress,
           instanceId: instance.InstanceId,
+          privateIp: instance.PrivateIpAddress,
           tags,
           groups: groupsFromTags(tags),
         });

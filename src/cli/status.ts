@@ -42,8 +42,8 @@ export async function runStatus(options: StatusCommandOptions): Promise<number> 
   const all = await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
   const hosts = options.limit ? selectHosts(all, options.limit) : all;
   const lbs = new LoadBalancers(aws.elb, aws.elbv2);
-  const ids = hosts.flatMap((h) => (h.instanceId ? [h.instanceId] : []));
-  const [connected, memberships] = await Promise.all([connectFleet(config, hosts), lbs.membershipsOf(ids)]);
+  const instances = hosts.flatMap((h) => (h.instanceId ? [{ instanceId: h.instanceId, privateIp: h.privateIp }] : []));
+  const [connected, memberships] = await Promise.all([connectFleet(config, hosts), lbs.membershipsOf(instances)]);
   await using fleet = connected;
   const rows = await Promise.all(
     hosts.map(async (host): Promise<HostStatus> => {

@@ -376,6 +376,7 @@ function buildHosts(instances: readonly Found[], config: AwsEc2Config, file: str
       name,
       address,
       instanceId: instance.InstanceId!,
+      ...(instance.PrivateIpAddress && { privateIp: instance.PrivateIpAddress }),
       tags,
       groups: [...new Set(groups)],
       ...((config.ssh.user !== undefined || config.ssh.port !== undefined) && { ssh: config.ssh }),

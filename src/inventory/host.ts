@@ -11,6 +11,8 @@ export interface Host {
   readonly aliases?: readonly string[];
   /** The EC2 instance id; absent for static hosts that are not EC2 instances. */
   readonly instanceId?: string;
+  /** The EC2 instance's primary private IP, by which IP target groups know it. */
+  readonly privateIp?: string;
   readonly tags: Readonly<Record<string, string>>;
   readonly groups: readonly string[];
   /** Per-host SSH settings from a static inventory (`ansible_user`, `ansible_port`). */

@@ -50,6 +50,11 @@ export interface RunTask {
 /** A per-host task (deregister, replace the container, health check, register). */
 export interface HostTask {
   readonly name: string;
+  /**
+   * A read-only check of one target, run on every target (in parallel) before any host leaves service:
+   * a problem found here stops the run while the fleet is untouched. Returns what it found, for the log.
+   */
+  prepare?(ctx: RunContext, target: Target): Promise<string | void>;
   run(ctx: HostContext): Promise<string | void>;
   /** For `--check`: what `run` would do on this target, in one line. */
   explain?(ctx: RunContext, target: Target): string;

@@ -91,7 +91,7 @@ function fakeWorld(names: string[]) {
   const fleet: FleetConnection = { host: (n) => remotes.get(n)!, close: async () => undefined, [Symbol.asyncDispose]: async () => undefined };
   const services = {
     loadBalancers: {
-      membershipsOf: async (ids: readonly string[]) => new Map(ids.map((id) => [id, [tg]])),
+      membershipsOf: async (instances: readonly { instanceId: string }[]) => new Map(instances.map((i) => [i.instanceId, [tg]])),
       deregister: async (id: string) => void (log.push(`deregister ${id}`), registered.delete(id)),
       register: async (id: string) => {
         if (failing.register.has(id)) throw new Error(`RegisterTargets refused ${id}`);

@@ -130,6 +130,13 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       },
     };
     for (const task of playbook.preTasks) await events.step({}, `check: ${task.name}`, async () => task.prepare?.(ctx));
+    for (const task of playbook.tasks) {
+      if (!task.prepare) continue;
+      await events.step({}, `check: ${task.name}`, async () => {
+        const found = await Promise.all(targets.map(async (t) => [t.host.name, await task.prepare!(ctx, t)] as const));
+        return found.flatMap(([host, said]) => (said ? [`${host}: ${said}`] : [])).join('; ');
+      }, (d) => d || undefined);
+    }
     if (options.check) {
       events.emit(explainPlan(ctx, playbook, plan.batches));
       return finish('checked', ExitCode.Ok, []);
@@ -312,8 +319,8 @@ function explainPlan(ctx: RunContext, playbook: Playbook, batches: readonly (rea
 
 /** Read-only: what each host runs now and where it is registered. */
 async function discover(hosts: readonly Host[], fleet: FleetConnection, lbs: LoadBalancers, container: string): Promise<Target[]> {
-  const ids = hosts.flatMap((h) => (h.instanceId ? [h.instanceId] : []));
-  const memberships = ids.length ? await lbs.membershipsOf(ids) : new Map();
+  const instances = hosts.flatMap((h) => (h.instanceId ? [{ instanceId: h.instanceId, privateIp: h.privateIp }] : []));
+  const memberships = instances.length ? await lbs.membershipsOf(instances) : new Map();
   return Promise.all(
     hosts.map(async (host) => {
       const remote = fleet.host(host.name);

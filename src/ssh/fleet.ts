@@ -12,7 +12,8 @@ import { BatonError, HostKeyError, InterruptedError, RemoteCommandError, Timeout
 import type { Host } from '../inventory/host.ts';
 import { describeCommand, renderCommand, type Command } from '../remote/command.ts';
 import { authFor, connect, ConnectError, tunnel, type Connection, type Endpoint } from './connection.ts';
-import type { ExecOptions, ExecResult, FleetConnection, RemoteHost } from './remote-host.ts';
+import { onHostGet, parseOnHostGet } from '../remote/http-probe.ts';
+import type { ExecOptions, ExecResult, FleetConnection, HttpAnswer, RemoteHost } from './remote-host.ts';
 
 export { ConnectError } from './connection.ts';
 
@@ -26,6 +27,11 @@ const BODY_CAP = 1024 * 1024;
 const CLOSE_GRACE_MS = 10_000;
 /** Retries of a session refused by sshd's MaxSessions (about 10s in all). */
 const OPEN_RETRIES = 15;
+/** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (RFC 4254 §5.1): sshd's answer under `AllowTcpForwarding no`. */
+const ADMINISTRATIVELY_PROHIBITED = 1;
+
+/** The host's sshd refuses `direct-tcpip` channels: HTTP checks run on the host instead. */
+class ForwardingRefusedError extends BatonError {}
 
 /**
  * Connects to every host (through ssh.bastion when set), in parallel. Resolves once all are up; if any
@@ -140,6 +146,8 @@ class SshHost implements RemoteHost {
   /** The commands running now, each with how to give up on it. */
   private readonly inFlight = new Set<(error: Error) => void>();
   private reopening: Promise<void> | undefined;
+  /** Set once sshd has refused a tunnel: HTTP checks then run on the host. */
+  private forwardingRefused = false;
   connection!: Connection;
 
   constructor(
@@ -302,9 +310,32 @@ class SshHost implements RemoteHost {
     });
   }
 
-  /** GET http://127.0.0.1:`port``path` on the host, through a `direct-tcpip` channel of its connection. */
-  httpGet(port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  /**
+   * GET http://127.0.0.1:`port``path` on the host: through a `direct-tcpip` channel of its connection,
+   * or, once the host's sshd has refused forwarding (`AllowTcpForwarding no`), with curl or wget run on
+   * the host itself. The refusal is learnt on the first request (discovery probes every host before any
+   * leaves service) and kept for the run.
+   */
+  async httpGet(port: number, path: string, timeoutMs: number): Promise<HttpAnswer> {
     const target = `http://127.0.0.1:${port}${path.startsWith('/') ? path : `/${path}`}`;
+    if (!this.forwardingRefused) {
+      try {
+        return { ...(await this.tunnelGet(port, target, timeoutMs)), via: 'tunnel' };
+      } catch (error) {
+        if (!(error instanceof ForwardingRefusedError)) throw error;
+        this.forwardingRefused = true;
+      }
+    }
+    const { stdout } = await this.exec(onHostGet(port, target.slice(`http://127.0.0.1:${port}`.length), timeoutMs), { timeoutMs: timeoutMs + 2_000 });
+    try {
+      return { ...parseOnHostGet(stdout, target), body: '', via: 'on-host' };
+    } catch (error) {
+      (error as Error).message = `${this.name}: ${(error as Error).message}`;
+      throw error;
+    }
+  }
+
+  private tunnelGet(port: number, target: string, timeoutMs: number): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       let settled = false;
       let stream: ClientChannel | undefined;
@@ -320,12 +351,18 @@ class SshHost implements RemoteHost {
       const fail = (message: string) => settle(() => reject(new BatonError(`${this.name}: GET ${target}: ${message}`)));
       const timer = setTimeout(() => settle(() => reject(new TimeoutError(`${this.name}: GET ${target}`, timeoutMs))), timeoutMs);
 
-      void this.channels.acquire().then((rel) => {
+      void this.channels.acquire().then(async (rel) => {
         if (settled) return rel();
         release = rel;
+        await this.ensureOpen().catch(() => {});
+        if (settled) return;
         if (this.connection.closed) return fail('the SSH connection is closed');
         try {
           this.connection.client.forwardOut('127.0.0.1', 0, '127.0.0.1', port, (error, channel) => {
+            // sshd answers "administratively prohibited" (reason 1) when its configuration refuses forwarding.
+            if ((error as (Error & { reason?: number }) | undefined)?.reason === ADMINISTRATIVELY_PROHIBITED) {
+              return settle(() => reject(new ForwardingRefusedError(`${this.name}: sshd refuses TCP forwarding (${error!.message})`)));
+            }
             if (error) return fail(error.message);
             stream = channel;
             if (settled) return void channel.close();

@@ -21,8 +21,20 @@ export interface RemoteHost {
   readonly name: string;
   /** Runs a command; rejects with RemoteCommandError on a non-zero exit, TimeoutError on the deadline. */
   exec(command: Command, options?: ExecOptions): Promise<ExecResult>;
-  /** An HTTP GET to 127.0.0.1:`port` on the host, through the SSH connection. */
-  httpGet(port: number, path: string, timeoutMs: number): Promise<{ readonly status: number; readonly body: string }>;
+  /**
+   * An HTTP GET to 127.0.0.1:`port` on the host: tunnelled through the SSH connection, or run on the
+   * host (curl or wget) where sshd refuses forwarding. Rejects when no answer came (connection refused,
+   * timeout); `NoHttpClientError` when the host can be reached neither way.
+   */
+  httpGet(port: number, path: string, timeoutMs: number): Promise<HttpAnswer>;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  /** Empty when the request ran on the host. */
+  readonly body: string;
+  /** How the request reached the host. */
+  readonly via?: 'tunnel' | 'on-host';
 }
 
 /** Open connections to every targeted host; `await using` closes them (hosts first, then the bastion). */

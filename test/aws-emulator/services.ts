@@ -28,6 +28,13 @@ function knownInstances(world: World, ids: string[]): void {
   if (unknown.length) throw new ApiError('InvalidInstance', `Could not find EC2 instance ${unknown.join(', ')}.`);
 }
 
+/** A target group takes instance ids or IPs, according to its type, as AWS checks them. */
+function validTargets(world: World, tg: Balancer, ids: string[]): void {
+  if (tg.targetType === 'instance') return knownInstances(world, ids);
+  const bad = ids.find((id) => !/^\d{1,3}(\.\d{1,3}){3}$/.test(id));
+  if (bad !== undefined) throw new ApiError('ValidationError', `The IP address '${bad}' is not a valid IPv4 address`);
+}
+
 const ec2: Record<string, Handler> = {
   DescribeInstances(world, p) {
     const filters = structs(p, 'Filter').map((f, i) => ({ name: f.Name!, values: list(p, `Filter.${i + 1}.Value`) }));
@@ -142,7 +149,7 @@ const elbv2: Record<string, Handler> = {
     const all = world.balancers.filter((b) => b.kind === 'target-group');
     const tgs = names.length || arns.length ? [...names, ...arns].map((n) => targetGroup(world, n)) : all;
     return {
-      TargetGroups: tgs.map((tg) => ({ TargetGroupArn: tg.arn, TargetGroupName: tg.name, Protocol: 'HTTP', Port: tg.port, TargetType: 'instance', HealthCheckPath: '/health' })),
+      TargetGroups: tgs.map((tg) => ({ TargetGroupArn: tg.arn, TargetGroupName: tg.name, Protocol: 'HTTP', Port: tg.port, TargetType: tg.targetType, HealthCheckPath: '/health' })),
     };
   },
   DescribeTargetGroupAttributes(world, p) {
@@ -152,13 +159,14 @@ const elbv2: Record<string, Handler> = {
   async RegisterTargets(world, p) {
     const tg = targetGroup(world, p.TargetGroupArn);
     const ids = structs(p, 'Targets').map((t) => t.Id!);
-    knownInstances(world, ids);
+    validTargets(world, tg, ids);
     for (const id of ids) await world.register(tg, id);
     return {};
   },
   async DeregisterTargets(world, p) {
     const tg = targetGroup(world, p.TargetGroupArn);
     const ids = structs(p, 'Targets').map((t) => t.Id!);
+    validTargets(world, tg, ids);
     for (const id of ids) await world.deregister(tg, id);
     return {};
   },

@@ -7,7 +7,11 @@ export interface EmulatorSpec {
   autoScalingGroups: { name: string; instanceIds: string[]; suspended?: string[] }[];
   /** `backend`: the HAProxy backend whose servers (named by instance id) play this load balancer. */
   classicLoadBalancers: { name: string; instanceIds: string[]; drainingTimeoutSec: number; backend?: string }[];
-  targetGroups: { name: string; instanceIds: string[]; port: number; deregistrationDelaySec: number; backend?: string }[];
+  /**
+   * `targetType` `ip`: the group holds the instances by private IP, as ECS awsvpc tasks and many
+   * hand-built groups do (default `instance`). Its state in snapshots is keyed by IP.
+   */
+  targetGroups: { name: string; instanceIds: string[]; port: number; deregistrationDelaySec: number; backend?: string; targetType?: 'instance' | 'ip' }[];
   alarms: { name: string; actionsEnabled: boolean }[];
   /** S3 buckets, empty at start (where Baton keeps its deploy lock and history). */
   buckets?: string[];

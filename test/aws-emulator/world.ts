@@ -22,6 +22,8 @@ interface Member {
 
 export interface Balancer {
   readonly kind: 'classic' | 'target-group';
+  /** Target groups: members are instance ids, or private IPs for `ip`. */
+  readonly targetType: 'instance' | 'ip';
   readonly name: string;
   readonly arn: string;
   readonly port: number;
@@ -67,10 +69,13 @@ export class World {
     for (const g of spec.autoScalingGroups) {
       this.groups.set(g.name, { name: g.name, instanceIds: [...g.instanceIds], suspended: new Map((g.suspended ?? []).map((p) => [p, 'User suspended'])) });
     }
-    for (const lb of spec.classicLoadBalancers) this.balancers.push(balancer('classic', lb.name, lb.name, 80, lb.drainingTimeoutSec, lb.backend, lb.instanceIds));
-    spec.targetGroups.forEach((tg, i) =>
-      this.balancers.push(balancer('target-group', tg.name, `arn:aws:elasticloadbalancing:${this.region}:123456789012:targetgroup/${tg.name}/${(0x5eed0000 + i).toString(16).padStart(16, '0')}`, tg.port, tg.deregistrationDelaySec, tg.backend, tg.instanceIds)),
-    );
+    for (const lb of spec.classicLoadBalancers) this.balancers.push(balancer('classic', 'instance', lb.name, lb.name, 80, lb.drainingTimeoutSec, lb.backend, lb.instanceIds));
+    spec.targetGroups.forEach((tg, i) => {
+      const type = tg.targetType ?? 'instance';
+      const members = type === 'ip' ? tg.instanceIds.map((id) => this.instances.get(id)!.privateIp) : tg.instanceIds;
+      const arn = `arn:aws:elasticloadbalancing:${this.region}:123456789012:targetgroup/${tg.name}/${(0x5eed0000 + i).toString(16).padStart(16, '0')}`;
+      this.balancers.push(balancer('target-group', type, tg.name, arn, tg.port, tg.deregistrationDelaySec, tg.backend, members));
+    });
     for (const a of spec.alarms) this.alarms.set(a.name, a.actionsEnabled);
     if (spec.haproxy) {
       this.haproxy = new HaproxyDriver(spec.haproxy);
@@ -83,6 +88,13 @@ export class World {
     clearInterval(this.timer);
   }
 
+  /** The HAProxy server that plays a member: servers are named by instance id, IP targets map to theirs. */
+  private server(lb: Balancer, member: string): string {
+    if (lb.targetType !== 'ip') return member;
+    for (const i of this.instances.values()) if (i.privateIp === member) return i.instanceId;
+    return member;
+  }
+
   balancer(kind: Balancer['kind'], nameOrArn: string): Balancer | undefined {
     return this.balancers.find((b) => b.kind === kind && (b.name === nameOrArn || b.arn === nameOrArn));
   }
@@ -92,7 +104,7 @@ export class World {
     if (member && member.phase !== 'draining') return;
     const stuck = this.stuck('stuck-registration', lb.kind === 'classic' ? 'RegisterInstancesWithLoadBalancer' : 'RegisterTargets');
     lb.members.set(instanceId, { phase: (this.haproxy && lb.backend) || stuck ? 'registering' : 'in-service', stuck });
-    if (this.haproxy && lb.backend) await this.haproxy.setState(lb.backend, instanceId, 'ready');
+    if (this.haproxy && lb.backend) await this.haproxy.setState(lb.backend, this.server(lb, instanceId), 'ready');
   }
 
   async deregister(lb: Balancer, instanceId: string): Promise<void> {
@@ -107,7 +119,7 @@ export class World {
     const draining: Member = { phase: 'draining', drainDeadline: Date.now() + lb.drainMs, stuck, applying: !!traffic };
     lb.members.set(instanceId, draining);
     if (traffic) {
-      await this.haproxy!.setState(lb.backend!, instanceId, 'drain');
+      await this.haproxy!.setState(lb.backend!, this.server(lb, instanceId), 'drain');
       draining.applying = false;
     }
   }
@@ -134,7 +146,8 @@ export class World {
   private async advance(lb: Balancer, stats: Map<string, ServerStat>): Promise<void> {
     const now = Date.now();
     for (const [id, m] of lb.members) {
-      const stat = stats.get(`${lb.backend}/${id}`);
+      const server = this.server(lb, id);
+      const stat = stats.get(`${lb.backend}/${server}`);
       if (!stat) continue;
       const up = stat.status.startsWith('UP') || stat.status === 'DRAIN';
       if (m.phase === 'registering' && up && !m.stuck) m.phase = 'in-service';
@@ -143,11 +156,11 @@ export class World {
       else if (m.phase === 'draining' && !m.stuck && !m.applying) {
         m.idleSince = stat.sessions === 0 ? (m.idleSince ?? now) : undefined;
         if ((m.idleSince !== undefined && now - m.idleSince >= IDLE_MS) || now >= m.drainDeadline!) {
-          await this.haproxy!.setState(lb.backend!, id, 'maint');
+          await this.haproxy!.setState(lb.backend!, server, 'maint');
           // Registered again while HAProxy was being told: the new registration stands.
           if (lb.members.get(id) !== m) {
             const again = lb.members.get(id);
-            if (again) await this.haproxy!.setState(lb.backend!, id, 'ready');
+            if (again) await this.haproxy!.setState(lb.backend!, server, 'ready');
             continue;
           }
           lb.members.delete(id);
@@ -221,6 +234,6 @@ export class World {
   }
 }
 
-function balancer(kind: Balancer['kind'], name: string, arn: string, port: number, drainSec: number, backend: string | undefined, ids: string[]): Balancer {
-  return { kind, name, arn, port, drainMs: drainSec * 1000, backend, members: new Map(ids.map((id) => [id, { phase: 'in-service' as Phase }])) };
+function balancer(kind: Balancer['kind'], targetType: Balancer['targetType'], name: string, arn: string, port: number, drainSec: number, backend: string | undefined, ids: string[]): Balancer {
+  return { kind, targetType, name, arn, port, drainMs: drainSec * 1000, backend, members: new Map(ids.map((id) => [id, { phase: 'in-service' as Phase }])) };
 }

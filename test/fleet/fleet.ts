@@ -5,6 +5,8 @@
  *   127.0.0.1 ──http─▶ lb (HAProxy, runtime API) ────▶ app-N:8080
  *   127.0.0.1 ──push─▶ registry (Debian's docker-registry) ◀── pulled by every app host
  *
+ * In a fleet of two or more, the last app host is hardened as production hosts often are: its sshd
+ * refuses TCP forwarding (`AllowTcpForwarding no`), so nothing can be tunnelled to its ports.
  * App hosts sit on an internal network only: the bastion is the one way in, as in a VPC. Every container
  * and network carries the label `baton.fleet=<id>`, so `stopFleet` removes exactly what `startFleet` made.
  */
@@ -23,6 +25,8 @@ export interface FleetHost {
   readonly instanceId: string;
   readonly privateIp: string;
   readonly container: string;
+  /** False for the hardened host: its sshd has `AllowTcpForwarding no`, as many production app hosts do. */
+  readonly tcpForwarding: boolean;
 }
 
 export interface Fleet {
@@ -88,12 +92,13 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       for (const net of rest) await docker(['network', 'connect', '--alias', role, net, name(role)]);
     };
     const hostNames = Array.from({ length: count }, (_, i) => `app-${i + 1}`);
+    const hardened = (host: string) => count >= 2 && host === hostNames.at(-1);
     log(`starting bastion, registry and ${count} app hosts`);
     await Promise.all([
       run('bastion', ['-p', '127.0.0.1::22'], '/fleet/roles/bastion.sh', [edgeNet, privateNet]),
       run('registry', ['-p', '127.0.0.1::5000'], '/fleet/roles/registry.sh', [edgeNet, privateNet]),
       ...hostNames.map((host) =>
-        run(host, [...dockerInDockerFlags(), '-v', '/var/lib/docker', '-e', `REGISTRY=${REGISTRY_ALIAS}`], '/fleet/roles/host.sh', [privateNet]),
+        run(host, [...dockerInDockerFlags(), '-v', '/var/lib/docker', '-e', `REGISTRY=${REGISTRY_ALIAS}`, ...(hardened(host) ? ['-e', 'ALLOW_TCP_FORWARDING=no'] : [])], '/fleet/roles/host.sh', [privateNet]),
       ),
     ]);
     const hosts: FleetHost[] = await Promise.all(
@@ -102,6 +107,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
         instanceId: instanceIdFor(id, i),
         privateIp: await privateIp(name(host), privateNet),
         container: name(host),
+        tcpForwarding: !hardened(host),
       })),
     );
     // App hosts take the longest (each boots a dockerd): fill the registry and start the LB meanwhile.

@@ -19,8 +19,14 @@ export const RESOURCES = {
   targetGroup: `${SANDBOX.stack}-${SANDBOX.release}-${SANDBOX.deployment}`,
 } as const;
 
-/** `nameTags`: the instances' Name tags, by host (default the host names); Auto Scaling groups give all one. */
-export function emulatorSpecFor(fleet: Fleet, options: { nameTags?: readonly string[] } = {}): EmulatorSpec {
+export interface SandboxAwsOptions {
+  /** The instances' Name tags, by host (default the host names); Auto Scaling groups give all one. */
+  readonly nameTags?: readonly string[];
+  /** The target group's target type: `ip` registers the hosts by private IP (default `instance`). */
+  readonly targetType?: 'instance' | 'ip';
+}
+
+export function emulatorSpecFor(fleet: Fleet, options: SandboxAwsOptions = {}): EmulatorSpec {
   const ids = fleet.hosts.map((h) => h.instanceId);
   return {
     region: SANDBOX.region,
@@ -31,7 +37,7 @@ export function emulatorSpecFor(fleet: Fleet, options: { nameTags?: readonly str
     })),
     autoScalingGroups: [{ name: RESOURCES.autoScalingGroup, instanceIds: ids }],
     classicLoadBalancers: [{ name: RESOURCES.classicElb, instanceIds: ids, drainingTimeoutSec: 30, backend: BACKENDS.classicElb }],
-    targetGroups: [{ name: RESOURCES.targetGroup, instanceIds: ids, port: 8080, deregistrationDelaySec: 30, backend: BACKENDS.targetGroup }],
+    targetGroups: [{ name: RESOURCES.targetGroup, instanceIds: ids, port: 8080, deregistrationDelaySec: 30, backend: BACKENDS.targetGroup, targetType: options.targetType ?? 'instance' }],
     alarms: SANDBOX_ALARMS.map((name) => ({ name, actionsEnabled: true })),
     buckets: [SANDBOX_STATE_BUCKET],
     haproxy: fleet.lb.runtimeApi,
@@ -88,11 +94,11 @@ export interface Sandbox {
 }
 
 /** A fleet and an in-process emulator, removed by `stop()` or, if this process dies, by the next start. */
-export async function startSandbox(options: Omit<FleetOptions, 'ephemeral'> & { nameTags?: readonly string[] } = {}): Promise<Sandbox> {
-  const { nameTags, ...fleetOptions } = options;
+export async function startSandbox(options: Omit<FleetOptions, 'ephemeral'> & SandboxAwsOptions = {}): Promise<Sandbox> {
+  const { nameTags, targetType, ...fleetOptions } = options;
   const fleet = await startFleet({ ...fleetOptions, ephemeral: true });
   try {
-    const emulator = await startEmulator(emulatorSpecFor(fleet, { ...(nameTags && { nameTags }) }), { host: '127.0.0.1', port: 0 });
+    const emulator = await startEmulator(emulatorSpecFor(fleet, { ...(nameTags && { nameTags }), ...(targetType && { targetType }) }), { host: '127.0.0.1', port: 0 });
     const configFile = join(fleet.dir, 'baton.yaml');
     writeFileSync(configFile, sandboxConfig(fleet, emulator.url));
     return {

@@ -199,7 +199,7 @@ describe.skipIf(!haveSshd)('SSH through a bastion, against a real sshd', { timeo
   it('fetches a URL on the host through the connection', async () => {
     const fleet = await connectFleet({ ssh: settings(trusted()) }, [app1]);
     try {
-      expect(await fleet.host('app-1').httpGet(webPort, '/health', 2_000)).toEqual({ status: 200, body: 'you asked for /health' });
+      expect(await fleet.host('app-1').httpGet(webPort, '/health', 2_000)).toEqual({ status: 200, body: 'you asked for /health', via: 'tunnel' });
       expect((await fleet.host('app-1').httpGet(webPort, '/x', 2_000)).status).toBe(404);
       const closed = await freePort();
       const error = await failure(fleet.host('app-1').httpGet(closed, '/health', 2_000));

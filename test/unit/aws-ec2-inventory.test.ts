@@ -101,6 +101,7 @@ describe('loadAwsEc2Inventory', () => {
       name: 'app-1',
       address: '10.0.0.10',
       instanceId: id(1),
+      privateIp: '10.0.0.10',
       tags: { ...base, deployment: 'integration', Name: 'app-1', role: 'web' },
       groups: ['aws_ec2', 'deployment_integration', 'tag_stack_web', 'tag_release_api', 'tag_deployment_integration', 'tag_Name_app_1', 'tag_role_web'],
     });

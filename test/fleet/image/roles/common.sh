@@ -13,7 +13,7 @@ cat > /etc/ssh/sshd_config.d/baton.conf <<CONF
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin no
-AllowTcpForwarding yes
+AllowTcpForwarding ${ALLOW_TCP_FORWARDING:-yes}
 UsePAM no
 MaxSessions 10
 CONF
