@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           env,
-          include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/aws-emulator/**/*.test.ts', 'test/ssh/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/aws-emulator/**/*.test.ts', 'test/vault-emulator/**/*.test.ts', 'test/ssh/**/*.test.ts'],
           testTimeout: 30_000,
         },
       },

@@ -11,7 +11,8 @@ import type { Host } from '../inventory/host.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
 import { isAwsEc2Inventory, loadAwsEc2Inventory } from '../inventory/aws-ec2.ts';
-import { loadInventory } from '../inventory/static.ts';
+import { inventoryNeedsVault, loadInventory } from '../inventory/static.ts';
+import { vaultPasswords } from '../secrets/sources.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { rollbackPlaybook } from '../playbook/rollback.ts';
 import { ConfigError } from '../errors.ts';
@@ -87,7 +88,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     throw error;
   });
   const ec2Inventory = options.inventoryFile !== undefined && isAwsEc2Inventory(options.inventoryFile);
-  const inventory = options.inventoryFile && !ec2Inventory ? loadInventory(options.inventoryFile) : undefined;
+  const inventory = options.inventoryFile && !ec2Inventory ? loadInventory(options.inventoryFile, inventoryNeedsVault(options.inventoryFile) ? await vaultPasswords() : []) : undefined;
   // A bastion named by the inventory's ProxyJump replaces the configuration's, as it would for ansible.
   const jump = inventory?.bastion;
   const config = {

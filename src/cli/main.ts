@@ -4,6 +4,8 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { BatonError, ExitCode } from '../errors.ts';
+import { maskSecrets } from '../secrets/mask.ts';
+import { setVaultPasswordSources } from '../secrets/sources.ts';
 import { problemIdentity, serviceMessage } from '../report/teamcity.ts';
 import type { ReporterName } from '../report/choose.ts';
 import { readFileSync } from 'node:fs';
@@ -14,7 +16,22 @@ const commands = {
   recover: () => import('./recover.ts'),
   state: () => import('./state.ts'),
   status: () => import('./status.ts'),
+  vault: () => import('./vault.ts'),
+  config: () => import('./config.ts'),
 };
+
+/** `baton vault` file commands' options, as ansible-vault names them. */
+function vaultFileOptions<T>(y: Argv<T>) {
+  return y
+    .positional('files', { type: 'string', array: true, default: [] as string[], describe: 'files (none or - : stdin)' })
+    .option('output', { type: 'string', describe: 'write here instead of in place (- : stdout)' })
+    .option('encrypt-vault-id', { type: 'string', describe: 'the vault id to encrypt with, when several are given' });
+}
+
+/** A flag that may be repeated: none, one, or several values. */
+const list = (v: unknown): string[] => (v === undefined ? [] : ([] as unknown[]).concat(v).map(String));
+
+const vaultFileArgs = (args: { files: string[]; output?: string; 'encrypt-vault-id'?: string }) => ({ files: args.files.map(String), output: args.output, encryptVaultId: args['encrypt-vault-id'] });
 
 /** The version in package.json, found from the built or the source tree alike. */
 function version(): string {
@@ -119,6 +136,52 @@ export async function main(argv: string[]): Promise<number> {
           exitCode = await (await commands.state()).runHistory({ ...stateArgs(args), last: args.last });
         },
       )
+      .command('config', 'show the configuration a deployment runs with', (y) =>
+        y
+          .command(
+            'show',
+            'every setting, resolved, with where it came from (secrets as ***)',
+            (y2) =>
+              y2
+                .option('deployment', { type: 'string', demandOption: true, describe: 'the deployment: integration, production, your own' })
+                .option('config', { type: 'string', default: 'baton.yaml', describe: 'the configuration file' })
+                .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [] as string[], describe: 'override a setting: -e rollout.serial=2' })
+                .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+            async (args) => {
+              exitCode = await (await commands.config()).runConfigShow({ deployment: args.deployment, configFile: args.config, extraVars: args['extra-vars'].map(String), json: args.json });
+            },
+          )
+          .demandCommand(1, 'say what to do: baton config show --deployment <name>'),
+      )
+      .command('vault', 'encrypt and decrypt files and values with Ansible Vault, as ansible-vault does (same format and options)', (y) =>
+        y
+          .command('encrypt [files..]', 'encrypt files in place (or stdin to stdout)', vaultFileOptions, async (args) => {
+            exitCode = await (await commands.vault()).runVaultEncrypt(vaultFileArgs(args));
+          })
+          .command('decrypt [files..]', 'decrypt files in place (or stdin to stdout)', vaultFileOptions, async (args) => {
+            exitCode = await (await commands.vault()).runVaultDecrypt(vaultFileArgs(args));
+          })
+          .command('view [files..]', 'print decrypted files', vaultFileOptions, async (args) => {
+            exitCode = await (await commands.vault()).runVaultView(vaultFileArgs(args));
+          })
+          .command(
+            ['encrypt-string [strings..]', 'encrypt_string'],
+            'print a !vault value to paste into YAML',
+            (y2) =>
+              y2
+                .positional('strings', { type: 'string', array: true, default: [] as string[] })
+                .option('name', { alias: 'n', type: 'string', nargs: 1, describe: 'the key for each string (repeat for several)' })
+                .option('stdin-name', { type: 'string', describe: 'read the string from stdin and name it so' })
+                .option('encrypt-vault-id', { type: 'string', describe: 'the vault id to encrypt with, when several are given' }),
+            async (args) => {
+              exitCode = await (await commands.vault()).runVaultEncryptString({ strings: args.strings.map(String), names: list(args.name), stdinName: args['stdin-name'], encryptVaultId: args['encrypt-vault-id'] });
+            },
+          )
+          .demandCommand(1, 'say what to do: baton vault encrypt | decrypt | view | encrypt-string'),
+      )
+      .option('vault-id', { type: 'string', nargs: 1, global: true, describe: 'an Ansible Vault password: label@file, label@prompt, or a file (as ansible-vault; repeat for several)' })
+      .option('vault-password-file', { type: 'string', nargs: 1, global: true, describe: 'an Ansible Vault password file (the default vault id)' })
+      .middleware((args) => setVaultPasswordSources({ vaultIds: list(args['vault-id']), passwordFiles: list(args['vault-password-file']) }))
       .demandCommand(1, 'say what to do: baton deploy --help')
       .strict()
       .recommendCommands()
@@ -208,6 +271,7 @@ class UsageError extends BatonError {
 }
 
 function report(error: unknown): number {
+  if (error instanceof Error) error.message = maskSecrets(error.message);
   if (error instanceof BatonError) {
     process.stderr.write(`baton: ${error.message}\n`);
     if (error.exitCode === ExitCode.BadInput || error.exitCode === ExitCode.Locked || error.exitCode === ExitCode.Unchanged) process.stderr.write('nothing on the fleet was changed\n');
@@ -221,7 +285,7 @@ function report(error: unknown): number {
     teamcityProblem(aws, 'aws');
     return ExitCode.Unchanged;
   }
-  process.stderr.write(`baton: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.stderr.write(`baton: unexpected error: ${maskSecrets((error as Error)?.stack ?? String(error))}\n`);
   teamcityProblem(`unexpected error: ${String(error)}`, 'unexpected');
   return ExitCode.NeedsOperator;
 }

@@ -8,8 +8,14 @@ import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.ts';
+import { decryptVault, isVaulted, type VaultSecret } from '../secrets/ansible-vault.ts';
+import { openVault, parseVaultReference } from '../secrets/hashicorp-vault.ts';
+import { registerSecret } from '../secrets/mask.ts';
+import { vaultPasswords } from '../secrets/sources.ts';
+import { revealVaulted, VAULT_TAG } from '../secrets/yaml-vault.ts';
 import { isObject, Reader, show, type Issue, type Origin } from './reader.ts';
-import type { DeployConfig, Serial, SerialStep } from './types.ts';
+export type { Origin } from './reader.ts';
+import type { DeployConfig, Serial, SerialStep, VaultSettings } from './types.ts';
 
 export type * from './types.ts';
 
@@ -19,6 +25,10 @@ export interface LoadOptions {
   readonly extraVars?: readonly string[];
   /** From flags (`--serial`), applied after the overlay and before extra vars. */
   readonly overrides?: Readonly<Record<string, unknown>>;
+  /** Ansible Vault passwords for `!vault` values (loadConfig reads them only if the file has some). */
+  readonly vaultSecrets?: readonly VaultSecret[];
+  /** Filled with where each given value came from, by dotted path (`baton config show`). */
+  readonly origins?: Map<string, Origin>;
 }
 
 /** Deployments a personal (remote-run) build never deploys into unless forced, by default. */
@@ -35,18 +45,44 @@ export async function loadConfig(options: LoadOptions & { readonly file: string 
   } catch (error) {
     throw new ConfigError('', `cannot read the configuration: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, options.file);
   }
-  return parseConfig(text, options.file, options);
+  // A whole file encrypted with ansible-vault, or `!vault` values in it: passwords are read only then.
+  if (isVaulted(text)) text = decryptVault(text, await vaultPasswords(), options.file).toString('utf8');
+  const vaultSecrets = /!vault\b/.test(text) ? await vaultPasswords() : [];
+  const config = parseConfig(text, options.file, { ...options, vaultSecrets });
+  return resolveVaultReferences(config);
+}
+
+/** `vault:<path>#<key>` values of container.env, read from HashiCorp Vault once, before anything else. */
+async function resolveVaultReferences(config: DeployConfig): Promise<DeployConfig> {
+  const refs = Object.entries(config.container.env).flatMap(([k, v]) => {
+    const ref = parseVaultReference(v);
+    return ref ? [[k, ref] as const] : [];
+  });
+  if (!refs.length) return config;
+  const vault = await openVault(config.vault, process.env, `${config.source}: vault`);
+  try {
+    const env = { ...config.container.env };
+    for (const [key, ref] of refs) {
+      const value = await vault.read(ref);
+      if (/[\r\n\0]/.test(value)) throw new ConfigError(`container.env.${key}`, `the value read from vault:${ref.path}#${ref.key} holds a line break or NUL, which a docker env file cannot carry`, config.source);
+      registerSecret(value);
+      env[key] = value;
+    }
+    return deepFreeze({ ...config, container: { ...config.container, env } });
+  } finally {
+    vault.close();
+  }
 }
 
 /** Pure: the configuration `text` (from `source`) for one deployment. */
 export function parseConfig(text: string, source: string, options: LoadOptions): DeployConfig {
-  const doc = parseDocument(text);
+  const doc = parseDocument(text, { customTags: [VAULT_TAG] });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const at = e.linePos?.[0] ? `${source}:${e.linePos[0].line}:${e.linePos[0].col}` : source;
     throw new ConfigError('', `not valid YAML: ${e.message.split('\n')[0]}`, at);
   }
-  const file = (doc.toJS() ?? {}) as unknown;
+  const file = revealVaulted(doc.toJS() ?? {}, options.vaultSecrets ?? [], source) as unknown;
   if (!isObject(file)) throw new ConfigError('', 'the configuration must be a mapping of settings', source);
 
   const badName = safeName(options.deployment);
@@ -61,13 +97,14 @@ export function parseConfig(text: string, source: string, options: LoadOptions):
   if (!isObject(overlay)) throw new ConfigError(`deployments.${options.deployment}`, `${show(overlay)} is not a mapping of settings`, source);
 
   // Where each value came from, so an error says "deployments.integration.rollout.serial" or "-e".
-  const origins = new Map<string, Origin>();
+  const origins = options.origins ?? new Map<string, Origin>();
   const layer = (target: Record<string, unknown>, value: Record<string, unknown>, origin: Origin) => deepMerge(target, value, '', origins, origin);
   const merged: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   layer(merged, base, { source, prefix: '' });
   layer(merged, overlay, { source, prefix: `deployments.${options.deployment}.` });
   if (options.overrides) layer(merged, structuredClone(options.overrides) as Record<string, unknown>, { source: 'command line', prefix: '' });
-  for (const extra of options.extraVars ?? []) layer(merged, parseExtraVar(extra), { source: `-e ${extra}`, prefix: '' });
+  // A container env value may be a secret: errors name the setting, never echo the value.
+  for (const extra of options.extraVars ?? []) layer(merged, parseExtraVar(extra), { source: `-e ${/^\s*container\.env\b/.test(extra) ? extra.replace(/=[\s\S]*$/, '=***') : extra}`, prefix: '' });
 
   const issues: Issue[] = [];
   const config = build(new Reader(merged, origins, issues, { source, prefix: '' }), source, options.deployment);
@@ -84,7 +121,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     const expanded = p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
     return isAbsolute(expanded) ? expanded : resolve(dir, expanded);
   };
-  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'sharedDeployments', 'rollout', 'timeouts', 'state']);
+  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'sharedDeployments', 'rollout', 'timeouts', 'state', 'vault']);
 
   const aws = r.child('aws');
   aws.known(['endpoint', 'profile', 'maxAttempts']);
@@ -150,7 +187,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     container: {
       name: container.string('name', { fallback: 'live', check: (v) => (/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(v) ? undefined : 'is not a valid container name') }),
       ports: container.strings('ports', { fallback: [], check: (v) => (/^(\d{1,3}(\.\d{1,3}){3}:)?(\d{1,5}:)?\d{1,5}(\/(tcp|udp))?$/.test(v) ? undefined : 'is not a port mapping (like 8080:8080)') }),
-      env: container.map('env', { fallback: {}, key: /^[A-Za-z_][A-Za-z0-9_]*$/, value: (v) => checkEnvValue(expandEnv(v)) }),
+      env: container.map('env', { fallback: {}, key: /^[A-Za-z_][A-Za-z0-9_]*$/, value: (v) => checkEnvValue(expandEnv(v)), secret: true }),
       volumes: volumes.includes('/dev/log:/dev/log') ? volumes : [...volumes, '/dev/log:/dev/log'],
       restart: container.oneOf('restart', ['no', 'always', 'unless-stopped', 'on-failure'] as const, { fallback: 'unless-stopped' }),
       stopTimeout: container.duration('stopTimeout', { fallback: 10_000 }),
@@ -200,7 +237,29 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       ...(stateRegion && { region: stateRegion }),
       staleAfter: state.duration('staleAfter', { fallback: 120_000, min: 1_000 }),
     },
+    ...(r.has('vault') && { vault: vaultSettings(r.child('vault'), path) }),
   };
+}
+
+function vaultSettings(v: Reader, path: (p: string) => string): VaultSettings {
+  v.known(['address', 'namespace', 'caCert', 'auth']);
+  const auth = v.has('auth') ? v.child('auth') : undefined;
+  auth?.known(['method', 'mount', 'roleId', 'roleIdFile', 'secretIdFile', 'role', 'serverIdHeader']);
+  const opt = (r: Reader | undefined, key: string, check?: (s: string) => string | undefined) => r?.string(key, { optional: true, ...(check && { check }) });
+  const address = opt(v, 'address', (s) => (/^https?:\/\/[^\s/]+/.test(s) ? undefined : 'is not an http(s) URL'));
+  const namespace = opt(v, 'namespace');
+  const caCert = opt(v, 'caCert');
+  const method = auth?.has('method') ? auth.oneOf('method', ['token', 'approle', 'aws'] as const, { fallback: 'token' }) : undefined;
+  const a = auth && {
+    ...(method && { method }),
+    ...optional('mount', opt(auth, 'mount')),
+    ...optional('roleId', opt(auth, 'roleId')),
+    ...optional('roleIdFile', opt(auth, 'roleIdFile'), path),
+    ...optional('secretIdFile', opt(auth, 'secretIdFile'), path),
+    ...optional('role', opt(auth, 'role')),
+    ...optional('serverIdHeader', opt(auth, 'serverIdHeader')),
+  };
+  return { ...optional('address', address), ...optional('namespace', namespace), ...optional('caCert', caCert, path), ...(a && { auth: a }) };
 }
 
 /** Where state lives without a bucket, as the XDG base directory spec places state. */
@@ -239,6 +298,7 @@ function expandEnv(value: string): string | { problem: string } {
   const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     const v = process.env[name];
     if (v === undefined) missing.push(name);
+    else registerSecret(v);
     return v ?? '';
   });
   return missing.length ? { problem: `refers to \${${missing.join('}, ${')}}, which is not set in the environment` } : out;
@@ -305,7 +365,7 @@ function markAll(value: Record<string, unknown>, path: string, origins: Map<stri
   }
 }
 
-const optional = <T, K extends string>(key: K, value: T | undefined, map: (v: T) => T): { [k in K]?: T } =>
+const optional = <T, K extends string>(key: K, value: T | undefined, map: (v: T) => T = (v) => v): { [k in K]?: T } =>
   (value === undefined ? {} : { [key]: map(value) }) as { [k in K]?: T };
 
 function deepFreeze<T>(value: T): T {

@@ -138,7 +138,8 @@ export class Reader {
     });
   }
 
-  map(key: string, o: { fallback: Record<string, string>; key?: RegExp; value?: (v: string) => string | { problem: string } }): Record<string, string> {
+  /** `secret`: the values may be secrets, so a problem never quotes one. */
+  map(key: string, o: { fallback: Record<string, string>; key?: RegExp; value?: (v: string) => string | { problem: string }; secret?: boolean }): Record<string, string> {
     if (!this.has(key)) return o.fallback;
     const v = this.value[key];
     if (!isObject(v)) return this.bad(key, 'is not a mapping', {});
@@ -146,7 +147,7 @@ export class Reader {
     for (const [k, item] of Object.entries(v)) {
       if (o.key && !o.key.test(k)) this.problem(`${key}.${k}`, 'is not a valid name');
       if (typeof item !== 'string' && typeof item !== 'number' && typeof item !== 'boolean') {
-        this.problem(`${key}.${k}`, `${show(item)} is not a string`);
+        this.problem(`${key}.${k}`, `${o.secret ? 'the value' : show(item)} is not a string`);
         continue;
       }
       const mapped = o.value ? o.value(String(item)) : String(item);

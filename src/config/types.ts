@@ -89,6 +89,28 @@ export interface StateSettings {
   readonly staleAfter: number;
 }
 
+/** HashiCorp Vault, for `vault:<path>#<key>` references; each unset value falls back to Vault's own variable. */
+export interface VaultSettings {
+  /** Default VAULT_ADDR. */
+  readonly address?: string;
+  /** Default VAULT_NAMESPACE. */
+  readonly namespace?: string;
+  /** Default VAULT_CACERT. */
+  readonly caCert?: string;
+  readonly auth?: {
+    /** Default: approle when a role id is given, else token (VAULT_TOKEN, else ~/.vault-token). */
+    readonly method?: 'token' | 'approle' | 'aws';
+    readonly mount?: string;
+    /** AppRole: the role id (or from roleIdFile, or VAULT_ROLE_ID); the secret id from secretIdFile or VAULT_SECRET_ID. */
+    readonly roleId?: string;
+    readonly roleIdFile?: string;
+    readonly secretIdFile?: string;
+    /** AWS IAM: the Vault role, and the X-Vault-AWS-IAM-Server-ID value if the mount requires one. */
+    readonly role?: string;
+    readonly serverIdHeader?: string;
+  };
+}
+
 export interface DeployConfig {
   /** The file it came from, for messages. */
   readonly source: string;
@@ -118,4 +140,5 @@ export interface DeployConfig {
     readonly awsConnect: number;
   };
   readonly state: StateSettings;
+  readonly vault?: VaultSettings;
 }

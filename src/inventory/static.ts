@@ -5,6 +5,8 @@
  * Ansible's aws_ec2 plugin sets it) ties a host to its load balancer registrations.
  */
 import { readFileSync } from 'node:fs';
+import { decryptVault, isVaulted, type VaultSecret } from '../secrets/ansible-vault.ts';
+import { revealVaulted, VAULT_TAG } from '../secrets/yaml-vault.ts';
 import { parse as parseYaml } from 'yaml';
 import type { BastionSettings } from '../config/types.ts';
 import { InventoryError } from '../errors.ts';
@@ -27,15 +29,29 @@ export interface StaticInventory {
   readonly bastion?: BastionSettings;
 }
 
-export function loadInventory(file: string): StaticInventory {
+/**
+ * Reads an inventory; `secrets` open one encrypted whole with ansible-vault, or its `!vault` values
+ * (YAML). Their plaintext is registered for masking like every secret.
+ */
+export function loadInventory(file: string, secrets: readonly VaultSecret[] = []): StaticInventory {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new InventoryError(`cannot read the inventory ${file}: ${(error as Error).message}`);
   }
-  const groups = /\.ya?ml$/i.test(file) ? parseYamlInventory(text, file) : parseIniInventory(text, file);
+  if (isVaulted(text)) text = decryptVault(text, secrets, file).toString('utf8');
+  const groups = /\.ya?ml$/i.test(file) ? parseYamlInventory(text, file, secrets) : parseIniInventory(text, file);
   return resolveInventory(groups, file);
+}
+
+/** Whether reading this inventory needs Ansible Vault passwords (read them only then). */
+export function inventoryNeedsVault(file: string): boolean {
+  try {
+    return /\$ANSIBLE_VAULT;|!vault\b/.test(readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 function group(groups: Map<string, Group>, name: string): Group {
@@ -101,9 +117,9 @@ export function parseIniInventory(text: string, file: string): Map<string, Group
   return groups;
 }
 
-export function parseYamlInventory(text: string, file: string): Map<string, Group> {
+export function parseYamlInventory(text: string, file: string, secrets: readonly VaultSecret[] = []): Map<string, Group> {
   const groups = new Map<string, Group>();
-  const doc = parseYaml(text) as Record<string, unknown> | null;
+  const doc = revealVaulted(parseYaml(text, { customTags: [VAULT_TAG] }), secrets, file) as Record<string, unknown> | null;
   const walk = (name: string, node: unknown) => {
     const g = group(groups, name);
     if (node === null || node === undefined) return;

@@ -31,8 +31,9 @@ export interface RunSpec {
 
 /**
  * `docker run -d` for the new container. The environment never appears in argv (where `ps` and the
- * audit log would show it): it is written from stdin to a private temporary env file that lives only
- * for the duration of `docker run`, removed whatever the outcome.
+ * audit log would show it) nor in any file: the docker CLI reads it as an env file from its own stdin
+ * (`--env-file /dev/stdin`), which is the SSH channel. Nothing is left on the host if the command, the
+ * connection or Baton dies half-way. (Docker itself keeps a container's env: `docker inspect` shows it.)
  */
 export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
   const volumes = spec.volumes.includes('/dev/log:/dev/log') ? spec.volumes : [...spec.volumes, '/dev/log:/dev/log'];
@@ -45,19 +46,11 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
   const entries = Object.entries(spec.env);
   if (!entries.length) return { command: op(...argv, '--', spec.image) };
   for (const [key, value] of entries) {
-    if (/[\r\n]/.test(value)) throw new Error(`container.env.${key}: a value may not contain a line break (docker env files are line-based)`);
+    if (/[\r\n\0]/.test(value)) throw new Error(`container.env.${key}: a value may not contain a line break or NUL (docker env files are line-based)`);
   }
-  const runLine = `${argv.map(quote).join(' ')} --env-file "$envfile" -- ${quote(spec.image)}`;
-  const text = [
-    'set -e',
-    'umask 077',
-    'envfile=$(mktemp)',
-    `trap 'rm -f "$envfile"' EXIT`,
-    'cat > "$envfile"',
-    runLine,
-  ].join('\n');
   return {
-    command: script(text, `${argv.map(quote).join(' ')} --env-file <${entries.length} variables from stdin> -- ${quote(spec.image)}`),
+    // Through `cat`: docker's stdin is then a pipe, which /dev/stdin can open (a socket, as some sshd give, cannot).
+    command: script(`cat | ${argv.map(quote).join(' ')} --env-file /dev/stdin -- ${quote(spec.image)}`, `${argv.map(quote).join(' ')} --env-file <${entries.length} variables from stdin> -- ${quote(spec.image)}`),
     stdin: entries.map(([k, v]) => `${k}=${v}\n`).join(''),
   };
 }

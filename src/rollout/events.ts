@@ -2,6 +2,7 @@
  * Progress is a stream of typed events. The executor emits them; renderers (listr2 in a terminal, plain
  * lines, TeamCity, JSON) subscribe. Tests assert on events, never on terminal output.
  */
+import { maskDeep } from '../secrets/mask.ts';
 
 export type StepStatus = 'started' | 'ok' | 'skipped' | 'failed';
 export type HostResult = 'deployed' | 'unchanged' | 'rolled-back' | 'failed' | 'not-started';
@@ -64,8 +65,9 @@ export class EventBus {
     return () => this.listeners.splice(this.listeners.indexOf(listener), 1);
   }
 
+  /** Every event is masked here: no reporter, history record or webhook sees a secret value. */
   emit(event: DeployEvent): void {
-    const timed = { ...event, at: Date.now() } as Timed<DeployEvent>;
+    const timed = maskDeep({ ...event, at: Date.now() }) as Timed<DeployEvent>;
     this.history.push(timed);
     for (const listener of this.listeners) {
       try {

@@ -11,6 +11,7 @@
  */
 import type { DeployConfig, StateSettings } from '../config/index.ts';
 import type { ObjectStore, WriteCondition } from './objects.ts';
+import { maskDeep } from '../secrets/mask.ts';
 
 export type { WriteCondition } from './objects.ts';
 
@@ -63,7 +64,7 @@ export class StateStore implements Disposable {
 
   /** Writes `value` as JSON; `undefined` when the condition did not hold (someone else wrote first). */
   write(name: string, value: unknown, condition?: WriteCondition): Promise<string | undefined> {
-    return this.objects.put(`${this.root}/${name}`, `${JSON.stringify(value, null, 2)}\n`, condition);
+    return this.objects.put(`${this.root}/${name}`, `${JSON.stringify(maskDeep(value), null, 2)}\n`, condition);
   }
 
   /** Removes `name`; with an etag, only that version (false when it changed or is gone). */

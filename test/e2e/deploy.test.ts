@@ -204,7 +204,7 @@ describe('baton deploy', () => {
       { name: 'message', attrs: { text: expect.stringMatching(/^inventory: ok \(.+\) — 3 hosts: app-1, app-2, app-3$/), timestamp: expect.any(String) } },
       { name: 'message', attrs: { text: `deploy ${image('v3')} to sandbox (deploy): 3 hosts in 3 batches`, timestamp: expect.any(String) } },
     ]);
-    expect(messages.filter((m) => m.name === 'progressMessage').map((m) => m.value)).toEqual(['inventory', 'lock', 'connect', 'discover', 'check: suspend autoscaling', 'check: silence alarms', 'check: pre-pull', 'suspend autoscaling', 'silence alarms', 'pre-pull', 'enable alarm actions', 'resume autoscaling']);
+    expect(messages.filter((m) => m.name === 'progressMessage').map((m) => m.value)).toEqual(['inventory', 'lock', 'connect', 'discover', 'check: suspend autoscaling', 'check: silence alarms', 'check: pre-pull', 'check: health check', 'suspend autoscaling', 'silence alarms', 'pre-pull', 'enable alarm actions', 'resume autoscaling']);
     for (const host of sandbox.fleet.hosts) {
       const flow = messages.filter((m) => m.attrs.flowId === host.name);
       expect(flow[0]).toMatchObject({ name: 'blockOpened', attrs: { name: host.name } });

@@ -1,5 +1,7 @@
 #!/bin/sh
 # PID 1 of the sandbox app. Traps SIGTERM so `docker stop` is graceful and quick.
+# A variant's log may hold its environment (as careless apps print theirs): Baton must mask secrets in it.
+[ "$PRINT_ENV" = 1 ] && env >&2
 [ "$CRASH" = 1 ] && { echo "app $VERSION: crashing at start, as built" >&2; exit 1; }
 printf '%s\n' "$VERSION" > /www/index.html
 [ "$HEALTH" = ok ] && printf 'ok %s\n' "$VERSION" > /www/health

@@ -1,0 +1,168 @@
+/**
+ * Secrets on the sandbox: one container env value from HashiCorp Vault (the Vault emulator, read through
+ * node-vault-client) and one from an Ansible Vault `!vault` value written by Debian's ansible-vault. The
+ * values must reach the container and nothing else: no process's argv on any host (sampled during the
+ * run), no file left on a host, no byte of Baton's output under any reporter, the S3 history and lock,
+ * or the webhook; also when the new container prints them to its log and fails.
+ */
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerExec } from '../fleet/docker.ts';
+import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
+import { startVaultEmulator, type VaultEmulator } from '../vault-emulator/server.ts';
+import { runBaton, type BatonRun } from './baton.ts';
+
+const execFileAsync = promisify(execFile);
+const DB_PASSWORD = 'vault-db-Pa55word-7f3a';
+const API_TOKEN = 'ansible-api-T0ken-91c2';
+const TOKEN = 'hvs.sandbox-deployer-token';
+
+let sandbox: Sandbox;
+let vault: VaultEmulator;
+let dir: string;
+let webhook: { server: Server; url: string; bodies: string[] };
+
+beforeAll(async () => {
+  [sandbox, vault] = await Promise.all([
+    startSandbox({ hosts: 2 }),
+    startVaultEmulator({
+      mounts: { secret: { version: 2, secrets: { api: [{ password: 'an-older-one' }, { password: DB_PASSWORD }] } } },
+      // Renewable, as real tokens are: node-vault-client's renewal timer must not keep Baton alive.
+      tokens: { [TOKEN]: { paths: ['secret/data/api'], renewable: true, ttlSeconds: 3600 } },
+    }),
+  ]);
+  dir = mkdtempSync(join(tmpdir(), 'baton-secrets-'));
+  writeFileSync(join(dir, 'vault-pass'), 'sandbox vault password\n', { mode: 0o600 });
+  // The !vault value as a team has it: written by Debian's ansible-vault, not by Baton.
+  const { stdout: vaulted } = await execFileAsync('ansible-vault', ['encrypt_string', '--vault-id', `ops@${join(dir, 'vault-pass')}`, '--name', 'API_TOKEN', API_TOKEN]);
+  const env = ['    DB_PASSWORD: vault:secret/data/api#password', ...vaulted.trimEnd().split('\n').map((l) => `    ${l}`)].join('\n');
+  const config = readFileSync(sandbox.configFile, 'utf8').replace(/^container:\n/m, `vault:\n  address: ${vault.url}\ncontainer:\n  env:\n${env}\n`);
+  writeFileSync(join(dir, 'baton.yaml'), config);
+  const bodies: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      bodies.push(body);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  webhook = { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, bodies };
+});
+afterAll(async () => {
+  webhook?.server.close();
+  await Promise.all([sandbox?.stop(), vault?.close()]);
+});
+
+const image = (tag: string) => `${sandbox.fleet.appRepository}:${tag}`;
+const env = { VAULT_TOKEN: TOKEN, BATON_WEBHOOK_URL: '' };
+const args = (...more: string[]) => ['--config', join(dir, 'baton.yaml'), '--deployment', 'sandbox', '--vault-password-file', join(dir, 'vault-pass'), ...more];
+
+/** Every host's process command lines, sampled until stopped: a secret in argv would show here. */
+function sampleCommandLines() {
+  const seen = new Set<string>();
+  let samples = 0;
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      await Promise.all(
+        sandbox.fleet.hosts.map(async (h) => {
+          const out = await dockerExec(h.container, "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done").catch(() => '');
+          for (const line of out.split('\n')) if (line.trim()) seen.add(line);
+        }),
+      );
+      samples++;
+    }
+  })();
+  return async () => {
+    stop = true;
+    await loop;
+    return { lines: [...seen], samples };
+  };
+}
+
+/** Files a deploy might leave behind on a host that hold a secret. */
+async function filesHolding(secret: string): Promise<string[]> {
+  const found = await Promise.all(
+    sandbox.fleet.hosts.map(async (h) => (await dockerExec(h.container, `grep -rlsF -- '${secret}' /tmp /dev/shm /home/deploy /run/user /var/tmp || true`)).split('\n').filter(Boolean).map((f) => `${h.name}:${f}`)),
+  );
+  return found.flat();
+}
+
+function expectNowhere(run: BatonRun, where: string): void {
+  for (const secret of [DB_PASSWORD, API_TOKEN]) {
+    expect(run.stdout.includes(secret), `${where} stdout holds a secret`).toBe(false);
+    expect(run.stderr.includes(secret), `${where} stderr holds a secret`).toBe(false);
+  }
+}
+
+describe('secrets from HashiCorp Vault and Ansible Vault', () => {
+  it('reach the container and nowhere else: no argv on any host, no file, no output, no S3 object, no webhook body', async () => {
+    const stopSampling = sampleCommandLines();
+    const run = await runBaton(['deploy', ...args('--image', image('v2'), '--reporter', 'json')], { env: { ...env, BATON_WEBHOOK_URL: webhook.url } });
+    const plain = await runBaton(['deploy', ...args('--image', image('v3'), '--reporter', 'plain')], { env });
+    const teamcity = await runBaton(['deploy', ...args('--image', image('v2'), '--reporter', 'teamcity')], { env });
+    const sampled = await stopSampling();
+    for (const [r, name] of [[run, 'json'], [plain, 'plain'], [teamcity, 'teamcity']] as const) {
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expectNowhere(r, name);
+    }
+    for (const h of sandbox.fleet.hosts) {
+      const inside = await dockerExec(h.container, 'docker exec live env');
+      expect(inside).toContain(`DB_PASSWORD=${DB_PASSWORD}\n`);
+      expect(inside).toContain(`API_TOKEN=${API_TOKEN}\n`);
+    }
+    expect(sampled.samples).toBeGreaterThan(3);
+    // The sampling saw Baton's own commands at work on the hosts.
+    expect(sampled.lines.filter((l) => /docker (pull|run|stop|inspect)|--env-file/.test(l)).length).toBeGreaterThan(0);
+    for (const secret of [DB_PASSWORD, API_TOKEN]) {
+      expect(sampled.lines.filter((l) => l.includes(secret))).toEqual([]);
+      expect(await filesHolding(secret)).toEqual([]);
+    }
+    const buckets = JSON.stringify((await sandbox.emulator.state()).buckets);
+    expect(buckets).toContain('history');
+    expect(webhook.bodies.length).toBeGreaterThan(0);
+    for (const secret of [DB_PASSWORD, API_TOKEN]) {
+      expect(buckets.includes(secret)).toBe(false);
+      expect(webhook.bodies.join('\n').includes(secret)).toBe(false);
+    }
+    // The token went to Vault in a header only, and the secret was read once per run.
+    expect(vault.requests.filter((r) => r.path.startsWith('/v1/secret/data/api')).length).toBe(3);
+  });
+
+  it('are masked in the log lines of a new container that prints them and fails', async () => {
+    const run = await runBaton(['deploy', ...args('--image', image('v3'), '--reporter', 'json', '-e', 'container.env.PRINT_ENV=1', '-e', 'container.env.CRASH=1')], { env });
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    expectNowhere(run, 'failed deploy');
+    expect(run.stdout).toMatch(/DB_PASSWORD=\*\*\*/);
+    expect(run.stdout).toMatch(/API_TOKEN=\*\*\*/);
+    const buckets = JSON.stringify((await sandbox.emulator.state()).buckets);
+    expect(buckets.includes(DB_PASSWORD) || buckets.includes(API_TOKEN)).toBe(false);
+  });
+
+  it('stop before anything changes when Vault refuses, naming the path and the reason, never the token', async () => {
+    await sandbox.emulator.clearCalls();
+    const denied = await runBaton(['deploy', ...args('--image', image('v2'), '--reporter', 'plain')], { env: { VAULT_TOKEN: 'hvs.not-a-token' } });
+    expect(denied.code).toBe(2);
+    expect(denied.stderr).toMatch(/vault:secret\/data\/api#password: permission denied/);
+    expect(denied.stdout + denied.stderr).not.toContain('hvs.not-a-token');
+    const noPassword = await runBaton(['deploy', '--config', join(dir, 'baton.yaml'), '--deployment', 'sandbox', '--image', image('v2')], { env });
+    expect(noPassword.code).toBe(2);
+    expect(noPassword.stderr).toMatch(/container\.env\.API_TOKEN: is encrypted with Ansible Vault \(vault id ops\); give its password/);
+    vault.seal(true);
+    try {
+      const sealed = await runBaton(['deploy', ...args('--image', image('v2'))], { env });
+      expect(sealed.code).toBe(2);
+      expect(sealed.stderr).toMatch(/vault:secret\/data\/api#password: Vault at .* is sealed/);
+    } finally {
+      vault.seal(false);
+    }
+    expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
+  });
+});
