@@ -44,7 +44,12 @@ export function runBaton(args: string[], options: BatonOptions = {}): Promise<Ba
       pending = lines.pop()!;
       for (const line of lines) {
         if (!line.startsWith('{')) continue;
-        const event = JSON.parse(line) as BatonRun['events'][number];
+        let event: BatonRun['events'][number];
+        try {
+          event = JSON.parse(line) as BatonRun['events'][number];
+        } catch {
+          continue; // not an event line (a command's own JSON output, pretty-printed)
+        }
         events.push(event);
         options.onEvent?.(event, child);
       }

@@ -91,4 +91,19 @@ describe('baton vault and ansible-vault', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`${file('hosts.yml')}: all.hosts.app-1.ansible_user: is encrypted with Ansible Vault`);
   });
+
+  it('baton config show prints every setting with where it came from, secrets as ***', async () => {
+    const { stdout: vaulted } = await run('ansible-vault', ['encrypt_string', '--vault-password-file', file('dev-pass'), '--name', 'DB', 'show-me-not']);
+    const config = `region: us-east-1\nstack: web\nrelease: api\nssh: { user: deploy }\nhealth: { http: { port: 8080 } }\ncontainer:\n  env:\n    FROM_ENV: "\${SHOW_TOKEN}"\n${vaulted.trimEnd().split('\n').map((l) => `    ${l}`).join('\n')}\ndeployments:\n  x: { rollout: { serial: 2 } }\n`;
+    writeFileSync(file('show.yaml'), config);
+    const shown = await runBaton(['config', 'show', '--config', file('show.yaml'), '--deployment', 'x', '-e', 'health.timeout=20s', '--vault-password-file', file('dev-pass'), '--json'], { env: { SHOW_TOKEN: 'env-secret-value' } });
+    expect(shown.code, shown.stderr).toBe(0);
+    const rows = JSON.parse(shown.stdout) as Record<string, { value: unknown; from: string }>;
+    expect(rows['rollout.serial']).toEqual({ value: 2, from: `${file('show.yaml')}: deployments.x.rollout.serial` });
+    expect(rows['health.timeout']).toEqual({ value: 20_000, from: '-e health.timeout=20s' });
+    expect(rows['ssh.port']).toEqual({ value: 22, from: 'default' });
+    expect(rows['container.env.DB']!.value).toBe('***');
+    expect(rows['container.env.FROM_ENV']!.value).toBe('***');
+    expect(shown.stdout + shown.stderr).not.toMatch(/show-me-not|env-secret-value/);
+  });
 });
