@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-need_apt docker.io debootstrap busybox-static openssh-client ca-certificates
+need_apt docker.io debootstrap busybox-static openssh-client ca-certificates python3
 ensure_docker
 ensure_node
 say "building"

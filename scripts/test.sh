@@ -8,7 +8,7 @@ source scripts/lib.sh
 
 # sshd, haproxy and ssh-keygen run on this machine for the unit tests; the fleet images need
 # debootstrap and busybox-static; ansible-core is what the inventory and --limit tests compare with.
-need_apt docker.io debootstrap busybox-static haproxy openssh-server openssh-client ca-certificates vagrant ansible-core
+need_apt docker.io debootstrap busybox-static haproxy openssh-server openssh-client ca-certificates vagrant ansible-core python3
 ensure_docker
 ensure_node
 say "building"

@@ -12,6 +12,7 @@ import { selectHosts } from '../inventory/limit.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
 import { isAwsEc2Inventory, loadAwsEc2Inventory } from '../inventory/aws-ec2.ts';
 import { inventoryNeedsVault, loadInventory } from '../inventory/static.ts';
+import { registryLogin } from '../secrets/registry.ts';
 import { vaultPasswords } from '../secrets/sources.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { rollbackPlaybook } from '../playbook/rollback.ts';
@@ -152,8 +153,11 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     // A rollback moves back only what the last deploy changed: a host it never touched keeps its image
     // (its kept container is older still, and going back to it would be a change nobody asked for).
     const changed = options.rollback && options.limit === undefined ? await hostsChangedByLastDeploy(store, events) : undefined;
+    // The pull's registry login (an ECR token is fetched here): a rollback pulls nothing.
+    const login = image && !options.rollback && !options.listHosts ? await registryLogin(config.registry, image, awsSettings(config), config.source) : undefined;
     const result = await deploy({
       playbook,
+      ...(login && { registryLogin: login }),
       config,
       image: image ?? "each host's previous container",
       targetImage: options.rollback ? (target) => target.previous?.image : undefined,

@@ -15,7 +15,7 @@ import { vaultPasswords } from '../secrets/sources.ts';
 import { revealVaulted, VAULT_TAG } from '../secrets/yaml-vault.ts';
 import { isObject, Reader, show, type Issue, type Origin } from './reader.ts';
 export type { Origin } from './reader.ts';
-import type { DeployConfig, Serial, SerialStep, VaultSettings } from './types.ts';
+import type { DeployConfig, RegistrySettings, Serial, SerialStep, VaultSettings } from './types.ts';
 
 export type * from './types.ts';
 
@@ -52,26 +52,34 @@ export async function loadConfig(options: LoadOptions & { readonly file: string 
   return resolveVaultReferences(config);
 }
 
-/** `vault:<path>#<key>` values of container.env, read from HashiCorp Vault once, before anything else. */
+/**
+ * `vault:<path>#<key>` values (container.env, registry.password), read from HashiCorp Vault once, before
+ * anything else; every value read is a secret.
+ */
 async function resolveVaultReferences(config: DeployConfig): Promise<DeployConfig> {
-  const refs = Object.entries(config.container.env).flatMap(([k, v]) => {
+  const wanted = [
+    ...Object.entries(config.container.env).map(([k, v]) => [`container.env.${k}`, v] as const),
+    ...(config.registry?.password ? [['registry.password', config.registry.password] as const] : []),
+  ].flatMap(([setting, v]) => {
     const ref = parseVaultReference(v);
-    return ref ? [[k, ref] as const] : [];
+    return ref ? [{ setting, ref }] : [];
   });
-  if (!refs.length) return config;
+  if (!wanted.length) return config;
   const vault = await openVault(config.vault, process.env, `${config.source}: vault`);
+  const read = new Map<string, string>();
   try {
-    const env = { ...config.container.env };
-    for (const [key, ref] of refs) {
+    for (const { setting, ref } of wanted) {
       const value = await vault.read(ref);
-      if (/[\r\n\0]/.test(value)) throw new ConfigError(`container.env.${key}`, `the value read from vault:${ref.path}#${ref.key} holds a line break or NUL, which a docker env file cannot carry`, config.source);
+      if (/[\r\n\0]/.test(value)) throw new ConfigError(setting, `the value read from vault:${ref.path}#${ref.key} holds a line break or NUL, which Baton cannot pass on`, config.source);
       registerSecret(value);
-      env[key] = value;
+      read.set(setting, value);
     }
-    return deepFreeze({ ...config, container: { ...config.container, env } });
   } finally {
     vault.close();
   }
+  const env = Object.fromEntries(Object.entries(config.container.env).map(([k, v]) => [k, read.get(`container.env.${k}`) ?? v]));
+  const password = read.get('registry.password');
+  return deepFreeze({ ...config, container: { ...config.container, env }, ...(config.registry && password && { registry: { ...config.registry, password } }) });
 }
 
 /** Pure: the configuration `text` (from `source`) for one deployment. */
@@ -121,7 +129,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     const expanded = p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
     return isAbsolute(expanded) ? expanded : resolve(dir, expanded);
   };
-  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'sharedDeployments', 'rollout', 'timeouts', 'state', 'vault']);
+  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'sharedDeployments', 'rollout', 'timeouts', 'state', 'vault', 'registry']);
 
   const aws = r.child('aws');
   aws.known(['endpoint', 'profile', 'maxAttempts']);
@@ -238,7 +246,20 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       staleAfter: state.duration('staleAfter', { fallback: 120_000, min: 1_000 }),
     },
     ...(r.has('vault') && { vault: vaultSettings(r.child('vault'), path) }),
+    ...(r.has('registry') && { registry: registrySettings(r.child('registry')) }),
   };
+}
+
+function registrySettings(g: Reader): RegistrySettings {
+  g.known(['server', 'username', 'password', 'ecr']);
+  const ecr = g.boolean('ecr', { fallback: false });
+  const server = g.string('server', { optional: true, check: (v) => (/^[A-Za-z0-9.-]+(:\d+)?$/.test(v) ? undefined : 'is not a registry host (like registry.example.com:5000)') });
+  const username = g.string('username', { optional: true });
+  // The password is a secret: never quoted in a problem; ${VAR} is read from Baton's environment.
+  const password = g.secret('password', (v) => checkEnvValue(expandEnv(v)));
+  if (ecr && (username || password)) g.problem('ecr', 'takes no username or password: the token comes from ECR');
+  if (!ecr && (!username || !password)) g.problem(username ? 'password' : 'username', 'is needed to log in (or set ecr: true for Amazon ECR)');
+  return { ...optional('server', server), ...optional('username', username), ...optional('password', password), ecr };
 }
 
 function vaultSettings(v: Reader, path: (p: string) => string): VaultSettings {

@@ -89,6 +89,20 @@ export class Reader {
     return this.validate(key, v, o.check);
   }
 
+  /** A string that may be a secret: a problem names the setting, never the value. */
+  secret(key: string, map?: (v: string) => string | { problem: string }): string | undefined {
+    if (!this.has(key)) return undefined;
+    const v = this.value[key];
+    if (typeof v !== 'string' || !v) {
+      this.problem(key, 'is not a non-empty string');
+      return undefined;
+    }
+    const mapped = map ? map(v) : v;
+    if (typeof mapped === 'string') return mapped;
+    this.problem(key, mapped.problem);
+    return undefined;
+  }
+
   private validate<T>(key: string, v: T, check?: Check<T>): T {
     const problem = check?.(v);
     return problem ? this.bad(key, problem, v) : v;

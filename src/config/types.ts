@@ -111,6 +111,19 @@ export interface VaultSettings {
   };
 }
 
+/**
+ * Credentials for the registry the image is pulled from: a user and password (the password may be a
+ * `vault:` reference, a `!vault` value or `${VAR}`), or Amazon ECR's token. Used for the pre-pull only.
+ */
+export interface RegistrySettings {
+  /** The registry to log in to; by default the image's own (`registry.example.com:5000`). */
+  readonly server?: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** Log in with a token from ECR's GetAuthorizationToken instead (user AWS). */
+  readonly ecr: boolean;
+}
+
 export interface DeployConfig {
   /** The file it came from, for messages. */
   readonly source: string;
@@ -141,4 +154,5 @@ export interface DeployConfig {
   };
   readonly state: StateSettings;
   readonly vault?: VaultSettings;
+  readonly registry?: RegistrySettings;
 }

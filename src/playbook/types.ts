@@ -10,6 +10,7 @@ import type { LoadBalancers, Membership } from '../aws/load-balancers.ts';
 import type { DeployConfig, Serial } from '../config/index.ts';
 import type { Host } from '../inventory/host.ts';
 import type { EventBus } from '../rollout/events.ts';
+import type { RegistryLogin } from '../remote/docker.ts';
 import type { RemoteHost } from '../ssh/remote-host.ts';
 import type { Change } from '../state/journal.ts';
 import type { ContainerFacts } from './tasks/container.ts';
@@ -80,6 +81,8 @@ export interface RunContext {
   /** The image a host ends on, when it is not `image` for every host (a rollback: each its own). */
   readonly targetImage?: (target: Target) => string | undefined;
   readonly deployment: string;
+  /** Credentials for the image's registry (`registry` in the configuration), for the pull. */
+  readonly registryLogin?: RegistryLogin;
   /** Who deploys: recorded in container labels. */
   readonly deployer: string;
   readonly targets: readonly Target[];

@@ -5,8 +5,37 @@
  */
 import { op, quote, script, type Command } from './command.ts';
 
-/** `--` ends the options: an image can never be read as one (the reference is also checked at the edge). */
-export const dockerPull = (image: string): Command => op('docker', 'pull', '--quiet', '--', image);
+/** A registry login for the pull: the password travels on stdin, never in argv. */
+export interface RegistryLogin {
+  readonly server: string;
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * `docker pull`; `--` ends the options, so an image can never be read as one (the reference is also
+ * checked at the edge). With a login, the credentials live only for this one command: `docker login
+ * --password-stdin` writes them into a private DOCKER_CONFIG on a tmpfs ($XDG_RUNTIME_DIR, else
+ * /dev/shm; never /tmp or the user's ~/.docker), removed when the command ends, however it ends, short
+ * of a kill -9 of the shell (and then it is in memory only, gone at reboot).
+ */
+export function dockerPull(image: string, login?: RegistryLogin): { command: Command; stdin?: string } {
+  if (!login) return { command: op('docker', 'pull', '--quiet', '--', image) };
+  const text = [
+    'set -e',
+    'umask 077',
+    'tmpfs=',
+    'for d in "${XDG_RUNTIME_DIR:-}" /dev/shm; do if [ -n "$d" ] && [ -d "$d" ] && [ -w "$d" ]; then tmpfs=$d; break; fi; done',
+    '[ -n "$tmpfs" ] || { echo "no tmpfs to keep the registry login in for the pull (neither \$XDG_RUNTIME_DIR nor /dev/shm is writable)" >&2; exit 1; }',
+    'DOCKER_CONFIG=$(mktemp -d "$tmpfs/baton-login.XXXXXX")',
+    'export DOCKER_CONFIG',
+    `trap 'rm -rf "$DOCKER_CONFIG"' EXIT`,
+    "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
+    `docker login --username ${quote(login.username)} --password-stdin ${quote(login.server)} >/dev/null`,
+    `docker pull --quiet -- ${quote(image)}`,
+  ].join('\n');
+  return { command: script(text, `docker login --username ${quote(login.username)} --password-stdin ${quote(login.server)} && docker pull --quiet -- ${quote(image)}`), stdin: login.password };
+}
 
 /** One JSON object: the container's full inspect document. Fails with "No such container" if absent. */
 export const dockerInspectContainer = (name: string): Command => op('docker', 'inspect', '--type', 'container', '--format', '{{json .}}', name);

@@ -25,6 +25,7 @@ import { swapToPrevious } from '../playbook/tasks/rollback.ts';
 import type { JournalEntry } from '../state/journal.ts';
 import { describeChange, fixCommand, undoStep } from './changes.ts';
 import { memoryLog, type ChangeLog } from './journal-log.ts';
+import type { RegistryLogin } from '../remote/docker.ts';
 
 export interface DeployOptions {
   readonly playbook: Playbook;
@@ -34,6 +35,8 @@ export interface DeployOptions {
   readonly targetImage?: (target: Target) => string | undefined;
   readonly deployment: string;
   readonly deployer: string;
+  /** The image registry's login, for the pre-pull. */
+  readonly registryLogin?: RegistryLogin;
   /** Print the plan and change nothing. */
   readonly check: boolean;
   /** Print the selected hosts and their batches, then stop: no connection, nothing changed. */
@@ -119,6 +122,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       targetImage: options.targetImage,
       deployment: options.deployment,
       deployer: options.deployer,
+      ...(options.registryLogin && { registryLogin: options.registryLogin }),
       targets,
       aws: { clients: aws, loadBalancers, autoscaling, alarms },
       events,

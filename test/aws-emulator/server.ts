@@ -31,7 +31,11 @@ const VERSIONS: Record<string, { service: Exclude<Service, 's3'>; namespace: str
   '2015-12-01': { service: 'elbv2', namespace: 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/' },
   '2011-01-01': { service: 'autoscaling', namespace: 'http://autoscaling.amazonaws.com/doc/2011-01-01/' },
 };
-const CLOUDWATCH_TARGET = 'GraniteServiceVersion20100801.';
+/** JSON-protocol services, by X-Amz-Target prefix, with their JSON version. */
+const JSON_TARGETS = [
+  ['GraniteServiceVersion20100801.', 'cloudwatch', '1.0'],
+  ['AmazonEC2ContainerRegistry_V20150921.', 'ecr', '1.1'],
+] as const;
 
 export async function startEmulator(spec: EmulatorSpec, options: { host?: string; port?: number; log?: (line: string) => void } = {}): Promise<Emulator> {
   const world = new World(spec, options.log);
@@ -77,11 +81,12 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
   const handleApi = async (req: IncomingMessage, body: string): Promise<WireResponse> => {
     const requestId = randomUUID();
     const target = req.headers['x-amz-target'];
-    if (typeof target === 'string' && target.startsWith(CLOUDWATCH_TARGET)) {
-      const action = target.slice(CLOUDWATCH_TARGET.length);
+    for (const [prefix, service, version] of JSON_TARGETS) {
+      if (typeof target !== 'string' || !target.startsWith(prefix)) continue;
+      const action = target.slice(prefix.length);
       const json = (body ? JSON.parse(body) : {}) as Record<string, unknown>;
       const params = flatten(json);
-      return answer('cloudwatch', action, params, json, (r) => jsonSuccess(r, requestId), (e) => jsonError(e, requestId));
+      return answer(service, action, params, json, (r) => jsonSuccess(r, requestId, version), (e) => jsonError(e, requestId, version));
     }
     const params = Object.fromEntries(new URLSearchParams(body)) as Params;
     const { Action: action = '', Version: version = '', ...rest } = params;

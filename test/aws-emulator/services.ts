@@ -267,4 +267,20 @@ const cloudwatch: Record<string, Handler> = {
   },
 };
 
-export const SERVICES: Record<Exclude<Service, 's3'>, Record<string, Handler>> = { ec2, elb, elbv2, autoscaling, cloudwatch };
+/** Amazon ECR (JSON 1.1): the registry login token, valid 12 hours, as `base64(AWS:<password>)`. */
+const ecr: Record<string, Handler> = {
+  GetAuthorizationToken(world) {
+    if (!world.ecr) throw new ApiError('AccessDeniedException', 'User is not authorized to perform: ecr:GetAuthorizationToken');
+    return {
+      authorizationData: [
+        {
+          authorizationToken: Buffer.from(`AWS:${world.ecr.password}`).toString('base64'),
+          expiresAt: Math.floor(Date.now() / 1000) + 12 * 3600,
+          proxyEndpoint: `https://${world.ecr.registry}`,
+        },
+      ],
+    };
+  },
+};
+
+export const SERVICES: Record<Exclude<Service, 's3'>, Record<string, Handler>> = { ec2, elb, elbv2, autoscaling, cloudwatch, ecr };

@@ -15,11 +15,16 @@ export interface EmulatorSpec {
   alarms: { name: string; actionsEnabled: boolean }[];
   /** S3 buckets, empty at start (where Baton keeps its deploy lock and history). */
   buckets?: string[];
+  /**
+   * Amazon ECR's answer to GetAuthorizationToken: the registry (`proxyEndpoint` without https://) and
+   * the password that user `AWS` logs in to it with. Without it, GetAuthorizationToken is refused.
+   */
+  ecr?: { registry: string; password: string };
   /** HAProxy's runtime API; without it there is no traffic layer and transitions are immediate. */
   haproxy?: { host: string; port: number };
 }
 
-export type Service = 'ec2' | 'elb' | 'elbv2' | 'autoscaling' | 'cloudwatch' | 's3';
+export type Service = 'ec2' | 'elb' | 'elbv2' | 'autoscaling' | 'cloudwatch' | 'ecr' | 's3';
 
 export interface EmulatorCall {
   seq: number;

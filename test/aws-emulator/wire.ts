@@ -86,16 +86,16 @@ export function ec2Error(error: ApiError, requestId: string): WireResponse {
   return { status: error.status, headers: xmlHeaders, body };
 }
 
-export function jsonSuccess(result: unknown, requestId: string): WireResponse {
-  return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId }, body: JSON.stringify(result) };
+export function jsonSuccess(result: unknown, requestId: string, version: '1.0' | '1.1' = '1.0'): WireResponse {
+  return { status: 200, headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amzn-requestid': requestId }, body: JSON.stringify(result) };
 }
 
 /** JSON 1.0 error, with the header a query-compatible client reads the query error code from. */
-export function jsonError(error: ApiError, requestId: string): WireResponse {
+export function jsonError(error: ApiError, requestId: string, version: '1.0' | '1.1' = '1.0'): WireResponse {
   const type = error.status >= 500 ? 'Receiver' : 'Sender';
   return {
     status: error.status,
-    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId, 'x-amzn-query-error': `${error.code};${type}` },
+    headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amzn-requestid': requestId, 'x-amzn-query-error': `${error.code};${type}` },
     body: JSON.stringify({ __type: error.code, message: error.message }),
   };
 }

@@ -53,6 +53,7 @@ export class World {
   readonly groups = new Map<string, { name: string; instanceIds: string[]; suspended: Map<string, string> }>();
   readonly balancers: Balancer[] = [];
   readonly alarms = new Map<string, boolean>();
+  readonly ecr?: { registry: string; password: string };
   private readonly haproxy?: HaproxyDriver;
   private timer?: NodeJS.Timeout;
   private ticking = false;
@@ -77,6 +78,7 @@ export class World {
       this.balancers.push(balancer('target-group', type, tg.name, arn, tg.port, tg.deregistrationDelaySec, tg.backend, members));
     });
     for (const a of spec.alarms) this.alarms.set(a.name, a.actionsEnabled);
+    if (spec.ecr) this.ecr = { ...spec.ecr };
     if (spec.haproxy) {
       this.haproxy = new HaproxyDriver(spec.haproxy);
       this.timer = setInterval(() => void this.tick(), TICK_MS);

@@ -28,14 +28,12 @@ let dir: string;
 let webhook: { server: Server; url: string; bodies: string[] };
 
 beforeAll(async () => {
-  [sandbox, vault] = await Promise.all([
-    startSandbox({ hosts: 2 }),
-    startVaultEmulator({
-      mounts: { secret: { version: 2, secrets: { api: [{ password: 'an-older-one' }, { password: DB_PASSWORD }] } } },
-      // Renewable, as real tokens are: node-vault-client's renewal timer must not keep Baton alive.
-      tokens: { [TOKEN]: { paths: ['secret/data/api'], renewable: true, ttlSeconds: 3600 } },
-    }),
-  ]);
+  sandbox = await startSandbox({ hosts: 2 });
+  vault = await startVaultEmulator({
+    mounts: { secret: { version: 2, secrets: { api: [{ password: 'an-older-one' }, { password: DB_PASSWORD }], registry: { password: sandbox.fleet.privateRegistry.password } } } },
+    // Renewable, as real tokens are: node-vault-client's renewal timer must not keep Baton alive.
+    tokens: { [TOKEN]: { paths: ['secret/data/api', 'secret/data/registry'], renewable: true, ttlSeconds: 3600 } },
+  });
   dir = mkdtempSync(join(tmpdir(), 'baton-secrets-'));
   writeFileSync(join(dir, 'vault-pass'), 'sandbox vault password\n', { mode: 0o600 });
   // The !vault value as a team has it: written by Debian's ansible-vault, not by Baton.
@@ -61,6 +59,7 @@ afterAll(async () => {
 });
 
 const image = (tag: string) => `${sandbox.fleet.appRepository}:${tag}`;
+const liveImage = async (container: string) => (JSON.parse(await dockerExec(container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config.Image;
 const env = { VAULT_TOKEN: TOKEN, BATON_WEBHOOK_URL: '' };
 const args = (...more: string[]) => ['--config', join(dir, 'baton.yaml'), '--deployment', 'sandbox', '--vault-password-file', join(dir, 'vault-pass'), ...more];
 
@@ -134,6 +133,33 @@ describe('secrets from HashiCorp Vault and Ansible Vault', () => {
     }
     // The token went to Vault in a header only, and the secret was read once per run.
     expect(vault.requests.filter((r) => r.path.startsWith('/v1/secret/data/api')).length).toBe(3);
+  });
+
+  it('pull from a registry that needs a login: the password from Vault, or a token from ECR, never in argv or a file', async () => {
+    const { privateRegistry } = sandbox.fleet;
+    const privateImage = (tag: string) => `${privateRegistry.appRepository}:${tag}`;
+    const without = await runBaton(['deploy', ...args('--image', privateImage('v2'), '--reporter', 'plain')], { env });
+    expect(without.code, without.stdout + without.stderr).toBe(1);
+    expect(without.stdout + without.stderr).toMatch(/could not pull .*(no basic auth credentials|unauthorized)/s);
+    for (const h of sandbox.fleet.hosts) expect(await liveImage(h.container)).not.toBe(privateImage('v2'));
+
+    const stopSampling = sampleCommandLines();
+    const login = ['-e', 'registry.username=deployer', '-e', 'registry.password=vault:secret/data/registry#password'];
+    const withVault = await runBaton(['deploy', ...args('--image', privateImage('v2'), '--reporter', 'plain', ...login)], { env });
+    expect(withVault.code, withVault.stdout + withVault.stderr).toBe(0);
+    await sandbox.emulator.clearCalls();
+    const withEcr = await runBaton(['deploy', ...args('--image', privateImage('v3'), '--reporter', 'plain', '-e', 'registry.ecr=true')], { env });
+    expect(withEcr.code, withEcr.stdout + withEcr.stderr).toBe(0);
+    const sampled = await stopSampling();
+    expect((await sandbox.emulator.calls()).filter((c) => c.action === 'GetAuthorizationToken')).toHaveLength(1);
+    for (const h of sandbox.fleet.hosts) expect(await liveImage(h.container)).toBe(privateImage('v3'));
+    for (const secret of [privateRegistry.password, privateRegistry.ecrPassword]) {
+      expect(sampled.lines.filter((l) => l.includes(secret))).toEqual([]);
+      expect(await filesHolding(secret)).toEqual([]);
+      for (const r of [withVault, withEcr]) expect((r.stdout + r.stderr).includes(secret)).toBe(false);
+    }
+    // The hosts' own docker configuration holds no login either.
+    for (const h of sandbox.fleet.hosts) expect(await dockerExec(h.container, 'cat /home/deploy/.docker/config.json 2>/dev/null || true')).not.toContain('registry:5001');
   });
 
   it('are masked in the log lines of a new container that prints them and fails', async () => {

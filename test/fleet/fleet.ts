@@ -39,6 +39,11 @@ export interface Fleet {
   readonly knownHostsFile: string;
   /** `registry:5000/baton/app`, as app hosts pull it; append `:v2` etc. */
   readonly appRepository: string;
+  /**
+   * The same images behind a login: `registry:5001/baton/app`. `username`/`password` log in; so do
+   * user `AWS` and `ecrPassword`, which the AWS emulator's ECR hands out as its token.
+   */
+  readonly privateRegistry: { readonly server: string; readonly appRepository: string; readonly username: string; readonly password: string; readonly ecrPassword: string };
   readonly registryPushUrl: string;
   readonly lb: {
     /** The classic ELB's listener, through HAProxy. */
@@ -60,6 +65,7 @@ export interface FleetOptions {
 }
 
 const REGISTRY_ALIAS = 'registry:5000';
+const PRIVATE_REGISTRY_ALIAS = 'registry:5001';
 const roles = join(import.meta.dirname, 'image');
 
 export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
@@ -78,6 +84,14 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `baton-sandbox-${id}`, '-f', sshKeyFile]);
     const authorizedKeys = readFileSync(`${sshKeyFile}.pub`, 'utf8').trim();
     const [base, apps] = await Promise.all([ensureBaseImage(log), ensureAppImages(log)]);
+    const privateRegistry = {
+      server: PRIVATE_REGISTRY_ALIAS,
+      appRepository: `${PRIVATE_REGISTRY_ALIAS}/baton/app`,
+      username: 'deployer',
+      password: randomBytes(12).toString('hex'),
+      ecrPassword: randomBytes(24).toString('base64url'),
+    };
+    const htpasswd = [`${privateRegistry.username}:${bcrypt(privateRegistry.password)}`, `AWS:${bcrypt(privateRegistry.ecrPassword)}`].join('\n');
 
     const privateNet = name('private');
     const edgeNet = name('edge');
@@ -96,9 +110,9 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     log(`starting bastion, registry and ${count} app hosts`);
     await Promise.all([
       run('bastion', ['-p', '127.0.0.1::22'], '/fleet/roles/bastion.sh', [edgeNet, privateNet]),
-      run('registry', ['-p', '127.0.0.1::5000'], '/fleet/roles/registry.sh', [edgeNet, privateNet]),
+      run('registry', ['-p', '127.0.0.1::5000', '-e', `PRIVATE_HTPASSWD=${htpasswd}`], '/fleet/roles/registry.sh', [edgeNet, privateNet]),
       ...hostNames.map((host) =>
-        run(host, [...dockerInDockerFlags(), '-v', '/var/lib/docker', '-e', `REGISTRY=${REGISTRY_ALIAS}`, ...(hardened(host) ? ['-e', 'ALLOW_TCP_FORWARDING=no'] : [])], '/fleet/roles/host.sh', [privateNet]),
+        run(host, [...dockerInDockerFlags(), '-v', '/var/lib/docker', '-e', `REGISTRY=${REGISTRY_ALIAS}`, '-e', `PRIVATE_REGISTRY=${PRIVATE_REGISTRY_ALIAS}`, ...(hardened(host) ? ['-e', 'ALLOW_TCP_FORWARDING=no'] : [])], '/fleet/roles/host.sh', [privateNet]),
       ),
     ]);
     const hosts: FleetHost[] = await Promise.all(
@@ -148,6 +162,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       sshKeyFile,
       knownHostsFile,
       appRepository,
+      privateRegistry,
       registryPushUrl,
       lb: { elbUrl: `http://127.0.0.1:${elbPort}`, targetGroupUrl: `http://127.0.0.1:${tgPort}`, runtimeApi },
     };
@@ -166,6 +181,11 @@ export async function stopFleet(id: string): Promise<void> {
   const networks = (await docker(['network', 'ls', '-q', '--filter', `label=baton.fleet=${id}`])).split('\n').filter(Boolean);
   if (networks.length) await docker(['network', 'rm', ...networks]);
   rmSync(join(fleetRoot, id), { recursive: true, force: true });
+}
+
+/** A bcrypt hash for the registry's htpasswd (cost 4: the registry checks it on every request). */
+function bcrypt(password: string): string {
+  return execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt, sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))'], { input: password, encoding: 'utf8' }).trim();
 }
 
 /** EC2-shaped instance ids, stable for a fleet: `i-` and 17 hex digits. */

@@ -40,6 +40,7 @@ export function emulatorSpecFor(fleet: Fleet, options: SandboxAwsOptions = {}): 
     targetGroups: [{ name: RESOURCES.targetGroup, instanceIds: ids, port: 8080, deregistrationDelaySec: 30, backend: BACKENDS.targetGroup, targetType: options.targetType ?? 'instance' }],
     alarms: SANDBOX_ALARMS.map((name) => ({ name, actionsEnabled: true })),
     buckets: [SANDBOX_STATE_BUCKET],
+    ecr: { registry: fleet.privateRegistry.server, password: fleet.privateRegistry.ecrPassword },
     haproxy: fleet.lb.runtimeApi,
   };
 }
@@ -61,7 +62,7 @@ export class EmulatorControl {
    */
   async calls(): Promise<(EmulatorCall & { write: boolean })[]> {
     const calls = await this.request<EmulatorCall[]>('GET', 'calls');
-    return calls.map((c) => ({ ...c, write: c.service !== 's3' && !/^Describe/.test(c.action) }));
+    return calls.map((c) => ({ ...c, write: c.service !== 's3' && !/^(Describe|Get)/.test(c.action) }));
   }
   clearCalls = () => this.request<void>('DELETE', 'calls');
   injectFault = (fault: EmulatorFault) => this.request<void>('POST', 'faults', fault);

@@ -17,7 +17,8 @@ export function prePull(options: { concurrency?: number } = {}): RunTask {
       const worker = async () => {
         for (let t = queue.shift(); t; t = queue.shift()) {
           try {
-            await t.remote.exec(dockerPull(ctx.image), { timeoutMs: ctx.config.timeouts.pull, signal: ctx.signal });
+            const { command, stdin } = dockerPull(ctx.image, ctx.registryLogin);
+            await t.remote.exec(command, { timeoutMs: ctx.config.timeouts.pull, signal: ctx.signal, ...(stdin !== undefined && { stdin }) });
           } catch (error) {
             failures.push(`${t.host.name}: ${(error as Error).message}`);
           }
@@ -27,6 +28,6 @@ export function prePull(options: { concurrency?: number } = {}): RunTask {
       if (failures.length) throw new PullError(`could not pull ${ctx.image}; no host left service:\n${failures.join('\n')}`);
       return `${ctx.image} on ${ctx.targets.length} host${ctx.targets.length === 1 ? '' : 's'}`;
     },
-    explain: (ctx) => `docker pull ${ctx.image} on ${ctx.targets.length} host(s), ${Math.min(options.concurrency ?? 8, ctx.targets.length)} at a time, before any host leaves service`,
+    explain: (ctx) => `${ctx.registryLogin ? `log in to ${ctx.registryLogin.server} as ${ctx.registryLogin.username} (for this pull only) and ` : ''}docker pull ${ctx.image} on ${ctx.targets.length} host(s), ${Math.min(options.concurrency ?? 8, ctx.targets.length)} at a time, before any host leaves service`,
   };
 }

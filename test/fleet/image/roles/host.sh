@@ -10,8 +10,10 @@ for d in /sys/fs/cgroup/*/; do
 done
 busybox syslogd -n -O /var/log/messages &
 mkdir -p /etc/docker
+registries="\"${REGISTRY:?REGISTRY is not set}\""
+if [ -n "${PRIVATE_REGISTRY:-}" ]; then registries="$registries, \"$PRIVATE_REGISTRY\""; fi
 cat > /etc/docker/daemon.json <<JSON
-{ "insecure-registries": ["${REGISTRY:?REGISTRY is not set}"], "storage-driver": "${STORAGE_DRIVER:-overlay2}",
+{ "insecure-registries": [$registries], "storage-driver": "${STORAGE_DRIVER:-overlay2}",
   "log-driver": "json-file", "log-opts": { "max-size": "1m" } }
 JSON
 started=$(cut -d" " -f1 /proc/uptime)
