@@ -19,6 +19,15 @@ trap 'rm -f "$results"' EXIT
 say "running the tests"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
+# Node 22 and 24 as well (Baton supports Node >= 20.19): the unit tests on each; the e2e tests deploy
+# the sandbox with each (test/e2e/node-versions.test.ts).
+if [ $# -eq 0 ]; then
+  for major in 22 24; do
+    say "unit tests on Node $major"
+    node_bin=$(node scripts/node-binary.mjs "$major")
+    "$node_bin" node_modules/vitest/vitest.mjs run --project unit --reporter=dot || status=$?
+  done
+fi
 # A closing line every CI reads the same way: "N passed, N failed".
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeCommand, op, renderCommand } from './command.ts';
-import { dockerRun, dockerSetAside } from './docker.ts';
+import { dockerAwaitChanges, dockerRun, dockerSetAside } from './docker.ts';
+import { spawn } from 'node:child_process';
 
 /** Runs a rendered command in a real sh, with a fake `docker` that prints its argv and its env file. */
 function runWithFakeDocker(command: ReturnType<typeof dockerRun>) {
@@ -18,7 +19,7 @@ function runWithFakeDocker(command: ReturnType<typeof dockerRun>) {
   );
   const log = join(dir, 'docker.log');
   writeFileSync(log, '');
-  execFileSync('sh', ['-c', renderCommand(command.command)], { input: command.stdin ?? '', env: { PATH: `${dir}:/usr/bin:/bin`, TMPDIR: tmp, DOCKER_LOG: log } });
+  execFileSync('sh', ['-c', renderCommand(command.command)], { input: command.stdin ?? '', env: { PATH: `${dir}:/usr/bin:/bin`, TMPDIR: tmp, DOCKER_LOG: log, HOME: dir } });
   return { out: readFileSync(log, 'utf8'), leftInTmp: readdirSync(tmp) };
 }
 
@@ -62,5 +63,20 @@ describe('docker commands', () => {
 
   it('refuses an env value with a line break', () => {
     expect(() => dockerRun({ ...spec, env: { A: 'x\ny' } })).toThrow(/container.env.A/);
+  });
+
+  it('holds a lock on the host while a change runs: what puts the host back waits for it to finish', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-lock-'));
+    // A docker whose `stop` takes a while, as a real one does: the set-aside's connection may drop meanwhile.
+    writeFileSync(join(dir, 'docker'), `#!/bin/sh\n[ "$1" = stop ] && sleep 0.6\necho "$1" >> "$DOCKER_LOG"\n`, { mode: 0o755 });
+    const log = join(dir, 'log');
+    writeFileSync(log, '');
+    const env = { PATH: `${dir}:/usr/bin:/bin`, DOCKER_LOG: log, HOME: dir };
+    const run = (text: string) => new Promise<void>((resolve) => spawn('sh', ['-c', text], { env, stdio: 'ignore' }).on('exit', () => resolve()));
+    const setAside = run(renderCommand(dockerSetAside('live', 'live-previous', 5)));
+    await new Promise((r) => setTimeout(r, 200));
+    await run(`${renderCommand(dockerAwaitChanges('live'))} && echo awaited >> "$DOCKER_LOG"`);
+    await setAside;
+    expect(readFileSync(log, 'utf8')).toBe('rm\nstop\nrename\nawaited\n');
   });
 });

@@ -46,6 +46,26 @@ export const dockerRm = (name: string, options: { force?: boolean } = {}): Comma
 
 export const dockerStart = (name: string): Command => op('docker', 'start', name);
 
+/** How long a command waits for another's hold on the container's lock (a stop takes at most its timeout). */
+const LOCK_WAIT_S = 300;
+
+/**
+ * Every command that changes a container holds a lock for it on the host (flock, where the host has
+ * it) while it runs. A command whose SSH connection dropped goes on running on the host, unseen; what
+ * puts the host back first waits for that lock (`dockerAwaitChanges`), so the two never interleave
+ * (a restore starting `live` just before the set-aside it undoes renames it away).
+ */
+function locked(name: string, text: string, describe: string): Command {
+  const prelude = [
+    `lock="\${XDG_RUNTIME_DIR:-$HOME}"/${quote(`.baton-${name}.lock`)}`,
+    `if command -v flock >/dev/null 2>&1; then exec 9>>"$lock" && flock -w ${LOCK_WAIT_S} 9 || { echo "another command still changes ${name} (lock $lock)" >&2; exit 1; }; fi`,
+  ].join('\n');
+  return script(`${prelude}\n${text}`, describe);
+}
+
+/** Waits until no command changing the container (one a dropped connection left running) is still at it. */
+export const dockerAwaitChanges = (name: string): Command => locked(name, 'true', `wait until no command changes ${name}`);
+
 export const dockerLogsTail = (name: string, lines: number): Command => op('docker', 'logs', '--tail', String(lines), name);
 
 export interface RunSpec {
@@ -73,13 +93,14 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
     ...Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
   ];
   const entries = Object.entries(spec.env);
-  if (!entries.length) return { command: op(...argv, '--', spec.image) };
+  const described = `${argv.map(quote).join(' ')}${entries.length ? ` --env-file <${entries.length} variables from stdin>` : ''} -- ${quote(spec.image)}`;
+  if (!entries.length) return { command: locked(spec.name, `${argv.map(quote).join(' ')} -- ${quote(spec.image)}`, described) };
   for (const [key, value] of entries) {
     if (/[\r\n\0]/.test(value)) throw new Error(`container.env.${key}: a value may not contain a line break or NUL (docker env files are line-based)`);
   }
   return {
     // Through `cat`: docker's stdin is then a pipe, which /dev/stdin can open (a socket, as some sshd give, cannot).
-    command: script(`cat | ${argv.map(quote).join(' ')} --env-file /dev/stdin -- ${quote(spec.image)}`, `${argv.map(quote).join(' ')} --env-file <${entries.length} variables from stdin> -- ${quote(spec.image)}`),
+    command: locked(spec.name, `cat | ${argv.map(quote).join(' ')} --env-file /dev/stdin -- ${quote(spec.image)}`, described),
     stdin: entries.map(([k, v]) => `${k}=${v}\n`).join(''),
   };
 }
@@ -90,7 +111,8 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
  */
 export function dockerSetAside(name: string, previous: string, seconds: number): Command {
   const [n, p] = [quote(name), quote(previous)];
-  return script(
+  return locked(
+    name,
     `set -e\ndocker rm --force ${p} >/dev/null 2>&1 || true\ndocker stop --time ${Math.max(0, Math.floor(seconds))} ${n} >/dev/null\ndocker rename ${n} ${p}`,
     `docker stop --time ${seconds} ${n} && docker rename ${n} ${p} (replacing the older ${p})`,
   );
@@ -102,7 +124,8 @@ export function dockerSetAside(name: string, previous: string, seconds: number):
  */
 export function dockerSwapWithPrevious(name: string, previous: string, seconds: number): Command {
   const [n, p, t] = [quote(name), quote(previous), quote(`${name}-swapping`)];
-  return script(
+  return locked(
+    name,
     `set -e\ndocker stop --time ${Math.max(0, Math.floor(seconds))} ${n} >/dev/null\ndocker rename ${n} ${t}\ndocker rename ${p} ${n}\ndocker start ${n} >/dev/null\ndocker rename ${t} ${p}`,
     `docker stop ${n} && docker start ${p} as ${n} (keeping the stopped one as ${p})`,
   );

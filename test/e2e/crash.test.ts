@@ -46,6 +46,8 @@ async function expectFleetWhole(traffic: LoadResult): Promise<void> {
   }
   expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
   expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
+  // In service by the load balancers' word is not enough: each host runs its live container.
+  for (const host of sandbox.fleet.hosts) expect((await dockerExec(host.container, "docker inspect -f '{{.State.Running}}' live 2>&1 || true")).trim(), host.name).toBe('true');
   const lock = JSON.parse((await runBaton(['lock', 'status', ...common(), '--json'])).stdout) as { locked: boolean; journal: unknown };
   expect(lock).toMatchObject({ locked: false, journal: null });
 }

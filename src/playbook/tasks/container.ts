@@ -4,7 +4,7 @@
  * restart policy, and labels recording what was deployed, by whom and when.
  */
 import { RemoteCommandError } from '../../errors.ts';
-import { dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerRun, dockerSetAside, dockerStart } from '../../remote/docker.ts';
+import { dockerAwaitChanges, dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerRun, dockerSetAside, dockerStart } from '../../remote/docker.ts';
 import type { RemoteHost } from '../../ssh/remote-host.ts';
 import type { DeployConfig } from '../../config/index.ts';
 import type { Change } from '../../state/journal.ts';
@@ -59,7 +59,14 @@ export function replaceContainer(): HostTask {
         // the host while its compensation runs, and the two would race. It is bounded by its deadline.
         await remote.exec(setAside, { timeoutMs: timeoutMs + container.stopTimeout });
       } else {
-        await ctx.compensate({ what: 'remove the new container', changes: [change], undo: async () => void (await remote.exec(dockerRm(container.name, { force: true }), { timeoutMs })) });
+        await ctx.compensate({
+          what: 'remove the new container',
+          changes: [change],
+          undo: async () => {
+            await remote.exec(dockerAwaitChanges(container.name), { timeoutMs });
+            await remote.exec(dockerRm(container.name, { force: true }), { timeoutMs });
+          },
+        });
       }
       const run = dockerRun({
         name: container.name,
@@ -94,6 +101,8 @@ export function replaceContainer(): HostTask {
 export async function restorePrevious(remote: RemoteHost, config: Pick<DeployConfig, 'container' | 'ssh'>, previousId: string | undefined, signal: AbortSignal): Promise<void> {
   const { name } = config.container;
   const timeoutMs = config.ssh.commandTimeout;
+  // A swap whose connection dropped may still be running on the host: let it finish first.
+  await remote.exec(dockerAwaitChanges(name), { timeoutMs: timeoutMs + config.container.stopTimeout, signal });
   const live = await inspectLive(remote, name);
   const isKept = live && previousId !== undefined && live.id === previousId;
   if (!isKept) {
