@@ -57,7 +57,7 @@ class FakeHost implements RemoteHost {
       if (!c) throw new RemoteCommandError(this.name, text, 1, `Error: No such object: ${argv.at(-1)}`);
       return ok(JSON.stringify({ Id: c.id, Config: { Image: c.image, Labels: {} }, State: { Running: c.running } }));
     }
-    if (argv[1] === 'pull' || argv[1] === 'logs') return ok();
+    if (argv[1] === 'pull' || argv[1] === 'logs' || text.startsWith('wait until no command changes')) return ok();
     this.log.push(`${this.name}: ${text}`);
     if (/^docker stop --time \d+ live && docker rename live live-previous/.test(text)) {
       this.containers.set('live-previous', { ...this.containers.get('live')!, running: false });
@@ -67,7 +67,7 @@ class FakeHost implements RemoteHost {
       this.containers.set('live', { ...kept, running: true });
       this.containers.set('live-previous', { ...live, running: false });
     } else if (/^docker run /.test(text)) {
-      this.containers.set('live', { id: `${this.name}-c${++this.ids}`, image: argv.at(-1)!, running: true });
+      this.containers.set('live', { id: `${this.name}-c${++this.ids}`, image: /-- (\S+)$/.exec(text)![1]!, running: true });
     } else if (argv[1] === 'rm') this.containers.delete(argv.at(-1)!);
     else if (argv[1] === 'rename') {
       this.containers.set(argv[3]!, this.containers.get(argv[2]!)!);
