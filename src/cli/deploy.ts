@@ -3,17 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
-import type { EC2Client } from '@aws-sdk/client-ec2';
-import { awsSettings, createAwsClients, createEc2Client } from '../aws/clients.ts';
+import { awsSettings, createAwsClients, type AwsClients } from '../aws/clients.ts';
+import { hostSource } from './hosts.ts';
 import { DEFAULT_SHARED, loadConfig } from '../config/index.ts';
 import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
 import type { Host } from '../inventory/host.ts';
-import { selectHosts } from '../inventory/limit.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
-import { isAwsEc2Inventory, loadAwsEc2Inventory } from '../inventory/aws-ec2.ts';
-import { inventoryNeedsVault, loadInventory } from '../inventory/static.ts';
 import { registryLogin } from '../secrets/registry.ts';
-import { vaultPasswords } from '../secrets/sources.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { rollbackPlaybook } from '../playbook/rollback.ts';
 import { ConfigError } from '../errors.ts';
@@ -88,18 +84,9 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     if (personal && options.deployment !== personal.user && !options.forceShared) personalDeployment(personal, options.deployment, DEFAULT_SHARED, false);
     throw error;
   });
-  const ec2Inventory = options.inventoryFile !== undefined && isAwsEc2Inventory(options.inventoryFile);
-  const inventory = options.inventoryFile && !ec2Inventory ? loadInventory(options.inventoryFile, inventoryNeedsVault(options.inventoryFile) ? await vaultPasswords() : []) : undefined;
-  // A bastion named by the inventory's ProxyJump replaces the configuration's, as it would for ansible.
-  const jump = inventory?.bastion;
-  const config = {
-    ...loaded,
-    ssh: {
-      ...loaded.ssh,
-      ...(jump && { bastion: { ...jump, user: jump.user || loaded.ssh.bastion?.user || loaded.ssh.user } }),
-      ...(options.acceptNewHostKeys && { acceptNewHostKeys: checkKnownHostsWritable(loaded.ssh.knownHosts) }),
-    },
-  };
+  let aws: AwsClients | undefined;
+  using source = await hostSource(loaded, options.inventoryFile, () => (aws ??= createAwsClients(awsSettings(loaded))), deployment);
+  const config = options.acceptNewHostKeys ? { ...source.config, ssh: { ...source.config.ssh, acceptNewHostKeys: checkKnownHostsWritable(loaded.ssh.knownHosts) } } : source.config;
   if (personal) personalDeployment(personal, options.deployment, config.sharedDeployments, options.forceShared ?? false);
   const image = options.image ?? personalImage(personal, options);
   const imageProblem = image === undefined ? undefined : imageReferenceProblem(image);
@@ -110,10 +97,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   const reporter = chooseReporter(asks && options.reporter === 'auto' ? 'plain' : options.reporter, events);
   const interrupt = new InterruptController();
   const stopListening = guardProcess(interrupt, events);
-  const aws = createAwsClients(awsSettings(config));
-  // An aws_ec2 inventory may name other regions than the stack's: one EC2 client for each.
-  const regional = new Map<string, EC2Client>([[config.region, aws.ec2]]);
-  const ec2For = (region: string) => regional.get(region) ?? regional.set(region, createEc2Client(awsSettings(config, region))).get(region)!;
+  aws ??= createAwsClients(awsSettings(config));
   const store = await openStateStore(config);
   const deployer = deployerName();
   const kind = options.rollback ? 'rollback' : 'deploy';
@@ -165,15 +149,12 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       deployer,
       check: options.check,
       listHosts: options.listHosts,
-      inventory: ec2Inventory ? () => loadAwsEc2Inventory(options.inventoryFile!, ec2For) : inventory && (async () => inventory.hosts),
-      limit:
-        options.limit !== undefined
-          ? (hosts) => selectHosts(hosts, options.limit!, '--limit', inventory?.groupHosts)
-          : changed && ((hosts) => pickChanged(hosts, changed)),
+      inventory: source.fromFile ? () => source.all() : undefined,
+      limit: options.limit !== undefined ? (hosts) => source.select(hosts, options.limit!) : changed && ((hosts) => pickChanged(hosts, changed)),
       events,
       interrupt,
       aws,
-      connect: (hosts) => connectFleet(config, hosts),
+      connect: (hosts) => connectFleet(config, hosts, { onWarning: (message) => events.emit({ type: 'warning', message }) }),
       lock: async (hosts) => ({ where: await ledger.begin(hosts.map((h) => h.name)), journal: ledger.journal }),
       rollback: options.rollback,
       beforeFinish: (hosts) => writeRetryFile(hosts, playbook.name, config.rollout.retryFile, events, options),
@@ -186,7 +167,6 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     throw error;
   } finally {
     stopListening();
-    for (const client of regional.values()) client.destroy();
     aws.destroy();
     store.close();
     if (notifier) await notifier.close();

@@ -106,10 +106,11 @@ export async function main(argv: string[]): Promise<number> {
             .option('deployment', { type: 'string', demandOption: true, describe: 'the deployment: integration, production, your own' })
             .option('config', { type: 'string', default: 'baton.yaml', describe: 'the configuration file' })
             .option('limit', { alias: 'l', type: 'string', describe: 'only these hosts: an Ansible host pattern' })
+            .option('inventory', { alias: 'i', type: 'string', describe: 'a static Ansible inventory (INI or YAML) or an aws_ec2 inventory file instead of EC2 tags' })
             .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [], describe: 'override a setting: -e ssh.user=admin' })
             .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
         async (args) => {
-          exitCode = await (await commands.status()).runStatus({ deployment: args.deployment, configFile: args.config, limit: args.limit, extraVars: args['extra-vars'].map(String), json: args.json });
+          exitCode = await (await commands.status()).runStatus({ deployment: args.deployment, configFile: args.config, limit: args.limit, inventoryFile: args.inventory, extraVars: args['extra-vars'].map(String), json: args.json });
         },
       )
       .command('lock', 'show or release the deploy lock of a deployment', (y) =>

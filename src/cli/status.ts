@@ -4,14 +4,13 @@
  * candidate kept on it.
  */
 import { awsSettings, createAwsClients } from '../aws/clients.ts';
-import { findInstancesByTags } from '../aws/ec2.ts';
 import { describeMembership, LoadBalancers } from '../aws/load-balancers.ts';
 import { loadConfig } from '../config/index.ts';
 import { ExitCode } from '../errors.ts';
-import { selectHosts } from '../inventory/limit.ts';
 import { inspectLive, previousName } from '../playbook/tasks/container.ts';
 import { textTable } from '../report/plain.ts';
 import { connectFleet } from '../ssh/fleet.ts';
+import { hostSource } from './hosts.ts';
 import { describeHeld, inspectLock } from '../state/lock.ts';
 import { openStateStore } from '../state/store.ts';
 import { describeUnfinished, openEntries, readJournal } from '../state/journal.ts';
@@ -20,6 +19,8 @@ export interface StatusCommandOptions {
   readonly deployment: string;
   readonly configFile: string;
   readonly limit?: string;
+  /** `-i`: an inventory instead of the deployment's EC2 tags. */
+  readonly inventoryFile?: string;
   readonly extraVars: readonly string[];
   readonly json: boolean;
 }
@@ -36,11 +37,13 @@ export interface HostStatus {
 }
 
 export async function runStatus(options: StatusCommandOptions): Promise<number> {
-  const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
-  using aws = createAwsClients(awsSettings(config));
+  const loaded = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
+  using aws = createAwsClients(awsSettings(loaded));
+  using source = await hostSource(loaded, options.inventoryFile, () => aws, options.deployment);
+  const config = source.config;
   using store = await openStateStore(config);
-  const all = await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
-  const hosts = options.limit ? selectHosts(all, options.limit) : all;
+  const all = await source.all();
+  const hosts = options.limit ? source.select(all, options.limit) : all;
   const lbs = new LoadBalancers(aws.elb, aws.elbv2);
   const instances = hosts.flatMap((h) => (h.instanceId ? [{ instanceId: h.instanceId, privateIp: h.privateIp }] : []));
   const [connected, memberships] = await Promise.all([connectFleet(config, hosts), lbs.membershipsOf(instances)]);

@@ -138,7 +138,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
   const maxAttempts = aws.integer('maxAttempts', { optional: true, min: 1, max: 20 });
 
   const ssh = r.child('ssh');
-  ssh.known(['user', 'port', 'identityFile', 'knownHosts', 'acceptNewHostKeys', 'bastion', 'connectTimeout', 'commandTimeout', 'keepaliveInterval', 'maxChannels']);
+  ssh.known(['user', 'port', 'identityFile', 'knownHosts', 'acceptNewHostKeys', 'bastion', 'connectTimeout', 'commandTimeout', 'keepaliveInterval', 'maxChannels', 'config']);
   const user = ssh.string('user', { fallback: userInfo().username });
   const bastion = ssh.has('bastion') ? ssh.child('bastion') : undefined;
   bastion?.known(['host', 'port', 'user']);
@@ -146,7 +146,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
   if (ssh.has('acceptNewHostKeys')) ssh.problem('acceptNewHostKeys', 'is taken only from the --accept-new-host-keys flag, for one run, never from a file or -e');
 
   const container = r.child('container');
-  container.known(['name', 'ports', 'env', 'volumes', 'restart', 'stopTimeout', 'labels']);
+  container.known(['name', 'ports', 'env', 'volumes', 'restart', 'stopTimeout', 'labels', 'keepImages']);
   const volumes = container.strings('volumes', { fallback: [], check: (v) => (v.split(':').length >= 2 ? undefined : 'is not SOURCE:TARGET[:OPTIONS]') });
 
   const health = r.child('health');
@@ -185,12 +185,19 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       // Set by the --accept-new-host-keys flag alone (see runDeploy).
       acceptNewHostKeys: false,
       ...(bastion && {
-        bastion: { host: bastion.string('host'), port: bastion.integer('port', { fallback: 22, min: 1, max: 65535 }), user: bastion.string('user', { fallback: user }) },
+        bastion: {
+          host: bastion.string('host'),
+          port: bastion.integer('port', { fallback: 22, min: 1, max: 65535 }),
+          user: bastion.string('user', { fallback: user }),
+          given: (['port', 'user'] as const).filter((k) => bastion.has(k) || (k === 'user' && ssh.has('user'))),
+        },
       }),
       connectTimeout: ssh.duration('connectTimeout', { fallback: 15_000 }),
       commandTimeout: ssh.duration('commandTimeout', { fallback: 120_000 }),
       keepaliveInterval: ssh.duration('keepaliveInterval', { fallback: 10_000 }),
       maxChannels: ssh.integer('maxChannels', { fallback: 8, min: 1, max: 64 }),
+      ...optional('config', ssh.string('config', { optional: true }), (v) => (v === 'none' ? v : path(v))),
+      given: (['user', 'port', 'identityFile', 'knownHosts'] as const).filter((k) => ssh.has(k)),
     },
     container: {
       name: container.string('name', { fallback: 'live', check: (v) => (/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(v) ? undefined : 'is not a valid container name') }),
@@ -200,6 +207,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       restart: container.oneOf('restart', ['no', 'always', 'unless-stopped', 'on-failure'] as const, { fallback: 'unless-stopped' }),
       stopTimeout: container.duration('stopTimeout', { fallback: 10_000 }),
       labels: container.map('labels', { fallback: {} }),
+      keepImages: container.integer('keepImages', { fallback: 2, min: 0, max: 100 }),
     },
     health: {
       ...(http && {

@@ -9,10 +9,13 @@ export type SerialStep = number | `${number}%`;
 export type Serial = SerialStep | readonly SerialStep[];
 
 export interface BastionSettings {
+  /** A host name, an address, or a `Host` alias of the OpenSSH client configuration. */
   readonly host: string;
   readonly port: number;
   /** Defaults to ssh.user. */
   readonly user: string;
+  /** Which of port and user were given (else ~/.ssh/config's values come before the defaults). */
+  readonly given?: readonly ('port' | 'user')[];
 }
 
 export interface SshSettings {
@@ -34,6 +37,13 @@ export interface SshSettings {
   readonly keepaliveInterval: number;
   /** Concurrent channels per connection, kept under sshd's MaxSessions (default 10). */
   readonly maxChannels: number;
+  /** The OpenSSH client configuration read for every host and hop: default ~/.ssh/config; `none`: none. */
+  readonly config?: string;
+  /**
+   * Which of user, port, identityFile and knownHosts were set in the configuration or by a flag: those
+   * come before ~/.ssh/config's values, which come before Baton's defaults.
+   */
+  readonly given?: readonly ('user' | 'port' | 'identityFile' | 'knownHosts')[];
 }
 
 export interface ContainerSettings {
@@ -48,6 +58,8 @@ export interface ContainerSettings {
   /** Grace period given to `docker stop` before SIGKILL. */
   readonly stopTimeout: number;
   readonly labels: Readonly<Record<string, string>>;
+  /** Images of the deployed repository kept on each host beyond those containers use (pruning). */
+  readonly keepImages: number;
 }
 
 export interface HealthSettings {

@@ -12,8 +12,10 @@ import type { Host } from './host.ts';
  * group's own host order, which subscripts (`web[0]`) index as Ansible's do.
  */
 export function selectHosts(hosts: readonly Host[], pattern: string, source = '--limit', groupHosts?: ReadonlyMap<string, readonly string[]>): Host[] {
-  const match = (term: string) => matchTerm(hosts, term, source, groupHosts);
-  const terms = splitPattern(pattern);
+  const match = (term: string) => (term === 'all' || term === '*' ? [...hosts] : matchTerm(hosts, term, source, groupHosts));
+  // As Ansible's --limit reads it: a term starting with @ is a file whose lines are patterns in its
+  // place (`&@file` and `!@file` are no such thing: names that match nothing).
+  const terms = splitPattern(pattern).flatMap((t) => (t.startsWith('@') ? readHostList(t.slice(1), source) : [t]));
   if (!terms.length) throw new InventoryError(`${source}: ${JSON.stringify(pattern)} is an empty pattern`);
   const positive = terms.filter((t) => !t.startsWith('&') && !t.startsWith('!'));
   let selected = new Set<Host>(positive.length ? positive.flatMap(match) : hosts);
@@ -35,66 +37,84 @@ export function selectHosts(hosts: readonly Host[], pattern: string, source = '-
   return result;
 }
 
-/** Ansible splits on commas, or on colons where there are no commas. Brackets keep their colons. */
+/**
+ * Ansible's split_host_pattern: on commas when there is one; else a pattern that is one host address
+ * (a name, possibly with ranges and a port) stays whole; else the runs of characters other than
+ * whitespace, `:` and brackets, bracketed expressions kept whole. A `~regex` is split like any term.
+ */
 export function splitPattern(pattern: string): string[] {
-  const separator = pattern.includes(',') ? ',' : ':';
-  const out: string[] = [];
-  let depth = 0;
-  let current = '';
-  for (const c of pattern) {
-    if (c === '[') depth++;
-    if (c === ']') depth--;
-    if (c === separator && depth === 0 && !current.startsWith('~')) {
-      out.push(current);
-      current = '';
-    } else current += c;
-  }
-  out.push(current);
-  return out.map((t) => t.trim()).filter(Boolean);
+  if (pattern.includes(',')) return pattern.split(',').map((t) => t.trim()).filter(Boolean);
+  if (isAddress(pattern.trim())) return [pattern.trim()];
+  return [...pattern.matchAll(/(?:[^\s:[\]]|\[[^\]]*\])+/g)].map((m) => m[0].trim()).filter(Boolean);
+}
+
+/** What Ansible's parse_address takes as one host: a name (ranges allowed) or an IP, with an optional port. */
+function isAddress(text: string): boolean {
+  const label = '(?:[A-Za-z0-9_-]|\\[[A-Za-z0-9]+:[A-Za-z0-9]+(?::\\d+)?\\])+';
+  const name = new RegExp(`^${label}(?:\\.${label})*(?::\\d+)?$`);
+  const ipv6 = /^\[[0-9A-Fa-f:.]+\](?::\d+)?$|^[0-9A-Fa-f]*:[0-9A-Fa-f:]+$/;
+  return name.test(text) || ipv6.test(text);
 }
 
 function matchTerm(hosts: readonly Host[], term: string, source: string, groupHosts: ReadonlyMap<string, readonly string[]> | undefined): Host[] {
-  if (term === 'all' || term === '*') return [...hosts];
-  if (term.startsWith('@')) {
-    let names: string[];
-    try {
-      names = readFileSync(term.slice(1), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-    } catch (error) {
-      throw new InventoryError(`${source}: cannot read the host list ${term.slice(1)}: ${(error as Error).message}`);
-    }
-    return hosts.filter((h) => namesOf(h).some((n) => names.includes(n)));
-  }
-  if (term.startsWith('~')) {
-    let re: RegExp;
-    try {
-      re = new RegExp(term.slice(1));
-    } catch (error) {
-      throw new InventoryError(`${source}: ${JSON.stringify(term)} is not a valid regular expression: ${(error as Error).message}`);
-    }
-    return hosts.filter((h) => namesOf(h).some((n) => re.test(n)) || h.groups.some((g) => re.test(g)));
-  }
+  // A plain host name is that host, whatever groups share its name. Hosts found by EC2 tags are also
+  // known by their address; a static inventory's only by name, as Ansible has them.
+  const named = hosts.find((h) => h.name === term) ?? (groupHosts ? undefined : hosts.find((h) => h.address === term));
+  if (named) return [named];
+  if (term.startsWith('~')) return enumerate(hosts, term, regexOf(term, source), groupHosts);
   // Ansible's subscripts: `[n]` (n may be negative), or a range `[a:b]`, `[a-b]`, `[a:]` with a >= 0.
   // Anything else in brackets is a glob character class, as fnmatch reads it.
   const sliced = /^(.+)\[(?:(-?\d+)|(\d+)[:-](\d*))\]$/.exec(term);
-  if (sliced) {
-    const members = matchTerm(hosts, sliced[1]!, source, groupHosts);
-    if (sliced[2] !== undefined) {
-      const n = Number(sliced[2]);
-      const one = members[n < 0 ? members.length + n : n];
-      return one ? [one] : [];
-    }
-    const end = sliced[4] === '' ? members.length - 1 : Number(sliced[4]);
-    return members.slice(Number(sliced[3]), end + 1);
+  const expression = sliced ? sliced[1]! : term;
+  const members = enumerate(hosts, expression, globToRegExp(expression), groupHosts);
+  // Nothing to subscript: nothing, not an error (as Ansible has it).
+  if (!sliced || !members.length) return members;
+  if (sliced[2] !== undefined) {
+    const n = Number(sliced[2]);
+    const one = members[n < 0 ? members.length + n : n];
+    if (!one) throw new InventoryError(`${source}: no host matched the subscripted pattern ${JSON.stringify(term)} (${expression} has ${members.length})`);
+    return [one];
   }
-  const re = globToRegExp(term);
-  if (!groupHosts) return hosts.filter((h) => namesOf(h).some((n) => re.test(n)) || h.address === term || h.groups.some((g) => re.test(g)));
-  // As Ansible enumerates a term: the hosts of each matching group, in the group's order; then, when no
-  // group matched or the term is a glob, the hosts whose name matches.
+  const start = Number(sliced[3]);
+  // As Ansible reads it: an end of 0 counts as none given, so `[1:0]` is `[1]`; a missing end is the last.
+  const end = sliced[4] === '' ? members.length - 1 : Number(sliced[4]);
+  if (end === 0) {
+    const one = members[start];
+    if (!one) throw new InventoryError(`${source}: no host matched the subscripted pattern ${JSON.stringify(term)} (${expression} has ${members.length})`);
+    return [one];
+  }
+  return members.slice(start, end + 1);
+}
+
+/** A `~regex` term, matched from the start of a name as Python's re.match does. */
+function regexOf(term: string, source: string): RegExp {
+  try {
+    return new RegExp(`^(?:${term.slice(1)})`);
+  } catch (error) {
+    throw new InventoryError(`${source}: ${JSON.stringify(term)} is not a valid regular expression: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * As Ansible enumerates a term: the hosts of each matching group, in the group's order; then, when no
+ * group matched or the term is a regex or a glob, the hosts whose name matches.
+ */
+function enumerate(hosts: readonly Host[], term: string, re: RegExp, groupHosts: ReadonlyMap<string, readonly string[]> | undefined): Host[] {
   const byName = new Map(hosts.map((h) => [h.name, h]));
-  const groups = [...groupHosts.keys()].filter((g) => re.test(g));
-  const members = groups.flatMap((g) => groupHosts.get(g)!.flatMap((n) => byName.get(n) ?? []));
-  if (!groups.length || /[.?*[]/.test(term)) members.push(...hosts.filter((h) => re.test(h.name) || h.address === term));
+  const groupOrder = groupHosts ? [...groupHosts.keys()] : [...new Set(hosts.flatMap((h) => h.groups))];
+  const groups = groupOrder.filter((g) => re.test(g));
+  const members = groups.flatMap((g) => (groupHosts ? groupHosts.get(g)!.flatMap((n) => byName.get(n) ?? []) : hosts.filter((h) => h.groups.includes(g))));
+  if (!groups.length || term.startsWith('~') || /[.?*[]/.test(term)) members.push(...hosts.filter((h) => namesOf(h).some((n) => re.test(n))));
   return [...new Set(members)];
+}
+
+/** The patterns of a host list file (a retry file): one a line. */
+function readHostList(file: string, source: string): string[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+  } catch (error) {
+    throw new InventoryError(`${source}: cannot read the host list ${file}: ${(error as Error).message}`);
+  }
 }
 
 /** A host's name and the other names a pattern may use for it: its instance id, a Name tag it shares. */

@@ -16,6 +16,7 @@ export { deregister, register } from './tasks/load-balancer.ts';
 export { inspectLive, replaceContainer } from './tasks/container.ts';
 export { healthCheck, waitHealthy } from './tasks/health.ts';
 export { requireRollbackCandidates, swapToPrevious } from './tasks/rollback.ts';
+export { pruneImages } from './tasks/prune.ts';
 
 /** Declares a playbook, checking its shape once (a playbook is user code: say clearly what is wrong). */
 export function playbook(definition: Playbook): Playbook {

@@ -11,7 +11,8 @@ import type { SshSettings } from '../config/types.ts';
 import { BatonError, HostKeyError, InterruptedError, RemoteCommandError, TimeoutError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
 import { describeCommand, renderCommand, type Command } from '../remote/command.ts';
-import { authFor, connect, ConnectError, tunnel, type Connection, type Endpoint } from './connection.ts';
+import { authFor, connect, ConnectError, tunnel, type Auth, type Connection, type Endpoint } from './connection.ts';
+import { planRoutes, type Hop } from './route.ts';
 import { onHostGet, parseOnHostGet } from '../remote/http-probe.ts';
 import type { ExecOptions, ExecResult, FleetConnection, HttpAnswer, RemoteHost } from './remote-host.ts';
 
@@ -38,46 +39,74 @@ class ForwardingRefusedError extends BatonError {}
  * fails, closes the others and rejects: with a HostKeyError (exit code 2) when any host key was refused,
  * else with a ConnectError naming every unreachable host.
  */
-export async function connectFleet(config: { readonly ssh: SshSettings; readonly source?: string }, hosts: readonly Host[]): Promise<FleetConnection> {
+export async function connectFleet(config: { readonly ssh: SshSettings; readonly source?: string }, hosts: readonly Host[], options: { onWarning?: (message: string) => void } = {}): Promise<FleetConnection> {
   const { ssh } = config;
-  const auth = authFor(ssh, config.source);
-  const bastionSettings = ssh.bastion;
-  let bastion: Connection | undefined;
+  const routes = planRoutes(ssh, hosts);
+  for (const w of routes.warnings) options.onWarning?.(w);
+  // Each hop's own settings: its known_hosts file, its key (from ~/.ssh/config when Baton was given none).
+  const auths = new Map<string, Auth>();
+  const settingsOf = (hop: Hop): SshSettings => ({ ...ssh, knownHosts: hop.knownHosts, ...(hop.identityFile && { identityFile: hop.identityFile }) });
+  const authOf = (hop: Hop): Auth => {
+    const key = hop.identityFile ?? '';
+    if (!auths.has(key)) auths.set(key, authFor(settingsOf(hop), hop.identityFile ? 'ssh.config' : config.source));
+    return auths.get(key)!;
+  };
+  const jumps = routes.jumps;
+  const last = jumps.at(-1);
+  const bastionSettings = last && { host: last.host, port: last.port, user: last.user };
+  // The jump hosts' sessions, outermost first; the last one opens the hosts' tunnels.
+  let chain: Connection[] = [];
   const opened: SshHost[] = [];
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      // The hosts first: their sessions run inside the bastion's tunnels.
+      // The hosts first: their sessions run inside the bastion's tunnels; then the hops, innermost first.
       await Promise.all(opened.map((h) => h.connection.end()));
-      await bastion?.end();
+      for (const c of [...chain].reverse()) await c.end();
     })());
 
-  /** The bastion's connection, opened again if it closed (one attempt shared by every host asking). */
+  /** The innermost jump host's connection, opened again (hop by hop) if it closed; one attempt shared by every host asking. */
   let reconnecting: Promise<Connection> | undefined;
   const bastionNow = async (): Promise<Connection> => {
-    if (bastion && !bastion.closed) return bastion;
-    const { host, port, user } = bastionSettings!;
-    reconnecting ??= connect({ name: 'bastion', label: `bastion ${host}:${port}`, host, port, user }, ssh, auth).finally(() => (reconnecting = undefined));
-    bastion = await reconnecting;
-    return bastion;
+    const current = chain.at(-1);
+    if (current && !current.closed && chain.every((c) => !c.closed)) return current;
+    reconnecting ??= (async () => {
+      for (const c of chain) void c.end(0);
+      const next: Connection[] = [];
+      try {
+        for (const [i, hop] of jumps.entries()) {
+          const name = i === jumps.length - 1 ? 'bastion' : `jump host ${hop.alias}`;
+          const endpoint: Endpoint = { name, label: `${name === 'bastion' ? 'bastion' : name} ${hop.host}:${hop.port}`, host: hop.host, port: hop.port, user: hop.user };
+          const previous = next.at(-1);
+          next.push(await connect(endpoint, settingsOf(hop), authOf(hop), previous ? await tunnel(previous, endpoint, ssh.connectTimeout) : undefined));
+        }
+      } catch (error) {
+        for (const c of next) void c.end(0);
+        throw error;
+      }
+      chain = next;
+      return next.at(-1)!;
+    })().finally(() => (reconnecting = undefined));
+    return reconnecting;
   };
-  const open = async (endpoint: Endpoint): Promise<Connection> => connect(endpoint, ssh, auth, bastionSettings ? await tunnel(await bastionNow(), endpoint, ssh.connectTimeout) : undefined);
+  const open = async (endpoint: Endpoint, hop: Hop): Promise<Connection> =>
+    connect(endpoint, settingsOf(hop), authOf(hop), jumps.length ? await tunnel(await bastionNow(), endpoint, ssh.connectTimeout) : undefined);
 
   try {
-    if (bastionSettings && hosts.length) await bastionNow();
+    if (jumps.length && hosts.length) await bastionNow();
     const via = bastionSettings ? ` through bastion ${bastionSettings.host}:${bastionSettings.port}` : '';
     const results = await Promise.allSettled(
       hosts.map(async (host) => {
-        const port = host.ssh?.port ?? ssh.port;
+        const hop = routes.hosts.get(host.name)!;
         const endpoint: Endpoint = {
           name: host.name,
-          label: `${host.name} (${host.address}:${port})${via}`,
-          host: host.address,
-          port,
-          user: host.ssh?.user ?? ssh.user,
+          label: `${host.name} (${hop.host}:${hop.port})${via}`,
+          host: hop.host,
+          port: hop.port,
+          user: hop.user,
           ...(bastionSettings && { via: bastionSettings }),
         };
-        const remote = new SshHost(host.name, await open(endpoint), ssh, () => open(endpoint), () => closing !== undefined);
+        const remote = new SshHost(host.name, await open(endpoint, hop), ssh, () => open(endpoint, hop), () => closing !== undefined);
         opened.push(remote);
         return remote;
       }),

@@ -204,7 +204,7 @@ describe('baton deploy', () => {
       { name: 'message', attrs: { text: expect.stringMatching(/^inventory: ok \(.+\) — 3 hosts: app-1, app-2, app-3$/), timestamp: expect.any(String) } },
       { name: 'message', attrs: { text: `deploy ${image('v3')} to sandbox (deploy): 3 hosts in 3 batches`, timestamp: expect.any(String) } },
     ]);
-    expect(messages.filter((m) => m.name === 'progressMessage').map((m) => m.value)).toEqual(['inventory', 'lock', 'connect', 'discover', 'check: suspend autoscaling', 'check: silence alarms', 'check: pre-pull', 'check: health check', 'suspend autoscaling', 'silence alarms', 'pre-pull', 'enable alarm actions', 'resume autoscaling']);
+    expect(messages.filter((m) => m.name === 'progressMessage').map((m) => m.value)).toEqual(['inventory', 'lock', 'connect', 'discover', 'check: suspend autoscaling', 'check: silence alarms', 'check: pre-pull', 'check: health check', 'suspend autoscaling', 'silence alarms', 'pre-pull', 'prune images', 'enable alarm actions', 'resume autoscaling']);
     for (const host of sandbox.fleet.hosts) {
       const flow = messages.filter((m) => m.attrs.flowId === host.name);
       expect(flow[0]).toMatchObject({ name: 'blockOpened', attrs: { name: host.name } });
@@ -349,6 +349,15 @@ describe('baton deploy', () => {
     const calls = (await sandbox.emulator.calls()).map((c) => c.action);
     expect(calls).not.toContain('DescribeInstances');
     expect(calls).toContain('DeregisterInstancesFromLoadBalancer');
+
+    // baton status reads the same inventory, and takes the same --limit.
+    await sandbox.emulator.clearCalls();
+    const status = await runBaton(['status', '--config', sandbox.configFile, '--deployment', 'sandbox', '-i', inventory, '--limit', 'app:!app-1', '-e', 'ssh.bastion.port=1', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const rows = JSON.parse(status.stdout) as { host: string; image: string; loadBalancers: { state: string }[] }[];
+    expect(rows.map((r) => `${r.host} ${r.image}`)).toEqual([`${fleet.hosts[1]!.name} ${image('v2')}`, `${fleet.hosts[2]!.name} ${before[2]}`]);
+    expect(rows.every((r) => r.loadBalancers.length === 2 && r.loadBalancers.every((l) => l.state === 'in-service'))).toBe(true);
+    expect((await sandbox.emulator.calls()).map((c) => c.action)).not.toContain('DescribeInstances');
   });
 
   it('reproduces the EC2 tag selection from a YAML inventory and from an aws_ec2 inventory file, and deploys from each', async () => {

@@ -94,3 +94,50 @@ describe('the package', () => {
     for (const h of sandbox.fleet.hosts) expect(await liveImage(h.container)).toBe(image('v1'));
   });
 });
+
+describe('the OpenSSH client configuration', () => {
+  it('reaches the hosts as ~/.ssh/config says: Host aliases, HostName, Port, User, IdentityFile, UserKnownHostsFile, ProxyJump over two hops', async () => {
+    const { fleet } = sandbox;
+    const dir = mkdtempSync(join(tmpdir(), 'baton-sshcfg-'));
+    // The bastion a second time, by its name on the fleet's networks, reached through itself: two hops.
+    const knownHosts = join(dir, 'known_hosts');
+    const bastionKeys = readFileSync(fleet.knownHostsFile, 'utf8').split('\n').filter((l) => l.startsWith(`[127.0.0.1]:${fleet.bastion.port} `));
+    writeFileSync(knownHosts, `${readFileSync(fleet.knownHostsFile, 'utf8')}${bastionKeys.map((l) => l.replace(/^\S+/, 'bastion')).join('\n')}\n`);
+    const sshConfig = join(dir, 'config');
+    writeFileSync(
+      sshConfig,
+      [
+        'Host sandbox-edge',
+        '  HostName 127.0.0.1',
+        `  Port ${fleet.bastion.port}`,
+        'Host sandbox-inner',
+        '  HostName bastion',
+        '  ProxyJump sandbox-edge',
+        `Host ${fleet.hosts.map((h) => h.privateIp).join(' ')}`,
+        '  ProxyJump sandbox-inner',
+        'Host *',
+        '  User deploy',
+        `  IdentityFile ${fleet.sshKeyFile}`,
+        `  UserKnownHostsFile ${knownHosts}`,
+        '',
+      ].join('\n'),
+    );
+    // A configuration with no SSH settings of its own but the file to read.
+    const config = readFileSync(sandbox.configFile, 'utf8').replace(/^ssh:\n(  .*\n)+/m, `ssh:\n  config: ${sshConfig}\n`);
+    const configFile = join(dir, 'baton.yaml');
+    writeFileSync(configFile, config);
+    expect(config).not.toMatch(/identityFile|bastion:|knownHosts/);
+    const run = await runBaton(['deploy', '--config', configFile, '--deployment', 'sandbox', '--image', image('v1'), '--reporter', 'json']);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    for (const h of fleet.hosts) expect(await liveImage(h.container)).toBe(image('v1'));
+
+    // ProxyCommand cannot be honoured: refused before anything changes, naming the file and line.
+    writeFileSync(sshConfig, `Host ${fleet.hosts[0]!.privateIp}\n  ProxyCommand nc %h %p\n${readFileSync(sshConfig, 'utf8')}`);
+    await sandbox.emulator.clearCalls();
+    const refused = await runBaton(['deploy', '--config', configFile, '--deployment', 'sandbox', '--image', image('v2')]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${sshConfig}:2: ProxyCommand for ${fleet.hosts[0]!.privateIp} is not supported`);
+    expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
+  });
+});
+

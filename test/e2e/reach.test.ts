@@ -80,4 +80,19 @@ describe('an IP target group and a host that refuses forwarding', () => {
       await dockerExec(hardened.container, restore);
     }
   });
+
+  it('prune old images of the repository after a deploy, keeping what containers use, never other repositories', async () => {
+    const repo = sandbox.fleet.appRepository;
+    const images = async (container: string) => (await dockerExec(container, `docker image ls --format '{{.Repository}}:{{.Tag}}' | sort`)).split('\n').filter(Boolean);
+    for (const h of sandbox.fleet.hosts) await dockerExec(h.container, `docker tag ${repo}:v1 other/keep:1`);
+    expect(await images(sandbox.fleet.hosts[0]!.container)).toContain(`${repo}:v1`);
+    const run = await runBaton(['deploy', ...args('--image', image('v3'), '--reporter', 'json', '-e', 'container.keepImages=0')]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const pruned = run.events.find((e): e is typeof e & Step => e.type === 'step' && (e as Step).step === 'prune images' && (e as Step).status === 'ok') as Step | undefined;
+    for (const h of sandbox.fleet.hosts) {
+      expect(pruned?.detail).toContain(`${h.name}: removed :v1`);
+      // live runs v3, live-previous keeps v2 for rollback: both stay; v1 goes; another repository's tag stays.
+      expect(await images(h.container)).toEqual(['other/keep:1', `${repo}:v2`, `${repo}:v3`]);
+    }
+  });
 });

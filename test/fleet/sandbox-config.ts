@@ -19,6 +19,7 @@ aws:
   endpoint: ${awsEndpoint}
 ssh:
   user: deploy
+  port: 22
   identityFile: ${fleet.sshKeyFile}
   knownHosts: ${fleet.knownHostsFile}
   bastion:

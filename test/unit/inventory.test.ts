@@ -18,7 +18,6 @@ describe('static Ansible inventories', () => {
     expect(inv.hosts.map((h) => `${h.name} ${h.address} ${h.groups.join(',')} ${h.ssh?.user ?? '-'}`)).toEqual([
       'app-1 192.168.56.11 app deploy',
       'app-2 192.168.56.12 app deploy',
-      'lb 192.168.56.20 lb -',
     ]);
     expect(inv.bastion).toEqual({ host: '127.0.0.1', port: 2210, user: 'deploy' });
   });
