@@ -1,13 +1,13 @@
 /**
  * Benchmark: Baton side by side with the same rolling deploy done by a bash loop over ssh (ControlMaster,
  * ProxyJump) and the AWS CLI (bench/baseline/rolling.sh), and by an Ansible playbook (ansible-core,
- * pipelining, ControlPersist, ProxyJump; bench/baseline/rolling.yml), on the same sandbox, serial 1,
+ * pipelining, ControlPersist, ProxyJump; bench/baseline/rolling.yml), on the same sandbox, `serial` hosts at a time,
  * under load through the load balancer. Runs are interleaved (Baton, bash, Ansible, then again), each
  * starting cold: the new image absent from the hosts, no SSH master open. For each tool: wall time,
  * each host's time out of service (read from HAProxy, whoever drives it), the peak RSS of the tool's
  * whole process tree (ssh clients and Python workers included), and failed requests.
  *
- * Run: `node --import tsx bench/compare.ts [hosts=4,8] [rounds=3]` (after `npm run build`; needs
+ * Run: `node --import tsx bench/compare.ts [hosts=4,8] [rounds=3] [serial=1|25%]` (after `npm run build`; needs
  * ansible-core and the AWS CLI: `apt-get install ansible-core awscli`). Prints medians (min–max).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,6 +24,8 @@ import { SANDBOX, SANDBOX_ALARMS } from '../test/fleet/sandbox-config.ts';
 
 const sizes = (process.argv[2] ?? '4,8').split(',').map(Number);
 const rounds = Number(process.argv[3] ?? 3);
+/** Hosts per batch, for all three: a count or a percentage (Ansible's `serial`). */
+const serial = process.argv[4] ?? '1';
 const here = import.meta.dirname;
 
 type Tool = 'baton' | 'bash' | 'ansible';
@@ -144,9 +146,9 @@ async function measure(sandbox: Sandbox, tool: Tool, image: string, dir: string,
   const started = Date.now();
   const { child, done } =
     tool === 'baton'
-      ? start(process.execPath, [batonBin, 'deploy', '--config', sandbox.configFile, '--deployment', 'sandbox', '--image', image, '--reporter', 'plain'], {}, dir)
+      ? start(process.execPath, [batonBin, 'deploy', '--config', sandbox.configFile, '--deployment', 'sandbox', '--image', image, '--reporter', 'plain', '--serial', serial], {}, dir)
       : tool === 'bash'
-        ? start(join(here, 'baseline', 'rolling.sh'), [], { ...aws, SSH_CONFIG: sshConfig, IMAGE: image, HOSTS: fleet.hosts.map((h) => `${h.privateIp}=${h.instanceId}`).join(' ') }, dir)
+        ? start(join(here, 'baseline', 'rolling.sh'), [], { ...aws, SERIAL: serial, SSH_CONFIG: sshConfig, IMAGE: image, HOSTS: fleet.hosts.map((h) => `${h.privateIp}=${h.instanceId}`).join(' ') }, dir)
         : (() => {
             const inventory = join(dir, 'hosts.ini');
             writeFileSync(inventory, `[app]\n${fleet.hosts.map((h) => `${h.privateIp} instance_id=${h.instanceId}`).join('\n')}\n`);
@@ -154,8 +156,10 @@ async function measure(sandbox: Sandbox, tool: Tool, image: string, dir: string,
               join(dir, 'ansible.cfg'),
               `[defaults]\nhost_key_checking = True\ninterpreter_python = /usr/bin/python3\nforks = 16\nstdout_callback = minimal\nretry_files_enabled = False\n[ssh_connection]\npipelining = True\nssh_args = -F ${sshConfig}\n`,
             );
-            const vars = `image=${image} emu=${aws.EMU} region=${aws.REGION} asg=${aws.ASG} elb=${aws.ELB} tg=${aws.TG} alarms='${aws.ALARMS}'`;
-            return start('ansible-playbook', ['-i', inventory, join(here, 'baseline', 'rolling.yml'), '-e', vars], { ANSIBLE_CONFIG: join(dir, 'ansible.cfg') }, dir);
+            const vars = `image=${image} emu=${aws.EMU} region=${aws.REGION} asg=${aws.ASG} elb=${aws.ELB} tg=${aws.TG} alarms='${aws.ALARMS}' serial=${serial}`;
+            // The bastion's master first, as the bash loop does: sixteen forks each opening their own
+            // ProxyJump connection at once trip its sshd's MaxStartups.
+            return start('sh', ['-c', 'ssh -F "$1" bastion true && shift && exec ansible-playbook "$@"', 'sh', sshConfig, '-i', inventory, join(here, 'baseline', 'rolling.yml'), '-e', vars], { ANSIBLE_CONFIG: join(dir, 'ansible.cfg') }, dir);
           })();
   const rss = treeRss(child.pid!);
   const result = await done;
@@ -170,6 +174,9 @@ async function measure(sandbox: Sandbox, tool: Tool, image: string, dir: string,
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const spread = (xs: number[], digits = 1) => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+
+/** Each tool's median peak RSS by fleet size, for the growth per extra host. */
+const rssBySize = new Map<Tool, [number, number][]>([['baton', []], ['bash', []], ['ansible', []]]);
 
 for (const hosts of sizes) {
   const sandbox = await startSandbox({ hosts, log: (l) => console.error(`fleet: ${l}`) });
@@ -191,12 +198,24 @@ for (const hosts of sizes) {
     await sandbox.stop();
   }
   const base = (tool: Tool) => median(samples.get(tool)!.map((s) => s.wallS));
-  console.log(`\n${hosts} hosts, serial 1, ${rounds} interleaved runs each, under 20 req/s; median (min–max):`);
+  console.log(`\n${hosts} hosts, serial ${serial}, ${rounds} interleaved runs each, under 20 req/s; median (min–max):`);
   console.log(`  ${'tool'.padEnd(8)} ${'wall s'.padEnd(18)} ${'per host out of service s'.padEnd(26)} ${'peak RSS MB'.padEnd(20)} failed requests  vs bash  vs ansible`);
   for (const tool of ['baton', 'bash', 'ansible'] as const) {
     const s = samples.get(tool)!;
+    rssBySize.get(tool)!.push([hosts, median(s.map((x) => x.peakRssMb))]);
     console.log(
       `  ${tool.padEnd(8)} ${spread(s.map((x) => x.wallS)).padEnd(18)} ${spread(s.flatMap((x) => x.outOfServiceS), 2).padEnd(26)} ${spread(s.map((x) => x.peakRssMb), 0).padEnd(20)} ${String(s.reduce((a, x) => a + x.failed, 0)).padEnd(16)} ${(base(tool) / base('bash')).toFixed(2)}×    ${(base(tool) / base('ansible')).toFixed(2)}×`,
     );
+  }
+}
+
+if (sizes.length > 1) {
+  console.log('\npeak RSS growth per extra host (least squares over the sizes above):');
+  for (const [tool, points] of rssBySize) {
+    const n = points.length;
+    const mx = points.reduce((a, [x]) => a + x, 0) / n;
+    const my = points.reduce((a, [, y]) => a + y, 0) / n;
+    const slope = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+    console.log(`  ${tool.padEnd(8)} ${slope.toFixed(1)} MB per host (${points.map(([x, y]) => `${x}: ${y.toFixed(0)} MB`).join(', ')})`);
   }
 }

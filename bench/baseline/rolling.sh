@@ -4,7 +4,8 @@
 # on every host in parallel; then host by host: deregister and wait until drained, swap the container,
 # health-check it on the host, register and wait until in service; resume and re-enable at the end.
 # Polls every 0.2 s. Environment: SSH_CONFIG, HOSTS ("ip=instance-id ..."), IMAGE, EMU (AWS endpoint),
-# REGION, ASG, ELB, TG, ALARMS. Used by bench/compare.ts.
+# REGION, ASG, ELB, TG, ALARMS, SERIAL (hosts per batch: a count or a percentage; default 1).
+# Used by bench/compare.ts.
 set -euo pipefail
 aws() { command aws --endpoint-url "$EMU" --region "$REGION" --output text "$@"; }
 on() { ssh -F "$SSH_CONFIG" "$@"; }
@@ -15,6 +16,9 @@ aws autoscaling suspend-processes --auto-scaling-group-name "$ASG" --scaling-pro
 aws cloudwatch disable-alarm-actions --alarm-names $ALARMS
 trap 'aws autoscaling resume-processes --auto-scaling-group-name "$ASG" --scaling-processes $PROCESSES; aws cloudwatch enable-alarm-actions --alarm-names $ALARMS' EXIT
 
+# The bastion's master connection first: many ProxyJumps at once would each open their own and trip
+# its sshd's MaxStartups (refused above 10 handshakes in flight).
+on bastion true
 pids=()
 for h in $HOSTS; do on "${h%%=*}" docker pull -q "$IMAGE" >/dev/null & pids+=($!); done
 for p in "${pids[@]}"; do wait "$p"; done
@@ -22,8 +26,9 @@ for p in "${pids[@]}"; do wait "$p"; done
 tg_state() { aws elbv2 describe-target-health --target-group-arn "$TG_ARN" --targets "Id=$1,Port=8080" --query 'TargetHealthDescriptions[0].TargetHealth.State'; }
 elb_state() { aws elb describe-instance-health --load-balancer-name "$ELB" --instances "$1" --query 'InstanceStates[0].[State,Description]' 2>/dev/null || echo gone; }
 
-for h in $HOSTS; do
-  ip=${h%%=*} id=${h##*=}
+# One host's turn.
+roll() {
+  local ip=${1%%=*} id=${1##*=}
   aws elb deregister-instances-from-load-balancer --load-balancer-name "$ELB" --instances "$id" >/dev/null
   aws elbv2 deregister-targets --target-group-arn "$TG_ARN" --targets "Id=$id,Port=8080"
   until [ "$(tg_state "$id")" = unused ] && ! elb_state "$id" | grep -q InService; do sleep 0.2; done
@@ -34,4 +39,22 @@ for h in $HOSTS; do
   aws elb register-instances-with-load-balancer --load-balancer-name "$ELB" --instances "$id" >/dev/null
   aws elbv2 register-targets --target-group-arn "$TG_ARN" --targets "Id=$id,Port=8080"
   until [ "$(tg_state "$id")" = healthy ] && [ "$(elb_state "$id" | cut -f1)" = InService ]; do sleep 0.2; done
+}
+
+# Batches of SERIAL hosts (a count, or a percentage of the fleet), the hosts of a batch in parallel.
+set -- $HOSTS
+total=$#
+case "${SERIAL:-1}" in
+  *%) per=$(( (total * ${SERIAL%\%} + 99) / 100 )) ;;
+  *) per=${SERIAL:-1} ;;
+esac
+[ "$per" -ge 1 ] || per=1
+while [ $# -gt 0 ]; do
+  pids=()
+  for _ in $(seq "$per"); do
+    [ $# -gt 0 ] || break
+    roll "$1" & pids+=($!)
+    shift
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
 done

@@ -25,8 +25,8 @@ export async function runConfigShow(options: ConfigShowOptions): Promise<number>
     if (path === 'source' || path === 'deployment') return;
     const origin = origins.get(path);
     const from = origin ? `${origin.source}${origin.prefix || origin.source === 'command line' ? `: ${origin.prefix}${path}` : ''}` : 'default';
-    // Container env values are shown masked whatever they hold: a literal in the file may be a secret too.
-    const shown = path.startsWith('container.env.') ? MASK : value;
+    // Container env values, secret files and passwords are shown masked whatever they hold: a literal may be a secret too.
+    const shown = path.startsWith('container.env.') || path.startsWith('container.secretFiles.') || path === 'registry.password' ? MASK : value;
     rows.push({ path, value: shown, from: maskSecrets(from) });
   };
   walk(config, '');

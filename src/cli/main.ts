@@ -18,7 +18,28 @@ const commands = {
   status: () => import('./status.ts'),
   vault: () => import('./vault.ts'),
   config: () => import('./config.ts'),
+  listHosts: () => import('./list-hosts.ts'),
 };
+
+/**
+ * `--list-hosts` from a static inventory needs no AWS: a light path that loads none of the SDK. EC2
+ * tags, an aws_ec2 inventory, a remote-run branch or TeamCity (whose branch picks the deployment) take
+ * the full one.
+ */
+function quickList(args: { 'list-hosts': boolean; inventory?: string; deployment?: string; branch?: string }): boolean {
+  return (
+    args['list-hosts'] &&
+    args.inventory !== undefined &&
+    !/aws_ec2\.ya?ml$/.test(args.inventory) &&
+    args.deployment !== undefined &&
+    !args.branch &&
+    !process.env.TEAMCITY_VERSION
+  );
+}
+
+function quickListArgs(args: { deployment?: string; config: string; inventory?: string; limit?: string; serial?: string; 'extra-vars': (string | number)[]; reporter: ReporterName }) {
+  return { deployment: args.deployment!, configFile: args.config, inventoryFile: args.inventory!, limit: args.limit, serial: args.serial, extraVars: args['extra-vars'].map(String), reporter: args.reporter };
+}
 
 /** `baton vault` file commands' options, as ansible-vault names them. */
 function vaultFileOptions<T>(y: Argv<T>) {
@@ -63,6 +84,10 @@ export async function main(argv: string[]): Promise<number> {
             .option('image-repository', { type: 'string', describe: 'with a remote-run branch and no --image: deploy <repository>:<user>-<feature>-<commit>' })
             .option('force-shared', { type: 'boolean', default: false, describe: 'let a remote-run build deploy into a deployment other than its own' }),
         async (args) => {
+          if (quickList(args)) {
+            exitCode = await (await commands.listHosts()).runListHosts({ ...quickListArgs(args), image: args.image, playbookFile: args.playbook });
+            return;
+          }
           exitCode = await (await commands.deploy()).runDeploy({
             ...rolloutArgs(args),
             image: args.image,
@@ -79,6 +104,10 @@ export async function main(argv: string[]): Promise<number> {
         'put every selected host back on the container the last deploy kept, host by host, with the same guards',
         (y) => rolloutOptions(y),
         async (args) => {
+          if (quickList(args)) {
+            exitCode = await (await commands.listHosts()).runListHosts({ ...quickListArgs(args), rollback: true });
+            return;
+          }
           exitCode = await (await commands.deploy()).runDeploy({ ...rolloutArgs(args), rollback: true });
         },
       )

@@ -59,6 +59,7 @@ export async function loadConfig(options: LoadOptions & { readonly file: string 
 async function resolveVaultReferences(config: DeployConfig): Promise<DeployConfig> {
   const wanted = [
     ...Object.entries(config.container.env).map(([k, v]) => [`container.env.${k}`, v] as const),
+    ...Object.entries(config.container.secretFiles).map(([k, v]) => [`container.secretFiles.${k}`, v] as const),
     ...(config.registry?.password ? [['registry.password', config.registry.password] as const] : []),
   ].flatMap(([setting, v]) => {
     const ref = parseVaultReference(v);
@@ -70,7 +71,8 @@ async function resolveVaultReferences(config: DeployConfig): Promise<DeployConfi
   try {
     for (const { setting, ref } of wanted) {
       const value = await vault.read(ref);
-      if (/[\r\n\0]/.test(value)) throw new ConfigError(setting, `the value read from vault:${ref.path}#${ref.key} holds a line break or NUL, which Baton cannot pass on`, config.source);
+      // A secret file may hold lines (a certificate); an env value or a password may not.
+      if (!setting.startsWith('container.secretFiles.') && /[\r\n\0]/.test(value)) throw new ConfigError(setting, `the value read from vault:${ref.path}#${ref.key} holds a line break or NUL, which Baton cannot pass on`, config.source);
       registerSecret(value);
       read.set(setting, value);
     }
@@ -78,8 +80,9 @@ async function resolveVaultReferences(config: DeployConfig): Promise<DeployConfi
     vault.close();
   }
   const env = Object.fromEntries(Object.entries(config.container.env).map(([k, v]) => [k, read.get(`container.env.${k}`) ?? v]));
+  const secretFiles = Object.fromEntries(Object.entries(config.container.secretFiles).map(([k, v]) => [k, read.get(`container.secretFiles.${k}`) ?? v]));
   const password = read.get('registry.password');
-  return deepFreeze({ ...config, container: { ...config.container, env }, ...(config.registry && password && { registry: { ...config.registry, password } }) });
+  return deepFreeze({ ...config, container: { ...config.container, env, secretFiles }, ...(config.registry && password && { registry: { ...config.registry, password } }) });
 }
 
 /** Pure: the configuration `text` (from `source`) for one deployment. */
@@ -111,8 +114,8 @@ export function parseConfig(text: string, source: string, options: LoadOptions):
   layer(merged, base, { source, prefix: '' });
   layer(merged, overlay, { source, prefix: `deployments.${options.deployment}.` });
   if (options.overrides) layer(merged, structuredClone(options.overrides) as Record<string, unknown>, { source: 'command line', prefix: '' });
-  // A container env value may be a secret: errors name the setting, never echo the value.
-  for (const extra of options.extraVars ?? []) layer(merged, parseExtraVar(extra), { source: `-e ${/^\s*container\.env\b/.test(extra) ? extra.replace(/=[\s\S]*$/, '=***') : extra}`, prefix: '' });
+  // Anything under container, registry or vault may be a secret: errors name the setting, never echo the value.
+  for (const extra of options.extraVars ?? []) layer(merged, parseExtraVar(extra), { source: `-e ${/^\s*(container|registry|vault)\b/.test(extra) ? extra.replace(/=[\s\S]*$/, '=***') : extra}`, prefix: '' });
 
   const issues: Issue[] = [];
   const config = build(new Reader(merged, origins, issues, { source, prefix: '' }), source, options.deployment);
@@ -146,7 +149,11 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
   if (ssh.has('acceptNewHostKeys')) ssh.problem('acceptNewHostKeys', 'is taken only from the --accept-new-host-keys flag, for one run, never from a file or -e');
 
   const container = r.child('container');
-  container.known(['name', 'ports', 'env', 'volumes', 'restart', 'stopTimeout', 'labels', 'keepImages']);
+  container.known(['name', 'ports', 'env', 'volumes', 'restart', 'stopTimeout', 'labels', 'keepImages', 'secretFiles', 'secretFilesDir']);
+  const secretFilesDir = container.string('secretFilesDir', { optional: true, check: (v) => (/^\/[A-Za-z0-9._@+\/-]*[^/]$/.test(v) && !/(^|\/)\.\.(\/|$)/.test(v) ? undefined : 'is not an absolute path on the hosts (like /run/baton-secrets)') });
+  if (container.has('secretFiles') && !secretFilesDir) {
+    container.problem('secretFilesDir', 'is required with secretFiles: a tmpfs folder on the hosts that outlives SSH sessions, like /run/baton-secrets (an fstab line: tmpfs /run/baton-secrets tmpfs mode=0700,uid=deploy,size=1m 0 0)');
+  }
   const volumes = container.strings('volumes', { fallback: [], check: (v) => (v.split(':').length >= 2 ? undefined : 'is not SOURCE:TARGET[:OPTIONS]') });
 
   const health = r.child('health');
@@ -208,6 +215,9 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       stopTimeout: container.duration('stopTimeout', { fallback: 10_000 }),
       labels: container.map('labels', { fallback: {} }),
       keepImages: container.integer('keepImages', { fallback: 2, min: 0, max: 100 }),
+      // Keys are absolute paths in the container (no `:` or `,`, which docker's -v would misread), values secrets.
+      ...(secretFilesDir && { secretFilesDir }),
+      secretFiles: container.map('secretFiles', { fallback: {}, key: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._@+\/-]+$/, value: (v) => expandEnv(v), secret: true }),
     },
     health: {
       ...(http && {

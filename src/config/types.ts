@@ -60,6 +60,17 @@ export interface ContainerSettings {
   readonly labels: Readonly<Record<string, string>>;
   /** Images of the deployed repository kept on each host beyond those containers use (pruning). */
   readonly keepImages: number;
+  /**
+   * Path in the container → content (a secret: `vault:`, `!vault`, `${VAR}`): files written to a
+   * tmpfs on the host and mounted read-only, where `docker inspect` shows no value.
+   */
+  readonly secretFiles: Readonly<Record<string, string>>;
+  /**
+   * Where secret files are kept on the hosts: a tmpfs folder the deploy user can write that outlives
+   * its SSH sessions (not $XDG_RUNTIME_DIR or, on systemd hosts, /dev/shm: logind empties both at
+   * logout). Required with secretFiles.
+   */
+  readonly secretFilesDir?: string;
 }
 
 export interface HealthSettings {

@@ -12,19 +12,20 @@ import type { Host } from './host.ts';
  * group's own host order, which subscripts (`web[0]`) index as Ansible's do.
  */
 export function selectHosts(hosts: readonly Host[], pattern: string, source = '--limit', groupHosts?: ReadonlyMap<string, readonly string[]>): Host[] {
-  const match = (term: string) => (term === 'all' || term === '*' ? [...hosts] : matchTerm(hosts, term, source, groupHosts));
+  // `&x` and `!x` are enumerated as patterns even when a host is named x (Ansible's shortcut sees the prefix).
+  const match = (term: string, prefixed = false) => (term === 'all' || term === '*' ? [...hosts] : matchTerm(hosts, term, source, groupHosts, prefixed));
   // As Ansible's --limit reads it: a term starting with @ is a file whose lines are patterns in its
   // place (`&@file` and `!@file` are no such thing: names that match nothing).
   const terms = splitPattern(pattern).flatMap((t) => (t.startsWith('@') ? readHostList(t.slice(1), source) : [t]));
   if (!terms.length) throw new InventoryError(`${source}: ${JSON.stringify(pattern)} is an empty pattern`);
   const positive = terms.filter((t) => !t.startsWith('&') && !t.startsWith('!'));
-  let selected = new Set<Host>(positive.length ? positive.flatMap(match) : hosts);
+  let selected = new Set<Host>(positive.length ? positive.flatMap((t) => match(t)) : hosts);
   for (const t of terms.filter((t) => t.startsWith('&'))) {
-    const keep = new Set(match(t.slice(1)));
+    const keep = new Set(match(t.slice(1), true));
     selected = new Set([...selected].filter((h) => keep.has(h)));
   }
   for (const t of terms.filter((t) => t.startsWith('!'))) {
-    const drop = new Set(match(t.slice(1)));
+    const drop = new Set(match(t.slice(1), true));
     selected = new Set([...selected].filter((h) => !drop.has(h)));
   }
   const result = hosts.filter((h) => selected.has(h));
@@ -52,23 +53,26 @@ export function splitPattern(pattern: string): string[] {
 function isAddress(text: string): boolean {
   const label = '(?:[A-Za-z0-9_-]|\\[[A-Za-z0-9]+:[A-Za-z0-9]+(?::\\d+)?\\])+';
   const name = new RegExp(`^${label}(?:\\.${label})*(?::\\d+)?$`);
-  const ipv6 = /^\[[0-9A-Fa-f:.]+\](?::\d+)?$|^[0-9A-Fa-f]*:[0-9A-Fa-f:]+$/;
-  return name.test(text) || ipv6.test(text);
+  // IPv6 only when it is one: `::` in it, or eight groups (`a:b` is a list of two patterns).
+  const ipv6 = (t: string) => /^[0-9A-Fa-f:.]+$/.test(t) && (t.includes('::') || t.split(':').length === 8);
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\](?::\d+)?$/.exec(text);
+  return name.test(text) || ipv6(text) || (!!bracketed && ipv6(bracketed[1]!));
 }
 
-function matchTerm(hosts: readonly Host[], term: string, source: string, groupHosts: ReadonlyMap<string, readonly string[]> | undefined): Host[] {
+function matchTerm(hosts: readonly Host[], term: string, source: string, groupHosts: ReadonlyMap<string, readonly string[]> | undefined, prefixed: boolean): Host[] {
   // A plain host name is that host, whatever groups share its name. Hosts found by EC2 tags are also
   // known by their address; a static inventory's only by name, as Ansible has them.
-  const named = hosts.find((h) => h.name === term) ?? (groupHosts ? undefined : hosts.find((h) => h.address === term));
+  const named = prefixed ? undefined : (hosts.find((h) => h.name === term) ?? (groupHosts ? undefined : hosts.find((h) => h.address === term)));
   if (named) return [named];
-  if (term.startsWith('~')) return enumerate(hosts, term, regexOf(term, source), groupHosts);
+  if (term.startsWith('~')) return [...new Set(enumerate(hosts, term, regexOf(term, source), groupHosts))];
   // Ansible's subscripts: `[n]` (n may be negative), or a range `[a:b]`, `[a-b]`, `[a:]` with a >= 0.
   // Anything else in brackets is a glob character class, as fnmatch reads it.
   const sliced = /^(.+)\[(?:(-?\d+)|(\d+)[:-](\d*))\]$/.exec(term);
   const expression = sliced ? sliced[1]! : term;
   const members = enumerate(hosts, expression, globToRegExp(expression), groupHosts);
-  // Nothing to subscript: nothing, not an error (as Ansible has it).
-  if (!sliced || !members.length) return members;
+  // Nothing to subscript: nothing, not an error (as Ansible has it). A subscript counts the matches as
+  // Ansible lists them, a host twice if two matching groups hold it; the selection has it once.
+  if (!sliced || !members.length) return [...new Set(members)];
   if (sliced[2] !== undefined) {
     const n = Number(sliced[2]);
     const one = members[n < 0 ? members.length + n : n];
@@ -83,7 +87,7 @@ function matchTerm(hosts: readonly Host[], term: string, source: string, groupHo
     if (!one) throw new InventoryError(`${source}: no host matched the subscripted pattern ${JSON.stringify(term)} (${expression} has ${members.length})`);
     return [one];
   }
-  return members.slice(start, end + 1);
+  return [...new Set(members.slice(start, end + 1))];
 }
 
 /** A `~regex` term, matched from the start of a name as Python's re.match does. */
@@ -105,7 +109,7 @@ function enumerate(hosts: readonly Host[], term: string, re: RegExp, groupHosts:
   const groups = groupOrder.filter((g) => re.test(g));
   const members = groups.flatMap((g) => (groupHosts ? groupHosts.get(g)!.flatMap((n) => byName.get(n) ?? []) : hosts.filter((h) => h.groups.includes(g))));
   if (!groups.length || term.startsWith('~') || /[.?*[]/.test(term)) members.push(...hosts.filter((h) => namesOf(h).some((n) => re.test(n))));
-  return [...new Set(members)];
+  return members;
 }
 
 /** The patterns of a host list file (a retry file): one a line. */

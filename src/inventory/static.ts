@@ -201,6 +201,8 @@ function resolveInventory(groups: Map<string, Group>, file: string): StaticInven
       name,
       address: vars.ansible_host ?? name,
       ...(vars.instance_id && { instanceId: vars.instance_id }),
+      // An IP target group knows the instance by its private address: the one Ansible connects to, if an IPv4.
+      ...(vars.instance_id && /^\d{1,3}(\.\d{1,3}){3}$/.test(vars.ansible_host ?? '') && { privateIp: vars.ansible_host }),
       tags: {},
       groups: m.groups.filter((g) => g !== 'all'),
       ssh: { ...(vars.ansible_user && { user: vars.ansible_user }), ...(port && { port: Number(port) }) },

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -78,5 +78,35 @@ describe('docker commands', () => {
     await run(`${renderCommand(dockerAwaitChanges('live'))} && echo awaited >> "$DOCKER_LOG"`);
     await setAside;
     expect(readFileSync(log, 'utf8')).toBe('rm\nstop\nrename\nawaited\n');
+  });
+
+  it('writes secret files from stdin to a private folder on the tmpfs and mounts each read-only, never in argv', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-secrets-'));
+    const shm = mkdtempSync('/dev/shm/baton-test-');
+    writeFileSync(join(dir, 'docker'), `#!/bin/sh\nfor a in "$@"; do printf '<%s>\\n' "$a"; done >> "$DOCKER_LOG"\nwhile [ $# -gt 0 ]; do [ "$1" = --env-file ] && cat "$2" >> "$DOCKER_LOG"; shift; done\n`, { mode: 0o755 });
+    const log = join(dir, 'log');
+    writeFileSync(log, '');
+    const cert = '-----BEGIN CERT-----\nline two\n-----END CERT-----\n';
+    const run = dockerRun({ ...spec, env: { MODE: 'prod' }, secretFiles: { '/run/secrets/db': 's3cret pass', '/etc/app/tls.pem': cert }, secretFilesDir: shm });
+    expect(renderCommand(run.command) + describeCommand(run.command)).not.toMatch(/s3cret|CERT/);
+    try {
+      execFileSync('sh', ['-c', renderCommand(run.command)], { input: run.stdin, env: { PATH: `${dir}:/usr/bin:/bin`, DOCKER_LOG: log, HOME: dir } });
+      const out = readFileSync(log, 'utf8');
+      const mounts = [...out.matchAll(/<type=bind,readonly,source=([^,>]+),target=([^>]+)>/g)].map((m) => [m[2], readFileSync(m[1]!, 'utf8'), (statSync(m[1]!).mode & 0o777).toString(8)]);
+      expect(mounts).toEqual([
+        ['/run/secrets/db', 's3cret pass', '444'],
+        ['/etc/app/tls.pem', cert, '444'],
+      ]);
+      expect(out).toContain('MODE=prod\n');
+      expect(out).toMatch(/<baton\.secrets=.*baton-secrets\./);
+      expect((statSync(readdirSync(shm).map((d) => join(shm, d))[0]!).mode & 0o777).toString(8)).toBe('700');
+
+      // A run that fails leaves no folder behind.
+      writeFileSync(join(dir, 'docker'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+      expect(() => execFileSync('sh', ['-c', renderCommand(run.command)], { input: run.stdin, env: { PATH: `${dir}:/usr/bin:/bin`, HOME: dir }, stdio: 'ignore' })).toThrow();
+      expect(readdirSync(shm)).toHaveLength(1);
+    } finally {
+      execFileSync('rm', ['-rf', shm]);
+    }
   });
 });

@@ -5,6 +5,9 @@
  */
 import { op, quote, script, type Command } from './command.ts';
 
+/** Sets `tmpfs` to a tmpfs the user may write: $XDG_RUNTIME_DIR, else /dev/shm (empty if neither). */
+const TMPFS = 'tmpfs=; for d in "${XDG_RUNTIME_DIR:-}" /dev/shm; do if [ -n "$d" ] && [ -d "$d" ] && [ -w "$d" ]; then tmpfs=$d; break; fi; done';
+
 /** A registry login for the pull: the password travels on stdin, never in argv. */
 export interface RegistryLogin {
   readonly server: string;
@@ -14,28 +17,37 @@ export interface RegistryLogin {
 
 /**
  * `docker pull`; `--` ends the options, so an image can never be read as one (the reference is also
- * checked at the edge). With a login, the credentials live only for this one command: `docker login
- * --password-stdin` writes them into a private DOCKER_CONFIG on a tmpfs ($XDG_RUNTIME_DIR, else
- * /dev/shm; never /tmp or the user's ~/.docker), removed when the command ends, however it ends, short
- * of a kill -9 of the shell (and then it is in memory only, gone at reboot).
+ * checked at the edge). With a login, the credentials live only for this one command, in a private
+ * DOCKER_CONFIG on a tmpfs ($XDG_RUNTIME_DIR, else /dev/shm; never /tmp or the user's ~/.docker): its
+ * config.json, with the registry's `auth`, comes on stdin (no `docker login`, which would hand the
+ * password to whatever credential helper the host has), and the folder is removed when the command
+ * ends. One a killed command left behind is swept by the next pull on the host.
  */
 export function dockerPull(image: string, login?: RegistryLogin): { command: Command; stdin?: string } {
   if (!login) return { command: op('docker', 'pull', '--quiet', '--', image) };
   const text = [
     'set -e',
     'umask 077',
-    'tmpfs=',
-    'for d in "${XDG_RUNTIME_DIR:-}" /dev/shm; do if [ -n "$d" ] && [ -d "$d" ] && [ -w "$d" ]; then tmpfs=$d; break; fi; done',
-    '[ -n "$tmpfs" ] || { echo "no tmpfs to keep the registry login in for the pull (neither \$XDG_RUNTIME_DIR nor /dev/shm is writable)" >&2; exit 1; }',
+    TMPFS,
+    '[ -n "$tmpfs" ] || { echo "no tmpfs to keep the registry login in for the pull (neither \\$XDG_RUNTIME_DIR nor /dev/shm is writable)" >&2; exit 1; }',
+    // A login a killed pull left (its own trap never ran): no pull lasts this long.
+    `find "$tmpfs" -maxdepth 1 -name 'baton-login.*' -user "$(id -u)" -mmin +${Math.ceil(MAX_PULL_MINUTES)} -exec rm -rf {} + 2>/dev/null || true`,
     'DOCKER_CONFIG=$(mktemp -d "$tmpfs/baton-login.XXXXXX")',
     'export DOCKER_CONFIG',
     `trap 'rm -rf "$DOCKER_CONFIG"' EXIT`,
     "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
-    `docker login --username ${quote(login.username)} --password-stdin ${quote(login.server)} >/dev/null`,
+    'cat > "$DOCKER_CONFIG/config.json"',
     `docker pull --quiet -- ${quote(image)}`,
   ].join('\n');
-  return { command: script(text, `docker login --username ${quote(login.username)} --password-stdin ${quote(login.server)} && docker pull --quiet -- ${quote(image)}`), stdin: login.password };
+  const auth = Buffer.from(`${login.username}:${login.password}`).toString('base64');
+  return {
+    command: script(text, `docker pull --quiet -- ${quote(image)} (logged in to ${quote(login.server)} as ${quote(login.username)}, for this pull only)`),
+    stdin: JSON.stringify({ auths: { [login.server]: { auth } } }),
+  };
 }
+
+/** Longer than any pull may take (timeouts.pull is at most a day, but a day-long pull is no pull). */
+const MAX_PULL_MINUTES = 60;
 
 /** One JSON object: the container's full inspect document. Fails with "No such container" if absent. */
 export const dockerInspectContainer = (name: string): Command => op('docker', 'inspect', '--type', 'container', '--format', '{{json .}}', name);
@@ -76,13 +88,23 @@ export interface RunSpec {
   readonly env: Readonly<Record<string, string>>;
   readonly restart: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Path in the container → content: files mounted read-only from a tmpfs on the host. */
+  readonly secretFiles?: Readonly<Record<string, string>>;
+  /** The tmpfs folder on the host the secret files are kept in (container.secretFilesDir). */
+  readonly secretFilesDir?: string;
 }
 
+/** Secret files live in container.secretFilesDir on the host, one folder per container. */
+export const SECRET_DIR_PREFIX = 'baton-secrets.';
+
 /**
- * `docker run -d` for the new container. The environment never appears in argv (where `ps` and the
- * audit log would show it) nor in any file: the docker CLI reads it as an env file from its own stdin
- * (`--env-file /dev/stdin`), which is the SSH channel. Nothing is left on the host if the command, the
- * connection or Baton dies half-way. (Docker itself keeps a container's env: `docker inspect` shows it.)
+ * `docker run -d` for the new container. Neither its environment nor its secret files ever appear in
+ * argv (where `ps` and the audit log would show them), and the environment in no file: everything comes
+ * on the SSH channel's stdin. Secret files are written to a fresh folder (mode 0700) in
+ * container.secretFilesDir, a tmpfs, and mounted read-only (they must outlive the command: the
+ * container reads them; a failed run removes them);
+ * the environment goes to the docker CLI as an env file on its own stdin (`--env-file /dev/stdin`).
+ * (Docker itself keeps a container's env: `docker inspect` shows it. Secret files it does not.)
  */
 export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
   const volumes = spec.volumes.includes('/dev/log:/dev/log') ? spec.volumes : [...spec.volumes, '/dev/log:/dev/log'];
@@ -93,17 +115,64 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
     ...Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
   ];
   const entries = Object.entries(spec.env);
-  const described = `${argv.map(quote).join(' ')}${entries.length ? ` --env-file <${entries.length} variables from stdin>` : ''} -- ${quote(spec.image)}`;
-  if (!entries.length) return { command: locked(spec.name, `${argv.map(quote).join(' ')} -- ${quote(spec.image)}`, described) };
   for (const [key, value] of entries) {
     if (/[\r\n\0]/.test(value)) throw new Error(`container.env.${key}: a value may not contain a line break or NUL (docker env files are line-based)`);
   }
-  return {
+  const files = Object.entries(spec.secretFiles ?? {});
+  const image = `-- ${quote(spec.image)}`;
+  const described = `${argv.map(quote).join(' ')}${files.length ? ` <${files.length} secret file(s) mounted read-only from a tmpfs>` : ''}${entries.length ? ` --env-file <${entries.length} variables from stdin>` : ''} ${image}`;
+  if (!entries.length && !files.length) return { command: locked(spec.name, `${argv.map(quote).join(' ')} ${image}`, described) };
+  const lines: string[] = [];
+  let stdin = '';
+  let run = argv.map(quote).join(' ');
+  if (files.length) {
+    if (!spec.secretFilesDir) throw new Error('container.secretFilesDir: set it to a tmpfs folder on the hosts to keep secret files in');
+    const base = quote(spec.secretFilesDir);
+    // First on stdin: the number of files, then each file's content in base64 on a line of its own.
+    lines.push(
+      'set -e',
+      'umask 077',
+      `[ -d ${base} ] && [ -w ${base} ] || { echo "container.secretFilesDir: "${base}" is not a folder this user can write" >&2; exit 1; }`,
+      `[ "$(stat -f -c %T ${base})" = tmpfs ] || { echo "container.secretFilesDir: "${base}" is not on a tmpfs" >&2; exit 1; }`,
+      `dir=$(mktemp -d ${base}/${SECRET_DIR_PREFIX}XXXXXX)`,
+      // Gone again unless the container that mounts it was created.
+      'created=; trap \'[ -n "$created" ] || rm -rf "$dir"\' EXIT',
+      "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
+      'IFS= read -r n',
+      'i=0; while [ "$i" -lt "$n" ]; do IFS= read -r line; printf %s "$line" | base64 -d > "$dir/$i"; i=$((i+1)); done',
+      // Readable by whatever user the container runs as; the folder keeps other users of the host out.
+      'chmod 0444 "$dir"/*',
+    );
+    stdin += `${files.length}\n${files.map(([, content]) => `${Buffer.from(content).toString('base64')}\n`).join('')}`;
+    // --mount, not --volume: a source gone missing (a reboot emptied the tmpfs) fails the start instead of
+    // mounting an empty folder in the secret's place.
+    run += ` --label "baton.secrets=$dir"${files.map(([target], i) => ` --mount "type=bind,readonly,source=$dir/${i}",${quote(`target=${target}`)}`).join('')}`;
+  }
+  if (entries.length) {
     // Through `cat`: docker's stdin is then a pipe, which /dev/stdin can open (a socket, as some sshd give, cannot).
-    command: locked(spec.name, `cat | ${argv.map(quote).join(' ')} --env-file /dev/stdin -- ${quote(spec.image)}`, described),
-    stdin: entries.map(([k, v]) => `${k}=${v}\n`).join(''),
-  };
+    lines.push(`cat | ${run} --env-file /dev/stdin ${image}`);
+    stdin += entries.map(([k, v]) => `${k}=${v}\n`).join('');
+  } else lines.push(`${run} ${image} </dev/null`);
+  if (files.length) lines.push('created=1');
+  return { command: locked(spec.name, lines.join('\n'), described), stdin };
 }
+
+/**
+ * Removes the secret folders in `dir` that no container mounts any more (a replaced container's, one
+ * whose run failed), once they are a few minutes old: a folder just made for a `docker run` in flight
+ * on this host is not yet mounted. Removes nothing when docker cannot say what is mounted.
+ */
+export const dockerPruneSecrets = (dir: string): Command =>
+  script(
+    [
+      'set -e',
+      `[ -d ${quote(dir)} ] || exit 0`,
+      'ids=$(docker ps -aq)',
+      `used=$(if [ -n "$ids" ]; then docker inspect --format '{{range .Mounts}}{{.Source}} {{end}}' $ids; fi)`,
+      `find ${quote(dir)} -maxdepth 1 -name '${SECRET_DIR_PREFIX}*' -type d -mmin +10 | while IFS= read -r d; do case " $used " in *" $d/"*) ;; *) rm -rf -- "$d"; echo "$d";; esac; done`,
+    ].join('\n'),
+    `remove the secret folders in ${dir} no container mounts`,
+  );
 
 /**
  * Takes the live container out of the way in one round trip: drops the rollback candidate kept from

@@ -3,7 +3,7 @@
  * (`AllowTcpForwarding no`), where no tunnel can reach the container's port. It runs the first client
  * the host has: curl, GNU wget, bash's /dev/tcp, or busybox's wget (whose `-S` crashes in Debian 12's
  * build, so it reports only 2xx or the error status). The status comes from the status line the client
- * prints. Port and path are single-quoted arguments; nothing else of the request comes from outside.
+ * prints. No proxy the host's environment names is used, and nothing is retried: the health check polls. Port and path are single-quoted arguments; nothing else of the request comes from outside.
  */
 import { BatonError } from '../errors.ts';
 import { quote, script, type Command } from './command.ts';
@@ -25,13 +25,13 @@ export function onHostGet(port: number, path: string, timeoutMs: number): Comman
   return script(
     [
       'if command -v curl >/dev/null 2>&1; then',
-      `  curl -sS -o /dev/null -D - --max-time ${seconds} -A baton -- ${url} 2>&1`,
+      `  curl -sS -o /dev/null -D - --noproxy '*' --max-time ${seconds} -A baton -- ${url} 2>&1`,
       'elif command -v wget >/dev/null 2>&1 && wget --version 2>/dev/null | grep -q "GNU Wget"; then',
-      `  wget -S -O /dev/null -T ${seconds} -- ${url} 2>&1`,
+      `  wget -S -O /dev/null --no-proxy -t 1 -T ${seconds} -- ${url} 2>&1`,
       'elif command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then',
       `  timeout ${seconds} bash -c ${quote(bashGet)} _ ${port} ${quote(path)} 2>&1`,
       'elif command -v busybox >/dev/null 2>&1 && busybox --list | grep -qx wget; then',
-      `  busybox wget -q -O /dev/null -T ${seconds} ${url} 2>&1 && echo '${SOME_2XX}'`,
+      `  busybox wget -q -Y off -O /dev/null -T ${seconds} ${url} 2>&1 && echo '${SOME_2XX}'`,
       'else',
       `  echo '${NO_CLIENT}'; false`,
       'fi',

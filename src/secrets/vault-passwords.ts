@@ -2,7 +2,7 @@
  * Where Ansible Vault passwords come from, read as ansible-core reads them: `--vault-id label@source`
  * (source a file, an executable that prints the password, or `prompt`), `--vault-password-file file`
  * (the `default` id), and `ANSIBLE_VAULT_PASSWORD_FILE` / `ANSIBLE_VAULT_IDENTITY_LIST` when no flag
- * names one. Surrounding whitespace is not part of a password; an executable file is run for it.
+ * names one. An executable file is run for the password (a `*-client` script told which vault id).
  */
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
@@ -42,12 +42,16 @@ export async function loadVaultPasswords(options: VaultPasswordOptions): Promise
       out.push({ label, password: await readHidden(`Vault password${label === 'default' ? '' : ` (${label})`}: `, from) });
       continue;
     }
-    out.push({ label, password: readPasswordFile(source, from) });
+    out.push({ label, password: readPasswordFile(source, from, label) });
   }
   return out;
 }
 
-function readPasswordFile(file: string, from: string): string {
+/**
+ * As ansible-core reads one: an executable is run (a `*-client` script with `--vault-id <label>`) and
+ * its output's line ending dropped; a plain file's surrounding whitespace is dropped.
+ */
+function readPasswordFile(file: string, from: string, label: string): string {
   let executable = false;
   try {
     accessSync(file, constants.X_OK);
@@ -56,8 +60,10 @@ function readPasswordFile(file: string, from: string): string {
     // not executable: a plain file
   }
   try {
-    const text = executable ? execFileSync(file, [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60_000 }) : readFileSync(file, 'utf8');
-    const password = text.trim();
+    const client = /-client(\.\w+)?$/.test(file);
+    const password = executable
+      ? execFileSync(file, client ? ['--vault-id', label] : [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60_000 }).replace(/[\r\n]+$/, '')
+      : readFileSync(file, 'utf8').trim();
     if (!password) throw new ConfigError(from, `${file} holds an empty password`);
     return password;
   } catch (error) {

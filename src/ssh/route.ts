@@ -52,16 +52,22 @@ export function planRoutes(ssh: SshSettings, hosts: readonly Host[], config: Ssh
       found,
     };
   };
-  /** The hops before `alias` its own ProxyJump names, each resolved in turn (outermost first). */
+  /** `alias` and, before it, the hops its own ProxyJump names (outermost first). */
   const chainTo = (spec: string, explicit: { user?: string; port?: number }, depth: number): Hop[] => {
     if (depth > MAX_HOPS) throw new ConfigError('ssh.config', `ProxyJump to ${spec} goes through more than ${MAX_HOPS} hops (a loop?)`);
     const { hop, found } = resolveHop(spec, explicit, { user: ssh.user, port: 22 });
-    const before = (found.proxyJump ?? []).flatMap((s) => {
-      const j = parseJump(s);
-      return chainTo(j.host, { ...(j.user && { user: j.user }), ...(j.port && { port: j.port }) }, depth + 1);
-    });
-    return [...before, hop];
+    return [...(found.proxyJump ? hopsOf(found.proxyJump, depth + 1) : []), hop];
   };
+  /**
+   * A ProxyJump list `a,b,c`, as ssh follows it (`ssh -J a,b -W c`): the first hop may be reached
+   * through its own ProxyJump; the ones after it are reached through the one before, whatever theirs says.
+   */
+  const hopsOf = (list: readonly string[], depth: number): Hop[] =>
+    list.flatMap((s, i) => {
+      const j = parseJump(s);
+      const explicit = { ...(j.user && { user: j.user }), ...(j.port && { port: j.port }) };
+      return i === 0 ? chainTo(j.host, explicit, depth) : [resolveHop(j.host, explicit, { user: ssh.user, port: 22 }).hop];
+    });
 
   const hostRoutes = new Map<string, Hop>();
   const hostJumps = new Map<string, string>();
@@ -84,10 +90,7 @@ export function planRoutes(ssh: SshSettings, hosts: readonly Host[], config: Ssh
       const described = hosts.map((h) => `${h.name}: ${hostJumps.get(h.name) ?? 'direct'}`).join('; ');
       throw new ConfigError('ssh.config', `the hosts are reached through different jump hosts (${described}); Baton uses one chain of jump hosts per run: set ssh.bastion, or give them one ProxyJump`);
     }
-    jumps = [...chains][0]!.split(',').flatMap((s) => {
-      const j = parseJump(s);
-      return chainTo(j.host, { ...(j.user && { user: j.user }), ...(j.port && { port: j.port }) }, 1);
-    });
+    jumps = hopsOf([...chains][0]!.split(','), 1);
   }
   return { jumps, hosts: hostRoutes, warnings: [...warnings] };
 }

@@ -21,6 +21,7 @@ const execFileAsync = promisify(execFile);
 const DB_PASSWORD = 'vault-db-Pa55word-7f3a';
 const API_TOKEN = 'ansible-api-T0ken-91c2';
 const TOKEN = 'hvs.sandbox-deployer-token';
+const TLS_KEY = '-----BEGIN PRIVATE KEY-----\nc2FuZGJveC10bHMta2V5\n-----END PRIVATE KEY-----';
 
 let sandbox: Sandbox;
 let vault: VaultEmulator;
@@ -30,9 +31,9 @@ let webhook: { server: Server; url: string; bodies: string[] };
 beforeAll(async () => {
   sandbox = await startSandbox({ hosts: 2 });
   vault = await startVaultEmulator({
-    mounts: { secret: { version: 2, secrets: { api: [{ password: 'an-older-one' }, { password: DB_PASSWORD }], registry: { password: sandbox.fleet.privateRegistry.password } } } },
+    mounts: { secret: { version: 2, secrets: { api: [{ password: 'an-older-one' }, { password: DB_PASSWORD }], registry: { password: sandbox.fleet.privateRegistry.password }, tls: { key: TLS_KEY } } } },
     // Renewable, as real tokens are: node-vault-client's renewal timer must not keep Baton alive.
-    tokens: { [TOKEN]: { paths: ['secret/data/api', 'secret/data/registry'], renewable: true, ttlSeconds: 3600 } },
+    tokens: { [TOKEN]: { paths: ['secret/data/api', 'secret/data/registry', 'secret/data/tls'], renewable: true, ttlSeconds: 3600 } },
   });
   dir = mkdtempSync(join(tmpdir(), 'baton-secrets-'));
   writeFileSync(join(dir, 'vault-pass'), 'sandbox vault password\n', { mode: 0o600 });
@@ -160,6 +161,35 @@ describe('secrets from HashiCorp Vault and Ansible Vault', () => {
     }
     // The hosts' own docker configuration holds no login either.
     for (const h of sandbox.fleet.hosts) expect(await dockerExec(h.container, 'cat /home/deploy/.docker/config.json 2>/dev/null || true')).not.toContain('registry:5001');
+  });
+
+  it('can be files instead of env: on a tmpfs, mounted read-only, invisible to docker inspect, removed once no container mounts them', async () => {
+    const withFiles = join(dir, 'baton-files.yaml');
+    writeFileSync(withFiles, readFileSync(join(dir, 'baton.yaml'), 'utf8').replace(/^container:\n/m, 'container:\n  secretFilesDir: /dev/shm\n  secretFiles:\n    /run/secrets/tls.key: vault:secret/data/tls#key\n'));
+    const filesArgs = (...more: string[]) => ['--config', withFiles, '--deployment', 'sandbox', '--vault-password-file', join(dir, 'vault-pass'), ...more];
+    const line = TLS_KEY.split('\n')[1]!;
+    const stopSampling = sampleCommandLines();
+    const run = await runBaton(['deploy', ...filesArgs('--image', image('v2'), '--reporter', 'plain')], { env });
+    const sampled = await stopSampling();
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout + run.stderr).not.toContain(line);
+    expect(sampled.lines.filter((l) => l.includes(line))).toEqual([]);
+    for (const h of sandbox.fleet.hosts) {
+      expect(await dockerExec(h.container, 'docker exec live cat /run/secrets/tls.key')).toBe(TLS_KEY);
+      expect(await dockerExec(h.container, 'docker inspect live')).not.toContain(line);
+      // On the host, the one copy is the mounted file on the tmpfs, in a folder for the deploy user alone.
+      const held = await filesHolding(line);
+      expect(held.filter((f) => f.startsWith(`${h.name}:`)).map((f) => f.replace(/baton-secrets\.\w+/, 'baton-secrets.X'))).toEqual([`${h.name}:/dev/shm/baton-secrets.X/0`]);
+      expect((await dockerExec(h.container, `stat -c '%a %U' /dev/shm/baton-secrets.* /dev/shm/baton-secrets.*/0`)).trim()).toBe('700 deploy\n444 deploy');
+    }
+    // Two deploys later no container mounts them: the prune after a deploy removes the folder (once it
+    // is old enough not to be one a run in flight has just made).
+    for (const tag of ['v3', 'v1']) expect((await runBaton(['deploy', ...filesArgs('--image', image(tag), '--reporter', 'plain')], { env })).code).toBe(0);
+    await Promise.all(sandbox.fleet.hosts.map((h) => dockerExec(h.container, "touch -d '-20 minutes' /dev/shm/baton-secrets.*")));
+    expect((await runBaton(['deploy', ...filesArgs('--image', image('v2'), '--reporter', 'plain')], { env })).code).toBe(0);
+    const left = await filesHolding(line);
+    // What is left is the folders of live and live-previous, the two containers that mount one.
+    expect(left.length).toBe(sandbox.fleet.hosts.length * 2);
   });
 
   it('are masked in the log lines of a new container that prints them and fails', async () => {

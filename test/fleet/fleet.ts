@@ -55,7 +55,7 @@ export interface Fleet {
 }
 
 export interface FleetOptions {
-  /** App hosts, 1 to 8 (default 3). */
+  /** App hosts, 1 to 16 (default 3). */
   hosts?: number;
   /** The image every host runs as `live` at start (default v1). */
   initial?: AppVariant;
@@ -70,7 +70,7 @@ const roles = join(import.meta.dirname, 'image');
 
 export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const count = options.hosts ?? 3;
-  if (!Number.isInteger(count) || count < 1 || count > 8) throw new Error(`hosts: ${count} is not a whole number from 1 to 8`);
+  if (!Number.isInteger(count) || count < 1 || count > 16) throw new Error(`hosts: ${count} is not a whole number from 1 to 16`);
   const log = options.log ?? (() => {});
   await sweepStaleFleets(log);
   const id = `f${randomBytes(3).toString('hex')}`;

@@ -147,7 +147,7 @@ const dir = mkdtempSync(join(tmpdir(), 'baton-limit-random-'));
 afterAll(() => rmSync(dir, { recursive: true }));
 
 /** The cases the issue named, on an inventory that has them. */
-const NAMED = ['~(lb|metrics), *', '~search:&prod', 'queue*:~.*11$:&lb12', 'me*', 'web[1:0]', '~ed', 'metrics[1:0]', '~me:!metrics2'];
+const NAMED = ['~(lb|metrics), *', '~search:&prod', 'queue*:~.*11$:&lb12', 'me*', 'web[1:0]', '~ed', 'metrics[1:0]', '~me:!metrics2', 'prod:lb', 'lb:&prod', 'p*[2]', 'p*[1:3]', 'all:!prod', 'metrics:&me*[1]'];
 
 describe('--limit against ansible-core on generated inventories', () => {
   for (const seed of [11, 23, 37, 41, 53, 67]) {
@@ -161,8 +161,9 @@ describe('--limit against ansible-core on generated inventories', () => {
           for (const g of m.groups.values()) g.children = [];
           m.groups.set('prod', { hosts: ['search1', 'queue11', 'lb12'], children: ['metrics'] });
           m.groups.set('lb', { hosts: ['lb12', 'lb2'], children: [] });
-          m.groups.set('queue', { hosts: ['queue11', 'queue2'], children: [] });
-          m.hosts = [...new Set([...m.hosts, 'metrics4', 'metrics3', 'metrics1', 'metrics2', 'search1', 'med2', 'queue11', 'lb12', 'lb2', 'queue2'])];
+          // A host named as a group: `lb` alone is the host, `&lb` and `!lb` the group (Ansible's own quirk).
+          m.groups.set('queue', { hosts: ['queue11', 'queue2', 'lb'], children: [] });
+          m.hosts = [...new Set([...m.hosts, 'metrics4', 'metrics3', 'metrics1', 'metrics2', 'search1', 'med2', 'queue11', 'lb12', 'lb2', 'queue2', 'lb'])];
         }
         const file = join(dir, `inventory-${seed}.${kind}`);
         writeFileSync(file, kind === 'ini' ? ini(m) : yaml(m));

@@ -74,6 +74,8 @@ export function replaceContainer(): HostTask {
         ports: container.ports,
         volumes: container.volumes,
         env: container.env,
+        secretFiles: container.secretFiles,
+        ...(container.secretFilesDir && { secretFilesDir: container.secretFilesDir }),
         restart: container.restart,
         labels: {
           ...container.labels,

@@ -5,6 +5,7 @@
  * that cannot prune is a warning, never a failed deploy.
  */
 import { op, type Command } from '../../remote/command.ts';
+import { dockerPruneSecrets } from '../../remote/docker.ts';
 import type { RunTask } from '../types.ts';
 
 /** The repository of an image reference: without its tag or digest. */
@@ -42,11 +43,16 @@ export function pruneImages(): RunTask {
               return { id, ref };
             });
             const remove = imagesToRemove(listed, new Set(usedText.split('\n').filter(Boolean)), keep);
-            if (!remove.length) return `${t.host.name}: nothing to remove`;
+            // Secret folders no container mounts any more go too (a replaced container's, a failed one's).
+            const secretsDir = ctx.config.container.secretFilesDir;
+            const { stdout: secretDirs } = secretsDir ? await t.remote.exec(dockerPruneSecrets(secretsDir)) : { stdout: '' };
+            const secrets = secretDirs.split('\n').filter(Boolean).length;
+            const andSecrets = secrets ? `; ${secrets} unused secret folder${secrets === 1 ? '' : 's'}` : '';
+            if (!remove.length) return `${t.host.name}: no image to remove${andSecrets}`;
             // By tag where there is one (an image tagged twice goes once both are untagged), else by id.
             const refs = remove.map((i) => (i.ref.endsWith(':<none>') ? i.id : i.ref));
             await t.remote.exec(op('docker', 'image', 'rm', '--', ...refs));
-            return `${t.host.name}: removed ${refs.map((r) => r.replace(`${repository}:`, ':')).join(', ')}`;
+            return `${t.host.name}: removed ${refs.map((r) => r.replace(`${repository}:`, ':')).join(', ')}${andSecrets}`;
           } catch (error) {
             ctx.events.emit({ type: 'warning', message: `${t.host.name}: could not prune old images of ${repository}: ${(error as Error).message.split('\n')[0]}` });
             return `${t.host.name}: not pruned`;

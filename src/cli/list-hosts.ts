@@ -1,0 +1,59 @@
+/**
+ * `deploy --list-hosts -i <static inventory>`: the hosts and batches a run would take, with nothing of
+ * the AWS SDK loaded (it is most of Baton's start-up): the configuration, the inventory, `--limit` and
+ * the batches only. EC2-tag and aws_ec2 inventories go the full way (they need AWS).
+ */
+import { loadConfig } from '../config/index.ts';
+import { ConfigError, ExitCode } from '../errors.ts';
+import { imageReferenceProblem } from '../remote/image.ts';
+import { selectHosts } from '../inventory/limit.ts';
+import { inventoryNeedsVault, loadInventory } from '../inventory/static.ts';
+import { loadPlaybook } from '../playbook/load.ts';
+import { EventBus } from '../rollout/events.ts';
+import { planRollout } from '../rollout/plan.ts';
+import { chooseReporter, type ReporterName } from '../report/choose.ts';
+import { vaultPasswords } from '../secrets/sources.ts';
+
+export interface ListHostsOptions {
+  readonly deployment: string;
+  readonly configFile: string;
+  readonly inventoryFile: string;
+  readonly image?: string;
+  readonly playbookFile?: string;
+  readonly rollback?: boolean;
+  readonly limit?: string;
+  readonly serial?: string;
+  readonly extraVars: readonly string[];
+  readonly reporter: ReporterName;
+}
+
+export async function runListHosts(options: ListHostsOptions): Promise<number> {
+  const imageProblem = options.image === undefined ? undefined : imageReferenceProblem(options.image);
+  if (imageProblem) throw new ConfigError('--image', `${JSON.stringify(options.image)} ${imageProblem}`);
+  const overrides = options.serial === undefined ? undefined : { rollout: { serial: /^\d+$/.test(options.serial) ? Number(options.serial) : options.serial } };
+  const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars], ...(overrides && { overrides }) });
+  const inventory = loadInventory(options.inventoryFile, inventoryNeedsVault(options.inventoryFile) ? await vaultPasswords() : []);
+  const playbook = options.rollback ? (await import('../playbook/rollback.ts')).rollbackPlaybook : await loadPlaybook(options.playbookFile);
+  const events = new EventBus();
+  const reporter = chooseReporter(options.reporter, events);
+  try {
+    const started = Date.now();
+    const found = await events.step({}, 'inventory', async () => (options.limit !== undefined ? selectHosts(inventory.hosts, options.limit, '--limit', inventory.groupHosts) : inventory.hosts), (hosts) => `${hosts.length} host${hosts.length === 1 ? '' : 's'}: ${hosts.map((h) => h.name).join(', ')}`);
+    const plan = planRollout(found, { serial: playbook.serial ?? config.rollout.serial, maxFailPercentage: playbook.maxFailPercentage ?? config.rollout.maxFailPercentage, minInService: config.rollout.minInService });
+    events.emit({
+      type: 'run-started',
+      playbook: playbook.name,
+      image: options.image ?? (options.rollback ? "each host's previous container" : ''),
+      deployment: options.deployment,
+      hosts: found.map((h) => h.name),
+      batches: plan.batches.map((b) => b.map((h) => h.name)),
+      preTasks: playbook.preTasks.map((t) => t.name),
+      steps: playbook.tasks.map((t) => t.name),
+      check: true,
+    });
+    events.emit({ type: 'run-finished', outcome: 'checked', exitCode: ExitCode.Ok, ms: Date.now() - started, hosts: [], maxRssKb: process.resourceUsage().maxRSS });
+    return ExitCode.Ok;
+  } finally {
+    await reporter.close();
+  }
+}
