@@ -6,11 +6,12 @@
 import { loadConfig } from '../config/index.ts';
 import { ConfigError, ExitCode } from '../errors.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
+import { describeHosts } from '../inventory/host.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { inventoryNeedsVault, loadInventory } from '../inventory/static.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { EventBus } from '../rollout/events.ts';
-import { planRollout } from '../rollout/plan.ts';
+import { planFor, runStartedEvent } from '../rollout/plan.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
 import { vaultPasswords } from '../secrets/sources.ts';
 
@@ -38,19 +39,9 @@ export async function runListHosts(options: ListHostsOptions): Promise<number> {
   const reporter = chooseReporter(options.reporter, events);
   try {
     const started = Date.now();
-    const found = await events.step({}, 'inventory', async () => (options.limit !== undefined ? selectHosts(inventory.hosts, options.limit, '--limit', inventory.groupHosts) : inventory.hosts), (hosts) => `${hosts.length} host${hosts.length === 1 ? '' : 's'}: ${hosts.map((h) => h.name).join(', ')}`);
-    const plan = planRollout(found, { serial: playbook.serial ?? config.rollout.serial, maxFailPercentage: playbook.maxFailPercentage ?? config.rollout.maxFailPercentage, minInService: config.rollout.minInService });
-    events.emit({
-      type: 'run-started',
-      playbook: playbook.name,
-      image: options.image ?? (options.rollback ? "each host's previous container" : ''),
-      deployment: options.deployment,
-      hosts: found.map((h) => h.name),
-      batches: plan.batches.map((b) => b.map((h) => h.name)),
-      preTasks: playbook.preTasks.map((t) => t.name),
-      steps: playbook.tasks.map((t) => t.name),
-      check: true,
-    });
+    const found = await events.step({}, 'inventory', async () => (options.limit !== undefined ? selectHosts(inventory.hosts, options.limit, '--limit', inventory.groupHosts) : inventory.hosts), describeHosts);
+    const image = options.image ?? (options.rollback ? "each host's previous container" : '');
+    events.emit(runStartedEvent(playbook, { image, deployment: options.deployment, check: true }, found, planFor(found, playbook, config.rollout)));
     events.emit({ type: 'run-finished', outcome: 'checked', exitCode: ExitCode.Ok, ms: Date.now() - started, hosts: [], maxRssKb: process.resourceUsage().maxRSS });
     return ExitCode.Ok;
   } finally {

@@ -18,3 +18,6 @@ export interface Host {
   /** Per-host SSH settings from a static inventory (`ansible_user`, `ansible_port`). */
   readonly ssh?: { readonly user?: string; readonly port?: number };
 }
+
+/** "3 hosts: app-1, app-2, app-3", as the inventory step reports its selection. */
+export const describeHosts = (hosts: readonly Pick<Host, 'name'>[]): string => `${hosts.length} host${hosts.length === 1 ? '' : 's'}: ${hosts.map((h) => h.name).join(', ')}`;

@@ -3,8 +3,10 @@
  * step repeats), bounded by a capacity floor, and the `max_fail_percentage` rule that decides when a
  * batch's failures stop the rollout.
  */
-import type { Serial, SerialStep } from '../config/types.ts';
+import type { RolloutSettings, Serial, SerialStep } from '../config/types.ts';
 import { ConfigError } from '../errors.ts';
+import type { Playbook } from '../playbook/types.ts';
+import type { DeployEvent } from './events.ts';
 
 export interface PlanOptions {
   readonly serial: Serial;
@@ -45,5 +47,34 @@ export function planRollout<H>(hosts: readonly H[], options: PlanOptions): Plan<
   return {
     batches,
     shouldStop: (failed, size) => failed > 0 && (failed * 100) / size > options.maxFailPercentage,
+  };
+}
+
+/** The plan of a playbook's run: its own `serial` and failure rule first, else the configuration's. */
+export function planFor<H>(hosts: readonly H[], playbook: Pick<Playbook, 'serial' | 'maxFailPercentage'>, rollout: Pick<RolloutSettings, 'serial' | 'maxFailPercentage' | 'minInService'>): Plan<H> {
+  return planRollout(hosts, {
+    serial: playbook.serial ?? rollout.serial,
+    maxFailPercentage: playbook.maxFailPercentage ?? rollout.maxFailPercentage,
+    minInService: rollout.minInService,
+  });
+}
+
+/** The event that opens a run: what runs where, in which batches, and the steps renderers draw ahead. */
+export function runStartedEvent(
+  playbook: Pick<Playbook, 'name' | 'preTasks' | 'tasks'>,
+  run: { image: string; deployment: string; check: boolean },
+  hosts: readonly { name: string }[],
+  plan: Plan<{ name: string }>,
+): Extract<DeployEvent, { type: 'run-started' }> {
+  return {
+    type: 'run-started',
+    playbook: playbook.name,
+    image: run.image,
+    deployment: run.deployment,
+    hosts: hosts.map((h) => h.name),
+    batches: plan.batches.map((b) => b.map((h) => h.name)),
+    preTasks: playbook.preTasks.map((t) => t.name),
+    steps: playbook.tasks.map((t) => t.name),
+    check: run.check,
   };
 }

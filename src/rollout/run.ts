@@ -11,12 +11,12 @@ import { LoadBalancers } from '../aws/load-balancers.ts';
 import type { DeployConfig } from '../config/index.ts';
 import { BatonError, ExitCode, InterruptedError, NothingChangedError } from '../errors.ts';
 import { quote } from '../remote/command.ts';
-import type { Host } from '../inventory/host.ts';
+import { describeHosts, type Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import type { FleetConnection } from '../ssh/remote-host.ts';
 import type { DeployEvent, EventBus, HostSummary, RunOutcome } from './events.ts';
 import { runHost } from './host.ts';
-import { planRollout } from './plan.ts';
+import { planFor, runStartedEvent } from './plan.ts';
 import type { Interrupt } from './interrupt.ts';
 import { inspectLive, previousName } from '../playbook/tasks/container.ts';
 import { healthCheck } from '../playbook/tasks/health.ts';
@@ -87,14 +87,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       ? await playbook.hosts({ config, aws })
       : await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
     return options.limit ? options.limit(all) : all;
-  }, (hosts) => `${hosts.length} host${hosts.length === 1 ? '' : 's'}: ${hosts.map((h) => h.name).join(', ')}`);
-  const plan = planRollout(found, {
-    serial: playbook.serial ?? config.rollout.serial,
-    maxFailPercentage: playbook.maxFailPercentage ?? config.rollout.maxFailPercentage,
-    minInService: config.rollout.minInService,
-  });
-  const batches = plan.batches.map((b) => b.map((h) => h.name));
-  events.emit({ type: 'run-started', playbook: playbook.name, image: options.image, deployment: options.deployment, hosts: found.map((h) => h.name), batches, preTasks: playbook.preTasks.map((t) => t.name), steps: playbook.tasks.map((t) => t.name), check: options.check || !!options.listHosts });
+  }, describeHosts);
+  const plan = planFor(found, playbook, config.rollout);
+  events.emit(runStartedEvent(playbook, { image: options.image, deployment: options.deployment, check: options.check || !!options.listHosts }, found, plan));
   if (options.listHosts) return finish('checked', ExitCode.Ok, []);
 
   // Without a journal from the lock, an in-memory one: the run is as careful, but a killed run leaves
