@@ -44,17 +44,13 @@ export class RunLedger {
    */
   async begin(hosts: readonly string[]): Promise<string> {
     this.held = await acquireLock(this.store, this.identity(), { events: this.events, ...this.options });
-    try {
+    await this.orRelease(async () => {
       const left = await readJournal(this.store);
       if (left && openEntries(left.doc).length) throw new UnfinishedJournalError(describeUnfinished(this.store, left.doc));
       // A journal whose entries are all closed belongs to a run that ended but could not remove it.
       const over = left && { doc: { ...left.doc, entries: [] }, etag: left.etag };
       this.journalOf = await Journal.start(this.store, this.journalRun(hosts), over);
-    } catch (error) {
-      await this.held.release().catch(() => undefined);
-      this.held = undefined;
-      throw error;
-    }
+    });
     // Written while the run connects; `end` waits for it before writing the outcome over it. The hosts
     // are in it from the start, so a run killed later can still be resumed from the history.
     this.started = this.record({ outcome: 'running', hosts: hosts.map((host) => ({ host, result: 'not-started', newImage: this.facts.image ?? '', outOfServiceMs: 0 })) });
@@ -71,7 +67,7 @@ export class RunLedger {
       throw new LockedError(`${this.store.label} is being deployed by ${lock.record.holder} (${lock.record.command}; pid ${lock.record.pid} on ${lock.record.machine}): a live run owns its journal; wait for it to finish`);
     }
     this.held = lock ? await takeOverLock(this.store, lock, this.identity(), { events: this.events, ...this.options }) : await acquireLock(this.store, this.identity(), { events: this.events, ...this.options });
-    try {
+    return this.orRelease(async () => {
       const left = await readJournal(this.store);
       const open = left && openEntries(left.doc).length ? left : undefined;
       // What is left open stays under the run that made it, so `resume` still knows which rollout to
@@ -79,8 +75,15 @@ export class RunLedger {
       this.journalOf = await Journal.start(this.store, open ? open.doc.run : this.journalRun([]), open ?? (left && { doc: { ...left.doc, entries: [] }, etag: left.etag }));
       this.started = this.record({ outcome: 'running', hosts: [] });
       return open?.doc;
+    });
+  }
+
+  /** Runs what follows taking the lock; should it fail, the lock is given back before the error goes on. */
+  private async orRelease<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
     } catch (error) {
-      await this.held.release().catch(() => undefined);
+      await this.held?.release().catch(() => undefined);
       this.held = undefined;
       throw error;
     }
