@@ -5,15 +5,9 @@
 import { loadConfig, type Origin } from '../config/index.ts';
 import { ExitCode } from '../errors.ts';
 import { MASK, maskSecrets } from '../secrets/mask.ts';
+import type { StateCommandOptions } from './state.ts';
 
-export interface ConfigShowOptions {
-  readonly deployment: string;
-  readonly configFile: string;
-  readonly extraVars: readonly string[];
-  readonly json: boolean;
-}
-
-export async function runConfigShow(options: ConfigShowOptions): Promise<number> {
+export async function runConfigShow(options: StateCommandOptions): Promise<number> {
   const origins = new Map<string, Origin>();
   const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars], origins });
   const rows: { path: string; value: unknown; from: string }[] = [];

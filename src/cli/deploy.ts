@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import { awsSettings, createAwsClients, type AwsClients } from '../aws/clients.ts';
 import { hostSource } from './hosts.ts';
-import { DEFAULT_SHARED, loadConfig } from '../config/index.ts';
+import { DEFAULT_SHARED, loadConfig, serialFromFlag } from '../config/index.ts';
 import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
 import type { Host } from '../inventory/host.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
@@ -64,7 +64,7 @@ export interface DeployCommandOptions {
 export async function runDeploy(options: DeployCommandOptions): Promise<number> {
   const overrides: Record<string, unknown> = {};
   const rollout: Record<string, unknown> = {};
-  if (options.serial !== undefined) rollout.serial = /^\d+$/.test(options.serial) ? Number(options.serial) : options.serial;
+  if (options.serial !== undefined) rollout.serial = serialFromFlag(options.serial);
   if (options.onFailure !== undefined) rollout.onFailure = options.onFailure;
   if (Object.keys(rollout).length) overrides.rollout = rollout;
   const canary = parseCanary(options.canary);

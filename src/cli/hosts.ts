@@ -10,8 +10,7 @@ import type { DeployConfig } from '../config/index.ts';
 import { isAwsEc2Inventory, loadAwsEc2Inventory } from '../inventory/aws-ec2.ts';
 import type { Host } from '../inventory/host.ts';
 import { selectHosts } from '../inventory/limit.ts';
-import { inventoryNeedsVault, loadInventory, type StaticInventory } from '../inventory/static.ts';
-import { vaultPasswords } from '../secrets/sources.ts';
+import { openInventory, type StaticInventory } from '../inventory/static.ts';
 
 export interface HostSource extends Disposable {
   /** The configuration, with the inventory's bastion if it names one. */
@@ -27,7 +26,7 @@ export interface HostSource extends Disposable {
 export async function hostSource(loaded: DeployConfig, inventoryFile: string | undefined, aws: () => AwsClients, deployment: string): Promise<HostSource> {
   const ec2Inventory = inventoryFile !== undefined && isAwsEc2Inventory(inventoryFile);
   const inventory: StaticInventory | undefined =
-    inventoryFile && !ec2Inventory ? loadInventory(inventoryFile, inventoryNeedsVault(inventoryFile) ? await vaultPasswords() : []) : undefined;
+    inventoryFile && !ec2Inventory ? await openInventory(inventoryFile) : undefined;
   const jump = inventory?.bastion;
   const config = jump ? { ...loaded, ssh: { ...loaded.ssh, bastion: { ...jump, user: jump.user || loaded.ssh.bastion?.user || loaded.ssh.user } } } : loaded;
   // An aws_ec2 inventory may name other regions than the stack's: one EC2 client for each.

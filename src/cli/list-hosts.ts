@@ -3,17 +3,16 @@
  * the AWS SDK loaded (it is most of Baton's start-up): the configuration, the inventory, `--limit` and
  * the batches only. EC2-tag and aws_ec2 inventories go the full way (they need AWS).
  */
-import { loadConfig } from '../config/index.ts';
+import { loadConfig, serialFromFlag } from '../config/index.ts';
 import { ConfigError, ExitCode } from '../errors.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
 import { describeHosts } from '../inventory/host.ts';
 import { selectHosts } from '../inventory/limit.ts';
-import { inventoryNeedsVault, loadInventory } from '../inventory/static.ts';
+import { openInventory } from '../inventory/static.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { EventBus } from '../rollout/events.ts';
 import { planFor, runStartedEvent } from '../rollout/plan.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
-import { vaultPasswords } from '../secrets/sources.ts';
 
 export interface ListHostsOptions {
   readonly deployment: string;
@@ -31,9 +30,9 @@ export interface ListHostsOptions {
 export async function runListHosts(options: ListHostsOptions): Promise<number> {
   const imageProblem = options.image === undefined ? undefined : imageReferenceProblem(options.image);
   if (imageProblem) throw new ConfigError('--image', `${JSON.stringify(options.image)} ${imageProblem}`);
-  const overrides = options.serial === undefined ? undefined : { rollout: { serial: /^\d+$/.test(options.serial) ? Number(options.serial) : options.serial } };
+  const overrides = options.serial === undefined ? undefined : { rollout: { serial: serialFromFlag(options.serial) } };
   const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars], ...(overrides && { overrides }) });
-  const inventory = loadInventory(options.inventoryFile, inventoryNeedsVault(options.inventoryFile) ? await vaultPasswords() : []);
+  const inventory = await openInventory(options.inventoryFile);
   const playbook = options.rollback ? (await import('../playbook/rollback.ts')).rollbackPlaybook : await loadPlaybook(options.playbookFile);
   const events = new EventBus();
   const reporter = chooseReporter(options.reporter, events);

@@ -171,14 +171,9 @@ export async function main(argv: string[]): Promise<number> {
           .command(
             'show',
             'every setting, resolved, with where it came from (secrets as ***)',
-            (y2) =>
-              y2
-                .option('deployment', { type: 'string', demandOption: true, describe: 'the deployment: integration, production, your own' })
-                .option('config', { type: 'string', default: 'baton.yaml', describe: 'the configuration file' })
-                .option('extra-vars', { alias: 'e', type: 'string', array: true, default: [] as string[], describe: 'override a setting: -e rollout.serial=2' })
-                .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+            (y2) => stateOptions(y2),
             async (args) => {
-              exitCode = await (await commands.config()).runConfigShow({ deployment: args.deployment, configFile: args.config, extraVars: args['extra-vars'].map(String), json: args.json });
+              exitCode = await (await commands.config()).runConfigShow(stateArgs(args));
             },
           )
           .demandCommand(1, 'say what to do: baton config show --deployment <name>'),

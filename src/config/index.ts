@@ -85,6 +85,9 @@ async function resolveVaultReferences(config: DeployConfig): Promise<DeployConfi
   return deepFreeze({ ...config, container: { ...config.container, env, secretFiles }, ...(config.registry && password && { registry: { ...config.registry, password } }) });
 }
 
+/** `--serial` as given on the command line: a count, or a percentage (or ramp) the configuration checks. */
+export const serialFromFlag = (flag: string): number | string => (/^\d+$/.test(flag) ? Number(flag) : flag);
+
 /** Pure: the configuration `text` (from `source`) for one deployment. */
 export function parseConfig(text: string, source: string, options: LoadOptions): DeployConfig {
   const doc = parseDocument(text, { customTags: [VAULT_TAG] });

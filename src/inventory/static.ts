@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { decryptVault, isVaulted, type VaultSecret } from '../secrets/ansible-vault.ts';
+import { vaultPasswords } from '../secrets/sources.ts';
 import { revealVaulted, VAULT_TAG } from '../secrets/yaml-vault.ts';
 import { parse as parseYaml } from 'yaml';
 import type { BastionSettings } from '../config/types.ts';
@@ -45,13 +46,15 @@ export function loadInventory(file: string, secrets: readonly VaultSecret[] = []
   return resolveInventory(groups, file);
 }
 
-/** Whether reading this inventory needs Ansible Vault passwords (read them only then). */
-export function inventoryNeedsVault(file: string): boolean {
+/** Reads an inventory for a command: Ansible Vault passwords are asked for only when the file holds vaulted text. */
+export async function openInventory(file: string): Promise<StaticInventory> {
+  let vaulted = false;
   try {
-    return /\$ANSIBLE_VAULT;|!vault\b/.test(readFileSync(file, 'utf8'));
+    vaulted = /\$ANSIBLE_VAULT;|!vault\b/.test(readFileSync(file, 'utf8'));
   } catch {
-    return false;
+    // loadInventory says why it cannot be read
   }
+  return loadInventory(file, vaulted ? await vaultPasswords() : []);
 }
 
 function group(groups: Map<string, Group>, name: string): Group {
