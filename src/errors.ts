@@ -105,6 +105,14 @@ export class NothingChangedError extends BatonError {
   override readonly exitCode = ExitCode.Unchanged;
 }
 
+/**
+ * The run cannot prove it still holds its lease on the deploy lock (another run may have taken it
+ * over): it changes nothing more on the fleet, undoes nothing, and leaves its journal to that run.
+ */
+export class LeaseLostError extends BatonError {
+  override readonly exitCode = ExitCode.NeedsOperator;
+}
+
 /** The run was interrupted by the operator (Ctrl-C, SIGTERM). */
 export class InterruptedError extends BatonError {}
 

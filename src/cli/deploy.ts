@@ -74,20 +74,22 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   const webhook = process.env.BATON_WEBHOOK_URL ? parseWebhookUrl(process.env.BATON_WEBHOOK_URL, '$BATON_WEBHOOK_URL') : undefined;
   const step = options.step ?? false;
   const asks = checkPaceNeedsTerminal({ step, canary });
-  const personal = parseRemoteRun(options.branch ?? teamcityBranch()?.branch);
+  const fromTeamcity = options.branch === undefined ? teamcityBranch() : undefined;
+  const personal = parseRemoteRun(options.branch ?? fromTeamcity?.branch);
+  const branchSource = fromTeamcity ? fromTeamcity.source : process.env.BATON_BRANCH !== undefined && options.branch === process.env.BATON_BRANCH ? '$BATON_BRANCH' : '--branch';
   // A personal build goes to its user's own deployment unless another is named (then checked once loaded).
   const deployment = options.deployment ?? personal?.user;
   if (!deployment) throw new ConfigError('--deployment', 'say which deployment to deploy into (or build a remote-run/<user>/<feature> branch)');
   const loaded = await loadConfig({ file: options.configFile, deployment, extraVars: [...options.extraVars], overrides }).catch((error: unknown) => {
-    // A personal build aimed at another deployment is refused for that reason first, even when the
-    // configuration has no such deployment (the refusal is what the user needs to read).
-    if (personal && options.deployment !== personal.user && !options.forceShared) personalDeployment(personal, options.deployment, DEFAULT_SHARED, false);
+    // A personal build aimed at a deployment not its own is refused for that reason first, even when
+    // the configuration has no such deployment (the refusal is what the user needs to read).
+    if (personal && !options.forceShared) personalDeployment(personal, options.deployment, DEFAULT_SHARED, false, branchSource);
     throw error;
   });
   let aws: AwsClients | undefined;
   using source = await hostSource(loaded, options.inventoryFile, () => (aws ??= createAwsClients(awsSettings(loaded))), deployment);
   const config = options.acceptNewHostKeys ? { ...source.config, ssh: { ...source.config.ssh, acceptNewHostKeys: checkKnownHostsWritable(loaded.ssh.knownHosts) } } : source.config;
-  if (personal) personalDeployment(personal, options.deployment, config.sharedDeployments, options.forceShared ?? false);
+  if (personal) personalDeployment(personal, options.deployment, config.sharedDeployments, options.forceShared ?? false, branchSource);
   const image = options.image ?? personalImage(personal, options);
   const imageProblem = image === undefined ? undefined : imageReferenceProblem(image);
   if (imageProblem) throw new ConfigError('--image', `${JSON.stringify(image)} ${imageProblem}`);
@@ -120,8 +122,13 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       {
         waitMs: lockWaitMs,
         signal: interrupt.stopSignal,
-        onLost: (why) => {
-          events.emit({ type: 'warning', message: `this run lost the deploy lock (${why}): stopping after the hosts in flight, undoing the guards` });
+        onLost: (why, fenced) => {
+          events.emit({
+            type: 'warning',
+            message: fenced
+              ? `this run lost the deploy lock (${why}): another run may own the fleet now, so this one changes nothing more (no new change, no undo); what it left open stays in the journal for that run`
+              : `this run lost the deploy lock (${why}): stopping after the hosts in flight, undoing the guards`,
+          });
           interrupt.request();
         },
       },

@@ -38,6 +38,7 @@ export async function runRecover(options: RecoverCommandOptions): Promise<number
       const found = await readJournal(store);
       const open = openEntries(found?.doc);
       if (!open.length) return nothingOpen(store, events);
+      events.declareNames(open.map((e) => e.change), 'a name in the journal');
       events.emit(planRecovery(open));
       events.emit({ type: 'run-finished', outcome: 'checked', exitCode: ExitCode.Ok, ms: 0, hosts: [], maxRssKb: process.resourceUsage().maxRSS });
       return ExitCode.Ok;
@@ -52,6 +53,7 @@ export async function runRecover(options: RecoverCommandOptions): Promise<number
       await ledger.end({ outcome: 'recovered', exitCode: ExitCode.Ok, hosts: [] });
       return nothingOpen(store, events);
     }
+    events.declareNames(openEntries(left).map((e) => e.change), 'a name in the journal');
     events.emit({ type: 'warning', message: `recovering what ${left.run.deployer}'s ${left.run.kind}${left.run.image ? ` of ${left.run.image}` : ''} (started ${left.run.startedAt}) left open: ${openEntries(left).length} change(s)` });
     try {
       const result = await recover({ config, entries: openEntries(left), journal: ledger.journal!, aws, connect: (hosts) => connectFleet(config, hosts), events, signal: interrupt.signal });

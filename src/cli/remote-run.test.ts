@@ -28,6 +28,11 @@ describe('remote-run personal deploys', () => {
     expect(() => personalDeployment(run, 'production', shared, false)).toThrow('"production" is a shared deployment (integration, production)');
     expect(() => personalDeployment(run, 'bob', shared, false)).toThrow(`"bob" is not alice's own deployment`);
     expect(personalDeployment(run, 'integration', shared, true)).toBe('integration');
+    // The branch's user part is no authority: a user named like a shared deployment is refused too.
+    const named = parseRemoteRun('remote-run/production/x')!;
+    expect(() => personalDeployment(named, undefined, shared, false)).toThrow('--branch: remote-run/production/x (from the branch) is a personal build of user "production", and "production" is a shared deployment');
+    expect(() => personalDeployment(named, 'production', shared, false)).toThrow('--deployment: remote-run/production/x');
+    expect(personalDeployment(named, undefined, shared, true)).toBe('production');
   });
 });
 

@@ -28,12 +28,21 @@ export function remoteRunTag(run: RemoteRun, commit: string): string {
 }
 
 /**
- * The deployment a remote-run build goes to: the user's own. An explicit other deployment is refused,
- * saying why, unless `force` (and a shared one is named as such in the refusal).
+ * The deployment a remote-run build goes to: the user's own. Which deployment that is comes from
+ * Baton's configuration, never from the branch alone: a branch whose user part names a shared
+ * deployment (`remote-run/production/x`) is refused like an explicit `--deployment production`, and so
+ * is any deployment other than the user's own, unless `force` (`--force-shared`).
  */
-export function personalDeployment(run: RemoteRun, requested: string | undefined, shared: readonly string[], force: boolean): string {
-  if (requested === undefined || requested === run.user) return run.user;
-  if (force) return requested;
+export function personalDeployment(run: RemoteRun, requested: string | undefined, shared: readonly string[], force: boolean, source = 'the branch'): string {
+  const target = requested ?? run.user;
+  if (force) return target;
+  if (requested === undefined || requested === run.user) {
+    if (!shared.includes(run.user)) return run.user;
+    throw new ConfigError(
+      requested === undefined ? '--branch' : '--deployment',
+      `${run.branch} (from ${source}) is a personal build of user "${run.user}", and "${run.user}" is a shared deployment (${shared.join(', ')}), nobody's own: a personal build never deploys there. Add --force-shared if this is really meant.`,
+    );
+  }
   const why = shared.includes(requested) ? `"${requested}" is a shared deployment (${shared.join(', ')})` : `"${requested}" is not ${run.user}'s own deployment`;
   throw new ConfigError(
     '--deployment',

@@ -73,7 +73,7 @@ async function resolveVaultReferences(config: DeployConfig): Promise<DeployConfi
       const value = await vault.read(ref);
       // A secret file may hold lines (a certificate); an env value or a password may not.
       if (!setting.startsWith('container.secretFiles.') && /[\r\n\0]/.test(value)) throw new ConfigError(setting, `the value read from vault:${ref.path}#${ref.key} holds a line break or NUL, which Baton cannot pass on`, config.source);
-      registerSecret(value);
+      registerSecret(value, `${setting} (vault:${ref.path}#${ref.key})`);
       read.set(setting, value);
     }
   } finally {
@@ -212,7 +212,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     container: {
       name: container.string('name', { fallback: 'live', check: (v) => (/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(v) ? undefined : 'is not a valid container name') }),
       ports: container.strings('ports', { fallback: [], check: (v) => (/^(\d{1,3}(\.\d{1,3}){3}:)?(\d{1,5}:)?\d{1,5}(\/(tcp|udp))?$/.test(v) ? undefined : 'is not a port mapping (like 8080:8080)') }),
-      env: container.map('env', { fallback: {}, key: /^[A-Za-z_][A-Za-z0-9_]*$/, value: (v) => checkEnvValue(expandEnv(v)), secret: true }),
+      env: container.map('env', { fallback: {}, key: /^[A-Za-z_][A-Za-z0-9_]*$/, value: (v, key) => checkEnvValue(expandEnv(v, `container.env.${key}`)), secret: true }),
       volumes: volumes.includes('/dev/log:/dev/log') ? volumes : [...volumes, '/dev/log:/dev/log'],
       restart: container.oneOf('restart', ['no', 'always', 'unless-stopped', 'on-failure'] as const, { fallback: 'unless-stopped' }),
       stopTimeout: container.duration('stopTimeout', { fallback: 10_000 }),
@@ -220,7 +220,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       keepImages: container.integer('keepImages', { fallback: 2, min: 0, max: 100 }),
       // Keys are absolute paths in the container (no `:` or `,`, which docker's -v would misread), values secrets.
       ...(secretFilesDir && { secretFilesDir }),
-      secretFiles: container.map('secretFiles', { fallback: {}, key: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._@+\/-]+$/, value: (v) => expandEnv(v), secret: true }),
+      secretFiles: container.map('secretFiles', { fallback: {}, key: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._@+\/-]+$/, value: (v, key) => expandEnv(v, `container.secretFiles.${key}`), secret: true }),
     },
     health: {
       ...(http && {
@@ -277,7 +277,7 @@ function registrySettings(g: Reader): RegistrySettings {
   const server = g.string('server', { optional: true, check: (v) => (/^[A-Za-z0-9.-]+(:\d+)?$/.test(v) ? undefined : 'is not a registry host (like registry.example.com:5000)') });
   const username = g.string('username', { optional: true });
   // The password is a secret: never quoted in a problem; ${VAR} is read from Baton's environment.
-  const password = g.secret('password', (v) => checkEnvValue(expandEnv(v)));
+  const password = g.secret('password', (v) => checkEnvValue(expandEnv(v, 'registry.password')));
   if (ecr && (username || password)) g.problem('ecr', 'takes no username or password: the token comes from ECR');
   if (!ecr && (!username || !password)) g.problem(username ? 'password' : 'username', 'is needed to log in (or set ecr: true for Amazon ECR)');
   return { ...optional('server', server), ...optional('username', username), ...optional('password', password), ecr };
@@ -335,12 +335,12 @@ export function parseSerial(value: unknown): { value: Serial } | { problem: stri
 }
 
 /** `${VAR}` in an env value is read from Baton's own environment, so secrets stay out of the file. */
-function expandEnv(value: string): string | { problem: string } {
+function expandEnv(value: string, setting: string): string | { problem: string } {
   const missing: string[] = [];
   const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     const v = process.env[name];
     if (v === undefined) missing.push(name);
-    else registerSecret(v);
+    else registerSecret(v, `${setting} (\${${name}})`);
     return v ?? '';
   });
   return missing.length ? { problem: `refers to \${${missing.join('}, ${')}}, which is not set in the environment` } : out;

@@ -153,7 +153,7 @@ export class Reader {
   }
 
   /** `secret`: the values may be secrets, so a problem never quotes one. */
-  map(key: string, o: { fallback: Record<string, string>; key?: RegExp; value?: (v: string) => string | { problem: string }; secret?: boolean }): Record<string, string> {
+  map(key: string, o: { fallback: Record<string, string>; key?: RegExp; value?: (v: string, key: string) => string | { problem: string }; secret?: boolean }): Record<string, string> {
     if (!this.has(key)) return o.fallback;
     const v = this.value[key];
     if (!isObject(v)) return this.bad(key, 'is not a mapping', {});
@@ -164,7 +164,7 @@ export class Reader {
         this.problem(`${key}.${k}`, `${o.secret ? 'the value' : show(item)} is not a string`);
         continue;
       }
-      const mapped = o.value ? o.value(String(item)) : String(item);
+      const mapped = o.value ? o.value(String(item), k) : String(item);
       if (typeof mapped === 'string') out[k] = mapped;
       else this.problem(`${key}.${k}`, mapped.problem);
     }

@@ -71,8 +71,15 @@ export interface Target {
   readonly live?: ContainerFacts;
   /** The image its live container runs now, if it has one. */
   readonly liveImage?: string;
+  /** The id of the image the live container runs: what "unchanged" is judged by. */
+  readonly liveImageId?: string;
   /** The container kept by the last deploy for rollback (`<name>-previous`), if any. */
   readonly previous?: ContainerFacts;
+}
+
+export interface PulledImage {
+  readonly id: string;
+  readonly digest?: string;
 }
 
 export interface RunContext {
@@ -86,6 +93,12 @@ export interface RunContext {
   /** Who deploys: recorded in container labels. */
   readonly deployer: string;
   readonly targets: readonly Target[];
+  /**
+   * What the image to deploy is on each host once pulled (by host name): its id, and its registry
+   * digest. A host is unchanged only when its live container runs that very id; a tag pushed again
+   * names another image, and is deployed.
+   */
+  readonly pulled: Map<string, PulledImage>;
   readonly aws: { readonly clients: AwsClients; readonly loadBalancers: LoadBalancers; readonly autoscaling: AutoScaling; readonly alarms: Alarms };
   readonly events: EventBus;
   /** Aborted by a second Ctrl-C: steps in flight stop; undo still runs. */

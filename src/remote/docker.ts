@@ -49,6 +49,9 @@ export function dockerPull(image: string, login?: RegistryLogin): { command: Com
 /** Longer than any pull may take (timeouts.pull is at most a day, but a day-long pull is no pull). */
 const MAX_PULL_MINUTES = 60;
 
+/** The image's id and registry digests, on one line: `sha256:… registry/app@sha256:…,…`. */
+export const dockerImageIdentity = (image: string): Command => op('docker', 'image', 'inspect', '--format', '{{.Id}} {{join .RepoDigests ","}}', '--', image);
+
 /** One JSON object: the container's full inspect document. Fails with "No such container" if absent. */
 export const dockerInspectContainer = (name: string): Command => op('docker', 'inspect', '--type', 'container', '--format', '{{json .}}', name);
 

@@ -109,7 +109,7 @@ export function listrReporter(terminal: NodeJS.WritableStream): EventListener & 
         out.write(`WARNING: ${e.message}\n`);
         return;
       case 'undo-failed':
-        out.write(`!!! COULD NOT ${e.what.toUpperCase()}: ${e.error}\n!!! fix it by hand with:\n${e.fix}\n`);
+        out.write(`!!! NOT UNDONE: ${e.what}: ${e.error}\n!!! fix it by hand with:\n${e.fix}\n`);
         return;
     }
   };

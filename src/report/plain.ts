@@ -38,7 +38,7 @@ export function plainReporter(out: NodeJS.WritableStream): EventListener {
         line(e.at, `WARNING: ${e.message}`);
         break;
       case 'undo-failed':
-        line(e.at, `!!! COULD NOT ${e.what.toUpperCase()}: ${e.error}`);
+        line(e.at, `!!! NOT UNDONE: ${e.what}: ${e.error}`);
         line(e.at, `!!! fix it by hand with:\n${e.fix}`);
         break;
       case 'run-finished':
@@ -50,7 +50,11 @@ export function plainReporter(out: NodeJS.WritableStream): EventListener {
 }
 
 export function summaryTable(hosts: readonly HostSummary[]): string {
-  return textTable([['host', 'result', 'from', 'to', 'out of service'], ...hosts.map((h) => [h.host, h.result, h.oldImage ?? '-', h.newImage, h.outOfServiceMs ? formatMs(h.outOfServiceMs) : '-'])], '  ');
+  const short = (id?: string) => (id ? ` (${id.replace(/^sha256:/, '').slice(0, 12)})` : '');
+  return textTable(
+    [['host', 'result', 'from', 'to', 'out of service'], ...hosts.map((h) => [h.host, h.result, h.oldImage ? `${h.oldImage}${short(h.oldImageId)}` : '-', `${h.newImage}${short(h.digest ?? h.imageId)}`, h.outOfServiceMs ? formatMs(h.outOfServiceMs) : '-'])],
+    '  ',
+  );
 }
 
 /** Rows as aligned columns, the first row being the header. */

@@ -98,7 +98,7 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
         emit('message', { text: e.message, status: 'WARNING', timestamp });
         break;
       case 'undo-failed':
-        emit('message', { text: `COULD NOT ${e.what.toUpperCase()}: ${e.error}\nfix it by hand with:\n${e.fix}`, status: 'ERROR', timestamp });
+        emit('message', { text: `NOT UNDONE: ${e.what}: ${e.error}\nfix it by hand with:\n${e.fix}`, status: 'ERROR', timestamp });
         problems++;
         emit('buildProblem', { description: `could not ${e.what}: run ${e.fix.split('\n')[0]}`.slice(0, 4000), identity: problemIdentity(deployment, 'undo', e.what) });
         break;

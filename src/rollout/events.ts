@@ -2,7 +2,7 @@
  * Progress is a stream of typed events. The executor emits them; renderers (listr2 in a terminal, plain
  * lines, TeamCity, JSON) subscribe. Tests assert on events, never on terminal output.
  */
-import { maskDeep } from '../secrets/mask.ts';
+import { declarePublic, maskDeep, stringsOf } from '../secrets/mask.ts';
 
 export type StepStatus = 'started' | 'ok' | 'skipped' | 'failed';
 export type HostResult = 'deployed' | 'unchanged' | 'rolled-back' | 'failed' | 'not-started';
@@ -27,7 +27,7 @@ export type DeployEvent =
   /** `--check`: what each pre-task and each host's steps would do, learned read-only. */
   | { type: 'plan'; preTasks: PlannedStep[]; hosts: { host: string; batch: number; from?: string; steps: PlannedStep[] }[] }
   | { type: 'batch'; index: number; of: number; hosts: string[]; status: 'started' | 'finished' }
-  | { type: 'host-finished'; host: string; result: HostResult; oldImage?: string; newImage: string; outOfServiceMs: number; error?: string }
+  | { type: 'host-finished'; host: string; result: HostResult; oldImage?: string; newImage: string; oldImageId?: string; imageId?: string; digest?: string; outOfServiceMs: number; error?: string }
   | { type: 'warning'; message: string }
   /** A guard now held (autoscaling suspended, alarms silenced): undone at the end, or by `fix` if the run dies. */
   | { type: 'guard'; what: string; fix: string }
@@ -48,6 +48,10 @@ export interface HostSummary {
   result: HostResult;
   oldImage?: string;
   newImage: string;
+  /** The image ids before and after (a tag moves; an id names one image), and the new image's registry digest. */
+  oldImageId?: string;
+  imageId?: string;
+  digest?: string;
   outOfServiceMs: number;
   error?: string;
 }
@@ -76,6 +80,14 @@ export class EventBus {
         process.stderr.write(`baton: a progress renderer failed: ${String(error)}\n`);
       }
     }
+  }
+
+  /**
+   * Names Baton acts on (AWS names, hosts, images, anything in a journal change): printed and stored
+   * as they are, so a secret value inside one is unmasked, with one warning saying so.
+   */
+  declareNames(names: unknown, what?: string): void {
+    for (const message of declarePublic(stringsOf(names), what)) this.emit({ type: 'warning', message });
   }
 
   /** Runs `fn` as a named step, emitting started and ok/failed with its duration. */

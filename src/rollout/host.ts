@@ -4,7 +4,7 @@
  * and the host goes back to what it ran before; the run decides whether to go on. A compensation that
  * fails stops the ones after it: a host left out of service is safe, one put back half-restored is not.
  */
-import { InterruptedError } from '../errors.ts';
+import { InterruptedError, LeaseLostError } from '../errors.ts';
 import type { Compensation, HostContext, HostTask, RunContext, Target } from '../playbook/types.ts';
 import type { JournalEntry } from '../state/journal.ts';
 import { describeChange, fixCommand } from './changes.ts';
@@ -14,12 +14,29 @@ import type { ChangeLog } from './journal-log.ts';
 /** Compensations must finish even after a second Ctrl-C: each gets its own deadline instead. */
 const COMPENSATION_TIMEOUT_MS = 10 * 60_000;
 
+/** The image id `target` is to run: the pulled one, or for a rollback the kept container's; undefined when not known. */
+export function wantedImageId(run: RunContext, target: Target): string | undefined {
+  return run.targetImage ? target.previous?.imageId : run.pulled.get(target.host.name)?.id;
+}
+
+/**
+ * Whether the host already runs what it is to run: the very image (by id) where the id is known, as
+ * after the pre-pull (a tag pushed again names another image, and is deployed); by reference otherwise.
+ */
+export function alreadyRuns(run: RunContext, target: Target): boolean {
+  const id = wantedImageId(run, target);
+  if (id !== undefined) return target.liveImageId === id;
+  return target.liveImage !== undefined && target.liveImage === (run.targetImage?.(target) ?? run.image);
+}
+
 export async function runHost(run: RunContext, target: Target, tasks: readonly HostTask[], journal: ChangeLog): Promise<HostSummary> {
   const name = target.host.name;
   const { events } = run;
   const wanted = run.targetImage?.(target) ?? run.image;
-  const base = { host: name, oldImage: target.liveImage, newImage: wanted };
-  if (target.liveImage === wanted) {
+  const id = wantedImageId(run, target);
+  const digest = run.targetImage ? undefined : run.pulled.get(name)?.digest;
+  const base = { host: name, oldImage: target.liveImage, newImage: wanted, ...(target.liveImageId && { oldImageId: target.liveImageId }), ...(id && { imageId: id }), ...(digest && { digest }) };
+  if (alreadyRuns(run, target)) {
     events.emit({ type: 'host-finished', ...base, result: 'unchanged', outOfServiceMs: 0 });
     return { ...base, result: 'unchanged', outOfServiceMs: 0 };
   }
@@ -31,6 +48,7 @@ export async function runHost(run: RunContext, target: Target, tasks: readonly H
     service,
     compensate: async (c) => {
       const entries: JournalEntry[] = [];
+      events.declareNames(c.changes ?? [], 'a name in the journal');
       try {
         for (const change of c.changes ?? []) entries.push(await journal.record(change, describeChange(change), fixCommand(change, run.config.region)));
       } catch (error) {
@@ -45,6 +63,8 @@ export async function runHost(run: RunContext, target: Target, tasks: readonly H
   try {
     for (const task of tasks) {
       if (run.signal.aborted) throw new InterruptedError(`interrupted before ${task.name}`);
+      // Every task may change the host or its load balancers: only while the run holds its lease.
+      await journal.fence();
       await events.step({ host: name }, task.name, () => task.run(ctx), (d) => d || undefined);
     }
     for (const c of compensations) for (const e of c.entries) void journal.close(e);
@@ -53,13 +73,20 @@ export async function runHost(run: RunContext, target: Target, tasks: readonly H
     return summary;
   } catch (error) {
     const reason = (error as Error).message;
-    let result: HostSummary['result'] = 'rolled-back';
+    let result: HostSummary['result'] = error instanceof LeaseLostError ? 'failed' : 'rolled-back';
     for (const c of compensations.reverse()) {
       try {
+        // No blind undo: a run that lost its lease leaves the host to the run that holds it now.
+        await journal.fence();
         await events.step({ host: name }, c.what, () => c.undo(AbortSignal.timeout(COMPENSATION_TIMEOUT_MS)));
         for (const e of c.entries) void journal.close(e);
       } catch (undoError) {
         result = 'failed';
+        if (undoError instanceof LeaseLostError) {
+          const left = compensations.slice(compensations.indexOf(c)).flatMap((x) => x.entries);
+          events.emit({ type: 'warning', message: `${name}: not put back: ${undoError.message}; left open: ${left.map((e) => e.what).join('; ') || 'nothing journaled'}` });
+          break;
+        }
         const left = compensations.slice(compensations.indexOf(c)).flatMap((x) => x.entries);
         events.emit({ type: 'warning', message: `${name}: could not ${c.what}: ${(undoError as Error).message}; left for \`baton recover\`: ${left.map((e) => e.what).join('; ') || 'nothing journaled'}` });
         break;

@@ -9,6 +9,11 @@ export interface ChangeLog {
   /** Resolves once the record is durable; the change is made only after. */
   record(change: Change, what: string, fix: string): Promise<JournalEntry>;
   close(entry: JournalEntry): Promise<void>;
+  /**
+   * Resolves when the run may change the fleet now; throws when it cannot prove it holds the deploy
+   * lock (another run may own the fleet): then nothing is changed, and nothing undone.
+   */
+  fence(): Promise<void>;
 }
 
 export function memoryLog(): ChangeLog & { readonly entries: JournalEntry[] } {
@@ -24,5 +29,6 @@ export function memoryLog(): ChangeLog & { readonly entries: JournalEntry[] } {
       const i = entries.indexOf(entry);
       if (i >= 0) entries[i] = { ...entry, closedAt: new Date().toISOString() };
     },
+    async fence() {},
   };
 }

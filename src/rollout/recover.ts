@@ -14,7 +14,7 @@ import { Alarms } from '../aws/alarms.ts';
 import { AutoScaling } from '../aws/autoscaling.ts';
 import { LoadBalancers } from '../aws/load-balancers.ts';
 import type { DeployConfig } from '../config/index.ts';
-import { ExitCode } from '../errors.ts';
+import { ExitCode, LeaseLostError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
 import { inspectLive, restorePrevious } from '../playbook/tasks/container.ts';
 import { waitHealthy } from '../playbook/tasks/health.ts';
@@ -80,6 +80,7 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
       continue;
     }
     try {
+      await journal.fence();
       await events.step(where, undoStep(c), async () => {
         switch (c.kind) {
           case 'autoscaling-suspended':
@@ -94,6 +95,13 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
       }, (detail) => detail || undefined);
       await journal.close(entry);
     } catch (error) {
+      if (error instanceof LeaseLostError) {
+        // Another run may own the fleet now: nothing more is undone, everything left stays open for it.
+        const rest = todo.slice(todo.indexOf(entry));
+        events.emit({ type: 'warning', message: `${error.message}. Not undone: ${rest.map((e) => e.what).join('; ')}` });
+        left.push(...rest);
+        break;
+      }
       if (c.kind === 'container-replaced') unhealthy.add(c.host.name);
       events.emit({ type: 'undo-failed', what: entry.what, error: (error as Error).message, fix: entry.fix });
       left.push(entry);

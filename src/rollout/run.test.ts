@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Membership, TargetState } from '../aws/load-balancers.ts';
 import { parseConfig } from '../config/index.ts';
-import { RemoteCommandError } from '../errors.ts';
+import { LeaseLostError, RemoteCommandError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
 import { deregister, healthCheck, playbook, prePull, register, replaceContainer, silenceAlarms, suspendAutoscaling } from '../playbook/index.ts';
 import { describeCommand, type Command } from '../remote/command.ts';
@@ -32,8 +32,20 @@ deployments: { test: {} }
 interface Container {
   id: string;
   image: string;
+  imageId: string;
   running: boolean;
 }
+
+/** What each tag names in the registry, as the hosts pull it: `push` moves a tag to a new image. */
+const registry = {
+  ids: new Map<string, string>(),
+  idOf(tag: string): string {
+    return this.ids.get(tag) ?? `sha256:${tag}`;
+  },
+  push(tag: string, id: string): void {
+    this.ids.set(tag, id);
+  },
+};
 
 /** A host's docker, as the commands Baton sends it see it. Images containing "bad" never get healthy. */
 class FakeHost implements RemoteHost {
@@ -45,7 +57,7 @@ class FakeHost implements RemoteHost {
     private readonly log: string[],
     image: string,
   ) {
-    this.containers.set('live', { id: `${name}-c0`, image, running: true });
+    this.containers.set('live', { id: `${name}-c0`, image, imageId: registry.idOf(image), running: true });
   }
   async exec(command: Command) {
     const text = describeCommand(command);
@@ -55,8 +67,9 @@ class FakeHost implements RemoteHost {
     if (argv[1] === 'inspect') {
       const c = this.containers.get(argv.at(-1)!);
       if (!c) throw new RemoteCommandError(this.name, text, 1, `Error: No such object: ${argv.at(-1)}`);
-      return ok(JSON.stringify({ Id: c.id, Config: { Image: c.image, Labels: {} }, State: { Running: c.running } }));
+      return ok(JSON.stringify({ Id: c.id, Image: c.imageId, Config: { Image: c.image, Labels: {} }, State: { Running: c.running } }));
     }
+    if (argv[1] === 'image' && argv[2] === 'inspect') return ok(`${registry.idOf(argv.at(-1)!)} ${argv.at(-1)!.replace(/:[^:/]*$/, '')}@${registry.idOf(argv.at(-1)!)}\n`);
     if (argv[1] === 'pull' || argv[1] === 'logs' || text.startsWith('wait until no command changes')) return ok();
     this.log.push(`${this.name}: ${text}`);
     if (/^docker stop --time \d+ live && docker rename live live-previous/.test(text)) {
@@ -67,7 +80,8 @@ class FakeHost implements RemoteHost {
       this.containers.set('live', { ...kept, running: true });
       this.containers.set('live-previous', { ...live, running: false });
     } else if (/^docker run /.test(text)) {
-      this.containers.set('live', { id: `${this.name}-c${++this.ids}`, image: /-- (\S+)$/.exec(text)![1]!, running: true });
+      const image = /-- (\S+)$/.exec(text)![1]!;
+      this.containers.set('live', { id: `${this.name}-c${++this.ids}`, image, imageId: registry.idOf(image), running: true });
     } else if (argv[1] === 'rm') this.containers.delete(argv.at(-1)!);
     else if (argv[1] === 'rename') {
       this.containers.set(argv[3]!, this.containers.get(argv[2]!)!);
@@ -158,6 +172,7 @@ describe('the executor', () => {
     const journal: ChangeLog = {
       record: async (change, what, fix) => (recorded.push(`${what} [log at ${w.log.length}]`), mem.record(change, what, fix)),
       close: (e) => mem.close(e),
+      fence: () => mem.fence(),
     };
     const { result } = await run(w, 'app:v2', { journal });
     expect(result.exitCode).toBe(0);
@@ -181,6 +196,7 @@ describe('the executor', () => {
         return mem.record(change, what, fix);
       },
       close: (e) => mem.close(e),
+      fence: () => mem.fence(),
     };
     const { result } = await run(w, 'app:v2', { journal });
     expect(result.exitCode).toBe(1);
@@ -286,5 +302,51 @@ describe('the executor', () => {
     expect([...w.registered].sort()).toEqual(['i-a', 'i-b']);
     expect(open(journal)).toEqual([]);
     expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
+  });
+
+  it('deploys a tag pushed again (another image under the same tag), and leaves a host alone only when it runs that very image', async () => {
+    const w = fakeWorld(['a', 'b']);
+    registry.push('app:v1', 'sha256:v1-rebuilt');
+    // Host b already runs the rebuilt image: unchanged; host a runs the old build of the same tag.
+    const b = w.remotes.get('b')!;
+    b.containers.set('live', { ...b.containers.get('live')!, imageId: 'sha256:v1-rebuilt' });
+    try {
+      const { result, events } = await run(w, 'app:v1');
+      expect(result.exitCode).toBe(0);
+      const finished = events.filter((e) => e.type === 'host-finished') as Extract<DeployEvent, { type: 'host-finished' }>[];
+      expect(finished.map((e) => [e.host, e.result, e.oldImageId, e.imageId, e.digest])).toEqual([
+        ['a', 'deployed', 'sha256:app:v1', 'sha256:v1-rebuilt', 'sha256:v1-rebuilt'],
+        ['b', 'unchanged', 'sha256:v1-rebuilt', 'sha256:v1-rebuilt', 'sha256:v1-rebuilt'],
+      ]);
+      expect(w.remotes.get('a')!.containers.get('live')!.imageId).toBe('sha256:v1-rebuilt');
+    } finally {
+      registry.ids.clear();
+    }
+  });
+
+  it('stops changing the fleet at once when it cannot prove its lease: no new change, no compensation, no guard undo', async () => {
+    const w = fakeWorld(['a', 'b']);
+    const mem = memoryLog();
+    let fenced = false;
+    const journal: ChangeLog = {
+      record: (change, what, fix) => (fenced ? Promise.reject(new LeaseLostError('this run lost the deploy lock (it is now held by bob)')) : mem.record(change, what, fix)),
+      close: (e) => mem.close(e),
+      fence: async () => {
+        if (fenced) throw new LeaseLostError('this run lost the deploy lock (it is now held by bob)');
+      },
+    };
+    const events = new EventBus();
+    events.subscribe((e) => {
+      if (e.type === 'step' && e.scope === 'host' && e.host === 'a' && e.step === 'health check' && e.status === 'started') fenced = true;
+    });
+    const { result } = await run(w, 'app:bad', { journal, events });
+    expect(result.exitCode).toBe(3);
+    expect(result.outcome).toBe('failed');
+    // Host a was changed up to its health check, then left exactly as it was: no restore, no register.
+    expect(w.log.filter((l) => l.startsWith('a: ') || /register i-a|resume|enable/.test(l))).toEqual(['deregister i-a', expect.stringMatching(/^a: docker stop/), expect.stringMatching(/^a: docker run /)]);
+    expect(w.log).not.toContain('deregister i-b');
+    const said = events.history.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+    expect(said).toContain('this run lost the deploy lock (it is now held by bob). Not undone, left to that run: alarm actions disabled: api-5xx; Auto Scaling group asg: Launch, Terminate suspended');
+    expect(open(mem).map((e) => e.change.kind)).toEqual(['autoscaling-suspended', 'alarms-disabled', 'deregistered', 'container-replaced']);
   });
 });

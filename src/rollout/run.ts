@@ -9,13 +9,13 @@ import type { AwsClients } from '../aws/clients.ts';
 import { findInstancesByTags } from '../aws/ec2.ts';
 import { LoadBalancers } from '../aws/load-balancers.ts';
 import type { DeployConfig } from '../config/index.ts';
-import { BatonError, ExitCode, InterruptedError, NothingChangedError } from '../errors.ts';
+import { BatonError, ExitCode, InterruptedError, LeaseLostError, NothingChangedError } from '../errors.ts';
 import { quote } from '../remote/command.ts';
 import { describeHosts, type Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import type { FleetConnection } from '../ssh/remote-host.ts';
 import type { DeployEvent, EventBus, HostSummary, RunOutcome } from './events.ts';
-import { runHost } from './host.ts';
+import { alreadyRuns, runHost } from './host.ts';
 import { planFor, runStartedEvent } from './plan.ts';
 import type { Interrupt } from './interrupt.ts';
 import { inspectLive, previousName } from '../playbook/tasks/container.ts';
@@ -86,7 +86,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       : playbook.hosts
       ? await playbook.hosts({ config, aws })
       : await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
-    return options.limit ? options.limit(all) : all;
+    const hosts = options.limit ? options.limit(all) : all;
+    events.declareNames([config.region, config.stack, config.release, options.deployment, options.image, hosts.map((h) => [h.name, h.address, h.instanceId ?? ''])], 'the names of the fleet');
+    return hosts;
   }, describeHosts);
   const plan = planFor(found, playbook, config.rollout);
   events.emit(runStartedEvent(playbook, { image: options.image, deployment: options.deployment, check: options.check || !!options.listHosts }, found, plan));
@@ -108,7 +110,11 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   let undoFailed = false;
   let outcome: RunOutcome = 'deployed';
   try {
-    const targets = await events.step({}, 'discover', () => discover(found, fleet, loadBalancers, config.container.name), (ts) =>
+    const targets = await events.step({}, 'discover', async () => {
+      const ts = await discover(found, fleet, loadBalancers, config.container.name);
+      events.declareNames(ts.map((t) => [t.memberships, t.liveImage ?? '']), 'a load balancer or image of the fleet');
+      return ts;
+    }, (ts) =>
       ts.map((t) => `${t.host.name}: ${t.liveImage ?? 'no live container'}, in ${t.memberships.map((m) => m.name).join(' + ') || 'no load balancer'}`).join('; '),
     );
     const ctx: RunContext = {
@@ -119,10 +125,12 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       deployer: options.deployer,
       ...(options.registryLogin && { registryLogin: options.registryLogin }),
       targets,
+      pulled: new Map(),
       aws: { clients: aws, loadBalancers, autoscaling, alarms },
       events,
       signal: options.interrupt.signal,
       guard: async ({ change, undo }) => {
+        events.declareNames(change, 'a name in the journal');
         const entry = await journal.record(change, describeChange(change), fixCommand(change, config.region));
         guards.push({ what: undoStep(change), undo, entry });
         events.emit({ type: 'guard', what: entry.what, fix: entry.fix });
@@ -187,7 +195,12 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
         events.emit({ type: 'warning', message: mixedFleetMessage(switched, plan.batches.flat().map((h) => h.name), options.deployment) });
       }
     }
-    if (outcome === 'deployed') for (const task of playbook.postTasks ?? []) await events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
+    if (outcome === 'deployed') {
+      for (const task of playbook.postTasks ?? []) {
+        await journal.fence();
+        await events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
+      }
+    }
   } catch (error) {
     if (error instanceof BatonError && error.exitCode === ExitCode.BadInput) throw error;
     // Nothing changed yet (discovery, a read-only check): no undo, no summary; the error says it all.
@@ -197,19 +210,30 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       throw new NothingChangedError(error.message, { cause: error });
     }
     // A pre-task aborted by a second interrupt fails with whatever its call failed with: still an interrupt.
-    outcome = error instanceof InterruptedError || options.interrupt.signal.aborted ? 'interrupted' : 'rolled-back';
+    outcome = error instanceof LeaseLostError ? 'failed' : error instanceof InterruptedError || options.interrupt.signal.aborted ? 'interrupted' : 'rolled-back';
     events.emit({ type: 'warning', message: (error as Error).message });
   } finally {
     // The undo has a deadline of its own: whatever it cannot undo in time stays in the journal.
     const deadline = Date.now() + config.timeouts.undo;
+    let fenced: LeaseLostError | undefined;
+    const leftToThem: string[] = [];
     for (const guard of guards.reverse()) {
       try {
+        // No guard is undone by a run that lost its lease: the run that holds it now owns them.
+        if (fenced) throw fenced;
+        await journal.fence();
         await events.step({}, guard.what, () => withDeadline(guard.undo(), deadline, `${guard.what}: the undo's time limit (timeouts.undo) ran out`));
         await journal.close(guard.entry);
       } catch (error) {
         undoFailed = true;
-        events.emit({ type: 'undo-failed', what: guard.entry.what, error: (error as Error).message, fix: guard.entry.fix });
+        if (error instanceof LeaseLostError) {
+          fenced = error;
+          leftToThem.push(guard.entry.what);
+        } else events.emit({ type: 'undo-failed', what: guard.entry.what, error: (error as Error).message, fix: guard.entry.fix });
       }
+    }
+    if (fenced) {
+      events.emit({ type: 'warning', message: `${fenced.message}. Not undone, left to that run: ${leftToThem.join('; ')}` });
     }
     await fleet.close();
   }
@@ -250,7 +274,7 @@ async function rollBackSwitched(
   const now = (h: Host): Target => {
     const t = byName.get(h.name)!;
     const s = summaries.get(h.name)!;
-    return { ...t, live: undefined, liveImage: s.newImage, previous: { id: '', image: s.oldImage!, running: false, labels: {} } };
+    return { ...t, live: undefined, liveImage: s.newImage, liveImageId: s.imageId, previous: { id: '', image: s.oldImage!, ...(s.oldImageId && { imageId: s.oldImageId }), running: false, labels: {} } };
   };
   const back: RunContext = { ...ctx, targetImage: (t) => t.previous?.image };
   let result: 'rolled-back' | 'failed' = 'rolled-back';
@@ -302,13 +326,15 @@ function explainPlan(ctx: RunContext, playbook: Playbook, batches: readonly (rea
       batch.map((h) => {
         const target = byName.get(h.name)!;
         const wanted = ctx.targetImage?.(target) ?? ctx.image;
-        const unchanged = target.liveImage === wanted;
+        // Nothing is pulled in --check: a host on the same reference is judged once the pre-pull says what it names now.
+        const unchanged = alreadyRuns(ctx, target);
+        const id = target.liveImageId ? ` (image ${target.liveImageId.slice(0, 19)})` : '';
         return {
           host: h.name,
           batch: i + 1,
           from: target.liveImage,
           steps: unchanged
-            ? [{ step: 'skip', would: `already runs ${wanted}: left alone` }]
+            ? [{ step: 'skip', would: `runs ${wanted}${id} now: left alone, unless the pre-pull finds the registry's ${wanted} is another image (then it is deployed)` }]
             : playbook.tasks.map((t) => ({ step: t.name, would: t.explain?.(ctx, target) ?? 'run' })),
         };
       }),
@@ -324,7 +350,7 @@ async function discover(hosts: readonly Host[], fleet: FleetConnection, lbs: Loa
     hosts.map(async (host) => {
       const remote = fleet.host(host.name);
       const [live, previous] = await Promise.all([inspectLive(remote, container), inspectLive(remote, previousName(container))]);
-      return { host, remote, memberships: host.instanceId ? (memberships.get(host.instanceId) ?? []) : [], live, liveImage: live?.image, previous };
+      return { host, remote, memberships: host.instanceId ? (memberships.get(host.instanceId) ?? []) : [], live, liveImage: live?.image, ...(live?.imageId && { liveImageId: live.imageId }), previous };
     }),
   );
 }

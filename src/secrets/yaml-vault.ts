@@ -30,7 +30,7 @@ export function hasVaulted(value: unknown): boolean {
 export function revealVaulted(value: unknown, secrets: readonly VaultSecret[], where: string, path = ''): unknown {
   if (value instanceof Vaulted) {
     const plain = decryptVault(value.text, secrets, `${where}: ${path || '(document)'}`).toString('utf8');
-    registerSecret(plain);
+    registerSecret(plain, `${where}: ${path || '(document)'} (!vault)`);
     return plain;
   }
   if (Array.isArray(value)) return value.map((v, i) => revealVaulted(v, secrets, where, `${path}[${i}]`));

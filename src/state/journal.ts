@@ -6,7 +6,12 @@
  * `baton recover` undoes what is open, newest first; `baton resume` does that and finishes the rollout.
  *
  * One run writes it at a time (the lock sees to that), always with `If-Match` on the version it wrote
- * last, so a run that lost its lock cannot overwrite what its successor wrote.
+ * last, so a run that lost its lock cannot overwrite what its successor wrote: a run that takes over
+ * writes the journal first, with its lease's epoch. And before any write, the run proves its lease
+ * (`fence`), so a run that cannot does not even try.
+ *
+ * The document carries its format: a journal of a newer format, or with a kind of change this Baton
+ * does not know, is refused and left as it is, open, for the Baton that wrote it.
  */
 import { BatonError, ExitCode } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
@@ -14,6 +19,12 @@ import type { Membership } from '../aws/load-balancers.ts';
 import type { StateStore } from './store.ts';
 
 const JOURNAL = 'journal.json';
+
+/** The journal's format; a journal without one was written before formats (it is format 1 too). */
+export const JOURNAL_FORMAT = 1;
+
+/** The kinds of change this Baton knows how to undo. */
+export const CHANGE_KINDS = ['autoscaling-suspended', 'alarms-disabled', 'deregistered', 'container-replaced'] as const;
 
 /** What a change was, with what Baton needs to undo it without the run that made it. */
 export type Change =
@@ -60,8 +71,17 @@ export interface JournalRun {
 }
 
 export interface JournalDocument {
+  readonly format?: number;
+  /** The lease epoch of the run that wrote this version (see `LockRecord.epoch`). */
+  readonly epoch?: number;
   readonly run: JournalRun;
   readonly entries: readonly JournalEntry[];
+}
+
+/** What a journal needs of the run's lease: proof, before every write, that the run still holds it. */
+export interface Lease {
+  assertHeld(): Promise<void>;
+  readonly epoch: number;
 }
 
 export const openEntries = (doc: JournalDocument | undefined): JournalEntry[] => (doc ? doc.entries.filter((e) => !e.closedAt) : []);
@@ -76,9 +96,27 @@ export class JournalError extends BatonError {
   override readonly exitCode = ExitCode.NeedsOperator;
 }
 
+/** A journal this Baton cannot read or undo safely: left as it is, and nothing starts over it. */
+export class UnreadableJournalError extends BatonError {
+  override readonly exitCode = ExitCode.Locked;
+}
+
 export async function readJournal(store: StateStore): Promise<{ doc: JournalDocument; etag: string } | undefined> {
   const stored = await store.read<JournalDocument>(JOURNAL);
-  return stored && { doc: stored.value, etag: stored.etag };
+  if (!stored) return undefined;
+  checkJournal(store, stored.value);
+  return { doc: stored.value, etag: stored.etag };
+}
+
+/** Refuses a journal of a format or with a change this Baton does not know, naming what and where. */
+export function checkJournal(store: Pick<StateStore, 'url'>, doc: JournalDocument): void {
+  const where = store.url(JOURNAL);
+  const newer = 'it was written by a newer Baton: run that version (or newer) to recover it; this one leaves it as it is';
+  if (doc.format !== undefined && doc.format !== JOURNAL_FORMAT) throw new UnreadableJournalError(`${where}: the journal has format ${JSON.stringify(doc.format)}, and this Baton reads format ${JOURNAL_FORMAT} only: ${newer}`);
+  const unknown = (doc.entries ?? []).filter((e) => !(CHANGE_KINDS as readonly string[]).includes(e.change?.kind));
+  if (unknown.length) {
+    throw new UnreadableJournalError(`${where}: the journal holds ${unknown.map((e) => `entry ${e.seq} of kind ${JSON.stringify(e.change?.kind)} (${e.what})`).join(', ')}, which this Baton cannot undo: ${newer}`);
+  }
 }
 
 /** What an unfinished journal holds, one line each, newest first, with the commands that deal with it. */
@@ -109,6 +147,7 @@ export class Journal {
     run: JournalRun,
     entries: JournalEntry[],
     etag: string | undefined,
+    private readonly lease: Lease | undefined,
   ) {
     this.doc = { run, entries };
     this.etag = etag;
@@ -116,10 +155,23 @@ export class Journal {
   }
 
   /** Starts a run's journal; `over` is the version of a journal this run takes over (recover, resume). */
-  static async start(store: StateStore, run: JournalRun, over?: { doc: JournalDocument; etag: string }): Promise<Journal> {
-    const journal = new Journal(store, run, over ? [...over.doc.entries] : [], over?.etag);
+  static async start(store: StateStore, run: JournalRun, over?: { doc: JournalDocument; etag: string }, lease?: Lease): Promise<Journal> {
+    const journal = new Journal(store, run, over ? [...over.doc.entries] : [], over?.etag, lease);
     await journal.flush();
     return journal;
+  }
+
+  /** Resolves if this run may change the fleet now (its lease is proven); throws `LeaseLostError` if not. */
+  async fence(): Promise<void> {
+    if (this.failure) throw this.failure;
+    await this.lease?.assertHeld();
+  }
+
+  /** Whether the stored journal is still the version this run wrote last (nobody else wrote it). */
+  async unchanged(): Promise<boolean> {
+    await this.queue;
+    const stored = await this.store.read<JournalDocument>(JOURNAL);
+    return this.etag === undefined ? !stored : stored?.etag === this.etag;
   }
 
   get run(): JournalRun {
@@ -133,6 +185,7 @@ export class Journal {
 
   /** Records a change BEFORE it is made; resolves once the record is durable. Throws if it cannot be. */
   async record(change: Change, what: string, fix: string): Promise<JournalEntry> {
+    await this.fence();
     const entry: JournalEntry = { seq: ++this.seq, change, what, fix, openedAt: new Date().toISOString() };
     this.doc.entries.push(entry);
     try {
@@ -160,7 +213,7 @@ export class Journal {
   flush(): Promise<void> {
     const next = this.queue.then(async () => {
       if (this.failure) throw this.failure;
-      const snapshot = { run: this.doc.run, entries: [...this.doc.entries] };
+      const snapshot: JournalDocument = { format: JOURNAL_FORMAT, ...(this.lease && { epoch: this.lease.epoch }), run: this.doc.run, entries: [...this.doc.entries] };
       let etag: string | undefined;
       try {
         etag = await this.store.write(JOURNAL, snapshot, this.etag === undefined ? { absent: true } : { etag: this.etag });

@@ -10,6 +10,7 @@ import { recordHistory, type HistoryEntry } from './history.ts';
 import { describeUnfinished, Journal, openEntries, readJournal, UnfinishedJournalError, type JournalDocument, type JournalRun } from './journal.ts';
 import { acquireLock, inspectLock, takeOverLock, type HeldLock, type LockIdentity } from './lock.ts';
 import { LockedError } from '../errors.ts';
+import { maskSecrets } from '../secrets/mask.ts';
 import type { StateStore } from './store.ts';
 
 export type RunFacts = Omit<HistoryEntry, 'machine' | 'outcome' | 'hosts' | 'finishedAt' | 'ms' | 'exitCode' | 'error'>;
@@ -18,8 +19,11 @@ export interface LedgerOptions {
   /** `--lock-wait`, and the signal that ends a wait (Ctrl-C). */
   readonly waitMs?: number;
   readonly signal?: AbortSignal;
-  /** Called if the lock is lost while the run holds it: the run must stop at its next safe point. */
-  readonly onLost?: (why: string) => void;
+  /**
+   * Called if the lock is lost while the run holds it: the run must stop at its next safe point; when
+   * `fenced`, another run may own the fleet, and this one changes nothing more (the journal refuses).
+   */
+  readonly onLost?: (why: string, fenced: boolean) => void;
 }
 
 export class RunLedger {
@@ -43,13 +47,13 @@ export class RunLedger {
    * (`UnfinishedJournalError`), and starts this run's journal; returns where the lock lives.
    */
   async begin(hosts: readonly string[]): Promise<string> {
-    this.held = await acquireLock(this.store, this.identity(), { events: this.events, ...this.options });
+    this.held = await acquireLock(this.store, this.identity(), this.lockOptions());
     await this.orRelease(async () => {
       const left = await readJournal(this.store);
       if (left && openEntries(left.doc).length) throw new UnfinishedJournalError(describeUnfinished(this.store, left.doc));
       // A journal whose entries are all closed belongs to a run that ended but could not remove it.
       const over = left && { doc: { ...left.doc, entries: [] }, etag: left.etag };
-      this.journalOf = await Journal.start(this.store, this.journalRun(hosts), over);
+      this.journalOf = await Journal.start(this.store, this.journalRun(hosts), over, this.held);
     });
     // Written while the run connects; `end` waits for it before writing the outcome over it. The hosts
     // are in it from the start, so a run killed later can still be resumed from the history.
@@ -66,13 +70,13 @@ export class RunLedger {
     if (lock && !lock.stale) {
       throw new LockedError(`${this.store.label} is being deployed by ${lock.record.holder} (${lock.record.command}; pid ${lock.record.pid} on ${lock.record.machine}): a live run owns its journal; wait for it to finish`);
     }
-    this.held = lock ? await takeOverLock(this.store, lock, this.identity(), { events: this.events, ...this.options }) : await acquireLock(this.store, this.identity(), { events: this.events, ...this.options });
+    this.held = lock ? await takeOverLock(this.store, lock, this.identity(), this.lockOptions()) : await acquireLock(this.store, this.identity(), this.lockOptions());
     return this.orRelease(async () => {
       const left = await readJournal(this.store);
       const open = left && openEntries(left.doc).length ? left : undefined;
       // What is left open stays under the run that made it, so `resume` still knows which rollout to
       // finish should this recovery itself not finish.
-      this.journalOf = await Journal.start(this.store, open ? open.doc.run : this.journalRun([]), open ?? (left && { doc: { ...left.doc, entries: [] }, etag: left.etag }));
+      this.journalOf = await Journal.start(this.store, open ? open.doc.run : this.journalRun([]), open ?? (left && { doc: { ...left.doc, entries: [] }, etag: left.etag }), this.held);
       this.started = this.record({ outcome: 'running', hosts: [] });
       return open?.doc;
     });
@@ -93,7 +97,8 @@ export class RunLedger {
   async end(result: { outcome: RunOutcome; exitCode: number; hosts: readonly HostSummary[]; error?: string }): Promise<void> {
     if (!this.held) return;
     await this.started;
-    if (this.journalOf) {
+    // A run that lost its lease leaves the journal to the run that holds it now: not a word written there.
+    if (this.journalOf && !this.held.lostBecause) {
       const open = await this.journalOf.finish().catch((error: unknown) => {
         this.events.emit({ type: 'warning', message: `could not close the journal ${this.store.url('journal.json')}: ${(error as Error).message}` });
         return this.journalOf!.open;
@@ -108,7 +113,7 @@ export class RunLedger {
     const finishedAt = new Date();
     await this.record({ ...result, finishedAt: finishedAt.toISOString(), ms: finishedAt.getTime() - Date.parse(this.facts.startedAt) });
     if (this.held.lostBecause) {
-      this.events.emit({ type: 'warning', message: `this run lost the deploy lock while it ran: ${this.held.lostBecause}` });
+      this.events.emit({ type: 'warning', message: `this run lost the deploy lock while it ran (${this.held.lostBecause}): it left the lock and the journal to the run that holds it now` });
       return;
     }
     try {
@@ -116,11 +121,15 @@ export class RunLedger {
     } catch (error) {
       this.events.emit({
         type: 'undo-failed',
-        what: `release the deploy lock ${this.store.url('lock.json')}`,
+        what: `the deploy lock ${this.store.url('lock.json')} is still held by this run`,
         error: (error as Error).message,
         fix: `baton lock release --force --deployment ${this.store.scope.deployment}`,
       });
     }
+  }
+
+  private lockOptions() {
+    return { events: this.events, ...this.options, stillOurs: async () => !this.journalOf || (await this.journalOf.unchanged()) };
   }
 
   private identity(): LockIdentity {
@@ -134,8 +143,10 @@ export class RunLedger {
   }
 
   private async record(part: Pick<HistoryEntry, 'outcome' | 'hosts'> & Partial<HistoryEntry>): Promise<void> {
+    // Names and images are data, stored as they are; only the free text (errors) is masked.
+    const hosts = part.hosts.map((h) => (h.error === undefined ? h : { ...h, error: maskSecrets(h.error) }));
     try {
-      await recordHistory(this.store, { ...this.facts, machine: hostname(), ...part });
+      await recordHistory(this.store, { ...this.facts, machine: hostname(), ...part, hosts, ...(part.error !== undefined && { error: maskSecrets(part.error) }) });
     } catch (error) {
       this.events.emit({ type: 'warning', message: `could not record this run in ${this.store.url('history/')}: ${(error as Error).message}` });
     }

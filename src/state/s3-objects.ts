@@ -34,6 +34,10 @@ export class S3Objects implements ObjectStore {
   }
 
   async put(key: string, body: string, condition?: WriteCondition): Promise<string | undefined> {
+    return retryConflicts(() => this.putOnce(key, body, condition));
+  }
+
+  private async putOnce(key: string, body: string, condition?: WriteCondition): Promise<string | undefined> {
     try {
       const out = await this.s3.send(
         new PutObjectCommand({
@@ -53,6 +57,10 @@ export class S3Objects implements ObjectStore {
   }
 
   async delete(key: string, etag?: string): Promise<boolean> {
+    return retryConflicts(() => this.deleteOnce(key, etag));
+  }
+
+  private async deleteOnce(key: string, etag?: string): Promise<boolean> {
     try {
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(etag !== undefined && { IfMatch: etag }) }));
       return true;
@@ -79,10 +87,27 @@ export class S3Objects implements ObjectStore {
   }
 }
 
-/** 412: the precondition failed; 409: a concurrent conditional write won; 404 on If-Match: it is gone. */
+const statusOf = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+
+/** 412: the precondition failed; 404 on If-Match: it is gone. */
 function preconditionFailed(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  return status === 412 || status === 409 || (error as Error).name === 'NoSuchKey';
+  return statusOf(error) === 412 || (error as Error).name === 'NoSuchKey';
+}
+
+/**
+ * S3 answers 409 ConditionalRequestConflict when another conditional write to the key was in flight:
+ * it says nothing of whether our condition holds, so the write is tried again (S3's own advice). Only
+ * once the conflicts go on does it fail, as an error, never as "someone else wrote it".
+ */
+async function retryConflicts<T>(attempt: () => Promise<T>, tries = 6): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (statusOf(error) !== 409 || i >= tries) throw error;
+      await new Promise((r) => setTimeout(r, 50 * 2 ** i));
+    }
+  }
 }
 
 const clocks = new WeakMap<S3Client, { date?: Date }>();

@@ -11,7 +11,6 @@
  */
 import type { DeployConfig, StateSettings } from '../config/index.ts';
 import type { ObjectStore, WriteCondition } from './objects.ts';
-import { maskDeep } from '../secrets/mask.ts';
 
 export type { WriteCondition } from './objects.ts';
 
@@ -62,9 +61,13 @@ export class StateStore implements Disposable {
     return got && { value: JSON.parse(got.body) as T, etag: got.etag, lastModified: got.lastModified, storeNow: got.storeNow };
   }
 
-  /** Writes `value` as JSON; `undefined` when the condition did not hold (someone else wrote first). */
+  /**
+   * Writes `value` as JSON, exactly: state is data, never masked (a name with `***` in it names
+   * nothing); free text that may hold a secret is masked by whoever puts it in. `undefined` when the
+   * condition did not hold (someone else wrote first).
+   */
   write(name: string, value: unknown, condition?: WriteCondition): Promise<string | undefined> {
-    return this.objects.put(`${this.root}/${name}`, `${JSON.stringify(maskDeep(value), null, 2)}\n`, condition);
+    return this.objects.put(`${this.root}/${name}`, `${JSON.stringify(value, null, 2)}\n`, condition);
   }
 
   /** Removes `name`; with an etag, only that version (false when it changed or is gone). */

@@ -48,10 +48,19 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
   const record = (service: Service, action: string, params: Params, outcome: string) => calls.push({ seq: ++seq, service, action, params, at: Date.now(), outcome });
 
   /** Applies the faults armed for this action; returns the error to answer with, if any. */
-  const applyFaults = async (service: Service, action: string): Promise<ApiError | undefined> => {
+  const applyFaults = async (service: Service, action: string, key?: string): Promise<ApiError | 'lose' | undefined> => {
+    let lose = false;
     for (const f of faults) {
       if (f.left <= 0 || (f.fault.action !== action && f.fault.action !== '*')) continue;
+      if (f.fault.key !== undefined && !(key ?? '').includes(f.fault.key)) continue;
       switch (f.fault.kind) {
+        case 'conflict409':
+          f.left--;
+          return new ApiError('ConditionalRequestConflict', 'A conflicting operation occurred. If using PutObject you can retry the request.', 409);
+        case 'lost-answer':
+          f.left--;
+          lose = true;
+          break;
         case 'latency':
           f.left--;
           await new Promise((r) => setTimeout(r, f.fault.ms ?? 1_000));
@@ -75,7 +84,7 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
       }
     }
     faults = faults.filter((f) => f.left > 0);
-    return undefined;
+    return lose ? 'lose' : undefined;
   };
 
   const handleApi = async (req: IncomingMessage, body: string): Promise<WireResponse> => {
@@ -103,9 +112,14 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
     if (!request) return undefined;
     const requestId = randomUUID();
     try {
-      const injected = await applyFaults('s3', request.action);
-      if (injected) throw injected;
+      const injected = await applyFaults('s3', request.action, request.params.Key);
+      if (injected instanceof ApiError) throw injected;
       const response = request.run();
+      if (injected === 'lose') {
+        // Done, but the answer is lost: what the client sees is a 500 it retries.
+        record('s3', request.action, request.params, 'ok, answer lost');
+        return s3Error(new ApiError('InternalError', 'We encountered an internal error. Please try again.', 500), requestId, req.method === 'HEAD');
+      }
       record('s3', request.action, request.params, 'ok');
       return { ...response, headers: { ...response.headers, 'x-amz-request-id': requestId } };
     } catch (error) {
@@ -130,8 +144,12 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
     }
     try {
       const injected = await applyFaults(service, action);
-      if (injected) throw injected;
+      if (injected instanceof ApiError) throw injected;
       const result = await handler(world, params, json);
+      if (injected === 'lose') {
+        record(service, action, params, 'ok, answer lost');
+        return fail(new ApiError('InternalFailure', 'An internal error occurred', 500));
+      }
       record(service, action, params, 'ok');
       return ok(result);
     } catch (error) {

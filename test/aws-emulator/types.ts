@@ -41,7 +41,14 @@ export interface EmulatorCall {
 export interface EmulatorFault {
   /** The API action it applies to (`DeregisterTargets`), or `*`. */
   action: string;
-  kind: 'throttle' | 'error5xx' | 'latency' | 'stuck-deregistration' | 'stuck-registration' | 'launch-instance';
+  /**
+   * S3's own: `conflict409` answers 409 ConditionalRequestConflict (a concurrent conditional write won
+   * the race, as S3 says it may); `lost-answer` makes the change and then answers 500, as when S3
+   * committed a write but its answer never arrived (the SDK retries it).
+   */
+  kind: 'throttle' | 'error5xx' | 'latency' | 'stuck-deregistration' | 'stuck-registration' | 'launch-instance' | 'conflict409' | 'lost-answer';
+  /** S3 only: applies only to keys containing this text (`lock.json`, `journal.json`). */
+  key?: string;
   /**
    * How many calls it applies to (default 1). The stuck kinds apply until cleared: a deregistration
    * made meanwhile never drains, a registration never passes its health checks (InService is never reached).

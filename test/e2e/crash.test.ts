@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startLoad, type LoadResult } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
+import { SANDBOX_STATE_BUCKET } from '../fleet/sandbox-config.ts';
 import { runBaton, type BatonRun } from './baton.ts';
 import type { DeployEvent } from '../../src/rollout/events.ts';
 
@@ -55,9 +56,10 @@ async function expectFleetWhole(traffic: LoadResult): Promise<void> {
 const load = () => startLoad({ url: sandbox.fleet.lb.elbUrl, concurrency: 4, ratePerSecond: 50, maxSeconds: 180 });
 
 /** Runs a deploy and sends `signal` to it once `when` matches an event. */
-async function deployUntil(args: string[], when: (e: DeployEvent) => boolean, signal: NodeJS.Signals): Promise<BatonRun> {
+async function deployUntil(args: string[], when: (e: DeployEvent) => boolean, signal: NodeJS.Signals, env?: Record<string, string>): Promise<BatonRun> {
   let sent = false;
   const run = await runBaton(args, {
+    ...(env && { env }),
     onEvent: (e, child) => {
       if (!sent && when(e)) {
         sent = true;
@@ -103,6 +105,84 @@ describe('crash safety', () => {
     await expectFleetWhole(await traffic.stop());
     // v2 passed its health check, so it stays: the first two hosts run v2, the third v1.
     expect(await liveImages()).toEqual([image('v2'), image('v2'), image('v1')]);
+  });
+
+  it('kill -9 with env values that are part of every AWS name, then recover: the journal keeps the names exact, recover uses them', async () => {
+    await resetTo('v1');
+    const traffic = load();
+    // Resolved from the environment, so secrets by Baton's rule; and part of the region, every ARN,
+    // the group, the load balancers and the alarms.
+    const env = { E2E_REGION: 'us-east-1', E2E_SERVICE: 'api-sandbox' };
+    const extra = ['-e', 'container.env.REGION=${E2E_REGION}', '-e', 'container.env.SERVICE=${E2E_SERVICE}'];
+    const [, second] = names();
+    const killed = await deployUntil(deployArgs('v2', ...extra), hostStep(second!, 'health check'), 'SIGKILL', env);
+    expect(killed.code).toBeNull();
+    const warnings = killed.events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+    expect(warnings.filter((w) => w.startsWith('the value of container.env.REGION (${E2E_REGION}) is a secret, but it is also part of'))).toHaveLength(1);
+    expect(warnings.filter((w) => w.startsWith('the value of container.env.SERVICE (${E2E_SERVICE}) is a secret, but it is also part of'))).toHaveLength(1);
+    // State is data: the journal holds the real names, and the guards' fix commands can be run as printed.
+    const objects = (await sandbox.emulator.state()).buckets[SANDBOX_STATE_BUCKET]!;
+    const journal = Object.entries(objects).find(([k]) => k.endsWith('/sandbox/journal.json'))![1];
+    expect(journal).not.toContain('***');
+    expect(journal).toContain('arn:aws:elasticloadbalancing:us-east-1:');
+    expect(journal).toContain('"group": "web-api-sandbox"');
+    expect(killed.events.filter((e) => e.type === 'guard').map((e) => (e as { fix: string }).fix).join('\n')).toContain('--auto-scaling-group-name web-api-sandbox');
+
+    const status = await runBaton(['lock', 'status', ...common()], { env });
+    expect(status.stdout).not.toContain('***');
+    expect(status.stdout).toContain('aws elb register-instances-with-load-balancer --region us-east-1 --load-balancer-name web-api-sandbox --instances');
+    const recovered = await runBaton(['recover', ...common(), ...extra, '--reporter', 'json'], { env });
+    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    expect(recovered.stdout).not.toContain('***');
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('a deploy paused (SIGSTOP) past its lease while another run resumes it, then continued: it changes nothing, the other run finishes', async () => {
+    await resetTo('v1');
+    await sandbox.emulator.clearCalls();
+    const traffic = load();
+    let paused: Promise<BatonRun> | undefined;
+    let stopped: import('node:child_process').ChildProcess | undefined;
+    // Paused right after its guards, during the pre-pull, with a short lease.
+    const first = runBaton(deployArgs('v2', '-e', 'state.staleAfter=2s'), {
+      onEvent: (e, child) => {
+        if (!stopped && e.type === 'step' && e.scope === 'run' && e.step === 'pre-pull' && e.status === 'started') {
+          stopped = child;
+          child.kill('SIGSTOP');
+        }
+      },
+    });
+    while (!stopped) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 4_000));
+    let continued = false;
+    const resumed = await runBaton(['resume', ...common(), '--reporter', 'json'], {
+      onEvent: (e) => {
+        // Continued while the resuming run rolls its first host, guards held.
+        if (!continued && e.type === 'step' && e.scope === 'host' && e.step === 'deregister' && e.status === 'started') {
+          continued = true;
+          stopped!.kill('SIGCONT');
+          paused = first;
+        }
+      },
+    });
+    expect(continued).toBe(true);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    const old = await paused!;
+    expect(old.code, old.stdout + old.stderr).toBe(3);
+    const said = old.events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+    expect(said.some((m) => /^this run lost the deploy lock \(it is now held by .*\): another run may own the fleet now, so this one changes nothing more/.test(m)), said.join('\n')).toBe(true);
+    expect(old.events.some((e) => e.type === 'host-finished')).toBe(false);
+    // The resuming run's guards were never lifted under it: one resume and one enable, its own, at its end.
+    const calls = (await sandbox.emulator.calls()).filter((c) => c.write);
+    const seq = (action: string) => calls.filter((c) => c.action === action).map((c) => c.seq);
+    const lastSuspend = Math.max(...seq('SuspendProcesses'));
+    const firstDeregistration = Math.min(...calls.filter((c) => /^Deregister/.test(c.action)).map((c) => c.seq));
+    expect(lastSuspend).toBeLessThan(firstDeregistration);
+    expect(seq('ResumeProcesses').filter((n) => n > lastSuspend)).toHaveLength(1);
+    expect(seq('EnableAlarmActions').filter((n) => n > lastSuspend)).toHaveLength(1);
+    expect(Math.min(...seq('ResumeProcesses').filter((n) => n > lastSuspend))).toBeGreaterThan(Math.max(...calls.filter((c) => /^Register/.test(c.action)).map((c) => c.seq)));
+    await expectFleetWhole(await traffic.stop());
+    expect(await liveImages()).toEqual(names().map(() => image('v2')));
   });
 
   it('kill -9 mid-rollout, then resume: the rollout finishes with the same guards, skipping hosts already done', async () => {

@@ -10,7 +10,7 @@ import { readHistory, recordHistory } from '../../src/state/history.ts';
 import { acquireLock, forceRelease, inspectLock, type LockIdentity } from '../../src/state/lock.ts';
 import { StateStore } from '../../src/state/store.ts';
 import { S3Objects } from '../../src/state/s3-objects.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { useStateBucket } from '../aws-emulator/s3-bucket.ts';
 
@@ -21,7 +21,7 @@ const store = (staleAfter = 60_000) => new StateStore(new S3Objects(bucket.s3, '
 /** This machine, as a lock records it: only then does its pid mean a process here. */
 const thisMachine = () => {
   const read = (p: string) => readFileSync(p, 'utf8').trim();
-  return { machine: hostname(), machineId: read('/etc/machine-id'), bootId: read('/proc/sys/kernel/random/boot_id') };
+  return { machine: hostname(), machineId: read('/etc/machine-id'), bootId: read('/proc/sys/kernel/random/boot_id'), pidNamespace: readlinkSync('/proc/self/ns/pid') };
 };
 const who = (holder: string): LockIdentity => ({ id: `run-${holder}`, holder, command: 'deploy registry/app:v2', startedAt: new Date().toISOString() });
 
@@ -84,6 +84,23 @@ describe('deploy lock', () => {
     await forceRelease(s);
   });
 
+  it('never judges a holder gone from another pid namespace on this machine (a container), nor from a reused pid', async () => {
+    const s = store();
+    // Two CI jobs in containers on one agent: same machine and boot id, pids of their own.
+    await s.write('lock.json', { ...who('ivy'), ...thisMachine(), pidNamespace: 'pid:[4026599999]', pid: 2 ** 22 + 3, heartbeatAt: new Date().toISOString() });
+    expect((await inspectLock(s))!.stale).toBeUndefined();
+    // A pid that is alive here, but is another process than the one that wrote the lock: it is gone.
+    await s.write('lock.json', { ...who('jay'), ...thisMachine(), pid: process.pid, processStart: '1', heartbeatAt: new Date().toISOString() });
+    expect((await inspectLock(s))!.stale).toBe(`its process (pid ${process.pid} on ${hostname()}) is gone`);
+    // The very process that wrote it: alive.
+    const held = await acquireLock(s, who('kim')).catch(() => undefined);
+    expect(held).toBeUndefined();
+    await forceRelease(s);
+    const mine = await acquireLock(s, who('kim'));
+    expect((await inspectLock(s))!.stale).toBeUndefined();
+    await mine.release();
+  });
+
   it('tells the run at once, and only once, when its lock is lost; a forced release never removes a newer lock', async () => {
     const s = store();
     const lost: string[] = [];
@@ -105,7 +122,7 @@ describe('deploy lock', () => {
     await forceRelease(s);
     const second = await acquireLock(s, who('frank'));
     await first.renew();
-    expect(first.lostBecause).toBe('it is now held by frank (deploy registry/app:v2)');
+    expect(first.lostBecause).toBe(`it is now held by frank (deploy registry/app:v2; pid ${process.pid} on ${hostname()})`);
     await first.release();
     expect((await inspectLock(s))!.record.holder).toBe('frank');
     await second.release();

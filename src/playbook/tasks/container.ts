@@ -16,7 +16,9 @@ export const previousName = (name: string) => `${name}-previous`;
 
 export interface ContainerFacts {
   readonly id: string;
+  /** The image as the container was created from it: its reference (a tag moves), and its id (which does not). */
   readonly image: string;
+  readonly imageId?: string;
   readonly running: boolean;
   /** How often Docker restarted it (its restart policy): a new container that restarts keeps crashing. */
   readonly restarts?: number;
@@ -27,8 +29,8 @@ export interface ContainerFacts {
 export async function inspectLive(remote: RemoteHost, name = 'live'): Promise<ContainerFacts | undefined> {
   try {
     const { stdout } = await remote.exec(dockerInspectContainer(name), { timeoutMs: 30_000 });
-    const c = JSON.parse(stdout) as { Id: string; Config: { Image: string; Labels?: Record<string, string> }; State: { Running: boolean; Restarting?: boolean }; RestartCount?: number };
-    return { id: c.Id, image: c.Config.Image, running: c.State.Running && !c.State.Restarting, restarts: c.RestartCount ?? 0, labels: c.Config.Labels ?? {} };
+    const c = JSON.parse(stdout) as { Id: string; Image?: string; Config: { Image: string; Labels?: Record<string, string> }; State: { Running: boolean; Restarting?: boolean }; RestartCount?: number };
+    return { id: c.Id, image: c.Config.Image, ...(c.Image && { imageId: c.Image }), running: c.State.Running && !c.State.Restarting, restarts: c.RestartCount ?? 0, labels: c.Config.Labels ?? {} };
   } catch (error) {
     if (error instanceof RemoteCommandError && /no such (object|container)/i.test(error.stderrTail)) return undefined;
     throw error;

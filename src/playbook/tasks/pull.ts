@@ -3,7 +3,7 @@
  * so a host's turn out of service holds only the swap. One failed pull stops the run, fleet untouched.
  */
 import { BatonError } from '../../errors.ts';
-import { dockerPull } from '../../remote/docker.ts';
+import { dockerImageIdentity, dockerPull } from '../../remote/docker.ts';
 import type { RunTask } from '../types.ts';
 
 export class PullError extends BatonError {}
@@ -19,6 +19,10 @@ export function prePull(options: { concurrency?: number } = {}): RunTask {
           try {
             const { command, stdin } = dockerPull(ctx.image, ctx.registryLogin);
             await t.remote.exec(command, { timeoutMs: ctx.config.timeouts.pull, signal: ctx.signal, ...(stdin !== undefined && { stdin }) });
+            // What the tag names now, on this host: a host is unchanged only when it runs this very image.
+            const { stdout } = await t.remote.exec(dockerImageIdentity(ctx.image), { timeoutMs: ctx.config.ssh.commandTimeout, signal: ctx.signal });
+            const [id, digests] = stdout.trim().split(' ');
+            if (id) ctx.pulled.set(t.host.name, { id, ...(digests && { digest: digests.split(',')[0]!.replace(/^.*@/, '') }) });
           } catch (error) {
             failures.push(`${t.host.name}: ${(error as Error).message}`);
           }
