@@ -28,6 +28,11 @@ export const ExitCode = {
    * before it run the new image, the others the previous one. The summary prints the commands.
    */
   Mixed: 6,
+  /**
+   * Every targeted host runs the new image and is in service, but a post-task (run once after the
+   * rollout) failed: the rollout stands, nothing was rolled back; the output says which task and why.
+   */
+  PostTaskFailed: 7,
   /** Interrupted by Ctrl-C or SIGTERM: hosts in flight were finished or put back, guards undone. */
   Interrupted: 130,
 } as const;

@@ -5,6 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { BatonError, ExitCode } from '../errors.ts';
 import { maskSecrets } from '../secrets/mask.ts';
+import { printable } from '../report/printable.ts';
 import { setVaultPasswordSources } from '../secrets/sources.ts';
 import { problemIdentity, serviceMessage } from '../report/teamcity.ts';
 import type { ReporterName } from '../report/choose.ts';
@@ -298,7 +299,7 @@ class UsageError extends BatonError {
 function report(error: unknown): number {
   if (error instanceof Error) error.message = maskSecrets(error.message);
   if (error instanceof BatonError) {
-    process.stderr.write(`baton: ${error.message}\n`);
+    process.stderr.write(`baton: ${printable(error.message)}\n`);
     if (error.exitCode === ExitCode.BadInput || error.exitCode === ExitCode.Locked || error.exitCode === ExitCode.Unchanged) process.stderr.write('nothing on the fleet was changed\n');
     teamcityProblem(error.message, error.name);
     return error.exitCode;
@@ -310,7 +311,7 @@ function report(error: unknown): number {
     teamcityProblem(aws, 'aws');
     return ExitCode.Unchanged;
   }
-  process.stderr.write(`baton: unexpected error: ${maskSecrets((error as Error)?.stack ?? String(error))}\n`);
+  process.stderr.write(`baton: unexpected error: ${printable(maskSecrets((error as Error)?.stack ?? String(error)))}\n`);
   teamcityProblem(`unexpected error: ${String(error)}`, 'unexpected');
   return ExitCode.NeedsOperator;
 }

@@ -9,6 +9,10 @@ import { readHistory, type HistoryEntry } from '../state/history.ts';
 import { describeUnfinished, openEntries, readJournal } from '../state/journal.ts';
 import { describeHeld, forceRelease, inspectLock, type LockView } from '../state/lock.ts';
 import { openStateStore, type StateStore } from '../state/store.ts';
+import { printable } from '../report/printable.ts';
+
+/** Text for a person: what came from outside (tags, labels, log lines, remote errors) cannot drive the terminal. */
+const say = (text: string) => process.stdout.write(printable(text));
 
 export interface StateCommandOptions {
   readonly deployment: string;
@@ -31,13 +35,13 @@ export function runLockStatus(options: StateCommandOptions): Promise<number> {
       process.stdout.write(`${JSON.stringify({ ...(lock ? lockJson(lock) : { locked: false }), journal: journal ? { run: journal.doc.run, open } : null })}\n`);
       return ExitCode.Ok;
     }
-    if (!lock) process.stdout.write(`${store.label}: not locked (${store.url('lock.json')})\n`);
+    if (!lock) say(`${store.label}: not locked (${store.url('lock.json')})\n`);
     else {
-      process.stdout.write(`${describeHeld(store, lock)}\n`);
-      process.stdout.write(`last renewed ${formatDuration(lock.silentMs)} ago (${store.url('lock.json')})\n`);
+      say(`${describeHeld(store, lock)}\n`);
+      say(`last renewed ${formatDuration(lock.silentMs)} ago (${store.url('lock.json')})\n`);
     }
     // A live run's open entries are its work in progress; a dead run's are what recover undoes.
-    if (journal && open.length) process.stdout.write(lock && !lock.stale ? `in progress:\n${open.map((e) => `  - ${e.what}`).join('\n')}\n` : `${describeUnfinished(store, journal.doc)}\n`);
+    if (journal && open.length) say(lock && !lock.stale ? `in progress:\n${open.map((e) => `  - ${e.what}`).join('\n')}\n` : `${describeUnfinished(store, journal.doc)}\n`);
     return ExitCode.Ok;
   });
 }
@@ -49,12 +53,12 @@ export function runLockRelease(options: StateCommandOptions & { readonly force: 
   return withStore(options, async (store) => {
     const released = await forceRelease(store);
     if (options.json) process.stdout.write(`${JSON.stringify({ released: released ? lockJson(released) : null })}\n`);
-    else if (!released) process.stdout.write(`${store.label}: not locked, nothing to release\n`);
+    else if (!released) say(`${store.label}: not locked, nothing to release\n`);
     else {
       const note = released.stale ? '' : '; it was not stale: that run still thinks it holds it';
-      process.stdout.write(`released the lock ${released.record.holder} held since ${released.record.startedAt} (${released.record.command})${note}\n`);
+      say(`released the lock ${released.record.holder} held since ${released.record.startedAt} (${released.record.command})${note}\n`);
       const journal = await readJournal(store);
-      if (journal && openEntries(journal.doc).length) process.stdout.write(`${describeUnfinished(store, journal.doc)}\n`);
+      if (journal && openEntries(journal.doc).length) say(`${describeUnfinished(store, journal.doc)}\n`);
     }
     return ExitCode.Ok;
   });
@@ -70,14 +74,14 @@ export function runHistory(options: StateCommandOptions & { readonly last: numbe
       return ExitCode.Ok;
     }
     if (!settled.length) {
-      process.stdout.write(`${store.label}: no run recorded yet (${store.url('history/')})\n`);
+      say(`${store.label}: no run recorded yet (${store.url('history/')})\n`);
       return ExitCode.Ok;
     }
     const rows = settled.map((e) => [e.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.kind, e.deployer, imageChange(e), hostCount(e), e.outcome, e.ms === undefined ? '' : `${(e.ms / 1000).toFixed(1)}s`]);
-    process.stdout.write(textTable([['STARTED', 'KIND', 'BY', 'IMAGE', 'HOSTS', 'RESULT', 'TOOK'], ...rows]));
+    say(textTable([['STARTED', 'KIND', 'BY', 'IMAGE', 'HOSTS', 'RESULT', 'TOOK'], ...rows]));
     for (const e of settled) {
       const problems = [...(e.error ? [e.error] : []), ...e.hosts.filter((h) => h.error).map((h) => `${h.host}: ${h.error}`)];
-      for (const p of problems) process.stdout.write(`  ${e.startedAt} ${p}\n`);
+      for (const p of problems) say(`  ${e.startedAt} ${p}\n`);
     }
     return ExitCode.Ok;
   });

@@ -14,6 +14,10 @@ import { hostSource } from './hosts.ts';
 import { describeHeld, inspectLock } from '../state/lock.ts';
 import { openStateStore } from '../state/store.ts';
 import { describeUnfinished, openEntries, readJournal } from '../state/journal.ts';
+import { printable } from '../report/printable.ts';
+
+/** Text for a person: what came from outside (tags, labels, log lines, remote errors) cannot drive the terminal. */
+const say = (text: string) => process.stdout.write(printable(text));
 
 export interface StatusCommandOptions {
   readonly deployment: string;
@@ -69,12 +73,13 @@ export async function runStatus(options: StatusCommandOptions): Promise<number> 
       };
     }),
   );
-  process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
+  if (options.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else say(statusTable(rows));
   // What is on the hosts may be changing under this very status: say so.
   if (!options.json) {
     const [lock, journal] = await Promise.all([inspectLock(store).catch(() => undefined), readJournal(store).catch(() => undefined)]);
-    if (lock) process.stdout.write(`\n${describeHeld(store, lock)}\n`);
-    if (journal && openEntries(journal.doc).length && (!lock || lock.stale)) process.stdout.write(`\n${describeUnfinished(store, journal.doc)}\n`);
+    if (lock) say(`\n${describeHeld(store, lock)}\n`);
+    if (journal && openEntries(journal.doc).length && (!lock || lock.stale)) say(`\n${describeUnfinished(store, journal.doc)}\n`);
   }
   return ExitCode.Ok;
 }

@@ -6,9 +6,9 @@
  *   export default playbook({ name: 'deploy', preTasks: [...], tasks: [...] });
  */
 import { ConfigError } from '../errors.ts';
-import type { Playbook } from './types.ts';
+import type { Playbook, PlaybookDefinition } from './types.ts';
 
-export type { Compensation, Guard, HostContext, HostTask, Playbook, RunContext, RunTask, Target } from './types.ts';
+export type { Compensation, Guard, HostContext, HostTask, Playbook, PlaybookDefinition, RunContext, RunTask, Target } from './types.ts';
 export type { Change } from '../state/journal.ts';
 export { silenceAlarms, suspendAutoscaling } from './tasks/guards.ts';
 export { prePull } from './tasks/pull.ts';
@@ -19,7 +19,7 @@ export { requireRollbackCandidates, swapToPrevious } from './tasks/rollback.ts';
 export { pruneImages } from './tasks/prune.ts';
 
 /** Declares a playbook, checking its shape once (a playbook is user code: say clearly what is wrong). */
-export function playbook(definition: Playbook): Playbook {
+export function playbook(definition: PlaybookDefinition): Playbook {
   const where = `playbook ${JSON.stringify(definition?.name ?? '(unnamed)')}`;
   if (!definition || typeof definition.name !== 'string' || !definition.name) throw new ConfigError('name', 'a playbook needs a name', where);
   for (const list of ['preTasks', 'tasks', 'postTasks'] as const) {
@@ -31,5 +31,5 @@ export function playbook(definition: Playbook): Playbook {
       }
     });
   }
-  return Object.freeze({ ...definition });
+  return Object.freeze({ ...definition, preTasks: definition.preTasks ?? [], postTasks: definition.postTasks ?? [] });
 }

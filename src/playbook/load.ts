@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { register } from 'tsx/esm/api';
 import { ConfigError } from '../errors.ts';
-import type { Playbook } from './types.ts';
+import type { Playbook, PlaybookDefinition } from './types.ts';
+import { playbook } from './index.ts';
 
 const builtIn = fileURLToPath(new URL('../../../playbooks/deploy.ts', import.meta.url));
 
@@ -27,7 +28,8 @@ export async function loadPlaybook(file?: string): Promise<Playbook> {
   if (!candidate || typeof candidate !== 'object' || !('tasks' in candidate)) {
     throw new ConfigError('--playbook', `${path} has no default export made with playbook({...})`);
   }
-  return candidate as Playbook;
+  // Checked and completed as `playbook()` does (a module may export a plain object, or leave out its preTasks).
+  return playbook(candidate as PlaybookDefinition);
 }
 
 let registered = false;

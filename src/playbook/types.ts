@@ -30,6 +30,9 @@ export interface Playbook {
   readonly postTasks?: readonly RunTask[];
 }
 
+/** What `playbook({...})` takes: pre- and post-tasks may be left out. */
+export type PlaybookDefinition = Omit<Playbook, 'preTasks'> & { readonly preTasks?: readonly RunTask[] };
+
 export interface InventoryContext {
   readonly config: DeployConfig;
   readonly aws: AwsClients;

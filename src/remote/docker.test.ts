@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeCommand, op, renderCommand } from './command.ts';
-import { dockerAwaitChanges, dockerRun, dockerSetAside } from './docker.ts';
-import { spawn } from 'node:child_process';
+import { dockerAwaitChanges, dockerRun, dockerSetAside, dockerSwapWithPrevious } from './docker.ts';
+import * as imageCommands from './docker.ts';
+import { spawn, spawnSync } from 'node:child_process';
 
 /** Runs a rendered command in a real sh, with a fake `docker` that prints its argv and its env file. */
 function runWithFakeDocker(command: ReturnType<typeof dockerRun>) {
@@ -58,7 +59,7 @@ describe('docker commands', () => {
 
   it('sets the live container aside in one round trip: drop the old candidate, stop gracefully, keep it', () => {
     const { out } = runWithFakeDocker({ command: dockerSetAside('live', 'live-previous', 5) });
-    expect(out).toBe(['<rm>', '<--force>', '<live-previous>', '<stop>', '<--time>', '<5>', '<live>', '<rename>', '<live>', '<live-previous>', ''].join('\n'));
+    expect(out).toBe(['<rm>', '<--force>', '<live-previous>', '<stop>', '<--time>', '<5>', '<live>', '<update>', '<--restart>', '<no>', '<live>', '<rename>', '<live>', '<live-previous>', ''].join('\n'));
   });
 
   it('refuses an env value with a line break', () => {
@@ -77,7 +78,7 @@ describe('docker commands', () => {
     await new Promise((r) => setTimeout(r, 200));
     await run(`${renderCommand(dockerAwaitChanges('live'))} && echo awaited >> "$DOCKER_LOG"`);
     await setAside;
-    expect(readFileSync(log, 'utf8')).toBe('rm\nstop\nrename\nawaited\n');
+    expect(readFileSync(log, 'utf8')).toBe('rm\nstop\nupdate\nrename\nawaited\n');
   });
 
   it('writes secret files from stdin to a private folder on the tmpfs and mounts each read-only, never in argv', () => {
@@ -108,5 +109,37 @@ describe('docker commands', () => {
     } finally {
       execFileSync('rm', ['-rf', shm]);
     }
+  });
+});
+
+describe('image identity', () => {
+  it('asks docker for the image id and its registry digests, the image after --', () => {
+    const { dockerImageIdentity } = imageCommands;
+    expect(renderCommand(dockerImageIdentity('registry:5000/app:v2'))).toBe("docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' -- registry:5000/app:v2");
+  });
+});
+
+describe('the swap back to the kept container', () => {
+  const swapIn = (failStart: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-swap-'));
+    // A docker whose `start` of one container fails, as when its port is taken or a mount is gone.
+    writeFileSync(join(dir, 'docker'), `#!/bin/sh\necho "$*" >> "$DOCKER_LOG"\n[ "$1 $2" = ${JSON.stringify(`start ${failStart}`)} ] && { echo "Error: bind source path does not exist" >&2; exit 1; }\nexit 0\n`, { mode: 0o755 });
+    const log = join(dir, 'log');
+    writeFileSync(log, '');
+    const result = spawnSync('sh', ['-c', renderCommand(dockerSwapWithPrevious('live', 'live-previous', 5, 'unless-stopped'))], { env: { PATH: `${dir}:/usr/bin:/bin`, DOCKER_LOG: log, HOME: dir }, encoding: 'utf8' });
+    return { status: result.status, stderr: result.stderr, calls: readFileSync(log, 'utf8').trim().split('\n') };
+  };
+
+  it('starts the kept one before any name changes, then trades names and restart policies', () => {
+    const { status, calls } = swapIn('none');
+    expect(status).toBe(0);
+    expect(calls).toEqual(['stop --time 5 live', 'start live-previous', 'update --restart no live', 'update --restart unless-stopped live-previous', 'rename live live-swapping', 'rename live-previous live', 'rename live-swapping live-previous']);
+  });
+
+  it('starts the live one again and renames nothing when the kept one cannot start', () => {
+    const { status, stderr, calls } = swapIn('live-previous');
+    expect(status).toBe(1);
+    expect(calls).toEqual(['stop --time 5 live', 'start live-previous', 'start live']);
+    expect(stderr).toContain('the kept container live-previous could not start: Error: bind source path does not exist; nothing was renamed, live runs again');
   });
 });

@@ -49,8 +49,8 @@ export function dockerPull(image: string, login?: RegistryLogin): { command: Com
 /** Longer than any pull may take (timeouts.pull is at most a day, but a day-long pull is no pull). */
 const MAX_PULL_MINUTES = 60;
 
-/** The image's id and registry digests, on one line: `sha256:… registry/app@sha256:…,…`. */
-export const dockerImageIdentity = (image: string): Command => op('docker', 'image', 'inspect', '--format', '{{.Id}} {{join .RepoDigests ","}}', '--', image);
+/** The image's id and registry digests, on one line: `sha256:… registry/app@sha256:… …` (no `join`: older docker cannot join them). */
+export const dockerImageIdentity = (image: string): Command => op('docker', 'image', 'inspect', '--format', '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}', '--', image);
 
 /** One JSON object: the container's full inspect document. Fails with "No such container" if absent. */
 export const dockerInspectContainer = (name: string): Command => op('docker', 'inspect', '--type', 'container', '--format', '{{json .}}', name);
@@ -183,22 +183,44 @@ export const dockerPruneSecrets = (dir: string): Command =>
  */
 export function dockerSetAside(name: string, previous: string, seconds: number): Command {
   const [n, p] = [quote(name), quote(previous)];
+  // The kept container never restarts by itself (after a reboot it would race the new one for the port).
   return locked(
     name,
-    `set -e\ndocker rm --force ${p} >/dev/null 2>&1 || true\ndocker stop --time ${Math.max(0, Math.floor(seconds))} ${n} >/dev/null\ndocker rename ${n} ${p}`,
-    `docker stop --time ${seconds} ${n} && docker rename ${n} ${p} (replacing the older ${p})`,
+    `set -e\ndocker rm --force ${p} >/dev/null 2>&1 || true\ndocker stop --time ${Math.max(0, Math.floor(seconds))} ${n} >/dev/null\ndocker update --restart no ${n} >/dev/null\ndocker rename ${n} ${p}`,
+    `docker stop --time ${seconds} ${n} && docker rename ${n} ${p} (replacing the older ${p}; kept with --restart no)`,
   );
 }
+
+/** While two containers trade names, the one leaving `live` is called this (recover and fix commands know it). */
+export const swappingName = (name: string) => `${name}-swapping`;
 
 /**
  * Swaps the live container with the kept one in one round trip: `name` stops, `previous` starts as
  * `name`, and the stopped one is kept as `previous`. Its own inverse: running it again swaps back.
  */
-export function dockerSwapWithPrevious(name: string, previous: string, seconds: number): Command {
-  const [n, p, t] = [quote(name), quote(previous), quote(`${name}-swapping`)];
+export function dockerSwapWithPrevious(name: string, previous: string, seconds: number, restart: string): Command {
+  const [n, p, t] = [quote(name), quote(previous), quote(swappingName(name))];
+  // The kept one starts before any name changes: if it cannot (its port taken, a mount gone), the live
+  // one starts again and nothing was renamed. Only then do the two trade names and restart policies.
   return locked(
     name,
-    `set -e\ndocker stop --time ${Math.max(0, Math.floor(seconds))} ${n} >/dev/null\ndocker rename ${n} ${t}\ndocker rename ${p} ${n}\ndocker start ${n} >/dev/null\ndocker rename ${t} ${p}`,
-    `docker stop ${n} && docker start ${p} as ${n} (keeping the stopped one as ${p})`,
+    [
+      'set -e',
+      `docker stop --time ${Math.max(0, Math.floor(seconds))} ${n} >/dev/null`,
+      `if ! err=$(docker start ${p} 2>&1 >/dev/null); then`,
+      `  if docker start ${n} >/dev/null 2>&1; then again="${name} runs again"; else again="${name} could not be started again either"; fi`,
+      `  printf '%s\n' "the kept container ${previous} could not start: $err; nothing was renamed, $again" >&2`,
+      '  exit 1',
+      'fi',
+      `docker update --restart no ${n} >/dev/null`,
+      `docker update --restart ${quote(restart)} ${p} >/dev/null`,
+      `docker rename ${n} ${t}`,
+      `docker rename ${p} ${n}`,
+      `docker rename ${t} ${p}`,
+    ].join('\n'),
+    `docker stop ${n} && docker start ${p} as ${n} (keeping the stopped one as ${p}; if ${p} cannot start, ${n} starts again)`,
   );
 }
+
+/** Sets a container's restart policy (the kept one never restarts by itself; the live one as configured). */
+export const dockerUpdateRestart = (name: string, policy: string): Command => op('docker', 'update', '--restart', policy, name);

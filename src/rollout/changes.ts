@@ -34,11 +34,14 @@ export function fixCommand(change: Change, region: string): string {
     case 'deregistered':
       return change.host.instanceId ? registerCommand(change.host.instanceId, change.membership, region) : `register ${change.host.name} in ${describeMembership(change.membership)}`;
     case 'container-replaced': {
-      const [live, kept] = [quote(change.container), quote(change.keptAs)];
+      const live = quote(change.container);
       const where = `ssh ${quote(change.host.address)}`;
-      return change.from
-        ? `${where} 'docker rm --force ${live}; docker rename ${kept} ${live}; docker start ${live}'  # if ${change.to} is not healthy`
-        : `${where} docker rm --force ${live}  # if ${change.to} is not healthy`;
+      if (!change.from) return `${where} docker rm --force ${live}  # if ${change.to} is not healthy`;
+      // By id where known: a set-aside or swap cut short may have left it as live-previous or live-swapping.
+      const kept = quote(change.keptId ?? change.keptAs);
+      const restart = change.restart ? `docker update --restart ${quote(change.restart)} ${live}; ` : '';
+      const script = `[ "$(docker inspect --format {{.Id}} ${live} 2>/dev/null)" = ${kept} ] || { docker rm --force ${live}; docker rename ${kept} ${live}; }; ${restart}docker start ${live}`;
+      return `${where} ${quote(script)}  # if ${change.to} is not healthy`;
     }
   }
 }

@@ -41,7 +41,8 @@ export interface PlannedStep {
 }
 
 /** `mixed`: a batch failed and, with `rollout.onFailure: stop`, the hosts switched before it were left on the new image. */
-export type RunOutcome = 'deployed' | 'checked' | 'rolled-back' | 'mixed' | 'failed' | 'interrupted' | 'recovered';
+/** `post-task-failed`: every host was deployed and is in service; a post-task failed after the rollout. */
+export type RunOutcome = 'deployed' | 'checked' | 'rolled-back' | 'mixed' | 'failed' | 'interrupted' | 'recovered' | 'post-task-failed';
 
 export interface HostSummary {
   host: string;

@@ -90,7 +90,7 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
           case 'deregistered':
             return putBack({ config, loadBalancers: lbs, host: c.host, memberships: [c.membership] }, options.signal);
           case 'container-replaced':
-            return healContainer(config, await reach(c.host), c.host, c.keptId, options.signal);
+            return healContainer(config, await reach(c.host), c.host, c.keptId, options.signal, c.keepsOther ? 'keep' : 'remove');
         }
       }, (detail) => detail || undefined);
       await journal.close(entry);
@@ -114,7 +114,7 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
 }
 
 /** The new container if it runs and is healthy, else the kept one, which must then be. */
-async function healContainer(config: DeployConfig, fleet: FleetConnection, host: JournalHost, keptId: string | undefined, signal: AbortSignal): Promise<string> {
+async function healContainer(config: DeployConfig, fleet: FleetConnection, host: JournalHost, keptId: string | undefined, signal: AbortSignal, other: 'remove' | 'keep'): Promise<string> {
   const remote = fleet.host(host.name);
   const ctx = { config, target: { host, remote } };
   const live = await inspectLive(remote, config.container.name);
@@ -126,7 +126,7 @@ async function healContainer(config: DeployConfig, fleet: FleetConnection, host:
       // Not healthy: the kept container comes back below.
     }
   }
-  await restorePrevious(remote, config, keptId, signal);
+  await restorePrevious(remote, config, keptId, signal, other);
   const back = await inspectLive(remote, config.container.name);
   await waitHealthy(ctx, signal);
   return `back on ${back?.image ?? 'the kept container'}${live ? ` (${live.image} ${live.running ? 'was not healthy' : 'was not running'})` : ''}`;

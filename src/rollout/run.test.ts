@@ -64,12 +64,16 @@ class FakeHost implements RemoteHost {
     const argv = command.kind === 'argv' ? command.argv : [];
     if (this.failOn?.test(text)) throw new RemoteCommandError(this.name, text, 1, 'injected failure');
     const ok = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
+    /** A container by name or id, as docker takes either: its name. */
+    const nameOf = (ref: string) => (this.containers.has(ref) ? ref : [...this.containers].find(([, c]) => c.id === ref)?.[0]) ?? ref;
     if (argv[1] === 'inspect') {
-      const c = this.containers.get(argv.at(-1)!);
+      const name = nameOf(argv.at(-1)!);
+      const c = this.containers.get(name);
       if (!c) throw new RemoteCommandError(this.name, text, 1, `Error: No such object: ${argv.at(-1)}`);
-      return ok(JSON.stringify({ Id: c.id, Image: c.imageId, Config: { Image: c.image, Labels: {} }, State: { Running: c.running } }));
+      return ok(JSON.stringify({ Id: c.id, Name: `/${name}`, Image: c.imageId, Config: { Image: c.image, Labels: {} }, State: { Running: c.running } }));
     }
-    if (argv[1] === 'image' && argv[2] === 'inspect') return ok(`${registry.idOf(argv.at(-1)!)} ${argv.at(-1)!.replace(/:[^:/]*$/, '')}@${registry.idOf(argv.at(-1)!)}\n`);
+    if (argv[1] === 'update') return ok();
+    if (argv[1] === 'image' && argv[2] === 'inspect') return ok(`${registry.idOf(argv.at(-1)!)} other/app@sha256:elsewhere ${argv.at(-1)!.replace(/:[^:/]*$/, '')}@${registry.idOf(argv.at(-1)!)}\n`);
     if (argv[1] === 'pull' || argv[1] === 'logs' || text.startsWith('wait until no command changes')) return ok();
     this.log.push(`${this.name}: ${text}`);
     if (/^docker stop --time \d+ live && docker rename live live-previous/.test(text)) {
@@ -82,11 +86,12 @@ class FakeHost implements RemoteHost {
     } else if (/^docker run /.test(text)) {
       const image = /-- (\S+)$/.exec(text)![1]!;
       this.containers.set('live', { id: `${this.name}-c${++this.ids}`, image, imageId: registry.idOf(image), running: true });
-    } else if (argv[1] === 'rm') this.containers.delete(argv.at(-1)!);
+    } else if (argv[1] === 'rm') this.containers.delete(nameOf(argv.at(-1)!));
     else if (argv[1] === 'rename') {
-      this.containers.set(argv[3]!, this.containers.get(argv[2]!)!);
-      this.containers.delete(argv[2]!);
-    } else if (argv[1] === 'start') this.containers.get(argv[2]!)!.running = true;
+      const from = nameOf(argv[2]!);
+      this.containers.set(argv[3]!, this.containers.get(from)!);
+      this.containers.delete(from);
+    } else if (argv[1] === 'start') this.containers.get(nameOf(argv[2]!))!.running = true;
     return ok();
   }
   async httpGet() {
@@ -236,7 +241,7 @@ describe('the executor', () => {
 
   it('leaves a host out of service, with its entries open, when its previous container cannot be restored', async () => {
     const w = fakeWorld(['a']);
-    w.remotes.get('a')!.failOn = /^docker rename live-previous live/;
+    w.remotes.get('a')!.failOn = /^docker rename a-c0 live$/;
     const { result, journal } = await run(w, 'app:bad');
     expect(result.exitCode).toBe(3);
     expect(result.hosts[0]!.result).toBe('failed');
@@ -348,5 +353,16 @@ describe('the executor', () => {
     const said = events.history.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
     expect(said).toContain('this run lost the deploy lock (it is now held by bob). Not undone, left to that run: alarm actions disabled: api-5xx; Auto Scaling group asg: Launch, Terminate suspended');
     expect(open(mem).map((e) => e.change.kind)).toEqual(['autoscaling-suspended', 'alarms-disabled', 'deregistered', 'container-replaced']);
+  });
+
+  it('a post-task that fails after every host deployed is its own outcome (exit 7): nothing rolled back, the guards undone', async () => {
+    const w = fakeWorld(['a', 'b']);
+    const failingPost = playbook({ ...thePlaybook, postTasks: [{ name: 'notify the release channel', run: async () => Promise.reject(new Error('the channel is gone')) }] });
+    const { result, events } = await run(w, 'app:v2', { playbook: failingPost });
+    expect(result).toMatchObject({ outcome: 'post-task-failed', exitCode: 7 });
+    expect(images(w)).toEqual(['app:v2', 'app:v2']);
+    expect(result.hosts.map((h) => h.result)).toEqual(['deployed', 'deployed']);
+    expect(events.some((e) => e.type === 'warning' && e.message === 'every host runs app:v2 and is in service, but the post-task "notify the release channel" failed: the channel is gone')).toBe(true);
+    expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
   });
 });

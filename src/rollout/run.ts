@@ -198,7 +198,15 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     if (outcome === 'deployed') {
       for (const task of playbook.postTasks ?? []) {
         await journal.fence();
-        await events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
+        try {
+          await events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
+        } catch (error) {
+          if (error instanceof LeaseLostError) throw error;
+          // The rollout stands: every host runs the new image and is in service. Nothing is rolled back.
+          outcome = 'post-task-failed';
+          events.emit({ type: 'warning', message: `every host runs ${options.image} and is in service, but the post-task "${task.name}" failed: ${(error as Error).message}` });
+          break;
+        }
       }
     }
   } catch (error) {
@@ -241,6 +249,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   if (undoFailed || outcome === 'failed') return finish(outcome === 'deployed' ? 'failed' : outcome, ExitCode.NeedsOperator, hosts);
   if (outcome === 'interrupted') return finish(outcome, ExitCode.Interrupted, hosts);
   if (outcome === 'mixed') return finish(outcome, ExitCode.Mixed, hosts);
+  if (outcome === 'post-task-failed') return finish(outcome, ExitCode.PostTaskFailed, hosts);
   return finish(outcome, outcome === 'deployed' ? ExitCode.Ok : ExitCode.RolledBack, hosts);
 }
 

@@ -41,6 +41,10 @@ export type Change =
       readonly keptId?: string;
       readonly from?: string;
       readonly to: string;
+      /** A swap (a rollback): putting it back keeps the other container as the rollback candidate, instead of removing it. */
+      readonly keepsOther?: boolean;
+      /** The restart policy the live container runs with (the kept one has none while it is kept). */
+      readonly restart?: string;
     };
 
 /** Enough of a host to reach it again without its inventory. */

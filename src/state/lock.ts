@@ -35,6 +35,11 @@ export interface LockRecord {
    * epoch that wrote it; a takeover writes the journal first, so a run of an older epoch cannot write it.
    */
   readonly epoch?: number;
+  /**
+   * The holder's lease (its `state.staleAfter`): it stops acting before this passes without a renewal,
+   * so whoever reads the lock judges it stale by this, not by its own setting.
+   */
+  readonly staleAfterMs?: number;
   /** What the run does: `deploy registry/app:v2`, `rollback`. */
   readonly command: string;
   readonly startedAt: string;
@@ -57,7 +62,7 @@ export interface LockView {
   readonly stale?: string;
 }
 
-export type LockIdentity = Omit<LockRecord, 'heartbeatAt' | 'doing' | 'machine' | 'machineId' | 'bootId' | 'pidNamespace' | 'processStart' | 'pid' | 'epoch'>;
+export type LockIdentity = Omit<LockRecord, 'heartbeatAt' | 'doing' | 'machine' | 'machineId' | 'bootId' | 'pidNamespace' | 'processStart' | 'pid' | 'epoch' | 'staleAfterMs'>;
 
 /** The current lock, if any, with a verdict on whether its holder is still alive. */
 export async function inspectLock(store: StateStore): Promise<LockView | undefined> {
@@ -65,7 +70,7 @@ export async function inspectLock(store: StateStore): Promise<LockView | undefin
   if (!stored) return undefined;
   const silentMs = Math.max(0, stored.storeNow.getTime() - stored.lastModified.getTime());
   const record = stored.value;
-  const staleAfter = store.settings.staleAfter;
+  const staleAfter = typeof record.staleAfterMs === 'number' && record.staleAfterMs > 0 ? record.staleAfterMs : store.settings.staleAfter;
   let stale: string | undefined;
   if (provablyGone(record)) stale = `its process (pid ${record.pid} on ${record.machine}) is gone`;
   else if (silentMs > staleAfter) stale = `it has not been renewed for ${formatDuration(silentMs)} (state.staleAfter is ${formatDuration(staleAfter)})`;
@@ -158,7 +163,7 @@ export async function acquireLock(store: StateStore, who: LockIdentity, options:
   const deadline = started + (options.waitMs ?? 0);
   let announced = false;
   for (;;) {
-    const record = lockRecord(who, 1);
+    const record = lockRecord(who, 1, store.settings.staleAfter);
     const mark = clockMark();
     const etag = await store.write(LOCK, record, { absent: true });
     if (etag !== undefined) return new HeldLock(store, record, etag, options, mark);
@@ -180,9 +185,10 @@ export async function acquireLock(store: StateStore, who: LockIdentity, options:
   }
 }
 
-function lockRecord(who: LockIdentity, epoch: number): LockRecord {
+function lockRecord(who: LockIdentity, epoch: number, staleAfterMs: number): LockRecord {
   return {
     ...who,
+    staleAfterMs,
     machine: hostname(),
     ...(here.machineId && { machineId: here.machineId }),
     ...(here.bootId && { bootId: here.bootId }),
@@ -208,7 +214,7 @@ const since = (mark: ClockMark) => Math.max(performance.now() - mark.mono, Date.
  * stale version read, so a holder that was only slow, and renewed meanwhile, keeps it.
  */
 export async function takeOverLock(store: StateStore, stale: LockView, who: LockIdentity, options: AcquireOptions = {}): Promise<HeldLock> {
-  const record = lockRecord(who, (stale.record.epoch ?? 1) + 1);
+  const record = lockRecord(who, (stale.record.epoch ?? 1) + 1, store.settings.staleAfter);
   const mark = clockMark();
   let etag = await store.write(LOCK, record, { etag: stale.etag });
   if (etag === undefined) {

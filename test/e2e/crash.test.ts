@@ -153,18 +153,29 @@ describe('crash safety', () => {
       },
     });
     while (!stopped) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 4_000));
     let continued = false;
-    const resumed = await runBaton(['resume', ...common(), '--reporter', 'json'], {
-      onEvent: (e) => {
-        // Continued while the resuming run rolls its first host, guards held.
-        if (!continued && e.type === 'step' && e.scope === 'host' && e.step === 'deregister' && e.status === 'started') {
-          continued = true;
-          stopped!.kill('SIGCONT');
-          paused = first;
-        }
-      },
-    });
+    let resumed: BatonRun;
+    try {
+      await new Promise((r) => setTimeout(r, 4_000));
+      resumed = await runBaton(['resume', ...common(), '--reporter', 'json'], {
+        onEvent: (e) => {
+          // Continued while the resuming run rolls its first host, guards held.
+          if (!continued && e.type === 'step' && e.scope === 'host' && e.step === 'deregister' && e.status === 'started') {
+            continued = true;
+            stopped!.kill('SIGCONT');
+            paused = first;
+          }
+        },
+      });
+    } finally {
+      if (!continued) {
+        // Never left stopped behind, whatever failed: the next tests need the lock and the fleet.
+        stopped.kill('SIGCONT');
+        stopped.kill('SIGKILL');
+        await first;
+        await runBaton(['recover', ...common()]);
+      }
+    }
     expect(continued).toBe(true);
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     const old = await paused!;
@@ -183,6 +194,32 @@ describe('crash safety', () => {
     expect(Math.min(...seq('ResumeProcesses').filter((n) => n > lastSuspend))).toBeGreaterThan(Math.max(...calls.filter((c) => /^Register/.test(c.action)).map((c) => c.seq)));
     await expectFleetWhole(await traffic.stop());
     expect(await liveImages()).toEqual(names().map(() => image('v2')));
+  });
+
+  it('a swap back whose kept container cannot start (its secret file gone): the live one runs again, nothing renamed, back in service, exit 1', async () => {
+    await resetTo('v3');
+    // v1 with a secret file mounted from a tmpfs, then v2 without: each host keeps that v1 for rollback.
+    const secret = ['-e', 'container.secretFilesDir=/dev/shm', '-e', 'container.secretFiles={"/run/secrets/token": "kept-token"}'];
+    const withSecret = await runBaton(deployArgs('v1', ...secret));
+    expect(withSecret.code, withSecret.stdout + withSecret.stderr).toBe(0);
+    await resetTo('v2');
+    // As a reboot empties a tmpfs: the kept container's mount source is gone, so it cannot start.
+    const [first] = sandbox.fleet.hosts;
+    await dockerExec(first!.container, 'rm -rf /dev/shm/baton-secrets.*');
+    const traffic = load();
+    const back = await runBaton(['rollback', ...common(), '--reporter', 'json', '--limit', 'all']);
+    expect(back.code, back.stdout + back.stderr).toBe(1);
+    const failed = back.events.find((e) => e.type === 'step' && e.scope === 'host' && e.host === first!.name && e.step === 'swap to previous container' && e.status === 'failed') as { detail: string };
+    expect(failed.detail).toContain('the kept container live-previous could not start');
+    expect(failed.detail).toContain('nothing was renamed, live runs again');
+    const finished = back.events.filter((e) => e.type === 'host-finished') as { host: string; result: string }[];
+    expect(finished).toEqual([expect.objectContaining({ host: first!.name, result: 'rolled-back' })]);
+    await expectFleetWhole(await traffic.stop());
+    expect(await liveImages()).toEqual(names().map(() => image('v2')));
+    const containers = (await dockerExec(first!.container, "docker ps -a --format '{{.Names}}' | sort")).trim().split('\n');
+    expect(containers).toEqual(['live', 'live-previous']);
+    // The kept one never restarts by itself; the live one as configured.
+    expect((await dockerExec(first!.container, "docker inspect --format '{{.HostConfig.RestartPolicy.Name}}' live live-previous")).trim().split('\n')).toEqual(['unless-stopped', 'no']);
   });
 
   it('kill -9 mid-rollout, then resume: the rollout finishes with the same guards, skipping hosts already done', async () => {

@@ -668,4 +668,42 @@ describe('baton deploy', () => {
     expect(lines[2]).toMatch(/\s+recover\s+dave\s+.*\s+recovered\s+\d+\.\ds$/);
     expect(lines[3]).toMatch(/\s+carol\s+.*\s+did not finish\s*$/);
   });
+
+  it('deploys a tag pushed again to another image, under load, and rolls it back to the build it replaced', async () => {
+    const push = sandbox.fleet.registryPushUrl;
+    /** Pushes the build of `from` as `moving`; returns its image id (the same on every daemon). */
+    const pushAsMoving = async (from: string) => {
+      await docker(['pull', '-q', `${push}/baton/app:${from}`]);
+      await docker(['tag', `${push}/baton/app:${from}`, `${push}/baton/app:moving`]);
+      await docker(['push', '-q', `${push}/baton/app:moving`]);
+      return (await docker(['image', 'inspect', '--format', '{{.Id}}', `${push}/baton/app:${from}`])).trim();
+    };
+    const hostIds = () => Promise.all(sandbox.fleet.hosts.map(async (h) => (await dockerExec(h.container, "docker inspect -f '{{.Image}}' live")).trim()));
+    const v2 = await pushAsMoving('v2');
+    const first = await runBaton(deployArgs('moving'));
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(await hostIds()).toEqual(sandbox.fleet.hosts.map(() => v2));
+    const v3 = await pushAsMoving('v3');
+    expect(v3).not.toBe(v2);
+    const load = startLoad({ url: sandbox.fleet.lb.elbUrl, concurrency: 4, ratePerSecond: 50, maxSeconds: 120 });
+    const again = await runBaton(deployArgs('moving'));
+    const traffic = await load.stop();
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(traffic.errors + traffic.non2xx, JSON.stringify(traffic.failures)).toBe(0);
+    // Same tag, another image: every host is deployed, and says which image it ran and runs now.
+    const finished = again.events.filter((e) => e.type === 'host-finished') as Extract<DeployEvent, { type: 'host-finished' }>[];
+    expect(finished.map((e) => [e.result, e.oldImageId, e.imageId])).toEqual(sandbox.fleet.hosts.map(() => ['deployed', v2, v3]));
+    expect(finished.every((e) => /^sha256:[0-9a-f]{64}$/.test(e.digest ?? ''))).toBe(true);
+    expect(await hostIds()).toEqual(sandbox.fleet.hosts.map(() => v3));
+    const history = JSON.parse((await runBaton(['history', '--config', sandbox.configFile, '--deployment', 'sandbox', '--json', '--last', '1'])).stdout.trim().split('\n')[0]!) as { hosts: { imageId?: string; digest?: string }[] };
+    expect(history.hosts.map((h) => h.imageId)).toEqual(sandbox.fleet.hosts.map(() => v3));
+    // Deploying it once more changes nothing: each host runs that very image.
+    const same = await runBaton(deployArgs('moving'));
+    expect(same.events.filter((e) => e.type === 'host-finished').map((e) => (e as { result: string }).result)).toEqual(sandbox.fleet.hosts.map(() => 'unchanged'));
+    // And a rollback to the kept container of the same tag is no no-op: back on the v2 build.
+    const back = await runBaton(['rollback', '--config', sandbox.configFile, '--deployment', 'sandbox', '--reporter', 'json', '--limit', 'all']);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    expect(await hostIds()).toEqual(sandbox.fleet.hosts.map(() => v2));
+    await docker(['rmi', `${push}/baton/app:moving`, `${push}/baton/app:v2`, `${push}/baton/app:v3`]).catch(() => undefined);
+  });
 });

@@ -113,6 +113,41 @@ describe('baton CLI', () => {
     }
   });
 
+  it('lists the hosts of a playbook of tasks only (no preTasks, no postTasks), and refuses one that is no playbook', () => {
+    const api = join(import.meta.dirname, '..', '..', 'dist', 'src', 'index.js');
+    const tasksOnly = join(scratch, 'tasks-only.mts');
+    writeFileSync(tasksOnly, `import { healthCheck } from ${JSON.stringify(api)};\nexport default { name: 'health only', tasks: [healthCheck()] };\n`);
+    const inventory = join(scratch, 'hosts.ini');
+    writeFileSync(inventory, '[web]\napp-1 ansible_host=10.0.0.1\napp-2 ansible_host=10.0.0.2\n');
+    const run = baton('deploy', '--config', config, '--deployment', 'integration', '-i', inventory, '--playbook', tasksOnly, '--image', 'app:v2', '--list-hosts', '--reporter', 'plain');
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('app-1');
+    expect(run.stdout).toContain('app-2');
+    const broken = join(scratch, 'broken.mts');
+    writeFileSync(broken, "export default { name: 'broken', preTasks: 'not a list', tasks: [] };\n");
+    const refused = baton('deploy', '--config', config, '--deployment', 'integration', '-i', inventory, '--playbook', broken, '--image', 'app:v2', '--list-hosts');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('playbook "broken": preTasks: must be a list of tasks');
+  });
+
+  it('prints outside text in history and lock status with its escape sequences shown, never sent to the terminal', () => {
+    const where = /not locked \((.*)lock\.json\)/.exec(baton('lock', 'status', '--deployment', 'integration', '--config', config).stdout)![1]!;
+    mkdirSync(join(where, 'history'), { recursive: true });
+    const hostile = 'boom \u001b[2J\u001b]0;pwned\u0007 \u009b31m red';
+    const entry = { id: 'x1', kind: 'deploy', deployer: 'eve\u001b[31m', machine: 'm', deployment: 'integration', image: 'app:v2', startedAt: '2026-12-01T10:00:00.000Z', finishedAt: '2026-12-01T10:01:00.000Z', ms: 60_000, outcome: 'rolled-back', exitCode: 1, error: hostile, hosts: [{ host: 'web-1', result: 'rolled-back', newImage: 'app:v2', outOfServiceMs: 1, error: hostile }] };
+    writeFileSync(join(where, 'history', '2026-12-01T100000.000Z-x1.json'), JSON.stringify(entry));
+    writeFileSync(join(where, 'lock.json'), JSON.stringify({ id: 'x2', holder: 'mallory\u001b[2J', machine: 'elsewhere', pid: 1, command: 'deploy app:v3\u001b]0;x\u0007', startedAt: '2026-12-01T10:00:00.000Z', heartbeatAt: '2026-12-01T10:00:00.000Z' }));
+    for (const args of [['history'], ['lock', 'status'], ['status']]) {
+      const run = baton(...args, '--deployment', 'integration', '--config', config);
+      const text = run.stdout + run.stderr;
+      expect(text, args.join(' ')).not.toMatch(/[\u001b\u0007\u009b]/);
+    }
+    expect(baton('history', '--deployment', 'integration', '--config', config).stdout).toContain('eve\\x1b[31m');
+    expect(baton('lock', 'status', '--deployment', 'integration', '--config', config).stdout).toContain('mallory\\x1b[2J');
+    // As data, --json keeps the values exact.
+    expect(JSON.parse(baton('history', '--deployment', 'integration', '--config', config, '--json').stdout.trim()).deployer).toBe('eve\u001b[31m');
+  });
+
   it('under TeamCity, also reports such an error as a build problem with a stable identity', () => {
     const run = spawnSync(process.execPath, [batonBin, 'deploy', '--deployment', 'integration', '--config', config], {
       encoding: 'utf8',

@@ -4,7 +4,8 @@
  * restart policy, and labels recording what was deployed, by whom and when.
  */
 import { RemoteCommandError } from '../../errors.ts';
-import { dockerAwaitChanges, dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerRun, dockerSetAside, dockerStart } from '../../remote/docker.ts';
+import { dockerAwaitChanges, dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerRun, dockerSetAside, dockerStart, dockerUpdateRestart, swappingName } from '../../remote/docker.ts';
+import { waitHealthy } from './health.ts';
 import type { RemoteHost } from '../../ssh/remote-host.ts';
 import type { DeployConfig } from '../../config/index.ts';
 import type { Change } from '../../state/journal.ts';
@@ -16,6 +17,8 @@ export const previousName = (name: string) => `${name}-previous`;
 
 export interface ContainerFacts {
   readonly id: string;
+  /** Its name now (`live`, `live-previous`, `live-swapping`). */
+  readonly name?: string;
   /** The image as the container was created from it: its reference (a tag moves), and its id (which does not). */
   readonly image: string;
   readonly imageId?: string;
@@ -29,8 +32,8 @@ export interface ContainerFacts {
 export async function inspectLive(remote: RemoteHost, name = 'live'): Promise<ContainerFacts | undefined> {
   try {
     const { stdout } = await remote.exec(dockerInspectContainer(name), { timeoutMs: 30_000 });
-    const c = JSON.parse(stdout) as { Id: string; Image?: string; Config: { Image: string; Labels?: Record<string, string> }; State: { Running: boolean; Restarting?: boolean }; RestartCount?: number };
-    return { id: c.Id, image: c.Config.Image, ...(c.Image && { imageId: c.Image }), running: c.State.Running && !c.State.Restarting, restarts: c.RestartCount ?? 0, labels: c.Config.Labels ?? {} };
+    const c = JSON.parse(stdout) as { Id: string; Name?: string; Image?: string; Config: { Image: string; Labels?: Record<string, string> }; State: { Running: boolean; Restarting?: boolean }; RestartCount?: number };
+    return { id: c.Id, ...(c.Name && { name: c.Name.replace(/^\//, '') }), image: c.Config.Image, ...(c.Image && { imageId: c.Image }), running: c.State.Running && !c.State.Restarting, restarts: c.RestartCount ?? 0, labels: c.Config.Labels ?? {} };
   } catch (error) {
     if (error instanceof RemoteCommandError && /no such (object|container)/i.test(error.stderrTail)) return undefined;
     throw error;
@@ -53,9 +56,18 @@ export function replaceContainer(): HostTask {
         keptAs: previousName(container.name),
         ...(live && { keptId: live.id, from: live.image }),
         to: ctx.image,
+        restart: container.restart,
       };
       if (live) {
-        await ctx.compensate({ what: 'restore the previous container', changes: [change], undo: (signal) => restorePrevious(remote, ctx.config, live.id, signal) });
+        await ctx.compensate({
+          what: 'restore the previous container',
+          changes: [change],
+          // Put back only once it passes its health check: a host whose old container cannot serve stays out.
+          undo: async (signal) => {
+            await restorePrevious(remote, ctx.config, live.id, signal);
+            await waitHealthy(ctx, signal);
+          },
+        });
         const setAside = dockerSetAside(container.name, previousName(container.name), Math.ceil(container.stopTimeout / 1000));
         // Never aborted half-way (a second Ctrl-C included): a command cut off on our side may still run on
         // the host while its compensation runs, and the two would race. It is bounded by its deadline.
@@ -99,23 +111,38 @@ export function replaceContainer(): HostTask {
 }
 
 /**
- * Puts the kept container back as live: removes the new one, renames the old one back, starts it. Each
- * step looks first, so it also finishes a swap that a killed run left anywhere in the middle.
+ * Puts the kept container back as live: found by its id (under whatever name a set-aside or a swap cut
+ * short left it: `live-previous`, `live-swapping`, or `live` already), the container in its place
+ * removed (`other: 'remove'`, a new one that failed) or kept as the rollback candidate (`'keep'`, a
+ * swap), the restart policy set again, started. Each step looks first, so it also finishes a change
+ * that a killed run left anywhere in the middle.
  */
-export async function restorePrevious(remote: RemoteHost, config: Pick<DeployConfig, 'container' | 'ssh'>, previousId: string | undefined, signal: AbortSignal): Promise<void> {
-  const { name } = config.container;
+export async function restorePrevious(
+  remote: RemoteHost,
+  config: Pick<DeployConfig, 'container' | 'ssh'>,
+  previousId: string | undefined,
+  signal: AbortSignal,
+  other: 'remove' | 'keep' = 'remove',
+): Promise<void> {
+  const { name, restart } = config.container;
   const timeoutMs = config.ssh.commandTimeout;
-  // A swap whose connection dropped may still be running on the host: let it finish first.
+  const exec = (command: Parameters<RemoteHost['exec']>[0]) => remote.exec(command, { timeoutMs, signal });
+  // A change whose connection dropped may still be running on the host: let it finish first.
   await remote.exec(dockerAwaitChanges(name), { timeoutMs: timeoutMs + config.container.stopTimeout, signal });
-  const live = await inspectLive(remote, name);
-  const isKept = live && previousId !== undefined && live.id === previousId;
-  if (!isKept) {
-    const kept = await inspectLive(remote, previousName(name));
-    if (!kept) throw new Error(`${remote.name}: no ${previousName(name)} container to go back to`);
-    if (live) await remote.exec(dockerRm(name, { force: true }), { timeoutMs, signal });
-    await remote.exec(dockerRename(previousName(name), name), { timeoutMs, signal });
+  const kept = (previousId !== undefined ? await inspectLive(remote, previousId) : undefined) ?? (await inspectLive(remote, previousName(name)));
+  if (!kept) throw new Error(`${remote.name}: no ${previousName(name)} container to go back to`);
+  if (kept.name !== name) {
+    const occupant = await inspectLive(remote, name);
+    if (occupant && other === 'keep') {
+      // Out of the way of each other: the kept one first, if it holds the candidate's name.
+      if (kept.name === previousName(name)) await exec(dockerRename(kept.id, swappingName(name)));
+      await exec(dockerUpdateRestart(occupant.id, 'no'));
+      await exec(dockerRename(occupant.id, previousName(name)));
+    } else if (occupant) await exec(dockerRm(occupant.id, { force: true }));
+    await exec(dockerRename(kept.id, name));
   }
-  await remote.exec(dockerStart(name), { timeoutMs, signal });
+  await exec(dockerUpdateRestart(name, restart));
+  await exec(dockerStart(name));
 }
 
 /** The last lines of a container's log, for failure reports; never throws. */

@@ -21,8 +21,11 @@ export function prePull(options: { concurrency?: number } = {}): RunTask {
             await t.remote.exec(command, { timeoutMs: ctx.config.timeouts.pull, signal: ctx.signal, ...(stdin !== undefined && { stdin }) });
             // What the tag names now, on this host: a host is unchanged only when it runs this very image.
             const { stdout } = await t.remote.exec(dockerImageIdentity(ctx.image), { timeoutMs: ctx.config.ssh.commandTimeout, signal: ctx.signal });
-            const [id, digests] = stdout.trim().split(' ');
-            if (id) ctx.pulled.set(t.host.name, { id, ...(digests && { digest: digests.split(',')[0]!.replace(/^.*@/, '') }) });
+            const [id, ...digests] = stdout.trim().split(' ');
+            // The digest of the repository pulled from, as the registry names this image.
+            const repository = ctx.image.replace(/@.*$/, '').replace(/:[^:/]*$/, '');
+            const digest = (digests.find((d) => d.startsWith(`${repository}@`)) ?? digests[0])?.replace(/^.*@/, '');
+            if (id) ctx.pulled.set(t.host.name, { id, ...(digest && { digest }) });
           } catch (error) {
             failures.push(`${t.host.name}: ${(error as Error).message}`);
           }

@@ -6,7 +6,8 @@ import { ConfigError } from '../../errors.ts';
 import { dockerSwapWithPrevious } from '../../remote/docker.ts';
 import type { HostTask, RunTask } from '../types.ts';
 import type { Change } from '../../state/journal.ts';
-import { previousName } from './container.ts';
+import { previousName, restorePrevious } from './container.ts';
+import { waitHealthy } from './health.ts';
 import { journalHost } from './load-balancer.ts';
 
 /** Refuses, before anything changes, when a selected host has nothing to go back to. */
@@ -32,7 +33,7 @@ export function swapToPrevious(): HostTask {
     name: 'swap to previous container',
     async run(ctx) {
       const { name, stopTimeout } = ctx.config.container;
-      const swap = dockerSwapWithPrevious(name, previousName(name), Math.ceil(stopTimeout / 1000));
+      const swap = dockerSwapWithPrevious(name, previousName(name), Math.ceil(stopTimeout / 1000), ctx.config.container.restart);
       const timeoutMs = ctx.config.ssh.commandTimeout + stopTimeout;
       const change: Change = {
         kind: 'container-replaced',
@@ -42,8 +43,20 @@ export function swapToPrevious(): HostTask {
         ...(ctx.target.live && { keptId: ctx.target.live.id }),
         ...(ctx.target.liveImage && { from: ctx.target.liveImage }),
         to: ctx.target.previous!.image,
+        keepsOther: true,
+        restart: ctx.config.container.restart,
       };
-      await ctx.compensate({ what: 'swap back', changes: [change], undo: async (signal) => void (await ctx.target.remote.exec(swap, { timeoutMs, signal })) });
+      // Back on the container it ran (found by id, under whatever name a swap cut short left it), the
+      // other one kept as the rollback candidate; back only once it passes its health check.
+      const keptId = ctx.target.live?.id;
+      await ctx.compensate({
+        what: 'swap back',
+        changes: [change],
+        undo: async (signal) => {
+          await restorePrevious(ctx.target.remote, ctx.config, keptId, signal, 'keep');
+          await waitHealthy(ctx, signal);
+        },
+      });
       // Not aborted half-way: see replaceContainer.
       await ctx.target.remote.exec(swap, { timeoutMs });
       return `${ctx.target.liveImage} → ${ctx.target.previous!.image}`;
