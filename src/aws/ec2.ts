@@ -10,6 +10,22 @@ export interface TagQuery {
   readonly deployment: string;
 }
 
+/**
+ * Which of these instances are gone for good (terminated, shutting down, or unknown to EC2): what a
+ * journal holds for them can never be undone, and must not block the next run forever.
+ */
+export async function goneInstances(ec2: EC2Client, ids: readonly string[]): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const alive = new Set<string>();
+  // By filter, not InstanceIds: an unknown id then is simply absent instead of failing the whole call.
+  for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 200 }, { Filters: [{ Name: 'instance-id', Values: [...ids] }] })) {
+    for (const r of page.Reservations ?? []) {
+      for (const i of r.Instances ?? []) if (i.InstanceId && !['terminated', 'shutting-down'].includes(i.State?.Name ?? '')) alive.add(i.InstanceId);
+    }
+  }
+  return new Set(ids.filter((id) => !alive.has(id)));
+}
+
 /** The running instances carrying all three tags, in a stable order (by Name tag, then id). */
 export async function findInstancesByTags(ec2: EC2Client, query: TagQuery): Promise<Host[]> {
   const filters: Filter[] = [

@@ -144,6 +144,20 @@ export class LoadBalancers {
     }
   }
 
+  /**
+   * The members of one load balancer in service now, every one of them (not only the hosts this run
+   * selected): by instance id for classic ELBs and instance targets, by IP for IP targets.
+   */
+  async inService(m: Membership, signal?: AbortSignal): Promise<string[]> {
+    const options = signal ? { abortSignal: signal } : {};
+    if (m.kind === 'classic') {
+      const out = await this.elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: m.name }), options);
+      return (out.InstanceStates ?? []).filter((h) => h.State === 'InService' && !/deregistration/i.test(h.Description ?? '')).map((h) => h.InstanceId!);
+    }
+    const out = await this.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: m.arn }), options);
+    return (out.TargetHealthDescriptions ?? []).filter((t) => t.TargetHealth?.State === 'healthy').map((t) => `${t.Target!.Id!}:${t.Target!.Port ?? ''}`);
+  }
+
   /** The instance's state in one load balancer, with the load balancer's own words for it. */
   async state(instanceId: string, m: Membership, signal?: AbortSignal): Promise<{ state: TargetState; detail: string }> {
     const options = signal ? { abortSignal: signal } : {};

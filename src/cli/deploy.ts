@@ -1,11 +1,13 @@
 /** `baton deploy`: assembles the run's dependencies from typed options and hands over to the executor. */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { knownHostsFileProblem } from '../ssh/known-hosts.ts';
+import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { awsSettings, createAwsClients, type AwsClients } from '../aws/clients.ts';
 import { hostSource } from './hosts.ts';
-import { DEFAULT_SHARED, loadConfig, serialFromFlag } from '../config/index.ts';
+import { DEFAULT_SHARED, extraVarKey, isSecretExtraVar, loadConfig, serialFromFlag, type DeployConfig } from '../config/index.ts';
+import type { RunReplay } from '../state/journal.ts';
 import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
 import type { Host } from '../inventory/host.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
@@ -58,6 +60,8 @@ export interface DeployCommandOptions {
   readonly lockWait?: string;
   /** `--on-failure`: overrides `rollout.onFailure`. */
   readonly onFailure?: 'rollback' | 'stop';
+  /** `--no-load-balancer`: hosts in no load balancer are deployed (else refused before anything changes). */
+  readonly noLoadBalancer?: boolean;
   readonly reporter: ReporterName;
 }
 
@@ -66,6 +70,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   const rollout: Record<string, unknown> = {};
   if (options.serial !== undefined) rollout.serial = serialFromFlag(options.serial);
   if (options.onFailure !== undefined) rollout.onFailure = options.onFailure;
+  if (options.noLoadBalancer) rollout.allowNoLoadBalancer = true;
   if (Object.keys(rollout).length) overrides.rollout = rollout;
   const canary = parseCanary(options.canary);
   const lockWaitMs = options.lockWait === undefined ? 0 : parseDuration(options.lockWait);
@@ -117,6 +122,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
         ...(personal && { branch: personal.branch }),
         ...(build && { build }),
         startedAt: startedAt.toISOString(),
+        replay: replayOf(options, config),
       },
       events,
       {
@@ -183,21 +189,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
 
 /** `--accept-new-host-keys` records keys: into a real file that can be written, never /dev/null (which would accept every key, every run). */
 function checkKnownHostsWritable(file: string): true {
-  let problem: string | undefined;
-  try {
-    const st = statSync(file);
-    if (!st.isFile()) problem = 'is not a regular file';
-    else accessSync(file, constants.W_OK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      try {
-        accessSync(dirname(file), constants.W_OK);
-      } catch {
-        problem = 'does not exist and its directory cannot be written';
-      }
-    } else problem = `cannot be written (${code})`;
-  }
+  const problem = knownHostsFileProblem(file);
   if (problem) throw new ConfigError('--accept-new-host-keys', `records new host keys in ssh.knownHosts, and ${file} ${problem}`);
   return true;
 }
@@ -236,6 +228,21 @@ function pickChanged(hosts: Host[], changed: readonly string[]): Host[] {
   const picked = hosts.filter((h) => changed.includes(h.name) || (h.aliases ?? []).some((a) => changed.includes(a)) || changed.some((c) => h.instanceId !== undefined && c.endsWith(`(${h.instanceId})`)));
   if (!picked.length) throw new ConfigError('--limit', `none of the hosts the last deploy changed (${changed.join(', ')}) is in the inventory now: name the hosts to roll back with --limit`);
   return picked;
+}
+
+/** How this run can be run again (`baton resume`): what it was given, secrets by key only. */
+function replayOf(options: DeployCommandOptions, config: DeployConfig): RunReplay {
+  const bastion = config.ssh.bastion;
+  return {
+    ...(options.playbookFile && { playbook: resolve(options.playbookFile) }),
+    ...(options.inventoryFile && { inventory: resolve(options.inventoryFile) }),
+    ...(options.serial !== undefined && { serial: options.serial }),
+    ...(options.onFailure && { onFailure: options.onFailure }),
+    ...(options.limit !== undefined && { limit: options.limit }),
+    extraVars: options.extraVars.filter((e) => !isSecretExtraVar(e)),
+    secretExtraVars: options.extraVars.filter(isSecretExtraVar).map(extraVarKey),
+    ...(bastion && { bastion: { host: bastion.host, port: bastion.port, ...(bastion.user && { user: bastion.user }) } }),
+  };
 }
 
 /** Who runs Baton, as the lock, the journal and the history record it. */

@@ -115,9 +115,12 @@ export async function main(argv: string[]): Promise<number> {
       .command(
         'recover',
         'undo what a run that did not finish left open (hosts out of service, autoscaling suspended, alarms silenced), newest first',
-        (y) => recoverOptions(y),
+        (y) =>
+          recoverOptions(y)
+            .option('forget', { type: 'number', array: true, describe: 'close these journal entries (by number, as `lock status --json` lists them) without undoing them: what was undone by hand, or can never be' })
+            .option('reason', { type: 'string', describe: 'with --forget: why, recorded in the history with who forgot them' }),
         async (args) => {
-          exitCode = await (await commands.recover()).runRecover(recoverArgs(args));
+          exitCode = await (await commands.recover()).runRecover({ ...recoverArgs(args), ...(args.forget && { forget: args.forget }), ...(args.reason !== undefined && { reason: args.reason }) });
         },
       )
       .command(
@@ -241,6 +244,7 @@ function rolloutOptions<T>(y: Argv<T>) {
     .option('canary', { type: 'string', describe: 'after the first batch, watch it for a while (--canary 5m) or until you confirm at the terminal (--canary confirm)' })
     .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record unknown host keys (like StrictHostKeyChecking=accept-new)' })
     .option('on-failure', { choices: ['rollback', 'stop'] as const, describe: 'when a batch fails: put the hosts already switched back (rollback, the default) or leave the fleet mixed and say how (stop)' })
+    .option('load-balancer', { type: 'boolean', default: true, describe: '--no-load-balancer: deploy hosts that are in no load balancer Baton can see (else refused: they would be stopped while still taking traffic)' })
     .option('reporter', { choices: ['auto', 'tty', 'plain', 'json', 'teamcity'] as const, default: 'auto' as const, describe: 'how progress is shown (auto: teamcity under TeamCity, tty in a terminal, else plain)' });
 }
 
@@ -288,6 +292,7 @@ function rolloutArgs(args: RolloutArgs) {
     canary: args.canary,
     lockWait: args['lock-wait'],
     onFailure: args['on-failure'],
+    ...(args['load-balancer'] === false && { noLoadBalancer: true }),
     reporter: args.reporter,
   };
 }

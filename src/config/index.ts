@@ -118,7 +118,7 @@ export function parseConfig(text: string, source: string, options: LoadOptions):
   layer(merged, overlay, { source, prefix: `deployments.${options.deployment}.` });
   if (options.overrides) layer(merged, structuredClone(options.overrides) as Record<string, unknown>, { source: 'command line', prefix: '' });
   // Anything under container, registry or vault may be a secret: errors name the setting, never echo the value.
-  for (const extra of options.extraVars ?? []) layer(merged, parseExtraVar(extra), { source: `-e ${/^\s*(container|registry|vault)\b/.test(extra) ? extra.replace(/=[\s\S]*$/, '=***') : extra}`, prefix: '' });
+  for (const extra of options.extraVars ?? []) layer(merged, parseExtraVar(extra), { source: `-e ${isSecretExtraVar(extra) ? extra.replace(/=[\s\S]*$/, '=***') : extra}`, prefix: '' });
 
   const issues: Issue[] = [];
   const config = build(new Reader(merged, origins, issues, { source, prefix: '' }), source, options.deployment);
@@ -170,7 +170,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
   const autoscaling = r.child('autoscaling');
   autoscaling.known(['processes']);
   const rollout = r.child('rollout');
-  rollout.known(['serial', 'maxFailPercentage', 'minInService', 'onFailure', 'retryFile']);
+  rollout.known(['serial', 'maxFailPercentage', 'minInService', 'onFailure', 'retryFile', 'allowNoLoadBalancer']);
   const retryFile = rollout.string('retryFile', { optional: true });
   const timeouts = r.child('timeouts');
   timeouts.known(['pull', 'drain', 'drainMargin', 'inService', 'undo', 'awsRequest', 'awsConnect']);
@@ -248,6 +248,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       maxFailPercentage: rollout.integer('maxFailPercentage', { fallback: 0, min: 0, max: 100 }),
       minInService: rollout.integer('minInService', { fallback: 0, min: 0, max: 10_000 }),
       onFailure: rollout.oneOf('onFailure', ['rollback', 'stop'] as const, { fallback: 'rollback' }),
+      allowNoLoadBalancer: rollout.boolean('allowNoLoadBalancer', { fallback: false }),
       ...(retryFile && { retryFile: path(retryFile) }),
     },
     timeouts: {
@@ -345,6 +346,12 @@ function expandEnv(value: string, setting: string): string | { problem: string }
   });
   return missing.length ? { problem: `refers to \${${missing.join('}, ${')}}, which is not set in the environment` } : out;
 }
+
+/** Whether an `-e key=value` may carry a secret (anything under container, registry or vault): never echoed, never stored. */
+export const isSecretExtraVar = (extra: string): boolean => /^\s*(container|registry|vault)\b/.test(extra);
+
+/** The key of an `-e key=value`. */
+export const extraVarKey = (extra: string): string => extra.slice(0, Math.max(0, extra.indexOf('='))).trim();
 
 function parseExtraVar(extra: string): Record<string, unknown> {
   const eq = extra.indexOf('=');

@@ -87,6 +87,8 @@ export interface RolloutSettings {
   readonly maxFailPercentage: number;
   /** The capacity floor: never fewer than this many hosts in service. */
   readonly minInService: number;
+  /** Deploy hosts that are in no load balancer Baton can see (`--no-load-balancer`); refused otherwise. */
+  readonly allowNoLoadBalancer: boolean;
   /**
    * When a batch fails: `rollback` puts the hosts already switched back on their kept container, so the
    * fleet serves one version; `stop` leaves them and says exactly how the fleet is mixed.

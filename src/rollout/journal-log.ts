@@ -8,7 +8,8 @@ import type { Change, JournalEntry } from '../state/journal.ts';
 export interface ChangeLog {
   /** Resolves once the record is durable; the change is made only after. */
   record(change: Change, what: string, fix: string): Promise<JournalEntry>;
-  close(entry: JournalEntry): Promise<void>;
+  /** Closes an entry: undone or complete, or (`because`) closed without its undo, saying why. */
+  close(entry: JournalEntry, because?: string): Promise<void>;
   /**
    * Resolves when the run may change the fleet now; throws when it cannot prove it holds the deploy
    * lock (another run may own the fleet): then nothing is changed, and nothing undone.
@@ -25,9 +26,9 @@ export function memoryLog(): ChangeLog & { readonly entries: JournalEntry[] } {
       entries.push(entry);
       return entry;
     },
-    async close(entry) {
-      const i = entries.indexOf(entry);
-      if (i >= 0) entries[i] = { ...entry, closedAt: new Date().toISOString() };
+    async close(entry, because) {
+      const i = entries.findIndex((e) => e.seq === entry.seq);
+      if (i >= 0) entries[i] = { ...entry, closedAt: new Date().toISOString(), ...(because && { closedBecause: because }) };
     },
     async fence() {},
   };

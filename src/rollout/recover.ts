@@ -34,6 +34,8 @@ export interface RecoverOptions {
   readonly connect: (hosts: readonly Host[]) => Promise<FleetConnection>;
   readonly events: EventBus;
   readonly signal: AbortSignal;
+  /** Which instances are gone for good (terminated): their entries are closed with a note, never retried forever. */
+  readonly gone?: (instanceIds: readonly string[]) => Promise<Set<string>>;
 }
 
 export interface RecoverResult {
@@ -71,8 +73,18 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const left: JournalEntry[] = [];
   /** Hosts whose container could not be made healthy: they stay out of service. */
   const unhealthy = new Set<string>();
+  const hostOf = (e: JournalEntry) => (e.change.kind === 'deregistered' || e.change.kind === 'container-replaced' ? e.change.host : undefined);
+  const ids = [...new Set(todo.flatMap((e) => (hostOf(e)?.instanceId ? [hostOf(e)!.instanceId!] : [])))];
+  const gone = ids.length && options.gone ? await options.gone(ids) : new Set<string>();
   for (const entry of todo) {
     const c = entry.change;
+    const instanceId = hostOf(entry)?.instanceId;
+    if (instanceId && gone.has(instanceId)) {
+      const because = `instance ${instanceId} is terminated: nothing left to undo`;
+      await journal.close(entry, because);
+      events.emit({ type: 'warning', message: `closed without undo: ${entry.what} (${because})` });
+      continue;
+    }
     const where = c.kind === 'deregistered' || c.kind === 'container-replaced' ? { host: c.host.name } : {};
     if (c.kind === 'deregistered' && unhealthy.has(c.host.name)) {
       events.emit({ type: 'warning', message: `${hostLabel(c.host)} stays out of service: its container is not healthy` });

@@ -117,6 +117,7 @@ function fakeWorld(names: string[]) {
         log.push(`register ${id}`);
         registered.add(id);
       },
+      inService: async () => [...registered].map((id) => `${id}:8080`),
       state: async (id: string): Promise<{ state: TargetState; detail: string }> =>
         registered.has(id) ? { state: 'in-service', detail: 'healthy' } : failing.stuckDraining.has(id) ? { state: 'draining', detail: 'draining' } : { state: 'not-registered', detail: 'unused' },
     },
@@ -364,5 +365,20 @@ describe('the executor', () => {
     expect(result.hosts.map((h) => h.result)).toEqual(['deployed', 'deployed']);
     expect(events.some((e) => e.type === 'warning' && e.message === 'every host runs app:v2 and is in service, but the post-task "notify the release channel" failed: the channel is gone')).toBe(true);
     expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
+  });
+
+  it('counts capacity before each batch: a host left out counts, and a batch that would go below minInService never starts', async () => {
+    const w = fakeWorld(['a', 'b', 'c', 'd']);
+    w.failing.register.add('i-a');
+    const rollout = { ...config.rollout, serial: 2, maxFailPercentage: 50, minInService: 2 };
+    const { result, events } = await run(w, 'app:v2', { config: { ...config, rollout, timeouts: { ...config.timeouts, inService: 1_000 } } });
+    // a could not be put back (it stays out); b deployed; 1 of 2 failed is within 50%, but c and d
+    // leaving would leave b alone in service behind the target group.
+    expect(result.hosts.map((h) => [h.host, h.result])).toEqual([['a', 'failed'], ['b', 'deployed'], ['c', 'not-started'], ['d', 'not-started']]);
+    expect(w.log).not.toContain('deregister i-c');
+    expect(w.log).not.toContain('deregister i-d');
+    expect(result.exitCode).toBe(3);
+    const said = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+    expect(said).toContain('stopped before batch 2/2: target group api has 3 members in service; taking c, d out would leave 1, fewer than rollout.minInService (2), and none came back within 1.0s (timeouts.inService); c, d keep the image they run');
   });
 });

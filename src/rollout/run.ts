@@ -16,6 +16,7 @@ import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import type { FleetConnection } from '../ssh/remote-host.ts';
 import type { DeployEvent, EventBus, HostSummary, RunOutcome } from './events.ts';
 import { alreadyRuns, runHost } from './host.ts';
+import { awaitCapacity } from './capacity.ts';
 import { planFor, runStartedEvent } from './plan.ts';
 import type { Interrupt } from './interrupt.ts';
 import { inspectLive, previousName } from '../playbook/tasks/container.ts';
@@ -166,6 +167,18 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
         events.emit({ type: 'warning', message: `stopped before batch ${index + 1}/${plan.batches.length}: ${untouched.join(', ')} keep${untouched.length === 1 ? 's' : ''} the image ${untouched.length === 1 ? 'it runs' : 'they run'}` });
         if (outcome !== 'failed') outcome = 'interrupted';
         break;
+      }
+      const leaving = batch.map((h) => byName.get(h.name)!).filter((t) => !alreadyRuns(ctx, t));
+      if (config.rollout.minInService > 0 && leaving.length) {
+        const why = await events.step({}, `count capacity for batch ${index + 1}`, () => awaitCapacity(loadBalancers, leaving, config.rollout.minInService, config.timeouts.inService, options.interrupt.signal), (w) => w);
+        if (why) {
+          const untouched = plan.batches.slice(index).flat().map((h) => h.name);
+          events.emit({ type: 'warning', message: `stopped before batch ${index + 1}/${plan.batches.length}: ${why}; ${untouched.join(', ')} keep${untouched.length === 1 ? 's' : ''} the image ${untouched.length === 1 ? 'it runs' : 'they run'}` });
+          const switchedSoFar = [...summaries.values()].filter((s) => s.result === 'deployed');
+          if (outcome !== 'failed') outcome = switchedSoFar.length ? 'mixed' : 'rolled-back';
+          if (switchedSoFar.length) events.emit({ type: 'warning', message: mixedFleetMessage(switchedSoFar, plan.batches.flat().map((h) => h.name), options.deployment) });
+          break;
+        }
       }
       events.emit({ type: 'batch', index: index + 1, of: plan.batches.length, hosts: batch.map((h) => h.name), status: 'started' });
       const results = await Promise.all(batch.map((h) => runHost(ctx, byName.get(h.name)!, playbook.tasks, journal)));

@@ -5,7 +5,7 @@
  * Pure, apart from `readKnownHosts` and `appendKnownHost`.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface KnownHostEntry {
@@ -150,6 +150,28 @@ export function hostKeyAlgorithms(knownTypes: readonly string[]): string[] {
  * A hashed known_hosts line, as `ssh-keygen -H` writes it (and `[host]:port` hashed off port 22);
  * `keyType` defaults to the type named inside the blob.
  */
+/**
+ * Why new host keys cannot be recorded in `file`, if they cannot: it must be a regular file this user
+ * can write (or create). /dev/null would take every key and forget it: every run would trust any key.
+ */
+export function knownHostsFileProblem(file: string): string | undefined {
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) return 'is not a regular file';
+    accessSync(file, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') return `cannot be written (${code})`;
+    try {
+      accessSync(dirname(file), constants.W_OK);
+      return undefined;
+    } catch {
+      return 'does not exist and its directory cannot be written';
+    }
+  }
+}
+
 export function knownHostsLine(host: string, port: number, keyType: string | undefined, blob: Buffer): string {
   const salt = randomBytes(20);
   return `|1|${salt.toString('base64')}|${hashHostName(salt, hostKeyName(host, port))} ${keyType ?? keyTypeOf(blob)} ${blob.toString('base64')}`;

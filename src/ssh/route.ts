@@ -8,6 +8,7 @@ import type { BastionSettings, SshSettings } from '../config/types.ts';
 import { ConfigError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
 import { parseJump, SshConfig, type SshHostConfig } from './ssh-config.ts';
+import { knownHostsFileProblem } from './known-hosts.ts';
 
 /** One hop or host, resolved: where to connect, as whom, with which key, checked against which file. */
 export interface Hop {
@@ -40,6 +41,12 @@ export function planRoutes(ssh: SshSettings, hosts: readonly Host[], config: Ssh
       warnings.add(`${found.from.stricthostkeychecking}: StrictHostKeyChecking ${found.strictHostKeyChecking} is not followed: Baton accepts new host keys only with --accept-new-host-keys`);
     }
     const identityFile = given.has('identityFile') ? undefined : found.identityFiles[0];
+    const fromFile = !given.has('knownHosts') && found.userKnownHostsFile;
+    if (fromFile && ssh.acceptNewHostKeys) {
+      // Every hop's own file is checked as ssh.knownHosts is: never a key accepted into /dev/null.
+      const problem = knownHostsFileProblem(fromFile);
+      if (problem) throw new ConfigError('--accept-new-host-keys', `records new host keys of ${alias} in ${fromFile} (UserKnownHostsFile, ${found.from.userknownhostsfile ?? config.file}), and ${fromFile} ${problem}`);
+    }
     return {
       hop: {
         alias,

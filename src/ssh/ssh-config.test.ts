@@ -81,4 +81,15 @@ describe('routes', () => {
     expect(() => planRoutes(ssh, [host('a', '10.0.0.1'), host('b', '10.0.0.2')], config)).toThrow(/different jump hosts \(a: one; b: two\)/);
     expect(planRoutes(ssh, [host('a', '10.0.0.1')], config).warnings).toEqual(['cfg:6: StrictHostKeyChecking no is not followed: Baton accepts new host keys only with --accept-new-host-keys']);
   });
+
+  it("with --accept-new-host-keys, checks every hop's own known_hosts file: never /dev/null from UserKnownHostsFile", () => {
+    const config = SshConfig.parse('Host gw\n  UserKnownHostsFile /dev/null\nHost 10.*\n  ProxyJump gw\n', 'cfg');
+    const accepting = { ...ssh, acceptNewHostKeys: true };
+    expect(() => planRoutes(accepting, [host('a', '10.0.0.1')], config)).toThrow('--accept-new-host-keys: records new host keys of gw in /dev/null (UserKnownHostsFile, cfg:2), and /dev/null is not a regular file');
+    // Without it nothing is recorded, and /dev/null simply knows no key (every host is refused as unknown).
+    expect(planRoutes(ssh, [host('a', '10.0.0.1')], config).jumps[0]!.knownHosts).toBe('/dev/null');
+    const dir = mkdtempSync(join(tmpdir(), 'baton-kh-'));
+    const fine = SshConfig.parse(`Host gw\n  UserKnownHostsFile ${join(dir, 'known_hosts')}\nHost 10.*\n  ProxyJump gw\n`, 'cfg');
+    expect(planRoutes(accepting, [host('a', '10.0.0.1')], fine).jumps[0]!.knownHosts).toBe(join(dir, 'known_hosts'));
+  });
 });

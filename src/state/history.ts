@@ -5,6 +5,7 @@
  */
 import type { HostSummary, RunOutcome } from '../rollout/events.ts';
 import type { StateStore } from './store.ts';
+import type { RunReplay } from './journal.ts';
 
 export interface HistoryEntry {
   readonly id: string;
@@ -24,6 +25,10 @@ export interface HistoryEntry {
   /** Why the run failed, when it failed before or outside a host. */
   readonly error?: string;
   readonly hosts: readonly HostSummary[];
+  /** How to run it again (`baton resume`). */
+  readonly replay?: RunReplay;
+  /** Journal entries an operator closed by hand (`baton recover --forget`): what, who and why. */
+  readonly forgotten?: readonly { readonly seq: number; readonly what: string; readonly by: string; readonly why: string }[];
 }
 
 const DIR = 'history';

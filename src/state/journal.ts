@@ -59,6 +59,25 @@ export interface JournalEntry {
   readonly fix: string;
   readonly openedAt: string;
   readonly closedAt?: string;
+  /** Why it was closed without its undo: the instance is terminated, or an operator forgot it (who, why). */
+  readonly closedBecause?: string;
+}
+
+/**
+ * What `baton resume` needs to run an interrupted deploy again as it ran: its playbook, where its hosts
+ * came from, how it reached them, its batches, failure policy, limit and extra vars. An extra var that
+ * may hold a secret (under container, registry or vault) is recorded by its key only: resume asks for it.
+ */
+export interface RunReplay {
+  readonly playbook?: string;
+  readonly inventory?: string;
+  readonly serial?: string;
+  readonly onFailure?: 'rollback' | 'stop';
+  readonly limit?: string;
+  readonly extraVars?: readonly string[];
+  readonly secretExtraVars?: readonly string[];
+  /** The bastion the run reached its hosts through (from the configuration, an inventory's ProxyJump). */
+  readonly bastion?: { readonly host: string; readonly port: number; readonly user?: string };
 }
 
 export interface JournalRun {
@@ -72,6 +91,7 @@ export interface JournalRun {
   readonly startedAt: string;
   /** The hosts the run targets, by name, in rollout order: what `resume` finishes. */
   readonly hosts?: readonly string[];
+  readonly replay?: RunReplay;
 }
 
 export interface JournalDocument {
@@ -206,10 +226,10 @@ export class Journal {
    * Marks an entry done. The write is queued, not awaited: an entry left open by a crash right after is
    * only undone again, and every undo is idempotent.
    */
-  close(entry: JournalEntry): Promise<void> {
+  close(entry: JournalEntry, because?: string): Promise<void> {
     const i = this.doc.entries.findIndex((e) => e.seq === entry.seq);
     if (i < 0 || this.doc.entries[i]!.closedAt) return this.queue;
-    this.doc.entries[i] = { ...this.doc.entries[i]!, closedAt: new Date().toISOString() };
+    this.doc.entries[i] = { ...this.doc.entries[i]!, closedAt: new Date().toISOString(), ...(because && { closedBecause: because }) };
     return this.flush().catch(() => undefined);
   }
 

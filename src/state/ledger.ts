@@ -94,7 +94,7 @@ export class RunLedger {
   }
 
   /** Records how the run ended, closes the journal (or says loudly what it leaves open), releases the lock. */
-  async end(result: { outcome: RunOutcome; exitCode: number; hosts: readonly HostSummary[]; error?: string }): Promise<void> {
+  async end(result: { outcome: RunOutcome; exitCode: number; hosts: readonly HostSummary[]; error?: string; forgotten?: HistoryEntry['forgotten'] }): Promise<void> {
     if (!this.held) return;
     await this.started;
     // A run that lost its lease leaves the journal to the run that holds it now: not a word written there.
@@ -138,8 +138,8 @@ export class RunLedger {
   }
 
   private journalRun(hosts: readonly string[]): JournalRun {
-    const { id, deployer, kind, image, startedAt } = this.facts;
-    return { id, kind, deployer, machine: hostname(), pid: process.pid, ...(image && { image }), startedAt, hosts: [...hosts] };
+    const { id, deployer, kind, image, startedAt, replay } = this.facts;
+    return { id, kind, deployer, machine: hostname(), pid: process.pid, ...(image && { image }), startedAt, hosts: [...hosts], ...(replay && { replay }) };
   }
 
   private async record(part: Pick<HistoryEntry, 'outcome' | 'hosts'> & Partial<HistoryEntry>): Promise<void> {

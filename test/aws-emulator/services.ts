@@ -28,6 +28,13 @@ function knownInstances(world: World, ids: string[]): void {
   if (unknown.length) throw new ApiError('InvalidInstance', `Could not find EC2 instance ${unknown.join(', ')}.`);
 }
 
+/** A load balancer registers only instances that are running. */
+function runningInstances(world: World, ids: string[]): void {
+  knownInstances(world, ids);
+  const down = ids.filter((id) => world.instances.get(id)!.state !== 'running');
+  if (down.length) throw new ApiError('InvalidInstance', `The following instances are not in a valid state: ${down.join(', ')}.`);
+}
+
 /** A target group takes instance ids or IPs, according to its type, as AWS checks them. */
 function validTargets(world: World, tg: Balancer, ids: string[]): void {
   if (tg.targetType === 'instance') return knownInstances(world, ids);
@@ -95,6 +102,19 @@ const ec2: Record<string, Handler> = {
       nextToken: next,
     };
   },
+  /** Terminated for good: EC2 still lists it for a while, load balancers refuse to register it. */
+  TerminateInstances(world, p) {
+    const ids = list(p, 'InstanceId');
+    knownInstances(world, ids);
+    const codes = { running: 16, stopped: 80, terminated: 48 };
+    const changes = ids.map((id) => {
+      const i = world.instances.get(id)!;
+      const previous = i.state;
+      i.state = 'terminated';
+      return { instanceId: id, currentState: { code: 48, name: 'terminated' }, previousState: { code: codes[previous], name: previous } };
+    });
+    return { instancesSet: changes };
+  },
 };
 
 const elb: Record<string, Handler> = {
@@ -117,7 +137,7 @@ const elb: Record<string, Handler> = {
   async RegisterInstancesWithLoadBalancer(world, p) {
     const lb = classic(world, p.LoadBalancerName);
     const ids = structs(p, 'Instances').map((i) => i.InstanceId!);
-    knownInstances(world, ids);
+    runningInstances(world, ids);
     for (const id of ids) await world.register(lb, id);
     return { Instances: [...lb.members.keys()].map((InstanceId) => ({ InstanceId })) };
   },
@@ -160,6 +180,7 @@ const elbv2: Record<string, Handler> = {
     const tg = targetGroup(world, p.TargetGroupArn);
     const ids = structs(p, 'Targets').map((t) => t.Id!);
     validTargets(world, tg, ids);
+    if (tg.targetType === 'instance') runningInstances(world, ids);
     for (const id of ids) await world.register(tg, id);
     return {};
   },

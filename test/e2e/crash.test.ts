@@ -15,6 +15,7 @@ import { startLoad, type LoadResult } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import { SANDBOX_STATE_BUCKET } from '../fleet/sandbox-config.ts';
 import { runBaton, type BatonRun } from './baton.ts';
+import { EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { DeployEvent } from '../../src/rollout/events.ts';
 
 let sandbox: Sandbox;
@@ -222,6 +223,39 @@ describe('crash safety', () => {
     expect((await dockerExec(first!.container, "docker inspect --format '{{.HostConfig.RestartPolicy.Name}}' live live-previous")).trim().split('\n')).toEqual(['unless-stopped', 'no']);
   });
 
+  it('kill -9 mid-rollout of a custom playbook from a static inventory (ProxyJump), serial 25% and -e, then resume: run again as it ran', async () => {
+    await resetTo('v1');
+    const { fleet } = sandbox;
+    const inventory = join(fleet.dir, 'replay.ini');
+    writeFileSync(
+      inventory,
+      ['[app]', ...fleet.hosts.map((h) => `${h.name} ansible_host=${h.privateIp} instance_id=${h.instanceId}`), '', '[app:vars]', 'ansible_user=deploy', `ansible_ssh_common_args='-o ProxyJump=deploy@127.0.0.1:${fleet.bastion.port}'`, ''].join('\n'),
+    );
+    const playbookFile = join(import.meta.dirname, 'fixtures', 'stamped-by-config.ts');
+    // The configuration's own bastion is made wrong: only the inventory's ProxyJump reaches the hosts.
+    const args = deployArgs('v2', '-i', inventory, '--playbook', playbookFile, '--serial', '25%', '-e', 'ssh.bastion.port=1', '-e', 'container.env.RELEASE=replayed');
+    const traffic = load();
+    const [, second] = names();
+    const killed = await deployUntil(args, hostStep(second!, 'health check'), 'SIGKILL');
+    expect(killed.code).toBeNull();
+    // A value under container may be a secret: it was not recorded, so resume asks for it.
+    const asks = await runBaton(['resume', ...common(), '--reporter', 'json']);
+    expect(asks.code, asks.stdout + asks.stderr).toBe(2);
+    expect(asks.stderr).toContain('the interrupted run was given -e container.env.RELEASE=..., whose value Baton does not record (it may be secret): give it again, as `baton resume ... -e container.env.RELEASE=<value>`');
+    const resumed = await runBaton(['resume', ...common(), '--reporter', 'json', '-e', 'container.env.RELEASE=replayed']);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`, as it ran (playbook ${playbookFile}, inventory ${inventory}, serial 25%, -e ssh.bastion.port=1)`);
+    const started = resumed.events.find((e) => e.type === 'run-started') as { playbook: string; batches: string[][] };
+    expect(started).toMatchObject({ playbook: 'stamped deploy by config', batches: names().map((n) => [n]) });
+    await expectFleetWhole(await traffic.stop());
+    expect(await liveImages()).toEqual(names().map(() => image('v2')));
+    // The playbook's own step ran on the first host (before the kill) and the last (resumed); the second
+    // was killed after its swap, and recover kept its healthy v2: resume leaves it alone.
+    for (const host of [fleet.hosts[0]!, fleet.hosts[2]!]) expect((await dockerExec(host.container, 'cat /tmp/baton-release')).trim()).toBe(image('v2'));
+    expect(resumed.events.filter((e) => e.type === 'host-finished').map((e) => `${(e as { host: string }).host} ${(e as { result: string }).result}`)).toEqual([`${names()[0]} unchanged`, `${names()[1]} unchanged`, `${names()[2]} deployed`]);
+    expect((await dockerExec(fleet.hosts[2]!.container, "docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' live")).split('\n')).toContain('RELEASE=replayed');
+  });
+
   it('kill -9 mid-rollout, then resume: the rollout finishes with the same guards, skipping hosts already done', async () => {
     const traffic = load();
     const [, second] = names();
@@ -385,6 +419,27 @@ describe('crash safety', () => {
     expect(await liveImages()).toEqual(names().map(() => image('v1')));
   });
 
+  it("S3's own faults on the state bucket (409 conflicts, answers lost after the write, slow answers): the deploy goes through, its state exact", async () => {
+    await resetTo('v3');
+    await sandbox.emulator.clearCalls();
+    const traffic = load();
+    await sandbox.emulator.injectFault({ action: 'PutObject', kind: 'conflict409', key: 'journal.json', times: 3 });
+    await sandbox.emulator.injectFault({ action: 'PutObject', kind: 'lost-answer', key: 'journal.json', times: 2 });
+    await sandbox.emulator.injectFault({ action: 'PutObject', kind: 'lost-answer', key: 'lock.json', times: 2 });
+    await sandbox.emulator.injectFault({ action: 'PutObject', kind: 'conflict409', key: 'lock.json', times: 2 });
+    await sandbox.emulator.injectFault({ action: 'PutObject', kind: 'latency', key: 'history/', ms: 1_500, times: 2 });
+    const run = await runBaton(deployArgs('v1'));
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.events.some((e) => e.type === 'warning' && /lost the deploy lock|could not (write|close) the journal/.test(e.message))).toBe(false);
+    const s3 = (await sandbox.emulator.calls()).filter((c) => c.service === 's3');
+    expect(s3.filter((c) => c.outcome === 'ConditionalRequestConflict')).toHaveLength(5);
+    expect(s3.filter((c) => c.outcome === 'ok, answer lost')).toHaveLength(4);
+    await expectFleetWhole(await traffic.stop());
+    expect(await liveImages()).toEqual(names().map(() => image('v1')));
+    const [last] = (await runBaton(['history', ...common(), '--json', '--last', '1'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { outcome: string; exitCode: number });
+    expect(last).toMatchObject({ outcome: 'deployed', exitCode: 0 });
+  });
+
   it('the registry down during the pre-pull: nothing leaves service, exit 1', async () => {
     const traffic = load();
     const registry = `baton-${sandbox.fleet.id}-registry`;
@@ -412,6 +467,26 @@ describe('crash safety', () => {
     expect(host).toMatchObject({ host: first, result: 'failed' });
     expect(host.error).toMatch(/waiting for app-1 to be in service in classic ELB web-api-sandbox/);
     expect(run.events.filter((e) => e.type === 'host-finished')).toHaveLength(1);
+    await sandbox.emulator.clearFaults();
+    const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
+    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    await expectFleetWhole(await traffic.stop());
+  });
+
+  it('a host stuck out with maxFailPercentage above 0: capacity is counted, the next batch never takes the load balancer below minInService', async () => {
+    await resetTo('v1');
+    await sandbox.emulator.clearCalls();
+    const traffic = load();
+    await sandbox.emulator.injectFault({ action: 'RegisterInstancesWithLoadBalancer', kind: 'stuck-registration' });
+    const run = await runBaton(deployArgs('v2', '-e', 'timeouts.inService=3s', '-e', 'rollout.minInService=2', '-e', 'rollout.maxFailPercentage=100'));
+    expect(run.code, run.stdout + run.stderr).toBe(3);
+    const [first, second] = names();
+    expect(run.events.filter((e) => e.type === 'host-finished').map((e) => `${(e as { host: string }).host} ${(e as { result: string }).result}`)).toEqual([`${first} failed`]);
+    const said = run.events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+    expect(said.some((m) => m.startsWith(`stopped before batch 2/3: classic ELB web-api-sandbox has 2 members in service; taking ${second} out would leave 1, fewer than rollout.minInService (2)`)), said.join('\n')).toBe(true);
+    // Never more than one host out of the classic ELB at once.
+    const deregistered = (await sandbox.emulator.calls()).filter((c) => c.action === 'DeregisterInstancesFromLoadBalancer').map((c) => c.params['Instances.member.1.InstanceId']);
+    expect(new Set(deregistered)).toEqual(new Set([sandbox.fleet.hosts[0]!.instanceId]));
     await sandbox.emulator.clearFaults();
     const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
     expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
@@ -533,5 +608,36 @@ describe('crash safety', () => {
     expect(finished.length).toBeLessThan(names().length);
     expect(finished.every((h) => h.result === 'deployed')).toBe(true);
     await expectFleetWhole(await traffic.stop());
+  });
+
+  // Last: it terminates an instance for good, which no later test could undo.
+  it('a terminated instance in the journal never wedges it: recover closes its entries with a note, puts the rest back, and deploys start again', async () => {
+    await resetTo('v1');
+    const [, second] = names();
+    const killed = await deployUntil(deployArgs('v2'), hostStep(second!, 'health check'), 'SIGKILL');
+    expect(killed.code).toBeNull();
+    const gone = sandbox.fleet.hosts[1]!.instanceId;
+    const ec2 = new EC2Client({ region: 'us-east-1', endpoint: sandbox.emulator.url, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } });
+    try {
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [gone] }));
+    } finally {
+      ec2.destroy();
+    }
+    const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
+    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    const closed = recovered.events.flatMap((e) => (e.type === 'warning' && e.message.startsWith('closed without undo: ') ? [e.message] : []));
+    expect(closed).toEqual([
+      `closed without undo: ${second} (${gone}): live (${image('v1')}) set aside as live-previous, ${image('v2')} starting in its place (instance ${gone} is terminated: nothing left to undo)`,
+      `closed without undo: ${second} (${gone}) out of target group web-api-sandbox (instance ${gone} is terminated: nothing left to undo)`,
+      `closed without undo: ${second} (${gone}) out of classic ELB web-api-sandbox (instance ${gone} is terminated: nothing left to undo)`,
+    ]);
+    expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
+    expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
+    const lock = JSON.parse((await runBaton(['lock', 'status', ...common(), '--json'])).stdout) as { locked: boolean; journal: unknown };
+    expect(lock).toMatchObject({ locked: false, journal: null });
+    // The next deploy starts, on the instances that are left.
+    const next = await runBaton(deployArgs('v2'));
+    expect(next.code, next.stdout + next.stderr).toBe(0);
+    expect(next.events.filter((e) => e.type === 'host-finished').map((e) => (e as { host: string }).host)).not.toContain(second);
   });
 });

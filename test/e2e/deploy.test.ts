@@ -155,6 +155,21 @@ describe('baton deploy', () => {
     expect(await liveImages()).toEqual(before);
   });
 
+  it('refuses a host in no load balancer it can see (no instance_id), before any change, unless --no-load-balancer', async () => {
+    const { fleet } = sandbox;
+    const inventory = join(fleet.dir, 'no-instance-ids.ini');
+    writeFileSync(inventory, ['[app]', ...fleet.hosts.map((h) => `${h.name} ansible_host=${h.privateIp}`), '', '[app:vars]', 'ansible_user=deploy', ''].join('\n'));
+    await sandbox.emulator.clearCalls();
+    const refused = await runBaton(deployArgs('v3', '-i', inventory));
+    expect(refused.code, refused.stdout + refused.stderr).toBe(2);
+    expect(refused.stderr).toContain(`--no-load-balancer: ${fleet.hosts[0]!.name} is in no load balancer Baton can see (it has no instance_id in the inventory, so its load balancers cannot be found): it would be stopped while a load balancer may still send it traffic`);
+    expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
+    const planned = await runBaton(deployArgs('v3', '-i', inventory, '--no-load-balancer', '--check'));
+    expect(planned.code, planned.stdout + planned.stderr).toBe(0);
+    const plan = planned.events.find((e) => e.type === 'plan') as { hosts: { steps: { step: string; would: string }[] }[] };
+    expect(plan.hosts[0]!.steps.find((s) => s.step === 'deregister')!.would).toBe('nothing: in no load balancer');
+  });
+
   it("runs a user's own TypeScript playbook without a build step", async () => {
     const playbookFile = join(import.meta.dirname, 'fixtures', 'stamped-deploy.ts');
     const run = await runBaton(deployArgs('v1', '--playbook', playbookFile));

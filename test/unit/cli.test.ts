@@ -1,6 +1,6 @@
 /** The CLI's surface that needs no fleet: completion, usage errors, and input checked before any call. */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -146,6 +146,37 @@ describe('baton CLI', () => {
     expect(baton('lock', 'status', '--deployment', 'integration', '--config', config).stdout).toContain('mallory\\x1b[2J');
     // As data, --json keeps the values exact.
     expect(JSON.parse(baton('history', '--deployment', 'integration', '--config', config, '--json').stdout.trim()).deployer).toBe('eve\u001b[31m');
+    rmSync(join(where, 'lock.json'));
+    rmSync(join(where, 'history'), { recursive: true });
+  });
+
+  it('recover --forget closes journal entries by hand, never without a reason, recorded in the history with who and why', () => {
+    const where = /not locked \((.*)lock\.json\)/.exec(baton('lock', 'status', '--deployment', 'integration', '--config', config).stdout)![1]!;
+    const run = { id: 'dead', kind: 'deploy', deployer: 'alice', machine: 'gone', pid: 1, image: 'app:v2', startedAt: '2026-12-01T10:00:00.000Z', hosts: ['web-1'] };
+    const entries = [
+      { seq: 1, change: { kind: 'alarms-disabled', alarms: ['api-5xx'] }, what: 'alarm actions disabled: api-5xx', fix: 'aws cloudwatch enable-alarm-actions --alarm-names api-5xx', openedAt: '2026-12-01T10:00:01.000Z' },
+      { seq: 2, change: { kind: 'autoscaling-suspended', group: 'asg', processes: ['Launch'] }, what: 'Auto Scaling group asg: Launch suspended', fix: 'aws autoscaling resume-processes ...', openedAt: '2026-12-01T10:00:02.000Z' },
+    ];
+    mkdirSync(where, { recursive: true });
+    rmSync(join(where, 'lock.json'), { force: true });
+    writeFileSync(join(where, 'journal.json'), JSON.stringify({ format: 1, run, entries }));
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', XDG_STATE_HOME: stateHome, BATON_DEPLOYER: 'olivia' };
+    const recover = (...args: string[]) => spawnSync(process.execPath, [batonBin, 'recover', '--deployment', 'integration', '--config', config, '--reporter', 'plain', ...args], { encoding: 'utf8', env });
+    const noReason = recover('--forget', '1');
+    expect(noReason.status).toBe(2);
+    expect(noReason.stderr).toContain('--reason: say why the entries are forgotten');
+    const notOpen = recover('--forget', '7', '--reason', 'x');
+    expect(notOpen.status).toBe(2);
+    expect(notOpen.stderr).toContain('--forget: 7 is not open in the journal (open: 1: alarm actions disabled: api-5xx; 2: Auto Scaling group asg: Launch suspended)');
+    const forgot = recover('--forget', '1', '--forget', '2', '--reason', 'the stack was deleted by hand');
+    expect(forgot.status, forgot.stdout + forgot.stderr).toBe(0);
+    expect(forgot.stdout).toContain('forgotten, not undone: alarm actions disabled: api-5xx (by olivia: the stack was deleted by hand)');
+    expect(JSON.parse(baton('lock', 'status', '--deployment', 'integration', '--config', config, '--json').stdout)).toMatchObject({ locked: false, journal: null });
+    const history = baton('history', '--deployment', 'integration', '--config', config, '--json').stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; forgotten?: unknown });
+    expect(history.find((h) => h.kind === 'recover')!.forgotten).toEqual([
+      { seq: 1, what: 'alarm actions disabled: api-5xx', by: 'olivia', why: 'the stack was deleted by hand' },
+      { seq: 2, what: 'Auto Scaling group asg: Launch suspended', by: 'olivia', why: 'the stack was deleted by hand' },
+    ]);
   });
 
   it('under TeamCity, also reports such an error as a build problem with a stable identity', () => {

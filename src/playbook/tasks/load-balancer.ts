@@ -9,6 +9,7 @@ import type { Host } from '../../inventory/host.ts';
 import { pollUntil } from '../../poll.ts';
 import type { JournalHost } from '../../state/journal.ts';
 import type { HostTask } from '../types.ts';
+import { ConfigError } from '../../errors.ts';
 
 const OUT: readonly TargetState[] = ['not-registered', 'out-of-service'];
 
@@ -26,6 +27,19 @@ export const journalHost = (h: Host): JournalHost => ({ name: h.name, address: h
 export function deregister(): HostTask {
   return {
     name: 'deregister',
+    /**
+     * A host in no load balancer Baton can see (a static host without instance_id, an instance
+     * registered by IP elsewhere) would be stopped while a load balancer may still send it traffic:
+     * refused before anything changes, unless the operator says it serves none (--no-load-balancer).
+     */
+    async prepare(ctx, target) {
+      if (target.memberships.length || ctx.config.rollout.allowNoLoadBalancer) return;
+      const why = target.host.instanceId ? `instance ${target.host.instanceId} is registered in no classic ELB or target group` : 'it has no instance_id in the inventory, so its load balancers cannot be found';
+      throw new ConfigError(
+        '--no-load-balancer',
+        `${target.host.name} is in no load balancer Baton can see (${why}): it would be stopped while a load balancer may still send it traffic. Give it an instance_id, or pass --no-load-balancer (rollout.allowNoLoadBalancer) if it serves no traffic through one`,
+      );
+    },
     async run(ctx) {
       const { memberships, host } = ctx.target;
       if (!memberships.length) return 'in no load balancer';
