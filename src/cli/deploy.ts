@@ -133,7 +133,9 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
             type: 'warning',
             message: fenced
               ? `this run lost the deploy lock (${why}): another run may own the fleet now, so this one changes nothing more (no new change, no undo); what it left open stays in the journal for that run`
-              : `this run lost the deploy lock (${why}): stopping after the hosts in flight, undoing the guards`,
+              : why.startsWith('it was released by force')
+                ? `this run lost the deploy lock (${why}): stopping after the hosts in flight, undoing the guards`
+                : `this run cannot renew the deploy lock (${why}): stopping after the hosts in flight; it changes and undoes nothing until a renewal succeeds`,
           });
           interrupt.request();
         },

@@ -6,7 +6,7 @@ import { loadConfig } from '../config/index.ts';
 import { ConfigError, ExitCode, formatDuration } from '../errors.ts';
 import { textTable } from '../report/plain.ts';
 import { readHistory, type HistoryEntry } from '../state/history.ts';
-import { describeUnfinished, openEntries, readJournal } from '../state/journal.ts';
+import { describeUnfinished, openEntries, readJournal, UnreadableJournalError } from '../state/journal.ts';
 import { describeHeld, forceRelease, inspectLock, type LockView } from '../state/lock.ts';
 import { openStateStore, type StateStore } from '../state/store.ts';
 import { printable } from '../report/printable.ts';
@@ -57,7 +57,12 @@ export function runLockRelease(options: StateCommandOptions & { readonly force: 
     else {
       const note = released.stale ? '' : '; it was not stale: that run still thinks it holds it';
       say(`released the lock ${released.record.holder} held since ${released.record.startedAt} (${released.record.command})${note}\n`);
-      const journal = await readJournal(store);
+      // Released either way; a journal this Baton cannot read is said, not an error of the release.
+      const journal = await readJournal(store).catch((error: unknown) => {
+        if (!(error instanceof UnreadableJournalError)) throw error;
+        say(`${error.message}\n`);
+        return undefined;
+      });
       if (journal && openEntries(journal.doc).length) say(`${describeUnfinished(store, journal.doc)}\n`);
     }
     return ExitCode.Ok;

@@ -13,7 +13,7 @@ import { connectFleet } from '../ssh/fleet.ts';
 import { hostSource } from './hosts.ts';
 import { describeHeld, inspectLock } from '../state/lock.ts';
 import { openStateStore } from '../state/store.ts';
-import { describeUnfinished, openEntries, readJournal } from '../state/journal.ts';
+import { describeUnfinished, openEntries, readJournal, UnreadableJournalError } from '../state/journal.ts';
 import { printable } from '../report/printable.ts';
 
 /** Text for a person: what came from outside (tags, labels, log lines, remote errors) cannot drive the terminal. */
@@ -77,7 +77,14 @@ export async function runStatus(options: StatusCommandOptions): Promise<number> 
   else say(statusTable(rows));
   // What is on the hosts may be changing under this very status: say so.
   if (!options.json) {
-    const [lock, journal] = await Promise.all([inspectLock(store).catch(() => undefined), readJournal(store).catch(() => undefined)]);
+    const [lock, journal] = await Promise.all([
+      inspectLock(store).catch(() => undefined),
+      readJournal(store).catch((error: unknown) => {
+        // A journal this Baton cannot read still holds changes open on the fleet: said, never hidden.
+        if (error instanceof UnreadableJournalError) say(`\n${error.message}\n`);
+        return undefined;
+      }),
+    ]);
     if (lock) say(`\n${describeHeld(store, lock)}\n`);
     if (journal && openEntries(journal.doc).length && (!lock || lock.stale)) say(`\n${describeUnfinished(store, journal.doc)}\n`);
   }

@@ -139,4 +139,9 @@ export interface HostContext extends RunContext {
   compensate(compensation: Compensation): Promise<void>;
   /** Marks when the host left and came back into service, for the summary. */
   readonly service: { left?: number; back?: number };
+  /**
+   * Resolves when the run may still change the fleet (it proves its lease on the deploy lock); throws
+   * when it cannot. A task that makes several changes calls it before each one after the first.
+   */
+  fence(): Promise<void>;
 }

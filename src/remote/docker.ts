@@ -61,6 +61,8 @@ export const dockerRm = (name: string, options: { force?: boolean } = {}): Comma
 
 export const dockerStart = (name: string): Command => op('docker', 'start', name);
 
+export const dockerStop = (name: string, seconds: number): Command => op('docker', 'stop', '--time', String(Math.max(0, Math.floor(seconds))), name);
+
 /** How long a command waits for another's hold on the container's lock (a stop takes at most its timeout). */
 const LOCK_WAIT_S = 300;
 

@@ -40,7 +40,13 @@ export function fixCommand(change: Change, region: string): string {
       // By id where known: a set-aside or swap cut short may have left it as live-previous or live-swapping.
       const kept = quote(change.keptId ?? change.keptAs);
       const restart = change.restart ? `docker update --restart ${quote(change.restart)} ${live}; ` : '';
-      const script = `[ "$(docker inspect --format {{.Id}} ${live} 2>/dev/null)" = ${kept} ] || { docker rm --force ${live}; docker rename ${kept} ${live}; }; ${restart}docker start ${live}`;
+      const current = `cur=$(docker inspect --format {{.Id}} ${live} 2>/dev/null); `;
+      // A swap keeps the other container as the rollback candidate (stopped, never restarting by
+      // itself); a replaced container that failed is removed.
+      const aside = change.keepsOther
+        ? `docker rename ${kept} ${quote(`${change.container}-restoring`)}; if [ -n "$cur" ]; then docker stop "$cur"; docker update --restart no "$cur"; docker rename "$cur" ${quote(change.keptAs)}; fi; docker rename ${quote(`${change.container}-restoring`)} ${live}`
+        : `docker rm --force ${live}; docker rename ${kept} ${live}`;
+      const script = `${current}case "$cur" in ${kept}*) ;; *) ${aside};; esac; ${restart}docker start ${live}`;
       return `${where} ${quote(script)}  # if ${change.to} is not healthy`;
     }
   }

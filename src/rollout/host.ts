@@ -20,13 +20,15 @@ export function wantedImageId(run: RunContext, target: Target): string | undefin
 }
 
 /**
- * Whether the host already runs what it is to run: the very image (by id) where the id is known, as
- * after the pre-pull (a tag pushed again names another image, and is deployed); by reference otherwise.
+ * Whether the host already runs what it is to run: the same reference and, where the id is known (as
+ * after the pre-pull), the very same image: a tag pushed again names another image, and is deployed;
+ * another tag of the same image is deployed too, so the host says what it was given.
  */
 export function alreadyRuns(run: RunContext, target: Target): boolean {
+  const wanted = run.targetImage?.(target) ?? run.image;
+  if (target.liveImage === undefined || target.liveImage !== wanted) return false;
   const id = wantedImageId(run, target);
-  if (id !== undefined) return target.liveImageId === id;
-  return target.liveImage !== undefined && target.liveImage === (run.targetImage?.(target) ?? run.image);
+  return id === undefined || target.liveImageId === id;
 }
 
 export async function runHost(run: RunContext, target: Target, tasks: readonly HostTask[], journal: ChangeLog): Promise<HostSummary> {
@@ -46,6 +48,7 @@ export async function runHost(run: RunContext, target: Target, tasks: readonly H
     ...run,
     target,
     service,
+    fence: () => journal.fence(),
     compensate: async (c) => {
       const entries: JournalEntry[] = [];
       events.declareNames(c.changes ?? [], 'a name in the journal');

@@ -75,7 +75,14 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const unhealthy = new Set<string>();
   const hostOf = (e: JournalEntry) => (e.change.kind === 'deregistered' || e.change.kind === 'container-replaced' ? e.change.host : undefined);
   const ids = [...new Set(todo.flatMap((e) => (hostOf(e)?.instanceId ? [hostOf(e)!.instanceId!] : [])))];
-  const gone = ids.length && options.gone ? await options.gone(ids) : new Set<string>();
+  // Not knowing (no ec2:DescribeInstances permission, throttling) is no reason to undo nothing.
+  const gone =
+    ids.length && options.gone
+      ? await options.gone(ids).catch((error: unknown) => {
+          events.emit({ type: 'warning', message: `could not ask EC2 which instances are terminated (${(error as Error).message}): every entry is undone as usual` });
+          return new Set<string>();
+        })
+      : new Set<string>();
   for (const entry of todo) {
     const c = entry.change;
     const instanceId = hostOf(entry)?.instanceId;

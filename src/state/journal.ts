@@ -246,9 +246,13 @@ export class Journal {
       }
       if (etag === undefined) {
         // A write that S3 stored but whose answer was lost is retried by the SDK, and the retry then
-        // fails its own condition: if what is stored is exactly this write, it stands.
+        // fails its own condition: if what is stored is exactly this write, it stands. A version this
+        // very run and lease wrote (an earlier write that failed on our side but landed) is written over.
         const stored = await this.store.read<JournalDocument>(JOURNAL).catch(() => undefined);
         if (stored && JSON.stringify(stored.value) === JSON.stringify(snapshot)) etag = stored.etag;
+        else if (stored && stored.value.run?.id === snapshot.run.id && stored.value.epoch === snapshot.epoch && snapshot.epoch !== undefined) {
+          etag = await this.store.write(JOURNAL, snapshot, { etag: stored.etag }).catch(() => undefined);
+        }
       }
       if (etag === undefined) {
         this.failure = new JournalError(`the journal ${this.store.url(JOURNAL)} was changed by someone else: this run no longer owns it`);

@@ -51,6 +51,7 @@ export class RunLedger {
     await this.orRelease(async () => {
       const left = await readJournal(this.store);
       if (left && openEntries(left.doc).length) throw new UnfinishedJournalError(describeUnfinished(this.store, left.doc));
+      await this.held!.raiseEpoch((left?.doc.epoch ?? 0) + 1);
       // A journal whose entries are all closed belongs to a run that ended but could not remove it.
       const over = left && { doc: { ...left.doc, entries: [] }, etag: left.etag };
       this.journalOf = await Journal.start(this.store, this.journalRun(hosts), over, this.held);
@@ -73,6 +74,7 @@ export class RunLedger {
     this.held = lock ? await takeOverLock(this.store, lock, this.identity(), this.lockOptions()) : await acquireLock(this.store, this.identity(), this.lockOptions());
     return this.orRelease(async () => {
       const left = await readJournal(this.store);
+      await this.held!.raiseEpoch((left?.doc.epoch ?? 0) + 1);
       const open = left && openEntries(left.doc).length ? left : undefined;
       // What is left open stays under the run that made it, so `resume` still knows which rollout to
       // finish should this recovery itself not finish.

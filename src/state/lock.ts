@@ -15,6 +15,9 @@ import type { StateStore } from './store.ts';
 
 const LOCK = 'lock.json';
 
+/** The resolution of the bucket's clock (S3's Last-Modified and Date headers). */
+const CLOCK_RESOLUTION_MS = 1_000;
+
 export interface LockRecord {
   /** The run's id, shared with its history entry. */
   readonly id: string;
@@ -73,7 +76,9 @@ export async function inspectLock(store: StateStore): Promise<LockView | undefin
   const staleAfter = typeof record.staleAfterMs === 'number' && record.staleAfterMs > 0 ? record.staleAfterMs : store.settings.staleAfter;
   let stale: string | undefined;
   if (provablyGone(record)) stale = `its process (pid ${record.pid} on ${record.machine}) is gone`;
-  else if (silentMs > staleAfter) stale = `it has not been renewed for ${formatDuration(silentMs)} (state.staleAfter is ${formatDuration(staleAfter)})`;
+  // S3's Last-Modified and Date have whole seconds: a second more is waited out, so a holder whose
+  // lease still runs by its own clock is never judged stale early.
+  else if (silentMs > staleAfter + CLOCK_RESOLUTION_MS) stale = `it has not been renewed for ${formatDuration(silentMs)} (state.staleAfter is ${formatDuration(staleAfter)})`;
   return { record, renewedAt: stored.lastModified, silentMs, etag: stored.etag, ...(stale && { stale }) };
 }
 
@@ -258,6 +263,7 @@ export class HeldLock {
   /** Set for good once another run may own the fleet (the lock was taken, or could not be taken back). */
   private fencedBy: string | undefined;
   private stopSaid = false;
+  private fenceSaid = false;
   private failing = false;
   private readonly unsubscribe: () => void;
   private readonly margin: number;
@@ -327,9 +333,21 @@ export class HeldLock {
       this.fencedBy = why;
       clearInterval(this.timer);
     }
-    if (this.stopSaid) return;
+    if (fenced ? this.fenceSaid : this.stopSaid) return;
     this.stopSaid = true;
+    if (fenced) this.fenceSaid = true;
     this.options.onLost?.(why, fenced);
+  }
+
+  /**
+   * Makes this lease's epoch at least `min` (one more than the journal it found says): epochs only
+   * grow, even when a lock is taken free after a forced release, so no older run can pass for this one.
+   */
+  async raiseEpoch(min: number): Promise<void> {
+    if (this.epoch >= min) return;
+    this.record = { ...this.record, epoch: min };
+    await this.renew();
+    if (this.fencedBy) throw new LeaseLostError(this.fencedMessage());
   }
 
   /** Writes a fresh heartbeat, only over the version this run wrote last. */
@@ -348,6 +366,8 @@ export class HeldLock {
         // Stored, but its answer was lost and the SDK's retry failed its own condition: still ours.
         const stored = await this.store.read<LockRecord>(LOCK);
         if (stored && stored.value.id === next.id && stored.value.heartbeatAt === next.heartbeatAt) etag = stored.etag;
+        // An earlier renewal of ours that failed on our side but landed: ours too, written over once more.
+        else if (stored && stored.value.id === next.id && stored.value.pid === next.pid && stored.value.machine === next.machine) etag = await this.store.write(LOCK, next, { etag: stored.etag });
         else if (!stored) etag = await this.takeBack(next);
         else return this.stop(`it is now held by ${stored.value.holder} (${stored.value.command}; pid ${stored.value.pid} on ${stored.value.machine})`, true);
         if (etag === undefined) return;

@@ -49,7 +49,8 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
 
   /** Applies the faults armed for this action; returns the error to answer with, if any. */
   const applyFaults = async (service: Service, action: string, key?: string): Promise<ApiError | 'lose' | undefined> => {
-    let lose = false;
+    // A call that fails never had its answer lost: the lost-answer fault waits for one that goes through.
+    let lost: { left: number } | undefined;
     for (const f of faults) {
       if (f.left <= 0 || (f.fault.action !== action && f.fault.action !== '*')) continue;
       if (f.fault.key !== undefined && !(key ?? '').includes(f.fault.key)) continue;
@@ -58,8 +59,7 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
           f.left--;
           return new ApiError('ConditionalRequestConflict', 'A conflicting operation occurred. If using PutObject you can retry the request.', 409);
         case 'lost-answer':
-          f.left--;
-          lose = true;
+          lost ??= f;
           break;
         case 'latency':
           f.left--;
@@ -83,8 +83,9 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
           break;
       }
     }
+    if (lost) lost.left--;
     faults = faults.filter((f) => f.left > 0);
-    return lose ? 'lose' : undefined;
+    return lost ? 'lose' : undefined;
   };
 
   const handleApi = async (req: IncomingMessage, body: string): Promise<WireResponse> => {

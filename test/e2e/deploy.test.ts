@@ -164,7 +164,8 @@ describe('baton deploy', () => {
     expect(refused.code, refused.stdout + refused.stderr).toBe(2);
     expect(refused.stderr).toContain(`--no-load-balancer: ${fleet.hosts[0]!.name} is in no load balancer Baton can see (it has no instance_id in the inventory, so its load balancers cannot be found): it would be stopped while a load balancer may still send it traffic`);
     expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
-    const planned = await runBaton(deployArgs('v3', '-i', inventory, '--no-load-balancer', '--check'));
+    // An image no host runs, so each host's plan lists its steps.
+    const planned = await runBaton(deployArgs('crash', '-i', inventory, '--no-load-balancer', '--check'));
     expect(planned.code, planned.stdout + planned.stderr).toBe(0);
     const plan = planned.events.find((e) => e.type === 'plan') as { hosts: { steps: { step: string; would: string }[] }[] };
     expect(plan.hosts[0]!.steps.find((s) => s.step === 'deregister')!.would).toBe('nothing: in no load balancer');
@@ -219,7 +220,7 @@ describe('baton deploy', () => {
       { name: 'message', attrs: { text: expect.stringMatching(/^inventory: ok \(.+\) — 3 hosts: app-1, app-2, app-3$/), timestamp: expect.any(String) } },
       { name: 'message', attrs: { text: `deploy ${image('v3')} to sandbox (deploy): 3 hosts in 3 batches`, timestamp: expect.any(String) } },
     ]);
-    expect(messages.filter((m) => m.name === 'progressMessage').map((m) => m.value)).toEqual(['inventory', 'lock', 'connect', 'discover', 'check: suspend autoscaling', 'check: silence alarms', 'check: pre-pull', 'check: health check', 'suspend autoscaling', 'silence alarms', 'pre-pull', 'prune images', 'enable alarm actions', 'resume autoscaling']);
+    expect(messages.filter((m) => m.name === 'progressMessage').map((m) => m.value)).toEqual(['inventory', 'lock', 'connect', 'discover', 'check: suspend autoscaling', 'check: silence alarms', 'check: pre-pull', 'check: deregister', 'check: health check', 'suspend autoscaling', 'silence alarms', 'pre-pull', 'prune images', 'enable alarm actions', 'resume autoscaling']);
     for (const host of sandbox.fleet.hosts) {
       const flow = messages.filter((m) => m.attrs.flowId === host.name);
       expect(flow[0]).toMatchObject({ name: 'blockOpened', attrs: { name: host.name } });
@@ -603,6 +604,24 @@ describe('baton deploy', () => {
     const bobsFirstHost = Date.parse(waited.events.find((e) => e.type === 'batch')!.at);
     expect(bobsFirstHost).toBeGreaterThan(alicesEnd);
     expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v2')));
+  });
+
+  it('of two deploys started at the same instant, exactly one takes the lock: a real race, not one run after the other', async () => {
+    await sandbox.emulator.clearCalls();
+    const before = await liveImages();
+    const target = before[0] === image('v3') ? 'v1' : 'v3';
+    // Both processes are spawned in the same tick, and race for the same lock object.
+    const [a, b] = await Promise.all([runBaton(deployArgs(target), { env: { BATON_DEPLOYER: 'ann' } }), runBaton(deployArgs(target), { env: { BATON_DEPLOYER: 'ben' } })]);
+    const codes = [a.code, b.code].sort();
+    expect(codes, a.stderr + b.stderr).toEqual([0, 4]);
+    const loser = a.code === 4 ? a : b;
+    expect(loser.stderr).toMatch(/baton: web\/api sandbox is being deployed by (ann|ben) \(deploy /);
+    const calls = await sandbox.emulator.calls();
+    const creates = calls.filter((c) => c.action === 'PutObject' && c.params.Key === 'baton/web/api/sandbox/lock.json' && c.params.IfNoneMatch === '*');
+    // Both asked to create the lock; S3's condition let one through.
+    expect(creates.map((c) => c.outcome).sort()).toEqual(['PreconditionFailed', 'ok']);
+    expect(calls.filter((c) => c.action === 'SuspendProcesses')).toHaveLength(1);
+    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image(target)));
   });
 
   it('refuses to deploy over a killed run, shows what it left in its journal, and baton recover undoes it', async () => {

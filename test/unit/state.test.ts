@@ -60,8 +60,9 @@ describe('deploy lock', () => {
     // A holder that stopped renewing (its timer is gone with it): stale once the bucket's own clock,
     // not this machine's, says staleAfter has passed (S3's Last-Modified and Date have whole seconds).
     await s.write('lock.json', { ...who('ghost'), machine: 'elsewhere', pid: 1, heartbeatAt: new Date().toISOString() });
-    await new Promise((r) => setTimeout(r, 2_100));
-    expect((await inspectLock(s))!.stale).toMatch(/^it has not been renewed for [23]\.0s \(state.staleAfter is 1\.0s\)$/);
+    // A second more than staleAfter: the bucket's clock has whole seconds.
+    await new Promise((r) => setTimeout(r, 3_100));
+    expect((await inspectLock(s))!.stale).toMatch(/^it has not been renewed for [34]\.0s \(state.staleAfter is 1\.0s\)$/);
     await forceRelease(s);
   });
 

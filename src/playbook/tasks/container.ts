@@ -4,7 +4,7 @@
  * restart policy, and labels recording what was deployed, by whom and when.
  */
 import { RemoteCommandError } from '../../errors.ts';
-import { dockerAwaitChanges, dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerRun, dockerSetAside, dockerStart, dockerUpdateRestart, swappingName } from '../../remote/docker.ts';
+import { dockerAwaitChanges, dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerRun, dockerSetAside, dockerStart, dockerStop, dockerUpdateRestart, swappingName } from '../../remote/docker.ts';
 import { waitHealthy } from './health.ts';
 import type { RemoteHost } from '../../ssh/remote-host.ts';
 import type { DeployConfig } from '../../config/index.ts';
@@ -72,6 +72,8 @@ export function replaceContainer(): HostTask {
         // Never aborted half-way (a second Ctrl-C included): a command cut off on our side may still run on
         // the host while its compensation runs, and the two would race. It is bounded by its deadline.
         await remote.exec(setAside, { timeoutMs: timeoutMs + container.stopTimeout });
+        // Two changes in one task: the lease is proven again before the second.
+        await ctx.fence();
       } else {
         await ctx.compensate({
           what: 'remove the new container',
@@ -134,8 +136,10 @@ export async function restorePrevious(
   if (kept.name !== name) {
     const occupant = await inspectLive(remote, name);
     if (occupant && other === 'keep') {
-      // Out of the way of each other: the kept one first, if it holds the candidate's name.
+      // Out of the way of each other: the kept one first, if it holds the candidate's name; the one in
+      // its place stopped (it holds the published ports) and kept, never restarting by itself.
       if (kept.name === previousName(name)) await exec(dockerRename(kept.id, swappingName(name)));
+      await remote.exec(dockerStop(occupant.id, Math.ceil(config.container.stopTimeout / 1000)), { timeoutMs: timeoutMs + config.container.stopTimeout, signal });
       await exec(dockerUpdateRestart(occupant.id, 'no'));
       await exec(dockerRename(occupant.id, previousName(name)));
     } else if (occupant) await exec(dockerRm(occupant.id, { force: true }));

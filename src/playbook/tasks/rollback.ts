@@ -6,7 +6,7 @@ import { ConfigError } from '../../errors.ts';
 import { dockerSwapWithPrevious } from '../../remote/docker.ts';
 import type { HostTask, RunTask } from '../types.ts';
 import type { Change } from '../../state/journal.ts';
-import { previousName, restorePrevious } from './container.ts';
+import { inspectLive, previousName, restorePrevious } from './container.ts';
 import { waitHealthy } from './health.ts';
 import { journalHost } from './load-balancer.ts';
 
@@ -35,12 +35,14 @@ export function swapToPrevious(): HostTask {
       const { name, stopTimeout } = ctx.config.container;
       const swap = dockerSwapWithPrevious(name, previousName(name), Math.ceil(stopTimeout / 1000), ctx.config.container.restart);
       const timeoutMs = ctx.config.ssh.commandTimeout + stopTimeout;
+      // By id, whatever state the swap ends in; a host rolled back within the run is looked at now.
+      const keptId = ctx.target.live?.id ?? (await inspectLive(ctx.target.remote, name))?.id;
       const change: Change = {
         kind: 'container-replaced',
         host: journalHost(ctx.target.host),
         container: name,
         keptAs: previousName(name),
-        ...(ctx.target.live && { keptId: ctx.target.live.id }),
+        ...(keptId && { keptId }),
         ...(ctx.target.liveImage && { from: ctx.target.liveImage }),
         to: ctx.target.previous!.image,
         keepsOther: true,
@@ -48,7 +50,6 @@ export function swapToPrevious(): HostTask {
       };
       // Back on the container it ran (found by id, under whatever name a swap cut short left it), the
       // other one kept as the rollback candidate; back only once it passes its health check.
-      const keptId = ctx.target.live?.id;
       await ctx.compensate({
         what: 'swap back',
         changes: [change],
