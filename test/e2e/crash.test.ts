@@ -157,7 +157,8 @@ describe('crash safety', () => {
     let continued = false;
     let resumed: BatonRun;
     try {
-      await new Promise((r) => setTimeout(r, 4_000));
+      // Past its lease (2s) and the bucket clock's second, by the bucket's whole-second clock.
+      await new Promise((r) => setTimeout(r, 5_000));
       resumed = await runBaton(['resume', ...common(), '--reporter', 'json'], {
         onEvent: (e) => {
           // Continued while the resuming run rolls its first host, guards held.
