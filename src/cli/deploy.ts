@@ -94,7 +94,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   let aws: AwsClients | undefined;
   using source = await hostSource(loaded, options.inventoryFile, () => (aws ??= createAwsClients(awsSettings(loaded))), deployment);
   const config = options.acceptNewHostKeys ? { ...source.config, ssh: { ...source.config.ssh, acceptNewHostKeys: checkKnownHostsWritable(loaded.ssh.knownHosts) } } : source.config;
-  if (personal) personalDeployment(personal, options.deployment, config.sharedDeployments, options.forceShared ?? false, branchSource);
+  if (personal) personalDeployment(personal, options.deployment, config.sharedDeployments, options.forceShared ?? false, branchSource, config.personalDeployments);
   const image = options.image ?? personalImage(personal, options);
   const imageProblem = image === undefined ? undefined : imageReferenceProblem(image);
   if (imageProblem) throw new ConfigError('--image', `${JSON.stringify(image)} ${imageProblem}`);

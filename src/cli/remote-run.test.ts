@@ -33,6 +33,9 @@ describe('remote-run personal deploys', () => {
     expect(() => personalDeployment(named, undefined, shared, false)).toThrow('--branch: remote-run/production/x (from the branch) is a personal build of user "production", and "production" is a shared deployment');
     expect(() => personalDeployment(named, 'production', shared, false)).toThrow('--deployment: remote-run/production/x');
     expect(personalDeployment(named, undefined, shared, true)).toBe('production');
+    // A deployment not meant for personal builds (personalDeployments) is refused the same way.
+    expect(personalDeployment(parseRemoteRun('remote-run/dev-ann/x')!, undefined, shared, false, '--branch', ['dev-*'])).toBe('dev-ann');
+    expect(() => personalDeployment(parseRemoteRun('remote-run/staging/x')!, undefined, shared, false, '--branch', ['dev-*'])).toThrow('"staging" is not a deployment for personal builds (personalDeployments: dev-*)');
   });
 });
 

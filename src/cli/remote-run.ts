@@ -33,11 +33,18 @@ export function remoteRunTag(run: RemoteRun, commit: string): string {
  * deployment (`remote-run/production/x`) is refused like an explicit `--deployment production`, and so
  * is any deployment other than the user's own, unless `force` (`--force-shared`).
  */
-export function personalDeployment(run: RemoteRun, requested: string | undefined, shared: readonly string[], force: boolean, source = 'the branch'): string {
+export function personalDeployment(run: RemoteRun, requested: string | undefined, shared: readonly string[], force: boolean, source = 'the branch', personal?: readonly string[]): string {
   const target = requested ?? run.user;
   if (force) return target;
   if (requested === undefined || requested === run.user) {
-    if (!shared.includes(run.user)) return run.user;
+    const meant = !personal || personal.some((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(run.user));
+    if (!shared.includes(run.user) && meant) return run.user;
+    if (!meant) {
+      throw new ConfigError(
+        requested === undefined ? '--branch' : '--deployment',
+        `${run.branch} (from ${source}) is a personal build of user "${run.user}", and "${run.user}" is not a deployment for personal builds (personalDeployments: ${personal!.join(', ')}). Add --force-shared if this is really meant.`,
+      );
+    }
     throw new ConfigError(
       requested === undefined ? '--branch' : '--deployment',
       `${run.branch} (from ${source}) is a personal build of user "${run.user}", and "${run.user}" is a shared deployment (${shared.join(', ')}), nobody's own: a personal build never deploys there. Add --force-shared if this is really meant.`,

@@ -135,7 +135,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     const expanded = p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
     return isAbsolute(expanded) ? expanded : resolve(dir, expanded);
   };
-  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'sharedDeployments', 'rollout', 'timeouts', 'state', 'vault', 'registry']);
+  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'sharedDeployments', 'personalDeployments', 'rollout', 'timeouts', 'state', 'vault', 'registry']);
 
   const aws = r.child('aws');
   aws.known(['endpoint', 'profile', 'maxAttempts']);
@@ -243,6 +243,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     },
     alarms: r.strings('alarms', { fallback: [] }),
     sharedDeployments: r.strings('sharedDeployments', { fallback: DEFAULT_SHARED }),
+    ...(r.has('personalDeployments') && { personalDeployments: r.strings('personalDeployments', { fallback: [] }) }),
     rollout: {
       serial: rollout.custom('serial', parseSerial, 1),
       maxFailPercentage: rollout.integer('maxFailPercentage', { fallback: 0, min: 0, max: 100 }),

@@ -164,6 +164,11 @@ export interface DeployConfig {
   readonly alarms: readonly string[];
   /** Deployments a personal (remote-run) build may never deploy into unless forced. */
   readonly sharedDeployments: readonly string[];
+  /**
+   * The deployments a personal build may go to, as globs (`dev-*`); unset: any that is not shared. A
+   * remote-run branch whose user part is not one of them is refused, like a shared one.
+   */
+  readonly personalDeployments?: readonly string[];
   readonly rollout: RolloutSettings;
   readonly timeouts: {
     readonly pull: number;

@@ -48,7 +48,7 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
   const record = (service: Service, action: string, params: Params, outcome: string) => calls.push({ seq: ++seq, service, action, params, at: Date.now(), outcome });
 
   /** Applies the faults armed for this action; returns the error to answer with, if any. */
-  const applyFaults = async (service: Service, action: string, key?: string): Promise<ApiError | 'lose' | undefined> => {
+  const applyFaults = async (service: Service, action: string, key?: string): Promise<ApiError | { lose: () => void } | undefined> => {
     // A call that fails never had its answer lost: the lost-answer fault waits for one that goes through.
     let lost: { left: number } | undefined;
     for (const f of faults) {
@@ -83,9 +83,10 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
           break;
       }
     }
-    if (lost) lost.left--;
     faults = faults.filter((f) => f.left > 0);
-    return lost ? 'lose' : undefined;
+    // Spent only on a call that goes through: one refused by its own condition has no answer to lose.
+    const chosen = lost;
+    return chosen ? { lose: () => void chosen.left-- } : undefined;
   };
 
   const handleApi = async (req: IncomingMessage, body: string): Promise<WireResponse> => {
@@ -116,7 +117,8 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
       const injected = await applyFaults('s3', request.action, request.params.Key);
       if (injected instanceof ApiError) throw injected;
       const response = request.run();
-      if (injected === 'lose') {
+      if (injected) {
+        injected.lose();
         // Done, but the answer is lost: what the client sees is a 500 it retries.
         record('s3', request.action, request.params, 'ok, answer lost');
         return s3Error(new ApiError('InternalError', 'We encountered an internal error. Please try again.', 500), requestId, req.method === 'HEAD');
@@ -147,7 +149,8 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
       const injected = await applyFaults(service, action);
       if (injected instanceof ApiError) throw injected;
       const result = await handler(world, params, json);
-      if (injected === 'lose') {
+      if (injected) {
+        injected.lose();
         record(service, action, params, 'ok, answer lost');
         return fail(new ApiError('InternalFailure', 'An internal error occurred', 500));
       }

@@ -606,24 +606,6 @@ describe('baton deploy', () => {
     expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v2')));
   });
 
-  it('of two deploys started at the same instant, exactly one takes the lock: a real race, not one run after the other', async () => {
-    await sandbox.emulator.clearCalls();
-    const before = await liveImages();
-    const target = before[0] === image('v3') ? 'v1' : 'v3';
-    // Both processes are spawned in the same tick, and race for the same lock object.
-    const [a, b] = await Promise.all([runBaton(deployArgs(target), { env: { BATON_DEPLOYER: 'ann' } }), runBaton(deployArgs(target), { env: { BATON_DEPLOYER: 'ben' } })]);
-    const codes = [a.code, b.code].sort();
-    expect(codes, a.stderr + b.stderr).toEqual([0, 4]);
-    const loser = a.code === 4 ? a : b;
-    expect(loser.stderr).toMatch(/baton: web\/api sandbox is being deployed by (ann|ben) \(deploy /);
-    const calls = await sandbox.emulator.calls();
-    const creates = calls.filter((c) => c.action === 'PutObject' && c.params.Key === 'baton/web/api/sandbox/lock.json' && c.params.IfNoneMatch === '*');
-    // Both asked to create the lock; S3's condition let one through.
-    expect(creates.map((c) => c.outcome).sort()).toEqual(['PreconditionFailed', 'ok']);
-    expect(calls.filter((c) => c.action === 'SuspendProcesses')).toHaveLength(1);
-    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image(target)));
-  });
-
   it('refuses to deploy over a killed run, shows what it left in its journal, and baton recover undoes it', async () => {
     let killed = false;
     const run = await runBaton(deployArgs('v3'), {
@@ -701,6 +683,24 @@ describe('baton deploy', () => {
     expect(lines[1]).toMatch(new RegExp(`^\\S+ \\S+\\s+deploy\\s+dave\\s+${image('v2').replace(/[.:/]/g, '\\$&')} -> ${image('v3').replace(/[.:/]/g, '\\$&')}\\s+3/3\\s+deployed\\s+\\d+\\.\\ds$`));
     expect(lines[2]).toMatch(/\s+recover\s+dave\s+.*\s+recovered\s+\d+\.\ds$/);
     expect(lines[3]).toMatch(/\s+carol\s+.*\s+did not finish\s*$/);
+  });
+
+  it('of two deploys started at the same instant, exactly one takes the lock: a real race, not one run after the other', async () => {
+    await sandbox.emulator.clearCalls();
+    const before = await liveImages();
+    const target = before[0] === image('v3') ? 'v1' : 'v3';
+    // Both processes are spawned in the same tick, and race for the same lock object.
+    const [a, b] = await Promise.all([runBaton(deployArgs(target), { env: { BATON_DEPLOYER: 'ann' } }), runBaton(deployArgs(target), { env: { BATON_DEPLOYER: 'ben' } })]);
+    const codes = [a.code, b.code].sort();
+    expect(codes, a.stderr + b.stderr).toEqual([0, 4]);
+    const loser = a.code === 4 ? a : b;
+    expect(loser.stderr).toMatch(/baton: web\/api sandbox is being deployed by (ann|ben) \(deploy /);
+    const calls = await sandbox.emulator.calls();
+    const creates = calls.filter((c) => c.action === 'PutObject' && c.params.Key === 'baton/web/api/sandbox/lock.json' && c.params.IfNoneMatch === '*');
+    // Both asked to create the lock; S3's condition let one through.
+    expect(creates.map((c) => c.outcome).sort()).toEqual(['PreconditionFailed', 'ok']);
+    expect(calls.filter((c) => c.action === 'SuspendProcesses')).toHaveLength(1);
+    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image(target)));
   });
 
   it('deploys a tag pushed again to another image, under load, and rolls it back to the build it replaced', async () => {

@@ -45,9 +45,9 @@ describe('configuration', () => {
     expect(c.container).toMatchObject({ name: 'live', restart: 'unless-stopped', stopTimeout: 10_000, volumes: ['/dev/log:/dev/log'], env: { MODE: 'prod' } });
     expect(c.health).toEqual({ http: { port: 8080, path: '/health', status: 200 }, timeout: 60_000, interval: 1_000, healthyThreshold: 1 });
     expect(c.autoscaling.processes).toEqual(['Launch', 'Terminate', 'AddToLoadBalancer', 'AZRebalance', 'HealthCheck', 'ReplaceUnhealthy']);
-    expect(c.rollout).toEqual({ serial: '50%', maxFailPercentage: 0, minInService: 0, onFailure: 'rollback' });
+    expect(c.rollout).toEqual({ serial: '50%', maxFailPercentage: 0, minInService: 0, onFailure: 'rollback', allowNoLoadBalancer: false });
     const p = parse(base, 'production');
-    expect(p.rollout).toEqual({ serial: [1, '25%', '100%'], maxFailPercentage: 0, minInService: 2, onFailure: 'rollback' });
+    expect(p.rollout).toEqual({ serial: [1, '25%', '100%'], maxFailPercentage: 0, minInService: 2, onFailure: 'rollback', allowNoLoadBalancer: false });
     expect(p.container.env).toEqual({ MODE: 'live' });
     expect(Object.isFrozen(p.rollout.serial)).toBe(true);
     expect(Object.isFrozen(p.ssh)).toBe(true);
