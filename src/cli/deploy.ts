@@ -241,6 +241,7 @@ function replayOf(options: DeployCommandOptions, config: DeployConfig): RunRepla
     ...(options.serial !== undefined && { serial: options.serial }),
     ...(options.onFailure && { onFailure: options.onFailure }),
     ...(options.limit !== undefined && { limit: options.limit }),
+    ...(options.noLoadBalancer && { noLoadBalancer: true }),
     extraVars: options.extraVars.filter((e) => !isSecretExtraVar(e)),
     secretExtraVars: options.extraVars.filter(isSecretExtraVar).map(extraVarKey),
     ...(bastion && { bastion: { host: bastion.host, port: bastion.port, ...(bastion.user && { user: bastion.user }) } }),

@@ -119,7 +119,7 @@ export async function runResume(options: ResumeCommandOptions): Promise<number> 
   for (const [flag, file] of [['--playbook', replay.playbook], ['-i', replay.inventory]] as const) {
     if (file !== undefined && !existsSync(file)) throw new ConfigError(flag, `the interrupted run used ${file}, which is gone: resume cannot run it again as it ran (deploy again, naming what to use)`);
   }
-  const said = [replay.playbook && `playbook ${replay.playbook}`, replay.inventory && `inventory ${replay.inventory}`, replay.serial && `serial ${replay.serial}`, replay.onFailure && `on failure ${replay.onFailure}`, replay.extraVars?.length && `-e ${replay.extraVars.join(' -e ')}`].filter(Boolean);
+  const said = [replay.playbook && `playbook ${replay.playbook}`, replay.inventory && `inventory ${replay.inventory}`, replay.serial && `serial ${replay.serial}`, replay.onFailure && `on failure ${replay.onFailure}`, replay.noLoadBalancer && '--no-load-balancer', replay.extraVars?.length && `-e ${replay.extraVars.join(' -e ')}`].filter(Boolean);
   process.stderr.write(`baton: ${options.check ? 'would resume' : 'resuming'} ${target.from}${said.length ? `, as it ran (${said.join(', ')})` : ''}\n`);
   if (target.open) {
     const recovered = await runRecover({ ...options, extraVars });
@@ -140,6 +140,7 @@ export async function runResume(options: ResumeCommandOptions): Promise<number> 
     ...(replay.inventory && { inventoryFile: replay.inventory }),
     ...(replay.serial !== undefined && { serial: replay.serial }),
     ...(replay.onFailure && { onFailure: replay.onFailure }),
+    ...(replay.noLoadBalancer && { noLoadBalancer: true }),
     ...(options.acceptNewHostKeys !== undefined && { acceptNewHostKeys: options.acceptNewHostKeys }),
   });
 }

@@ -381,4 +381,17 @@ describe('the executor', () => {
     const said = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
     expect(said).toContain('stopped before batch 2/2: target group api has 3 members in service; taking c, d out would leave 1, fewer than rollout.minInService (2), and none came back within 1.0s (timeouts.inService); c, d keep the image they run');
   });
+
+  it('counts a host as rolled back only once its kept container passes its health check; else it stays out, open in the journal', async () => {
+    const w = fakeWorld(['a']);
+    // The kept container is itself unhealthy (its image contains "bad"), and so is the new one.
+    const a = w.remotes.get('a')!;
+    a.containers.set('live', { ...a.containers.get('live')!, image: 'app:bad-old' });
+    const { result, journal } = await run(w, 'app:bad-new');
+    expect(result.hosts[0]).toMatchObject({ result: 'failed' });
+    expect(result.exitCode).toBe(3);
+    expect(w.registered.has('i-a')).toBe(false);
+    expect(open(journal).map((e) => e.change.kind)).toEqual(['deregistered', 'container-replaced']);
+    expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
+  });
 });

@@ -74,6 +74,7 @@ export interface RunReplay {
   readonly serial?: string;
   readonly onFailure?: 'rollback' | 'stop';
   readonly limit?: string;
+  readonly noLoadBalancer?: boolean;
   readonly extraVars?: readonly string[];
   readonly secretExtraVars?: readonly string[];
   /** The bastion the run reached its hosts through (from the configuration, an inventory's ProxyJump). */

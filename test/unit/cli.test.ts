@@ -179,6 +179,15 @@ describe('baton CLI', () => {
     ]);
   });
 
+  it('prints an error whose text came from outside with its escape sequences shown', () => {
+    // A file name is quoted as it is: only the error boundary stands between it and the terminal.
+    const evil = join(scratch, 'evil\u001b]0;pwned\u0007\u001b[2J.yaml');
+    const run = baton('deploy', '--config', evil, '--deployment', 'integration', '--image', 'app:v2');
+    expect(run.status).toBe(2);
+    expect(run.stderr).not.toMatch(/[\u001b\u0007]/);
+    expect(run.stderr).toContain('evil\\x1b]0;pwned\\x07\\x1b[2J.yaml');
+  });
+
   it('under TeamCity, also reports such an error as a build problem with a stable identity', () => {
     const run = spawnSync(process.execPath, [batonBin, 'deploy', '--deployment', 'integration', '--config', config], {
       encoding: 'utf8',
