@@ -12,6 +12,7 @@ import { quote } from '../remote/command.ts';
 import type { HostSummary } from './events.ts';
 import { runHost } from './host.ts';
 import type { ChangeLog } from './journal-log.ts';
+import { awaitCapacity } from './capacity.ts';
 
 const ROLLBACK_TASKS = [deregister(), swapToPrevious(), healthCheck(), register()];
 
@@ -47,7 +48,15 @@ export async function rollBackSwitched(
   };
   const back: RunContext = { ...ctx, targetImage: (t) => t.previous?.image };
   let result: 'rolled-back' | 'failed' = 'rolled-back';
-  for (const batch of undo) {
+  for (const [i, batch] of undo.entries()) {
+    // Rolling back takes hosts out too: capacity is counted before each of its batches as well.
+    const min = ctx.config.rollout.minInService;
+    const why = min > 0 ? await awaitCapacity(ctx.aws.loadBalancers, batch.map(now), min, ctx.config.timeouts.inService, ctx.signal) : undefined;
+    if (why) {
+      const left = undo.slice(i).flat().map((h) => h.name);
+      events.emit({ type: 'warning', message: `stopped rolling back: ${why}; ${left.join(', ')} keep${left.length === 1 ? 's' : ''} the new image` });
+      return 'mixed';
+    }
     const results = await Promise.all(batch.map((h) => runHost(back, now(h), ROLLBACK_TASKS, journal)));
     for (const r of results) {
       const before = summaries.get(r.host)!;

@@ -394,4 +394,18 @@ describe('the executor', () => {
     expect(open(journal).map((e) => e.change.kind)).toEqual(['deregistered', 'container-replaced']);
     expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
   });
+
+  it('counts capacity before each batch of a rollback too: it never takes the load balancer below minInService to roll back', async () => {
+    const w = fakeWorld(['a', 'b', 'c']);
+    // c cannot be put back after its swap fails: it stays out, and the batch fails.
+    w.remotes.get('c')!.failOn = /^docker run /;
+    w.failing.register.add('i-c');
+    const rollout = { ...config.rollout, serial: 1, minInService: 2, onFailure: 'rollback' as const };
+    const { result, events } = await run(w, 'app:v2', { config: { ...config, rollout, timeouts: { ...config.timeouts, inService: 1_000 } } });
+    expect(result.exitCode).toBe(3);
+    // a and b stay on v2: rolling b back would leave a alone in service.
+    expect(images(w).slice(0, 2)).toEqual(['app:v2', 'app:v2']);
+    const said = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+    expect(said.some((m) => m.startsWith('stopped rolling back: target group api has 2 members in service; taking b out would leave 1, fewer than rollout.minInService (2)')), said.join('\n')).toBe(true);
+  });
 });

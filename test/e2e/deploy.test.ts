@@ -182,6 +182,22 @@ describe('baton deploy', () => {
     expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v1')));
   });
 
+  it('runs a playbook of tasks only (no preTasks, no postTasks) everywhere: --list-hosts, --check and a deploy', async () => {
+    const playbookFile = join(import.meta.dirname, 'fixtures', 'tasks-only.ts');
+    const listed = await runBaton(deployArgs('v2', '--playbook', playbookFile, '--list-hosts'));
+    expect(listed.code, listed.stdout + listed.stderr).toBe(0);
+    expect(listed.events.find((e) => e.type === 'run-started')).toMatchObject({ playbook: 'tasks only', preTasks: [] });
+    const checked = await runBaton(deployArgs('v2', '--playbook', playbookFile, '--check'));
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    const run = await runBaton(deployArgs('v2', '--playbook', playbookFile));
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v2')));
+    // And back, so the tests after it find the fleet as the one before left it.
+    const back = await runBaton(deployArgs('v1', '--playbook', playbookFile));
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    expect(await liveImages()).toEqual(sandbox.fleet.hosts.map(() => image('v1')));
+  });
+
   it('says loudly, with the command that fixes it, when autoscaling cannot be resumed, exits 3, and leaves it for baton recover', async () => {
     await sandbox.emulator.injectFault({ action: 'ResumeProcesses', kind: 'error5xx', times: 50 });
     try {
