@@ -192,11 +192,20 @@ export class Journal {
     await this.lease?.assertHeld();
   }
 
-  /** Whether the stored journal is still the version this run wrote last (nobody else wrote it). */
-  async unchanged(): Promise<boolean> {
-    await this.queue;
-    const stored = await this.store.read<JournalDocument>(JOURNAL);
-    return this.etag === undefined ? !stored : stored?.etag === this.etag;
+  /**
+   * Whether the stored journal is still the version this run wrote last (nobody else wrote it). Asked
+   * in the queue of this run's writes, so none of its own is in flight while it reads.
+   */
+  unchanged(): Promise<boolean> {
+    const check = this.queue.then(async () => {
+      const stored = await this.store.read<JournalDocument>(JOURNAL);
+      return this.etag === undefined ? !stored : stored?.etag === this.etag;
+    });
+    this.queue = check.then(
+      () => undefined,
+      () => undefined,
+    );
+    return check;
   }
 
   get run(): JournalRun {

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/rollout/events.ts';
 import { Journal, openEntries, readJournal, UnreadableJournalError, type JournalDocument } from '../../src/state/journal.ts';
 import { RunLedger } from '../../src/state/ledger.ts';
-import { acquireLock, inspectLock, type LockIdentity, type LockRecord } from '../../src/state/lock.ts';
+import { acquireLock, forceRelease, inspectLock, type LockIdentity, type LockRecord } from '../../src/state/lock.ts';
 import { S3Objects } from '../../src/state/s3-objects.ts';
 import { StateStore } from '../../src/state/store.ts';
 import { useStateBucket } from '../aws-emulator/s3-bucket.ts';
@@ -107,6 +107,26 @@ describe('the lease', () => {
     }
     await journal.fence();
     expect(openEntries((await readJournal(s))!.doc)).toEqual([]);
+    await held.release();
+  });
+});
+
+describe('a lock released by force', () => {
+  it('is taken back by its live run while that run writes its journal: its own writes are never "someone else"', async () => {
+    const s = store();
+    const lost: [string, boolean][] = [];
+    let journal: Journal | undefined;
+    const held = await acquireLock(s, who('tia'), { onLost: (why, fenced) => lost.push([why, fenced]), stillOurs: () => journal!.unchanged() });
+    journal = await Journal.start(s, run, undefined, held);
+    await forceRelease(s);
+    // Its journal writes go on while the renewal finds the lock gone and takes it back.
+    const writes = Array.from({ length: 12 }, (_, i) => journal!.record({ kind: 'alarms-disabled', alarms: [`a${i}`] }, `alarm actions disabled: a${i}`, 'fix'));
+    await held.renew();
+    await Promise.all(writes);
+    expect(lost).toEqual([['it was released by force', false]]);
+    expect(held.lostBecause).toBeUndefined();
+    expect((await inspectLock(s))!.record.holder).toBe('tia');
+    expect(openEntries((await readJournal(s))!.doc)).toHaveLength(12);
     await held.release();
   });
 });
