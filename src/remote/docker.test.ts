@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeCommand, op, renderCommand } from './command.ts';
-import { dockerAwaitChanges, dockerRun, dockerSetAside, dockerSwapWithPrevious } from './docker.ts';
+import { dockerAwaitChanges, dockerPruneSecrets, dockerRun, dockerSetAside, dockerSwapWithPrevious } from './docker.ts';
 import * as imageCommands from './docker.ts';
 import { spawn, spawnSync } from 'node:child_process';
 
@@ -108,6 +108,26 @@ describe('docker commands', () => {
       expect(readdirSync(shm)).toHaveLength(1);
     } finally {
       execFileSync('rm', ['-rf', shm]);
+    }
+  });
+});
+
+describe('the prune of secret folders', () => {
+  it('keeps every folder a container mounts, whichever mount docker lists first and on whichever line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-prune-'));
+    const shm = mkdtempSync('/dev/shm/baton-test-');
+    try {
+      const folders = ['baton-secrets.live', 'baton-secrets.prev', 'baton-secrets.gone'].map((d) => join(shm, d));
+      for (const f of folders) execFileSync('sh', ['-c', `mkdir ${f} && touch ${f}/0 && touch -d '-20 minutes' ${f}`]);
+      // docker inspect renders --format once per container, a line each; here each one's secret file is its first mount.
+      const mounts = { a: `${folders[0]}/0 /dev/log`, b: `${folders[1]}/0 /dev/log` };
+      const inspect = 'inner=$(printf %s "$3" | sed "s/.*{{range .Mounts}}\\(.*\\){{end}}.*/\\1/"); shift 3; for id; do case $id in a) m="' + mounts.a + '";; b) m="' + mounts.b + '";; esac; for s in $m; do printf %s "$inner" | sed "s#{{.Source}}#$s#"; done; echo; done';
+      writeFileSync(join(dir, 'docker'), `#!/bin/sh\ncase "$1" in ps) echo a; echo b;; inspect) ${inspect};; esac\n`, { mode: 0o755 });
+      const removed = execFileSync('sh', ['-c', renderCommand(dockerPruneSecrets(shm))], { env: { PATH: `${dir}:/usr/bin:/bin`, HOME: dir }, encoding: 'utf8' });
+      expect(removed).toBe(`${folders[2]}\n`);
+      expect(readdirSync(shm).sort()).toEqual(['baton-secrets.live', 'baton-secrets.prev']);
+    } finally {
+      execFileSync('rm', ['-rf', shm, dir]);
     }
   });
 });

@@ -173,7 +173,8 @@ export const dockerPruneSecrets = (dir: string): Command =>
       'set -e',
       `[ -d ${quote(dir)} ] || exit 0`,
       'ids=$(docker ps -aq)',
-      `used=$(if [ -n "$ids" ]; then docker inspect --format '{{range .Mounts}}{{.Source}} {{end}}' $ids; fi)`,
+      // One line per container: each source gets a space before it, so the first of a line matches too.
+      `used=$(if [ -n "$ids" ]; then docker inspect --format '{{range .Mounts}} {{.Source}} {{end}}' $ids; fi)`,
       `find ${quote(dir)} -maxdepth 1 -name '${SECRET_DIR_PREFIX}*' -type d -mmin +10 | while IFS= read -r d; do case " $used " in *" $d/"*) ;; *) rm -rf -- "$d"; echo "$d";; esac; done`,
     ].join('\n'),
     `remove the secret folders in ${dir} no container mounts`,
