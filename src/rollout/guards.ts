@@ -1,0 +1,74 @@
+/**
+ * The run's guards: the changes made before any host leaves service (Auto Scaling processes
+ * suspended, alarm actions disabled), each journaled before it is made and undone, newest first, when
+ * the run ends, however it ends. The undo has a deadline of its own (timeouts.undo): whatever it
+ * cannot undo in time stays open in the journal, with its fix command. A run that lost its lease
+ * undoes nothing: the run that holds the lock now owns those changes.
+ */
+import { LeaseLostError } from '../errors.ts';
+import type { RunContext } from '../playbook/types.ts';
+import type { JournalEntry } from '../state/journal.ts';
+import { describeChange, fixCommand, undoStep } from './changes.ts';
+import type { EventBus } from './events.ts';
+import type { ChangeLog } from './journal-log.ts';
+
+interface Guard {
+  readonly what: string;
+  readonly undo: () => Promise<void>;
+  readonly entry: JournalEntry;
+}
+
+export class GuardStack {
+  private readonly guards: Guard[] = [];
+
+  constructor(
+    private readonly journal: ChangeLog,
+    private readonly events: EventBus,
+    private readonly region: string,
+  ) {}
+
+  get size(): number {
+    return this.guards.length;
+  }
+
+  /** `ctx.guard`: journal the change, keep its undo, say so; the caller makes the change after. */
+  readonly record: RunContext['guard'] = async ({ change, undo }) => {
+    this.events.declareNames(change, 'a name in the journal');
+    const entry = await this.journal.record(change, describeChange(change), fixCommand(change, this.region));
+    this.guards.push({ what: undoStep(change), undo, entry });
+    this.events.emit({ type: 'guard', what: entry.what, fix: entry.fix });
+  };
+
+  /** Undoes every guard, newest first, within `ms`; true when one stays open in the journal. */
+  async undoAll(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    let failed = false;
+    let fenced: LeaseLostError | undefined;
+    const leftToThem: string[] = [];
+    for (const guard of this.guards.splice(0).reverse()) {
+      try {
+        if (fenced) throw fenced;
+        await this.journal.fence();
+        await this.events.step({}, guard.what, () => withDeadline(guard.undo(), deadline, `${guard.what}: the undo's time limit (timeouts.undo) ran out`));
+        await this.journal.close(guard.entry);
+      } catch (error) {
+        failed = true;
+        if (error instanceof LeaseLostError) {
+          fenced = error;
+          leftToThem.push(guard.entry.what);
+        } else this.events.emit({ type: 'undo-failed', what: guard.entry.what, error: (error as Error).message, fix: guard.entry.fix });
+      }
+    }
+    if (fenced) this.events.emit({ type: 'warning', message: `${fenced.message}. Not undone, left to that run: ${leftToThem.join('; ')}` });
+    return failed;
+  }
+}
+
+/** Waits for `work` until `deadline` (epoch ms); then gives up with `message` (the work may go on). */
+function withDeadline<T>(work: Promise<T>, deadline: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}

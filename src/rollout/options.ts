@@ -1,0 +1,54 @@
+/** What a run is given (the CLI, the playbook API and the tests build it) and what it returns. */
+import type { AwsClients } from '../aws/clients.ts';
+import type { DeployConfig } from '../config/index.ts';
+import type { Host } from '../inventory/host.ts';
+import type { Playbook, RunContext, Target } from '../playbook/types.ts';
+import type { RegistryLogin } from '../remote/docker.ts';
+import type { FleetConnection } from '../ssh/remote-host.ts';
+import type { EventBus, HostSummary, RunOutcome } from './events.ts';
+import type { Interrupt } from './interrupt.ts';
+import type { ChangeLog } from './journal-log.ts';
+
+export interface DeployOptions {
+  readonly playbook: Playbook;
+  readonly config: DeployConfig;
+  readonly image: string;
+  /** Each host's own target image (a rollback); by default `image` for all. */
+  readonly targetImage?: (target: Target) => string | undefined;
+  readonly deployment: string;
+  readonly deployer: string;
+  /** The image registry's login, for the pre-pull. */
+  readonly registryLogin?: RegistryLogin;
+  /** Print the plan and change nothing. */
+  readonly check: boolean;
+  /** Print the selected hosts and their batches, then stop: no connection, nothing changed. */
+  readonly listHosts?: boolean;
+  /** The hosts from a static inventory (`-i`); by default the playbook's, or EC2's by tags. */
+  readonly inventory?: () => Promise<Host[]>;
+  /** Narrows the inventory (the `--limit` selection); identity by default. */
+  readonly limit?: (hosts: Host[]) => Host[];
+  readonly events: EventBus;
+  readonly interrupt: Interrupt;
+  readonly aws: AwsClients;
+  /** The AWS adapters the run works through; by default built on `aws`'s clients (tests pass fakes). */
+  readonly services?: Omit<RunContext['aws'], 'clients'>;
+  readonly connect: (hosts: readonly Host[]) => Promise<FleetConnection>;
+  /**
+   * Runs once the selection is known and before the first connection, unless nothing will change
+   * (`check`, `listHosts`): takes the deploy lock and starts the journal every change is written to.
+   * Its release is the caller's, after the run.
+   */
+  readonly lock?: (hosts: readonly Host[]) => Promise<{ readonly where: string; readonly journal?: ChangeLog }>;
+  /** A rollback run: a failed batch never triggers another rollback. */
+  readonly rollback?: boolean;
+  /** Called with the hosts' results just before the run's last event (to write a retry file, say). */
+  readonly beforeFinish?: (hosts: readonly HostSummary[]) => void;
+  /** Asked before each batch (`--step`, a canary pause): false stops the rollout there. */
+  readonly beforeBatch?: (batch: { index: number; of: number; hosts: string[]; previous?: string[] }) => Promise<boolean>;
+}
+
+export interface DeployResult {
+  readonly outcome: RunOutcome;
+  readonly exitCode: number;
+  readonly hosts: HostSummary[];
+}
