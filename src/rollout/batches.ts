@@ -22,6 +22,8 @@ export interface Rollout {
   readonly playbook: Playbook;
   readonly plan: Plan<Host>;
   readonly journal: ChangeLog;
+  /** The run's targets by host name. */
+  readonly byName: ReadonlyMap<string, Target>;
   readonly options: Pick<DeployOptions, 'interrupt' | 'beforeBatch' | 'rollback' | 'deployment' | 'image'>;
   readonly summaries: Map<string, HostSummary>;
   readonly facts: RunFact[];
@@ -29,9 +31,8 @@ export interface Rollout {
 
 /** The batches in order; returns the number of the batch that failed past `maxFailPercentage`, if one did. */
 export async function runBatches(r: Rollout): Promise<number | undefined> {
-  const { ctx, plan, options, facts } = r;
+  const { ctx, plan, options, facts, byName } = r;
   const { events, config } = ctx;
-  const byName = targetsByName(ctx);
   for (const [index, batch] of plan.batches.entries()) {
     const untouched = () => plan.batches.slice(index).flat().map((h) => h.name);
     if (options.interrupt.stopRequested) {
@@ -78,7 +79,7 @@ export async function settleSwitched(r: Rollout, failedBatch: number): Promise<v
   const switched = plan.batches.flat().flatMap((h) => (r.summaries.get(h.name)?.result === 'deployed' ? [r.summaries.get(h.name)!] : []));
   if (!switched.length) return;
   if (ctx.config.rollout.onFailure === 'rollback' && !options.rollback) {
-    const result = await rollBackSwitched(ctx, plan.batches, r.summaries, targetsByName(ctx), r.journal, failedBatch);
+    const result = await rollBackSwitched(ctx, plan.batches, r.summaries, r.byName, r.journal, failedBatch);
     r.facts.push({ kind: 'switched-hosts', result });
   } else {
     r.facts.push({ kind: 'switched-hosts', result: 'left' });
@@ -101,7 +102,5 @@ export async function runPostTasks(r: Rollout): Promise<void> {
     }
   }
 }
-
-const targetsByName = (ctx: RunContext): ReadonlyMap<string, Target> => new Map(ctx.targets.map((t) => [t.host.name, t]));
 
 const keepTheirImage = (hosts: readonly string[]) => `${hosts.join(', ')} keep${hosts.length === 1 ? 's' : ''} the image ${hosts.length === 1 ? 'it runs' : 'they run'}`;

@@ -57,7 +57,8 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       if (options.interrupt.stopRequested) throw new InterruptedError('interrupted before any host left service');
       await events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
     }
-    const rollout: Rollout = { ctx, playbook, plan, journal, options, summaries, facts };
+    const byName = new Map(targets.map((t) => [t.host.name, t]));
+    const rollout: Rollout = { ctx, playbook, plan, journal, byName, options, summaries, facts };
     const failedBatch = await runBatches(rollout);
     if (failedBatch !== undefined) await settleSwitched(rollout, failedBatch);
     if (outcomeOf(facts) === 'deployed') await runPostTasks(rollout);
