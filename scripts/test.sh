@@ -43,6 +43,13 @@ node -e '
     failed += notRun || (file.assertionResults.some((a) => a.status === "failed") ? 0 : 1);
     skipped -= notRun;
   }
+  // The names of what failed, last, so the tail of a CI log says which tests to look at.
+  for (const file of r.testResults) {
+    const where = require("path").relative(process.cwd(), file.name);
+    const bad = file.assertionResults.filter((a) => a.status === "failed");
+    if (file.status === "failed" && bad.length === 0) console.log(`failed: ${where}: ${(file.message || "no test ran").replace(/\s+/g, " ")}`.slice(0, 400));
+    for (const a of bad) console.log(`failed: ${where} > ${a.fullName}`);
+  }
   console.log(`tests: ${r.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
 ' "$results" 2>/dev/null || echo "tests: no result file written"
 exit $status
