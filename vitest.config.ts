@@ -23,8 +23,11 @@ export default defineConfig({
           include: ['test/fleet/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           testTimeout: 600_000,
           hookTimeout: 900_000,
-          // One fleet at a time: the machine has 2 cores and every host runs its own dockerd.
-          fileParallelism: false,
+          globalSetup: ['test/fleet/global-setup.ts'],
+          // Three fleets at a time: a fleet's tests mostly wait (drains, health checks, SSH round
+          // trips), so three keep 2 cores busy without starving one. Each fleet is its own: its own
+          // containers, networks and ports (see test/fleet/fleet.ts).
+          maxWorkers: 3,
         },
       },
     ],

@@ -581,13 +581,21 @@ describe('baton deploy', () => {
     expect(down.stdout + down.stderr).not.toContain('s3cr3t');
   });
 
-  /** alice deploys; bob starts his run while alice's first host is being replaced, so alice holds the lock for two more hosts. */
+  /**
+   * alice deploys; once her first batch starts she is paused (SIGSTOP, well within her lease) and bob
+   * starts his run; alice goes on once bob is refused, or once he says he waits. However slow the
+   * machine, bob meets alice's lock: she cannot finish before he asks for it.
+   */
   async function whileAliceDeploys(alices: string[], bobs: string[]): Promise<[BatonRun, BatonRun]> {
     let bob: Promise<BatonRun> | undefined;
     const alice = await runBaton(alices, {
       env: { BATON_DEPLOYER: 'alice' },
-      onEvent: (e) => {
-        if (!bob && e.type === 'batch' && e.index === 1 && e.status === 'started') bob = runBaton(bobs, { env: { BATON_DEPLOYER: 'bob' } });
+      onEvent: (e, aliceChild) => {
+        if (bob || e.type !== 'batch' || e.index !== 1 || e.status !== 'started') return;
+        aliceChild.kill('SIGSTOP');
+        const goOn = () => aliceChild.kill('SIGCONT');
+        bob = runBaton(bobs, { env: { BATON_DEPLOYER: 'bob' }, onEvent: (b) => b.type === 'warning' && b.message.startsWith('waiting up to') && goOn() });
+        void bob.finally(goOn);
       },
     });
     return [alice, await bob!];
@@ -614,8 +622,8 @@ describe('baton deploy', () => {
     const [again, waited] = await whileAliceDeploys(deployArgs('v1'), deployArgs('v2', '--lock-wait', '2m'));
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(waited.code, waited.stdout + waited.stderr).toBe(0);
-    const announced = waited.events.find((e) => e.type === 'warning') as { message: string };
-    expect(announced.message).toMatch(/^waiting up to 2m0s for the deploy lock: web\/api sandbox is being deployed by alice /);
+    const announced = waited.events.find((e) => e.type === 'warning') as { message: string } | undefined;
+    expect(announced?.message, waited.stdout + waited.stderr).toMatch(/^waiting up to 2m0s for the deploy lock: web\/api sandbox is being deployed by alice /);
     const alicesEnd = Date.parse(again.events.find((e) => e.type === 'run-finished')!.at);
     const bobsFirstHost = Date.parse(waited.events.find((e) => e.type === 'batch')!.at);
     expect(bobsFirstHost).toBeGreaterThan(alicesEnd);
