@@ -83,34 +83,33 @@ describe('baton CLI', () => {
     expect(run.stderr).toContain('baton: --deployment: a build of remote-run/alice/new-login deploys into deployment "alice" only; "production" is a shared deployment (integration, production)');
   });
 
-  it('refuses a remote-run branch whose user part names a shared deployment, wherever the branch comes from', () => {
+  // One test per shared deployment: each starts the CLI five times, which on a loaded machine is seconds each.
+  it.each(['integration', 'production', 'staging'])('refuses a remote-run branch whose user part names the shared deployment %s, wherever the branch comes from', (shared) => {
     const sharedConfig = join(scratch, 'shared.yaml');
     writeFileSync(sharedConfig, 'region: us-east-1\nstack: web\nrelease: api\naws: { endpoint: "http://127.0.0.1:9" }\nhealth: { http: { port: 8080 } }\nsharedDeployments: [integration, production, staging]\ndeployments: { integration: {}, production: {}, staging: {} }\n');
-    const tc = join(scratch, 'tc');
+    const tc = join(scratch, `tc-${shared}`);
     mkdirSync(tc, { recursive: true });
     const env = { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', XDG_STATE_HOME: stateHome };
     const run = (extra: Record<string, string>, ...args: string[]) =>
       spawnSync(process.execPath, [batonBin, 'deploy', '--config', sharedConfig, '--image', 'app:v2', '--reporter', 'plain', ...args], { encoding: 'utf8', env: { ...env, ...extra } });
-    for (const shared of ['integration', 'production', 'staging']) {
-      const branch = `remote-run/${shared}/my-feature`;
-      writeFileSync(join(tc, 'config.properties'), `teamcity.build.branch=${branch}\n`);
-      writeFileSync(join(tc, 'build.properties'), `teamcity.configuration.properties.file=${join(tc, 'config.properties')}\n`);
-      const sources = [
-        { how: '--branch', got: run({}, '--branch', branch) },
-        { how: '$BATON_BRANCH', got: run({ BATON_BRANCH: branch }) },
-        { how: `teamcity.build.branch in ${join(tc, 'config.properties')}`, got: run({ TEAMCITY_BUILD_PROPERTIES_FILE: join(tc, 'build.properties') }) },
-        { how: '--branch', got: run({}, '--branch', branch, '--deployment', shared) },
-      ];
-      for (const { how, got } of sources) {
-        expect(got.status, `${branch} from ${how}: ${got.stderr}`).toBe(2);
-        expect(got.stderr).toContain(`${branch} (from ${how}) is a personal build of user "${shared}", and "${shared}" is a shared deployment (integration, production, staging), nobody's own`);
-        expect(got.stderr).toContain('nothing on the fleet was changed');
-      }
-      // --force-shared lets it past the refusal (it then fails on the unreachable AWS endpoint instead).
-      const forced = run({}, '--branch', branch, '--force-shared');
-      expect(forced.stderr).not.toContain('is a personal build');
-      expect(forced.status).not.toBe(0);
+    const branch = `remote-run/${shared}/my-feature`;
+    writeFileSync(join(tc, 'config.properties'), `teamcity.build.branch=${branch}\n`);
+    writeFileSync(join(tc, 'build.properties'), `teamcity.configuration.properties.file=${join(tc, 'config.properties')}\n`);
+    const sources = [
+      { how: '--branch', got: run({}, '--branch', branch) },
+      { how: '$BATON_BRANCH', got: run({ BATON_BRANCH: branch }) },
+      { how: `teamcity.build.branch in ${join(tc, 'config.properties')}`, got: run({ TEAMCITY_BUILD_PROPERTIES_FILE: join(tc, 'build.properties') }) },
+      { how: '--branch', got: run({}, '--branch', branch, '--deployment', shared) },
+    ];
+    for (const { how, got } of sources) {
+      expect(got.status, `${branch} from ${how}: ${got.stderr}`).toBe(2);
+      expect(got.stderr).toContain(`${branch} (from ${how}) is a personal build of user "${shared}", and "${shared}" is a shared deployment (integration, production, staging), nobody's own`);
+      expect(got.stderr).toContain('nothing on the fleet was changed');
     }
+    // --force-shared lets it past the refusal (it then fails on the unreachable AWS endpoint instead).
+    const forced = run({}, '--branch', branch, '--force-shared');
+    expect(forced.stderr).not.toContain('is a personal build');
+    expect(forced.status).not.toBe(0);
   });
 
   it('lists the hosts of a playbook of tasks only (no preTasks, no postTasks), and refuses one that is no playbook', () => {
