@@ -3,8 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Change } from '../state/journal.ts';
-import { fixCommand } from './changes.ts';
+import { fixCommand, type Change } from './index.ts';
 
 /**
  * Runs the part of a fix command after `ssh <host>` in a real sh, against a fake docker that keeps

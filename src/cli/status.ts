@@ -7,7 +7,7 @@ import { awsSettings, createAwsClients } from '../aws/clients.ts';
 import { describeMembership, LoadBalancers } from '../aws/load-balancers.ts';
 import { loadConfig } from '../config/index.ts';
 import { ExitCode } from '../errors.ts';
-import { inspectLive, previousName } from '../playbook/tasks/container.ts';
+import { inspectLive, previousName } from '../remote/container.ts';
 import { textTable } from '../report/plain.ts';
 import { connectFleet } from '../ssh/fleet.ts';
 import { hostSource } from './hosts.ts';

@@ -9,12 +9,14 @@ import { ConfigError } from '../errors.ts';
 import type { Playbook, PlaybookDefinition } from './types.ts';
 
 export type { Compensation, Guard, HostContext, HostTask, Playbook, PlaybookDefinition, RunContext, RunTask, Target } from './types.ts';
-export type { Change } from '../state/journal.ts';
+export type { Change } from '../changes/index.ts';
 export { silenceAlarms, suspendAutoscaling } from './tasks/guards.ts';
 export { prePull } from './tasks/pull.ts';
 export { deregister, register } from './tasks/load-balancer.ts';
-export { inspectLive, replaceContainer } from './tasks/container.ts';
-export { healthCheck, waitHealthy } from './tasks/health.ts';
+export { replaceContainer } from './tasks/container.ts';
+export { healthCheck } from './tasks/health.ts';
+export { inspectLive } from '../remote/container.ts';
+export { waitHealthy } from '../remote/health.ts';
 export { requireRollbackCandidates, swapToPrevious } from './tasks/rollback.ts';
 export { pruneImages } from './tasks/prune.ts';
 

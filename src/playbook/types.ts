@@ -12,8 +12,8 @@ import type { Host } from '../inventory/host.ts';
 import type { EventBus } from '../rollout/events.ts';
 import type { RegistryLogin } from '../remote/docker.ts';
 import type { RemoteHost } from '../ssh/remote-host.ts';
-import type { Change } from '../state/journal.ts';
-import type { ContainerFacts } from './tasks/container.ts';
+import type { Change } from '../changes/index.ts';
+import type { ContainerFacts } from '../remote/container.ts';
 
 export interface Playbook {
   readonly name: string;
@@ -107,17 +107,17 @@ export interface RunContext {
   /** Aborted by a second Ctrl-C: steps in flight stop; undo still runs. */
   readonly signal: AbortSignal;
   /**
-   * Records a fleet-wide change in the journal and registers its undo, which runs when the run ends,
-   * whatever happens, last registered first. Await it, THEN make the change: once it resolves, a run
-   * killed at any later line leaves the change where `baton recover` finds it.
+   * Records a fleet-wide change in the journal; its kind's undo (src/changes/, the same one `baton
+   * recover` runs) runs when the run ends, whatever happens, last recorded first. Await it, THEN make
+   * the change: once it resolves, a run killed at any later line leaves the change where `baton
+   * recover` finds it.
    */
   guard(guard: Guard): Promise<void>;
 }
 
 export interface Guard {
-  /** The change about to be made, as the journal records it (and `recover` undoes it). */
+  /** The change about to be made, as the journal records it (and its kind undoes it). */
   readonly change: Change;
-  readonly undo: () => Promise<void>;
 }
 
 export interface Compensation {

@@ -5,16 +5,15 @@
  * cannot undo in time stays open in the journal, with its fix command. A run that lost its lease
  * undoes nothing: the run that holds the lock now owns those changes.
  */
+import { describeChange, fixCommand, undoChange, undoStep, type Change, type UndoContext } from '../changes/index.ts';
 import { LeaseLostError } from '../errors.ts';
 import type { RunContext } from '../playbook/types.ts';
 import type { JournalEntry } from '../state/journal.ts';
-import { describeChange, fixCommand, undoStep } from './changes.ts';
 import type { EventBus } from './events.ts';
 import type { ChangeLog } from './journal-log.ts';
 
 interface Guard {
-  readonly what: string;
-  readonly undo: () => Promise<void>;
+  readonly change: Change;
   readonly entry: JournalEntry;
 }
 
@@ -24,24 +23,26 @@ export class GuardStack {
   constructor(
     private readonly journal: ChangeLog,
     private readonly events: EventBus,
-    private readonly region: string,
+    /** What the undo of each guard's kind may use (changes/); its signal is the undo's deadline. */
+    private readonly undoing: Omit<UndoContext, 'signal'>,
   ) {}
 
   get size(): number {
     return this.guards.length;
   }
 
-  /** `ctx.guard`: journal the change, keep its undo, say so; the caller makes the change after. */
-  readonly record: RunContext['guard'] = async ({ change, undo }) => {
+  /** `ctx.guard`: journal the change and say so; the caller makes the change after. Its kind's undo runs at the end. */
+  readonly record: RunContext['guard'] = async ({ change }) => {
     this.events.declareNames(change, 'a name in the journal');
-    const entry = await this.journal.record(change, describeChange(change), fixCommand(change, this.region));
-    this.guards.push({ what: undoStep(change), undo, entry });
+    const entry = await this.journal.record(change, describeChange(change), fixCommand(change, this.undoing.config.region));
+    this.guards.push({ change, entry });
     this.events.emit({ type: 'guard', what: entry.what, fix: entry.fix });
   };
 
   /** Undoes every guard, newest first, within `ms`; true when one stays open in the journal. */
   async undoAll(ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
+    const undoing = { ...this.undoing, signal: AbortSignal.timeout(ms) };
     let failed = false;
     let fenced: LeaseLostError | undefined;
     const leftToThem: string[] = [];
@@ -49,7 +50,8 @@ export class GuardStack {
       try {
         if (fenced) throw fenced;
         await this.journal.fence();
-        await this.events.step({}, guard.what, () => withDeadline(guard.undo(), deadline, `${guard.what}: the undo's time limit (timeouts.undo) ran out`));
+        const what = undoStep(guard.change);
+        await this.events.step({}, what, () => withDeadline(undoChange(guard.change, undoing), deadline, `${what}: the undo's time limit (timeouts.undo) ran out`));
         await this.journal.close(guard.entry);
       } catch (error) {
         failed = true;

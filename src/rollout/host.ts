@@ -7,7 +7,7 @@
 import { InterruptedError, LeaseLostError } from '../errors.ts';
 import type { Compensation, HostContext, HostTask, RunContext, Target } from '../playbook/types.ts';
 import type { JournalEntry } from '../state/journal.ts';
-import { describeChange, fixCommand } from './changes.ts';
+import { describeChange, fixCommand } from '../changes/index.ts';
 import type { HostSummary } from './events.ts';
 import type { ChangeLog } from './journal-log.ts';
 

@@ -3,7 +3,8 @@
  * journal in the state store implements it; `memoryLog` keeps entries in memory, for `--check` (which
  * changes nothing) and for tests of the executor's logic.
  */
-import type { Change, JournalEntry } from '../state/journal.ts';
+import type { Change } from '../changes/index.ts';
+import type { JournalEntry } from '../state/journal.ts';
 
 export interface ChangeLog {
   /** Resolves once the record is durable; the change is made only after. */

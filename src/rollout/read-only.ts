@@ -7,7 +7,7 @@ import { findInstancesByTags } from '../aws/ec2.ts';
 import type { LoadBalancers } from '../aws/load-balancers.ts';
 import { describeHosts, type Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
-import { inspectLive, previousName } from '../playbook/tasks/container.ts';
+import { inspectLive, previousName } from '../remote/container.ts';
 import type { FleetConnection } from '../ssh/remote-host.ts';
 import type { DeployEvent } from './events.ts';
 import { alreadyRuns } from './host.ts';

@@ -13,17 +13,14 @@ import type { AwsClients } from '../aws/clients.ts';
 import { Alarms } from '../aws/alarms.ts';
 import { AutoScaling } from '../aws/autoscaling.ts';
 import { LoadBalancers } from '../aws/load-balancers.ts';
+import { changeHost, hostLabel, undoChange, undoStep, wouldUndo, type JournalHost, type UndoContext } from '../changes/index.ts';
 import type { DeployConfig } from '../config/index.ts';
 import { ExitCode, LeaseLostError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
-import { inspectLive, restorePrevious } from '../playbook/tasks/container.ts';
-import { waitHealthy } from '../playbook/tasks/health.ts';
-import { putBack } from '../playbook/tasks/load-balancer.ts';
 import type { FleetConnection } from '../ssh/remote-host.ts';
-import type { JournalEntry, JournalHost } from '../state/journal.ts';
+import type { JournalEntry } from '../state/journal.ts';
 import type { DeployEvent, EventBus, RunOutcome } from './events.ts';
 import type { ChangeLog } from './journal-log.ts';
-import { hostLabel, undoStep } from './changes.ts';
 
 export interface RecoverOptions {
   readonly config: DeployConfig;
@@ -50,31 +47,27 @@ const newestFirst = (entries: readonly JournalEntry[]) => [...entries].sort((a, 
 
 /** `recover --check`: what recover would do, entry by entry, in its order; reads nothing, changes nothing. */
 export function planRecovery(entries: readonly JournalEntry[]): Extract<DeployEvent, { type: 'plan' }> {
-  return { type: 'plan', preTasks: newestFirst(entries).map((e) => ({ step: undoStep(e.change), would: wouldDo(e) })), hosts: [] };
+  return { type: 'plan', preTasks: newestFirst(entries).map((e) => ({ step: undoStep(e.change), would: wouldUndo(e.change, e.what) })), hosts: [] };
 }
 
 export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const { config, events, journal } = options;
   const started = Date.now();
   const todo = newestFirst(options.entries);
-  const lbs = new LoadBalancers(options.aws.elb, options.aws.elbv2);
-  const autoscaling = new AutoScaling(options.aws.autoscaling);
-  const alarms = new Alarms(options.aws.cloudwatch);
+  const aws = { loadBalancers: new LoadBalancers(options.aws.elb, options.aws.elbv2), autoscaling: new AutoScaling(options.aws.autoscaling), alarms: new Alarms(options.aws.cloudwatch) };
   // Host by host: one that cannot be reached keeps its own entries open, and nothing else waits on it.
   const connections = new Map<string, FleetConnection>();
   await using _closeAll = { [Symbol.asyncDispose]: () => Promise.all([...connections.values()].map((c) => c.close())).then(() => undefined) };
-  const reach = async (host: JournalHost): Promise<FleetConnection> => {
-    const known = connections.get(host.name);
-    if (known) return known;
-    const fleet = await options.connect(uniqueHosts([host]));
-    connections.set(host.name, fleet);
-    return fleet;
+  const reach = async (host: JournalHost) => {
+    let fleet = connections.get(host.name);
+    if (!fleet) connections.set(host.name, (fleet = await options.connect([{ ...host, tags: {}, groups: [] }])));
+    return fleet.host(host.name);
   };
+  const undoing: UndoContext = { config, aws, reach, signal: options.signal };
   const left: JournalEntry[] = [];
   /** Hosts whose container could not be made healthy: they stay out of service. */
   const unhealthy = new Set<string>();
-  const hostOf = (e: JournalEntry) => (e.change.kind === 'deregistered' || e.change.kind === 'container-replaced' ? e.change.host : undefined);
-  const ids = [...new Set(todo.flatMap((e) => (hostOf(e)?.instanceId ? [hostOf(e)!.instanceId!] : [])))];
+  const ids = [...new Set(todo.flatMap((e) => changeHost(e.change)?.instanceId ?? []))];
   // Not knowing (no ec2:DescribeInstances permission, throttling) is no reason to undo nothing.
   const gone =
     ids.length && options.gone
@@ -85,14 +78,15 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
       : new Set<string>();
   for (const entry of todo) {
     const c = entry.change;
-    const instanceId = hostOf(entry)?.instanceId;
+    const host = changeHost(c);
+    const instanceId = host?.instanceId;
     if (instanceId && gone.has(instanceId)) {
       const because = `instance ${instanceId} is terminated: nothing left to undo`;
       await journal.close(entry, because);
       events.emit({ type: 'warning', message: `closed without undo: ${entry.what} (${because})` });
       continue;
     }
-    const where = c.kind === 'deregistered' || c.kind === 'container-replaced' ? { host: c.host.name } : {};
+    const where = host ? { host: host.name } : {};
     if (c.kind === 'deregistered' && unhealthy.has(c.host.name)) {
       events.emit({ type: 'warning', message: `${hostLabel(c.host)} stays out of service: its container is not healthy` });
       left.push(entry);
@@ -100,18 +94,7 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
     }
     try {
       await journal.fence();
-      await events.step(where, undoStep(c), async () => {
-        switch (c.kind) {
-          case 'autoscaling-suspended':
-            return autoscaling.resumeProcesses(c.group, c.processes);
-          case 'alarms-disabled':
-            return alarms.enable(c.alarms);
-          case 'deregistered':
-            return putBack({ config, loadBalancers: lbs, host: c.host, memberships: [c.membership] }, options.signal);
-          case 'container-replaced':
-            return healContainer(config, await reach(c.host), c.host, c.keptId, options.signal, c.keepsOther ? 'keep' : 'remove');
-        }
-      }, (detail) => detail || undefined);
+      await events.step(where, undoStep(c), () => undoChange(c, undoing), (detail) => detail || undefined);
       await journal.close(entry);
     } catch (error) {
       if (error instanceof LeaseLostError) {
@@ -130,41 +113,4 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const exitCode = left.length ? ExitCode.NeedsOperator : ExitCode.Ok;
   events.emit({ type: 'run-finished', outcome, exitCode, ms: Date.now() - started, hosts: [], maxRssKb: process.resourceUsage().maxRSS });
   return { outcome, exitCode, left };
-}
-
-/** The new container if it runs and is healthy, else the kept one, which must then be. */
-async function healContainer(config: DeployConfig, fleet: FleetConnection, host: JournalHost, keptId: string | undefined, signal: AbortSignal, other: 'remove' | 'keep'): Promise<string> {
-  const remote = fleet.host(host.name);
-  const ctx = { config, target: { host, remote } };
-  const live = await inspectLive(remote, config.container.name);
-  if (live?.running) {
-    try {
-      await waitHealthy(ctx, signal);
-      return `kept ${live.image}: it runs and is healthy`;
-    } catch {
-      // Not healthy: the kept container comes back below.
-    }
-  }
-  await restorePrevious(remote, config, keptId, signal, other);
-  const back = await inspectLive(remote, config.container.name);
-  await waitHealthy(ctx, signal);
-  return `back on ${back?.image ?? 'the kept container'}${live ? ` (${live.image} ${live.running ? 'was not healthy' : 'was not running'})` : ''}`;
-}
-
-function wouldDo(e: JournalEntry): string {
-  const c = e.change;
-  switch (c.kind) {
-    case 'container-replaced':
-      return `${hostLabel(c.host)}: keep ${c.to} if it runs and passes its health check, else start the kept ${c.keptAs}${c.from ? ` (${c.from})` : ''} again`;
-    case 'deregistered':
-      return `register ${hostLabel(c.host)} again and wait until in service (${e.what})`;
-    default:
-      return `undo: ${e.what}`;
-  }
-}
-
-function uniqueHosts(hosts: readonly JournalHost[]): Host[] {
-  const byName = new Map<string, Host>();
-  for (const h of hosts) if (!byName.has(h.name)) byName.set(h.name, { ...h, tags: {}, groups: [] });
-  return [...byName.values()];
 }

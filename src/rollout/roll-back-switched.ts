@@ -1,20 +1,16 @@
 /**
  * `onFailure: rollback`: the hosts a failed run already switched go back to the container they kept,
- * batch by batch in reverse, with the same load balancer steps; and, for `onFailure: stop`, the words
+ * batch by batch in reverse, with the rollback playbook's own host tasks; and, for `onFailure: stop`, the words
  * that tell an operator how the fleet is mixed and how to make it one version.
  */
 import type { Host } from '../inventory/host.ts';
-import { healthCheck } from '../playbook/tasks/health.ts';
-import { deregister, register } from '../playbook/tasks/load-balancer.ts';
-import { swapToPrevious } from '../playbook/tasks/rollback.ts';
+import { rollbackPlaybook } from '../playbook/rollback.ts';
 import type { RunContext, Target } from '../playbook/types.ts';
 import { quote } from '../remote/command.ts';
 import type { HostSummary } from './events.ts';
 import { runHost } from './host.ts';
 import type { ChangeLog } from './journal-log.ts';
 import { awaitCapacity } from './capacity.ts';
-
-const ROLLBACK_TASKS = [deregister(), swapToPrevious(), healthCheck(), register()];
 
 /**
  * `onFailure: rollback`: the hosts a failed run already switched go back to the container they kept,
@@ -57,7 +53,7 @@ export async function rollBackSwitched(
       events.emit({ type: 'warning', message: `stopped rolling back: ${why}; ${left.join(', ')} keep${left.length === 1 ? 's' : ''} the new image` });
       return 'mixed';
     }
-    const results = await Promise.all(batch.map((h) => runHost(back, now(h), ROLLBACK_TASKS, journal)));
+    const results = await Promise.all(batch.map((h) => runHost(back, now(h), rollbackPlaybook.tasks, journal)));
     for (const r of results) {
       const before = summaries.get(r.host)!;
       if (r.result === 'deployed') summaries.set(r.host, { ...before, result: 'rolled-back', error: `rolled back after batch ${failedBatch} failed` });

@@ -42,7 +42,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     alarms: new Alarms(options.aws.cloudwatch),
   };
   const fleet = await events.step({}, 'connect', () => options.connect(found), () => `${found.length} hosts through ${config.ssh.bastion ? `bastion ${config.ssh.bastion.host}` : 'direct SSH'}`);
-  const guards = new GuardStack(journal, events, config.region);
+  const guards = new GuardStack(journal, events, { config, aws: services, reach: async (h) => fleet.host(h.name) });
   const summaries = new Map<string, HostSummary>();
   const facts: RunFact[] = [];
   try {

@@ -14,41 +14,13 @@
  * does not know, is refused and left as it is, open, for the Baton that wrote it.
  */
 import { BatonError, ExitCode } from '../errors.ts';
-import type { Host } from '../inventory/host.ts';
-import type { Membership } from '../aws/load-balancers.ts';
+import { CHANGE_KINDS, type Change } from '../changes/index.ts';
 import type { StateStore } from './store.ts';
 
 const JOURNAL = 'journal.json';
 
 /** The journal's format; a journal without one was written before formats (it is format 1 too). */
 export const JOURNAL_FORMAT = 1;
-
-/** The kinds of change this Baton knows how to undo. */
-export const CHANGE_KINDS = ['autoscaling-suspended', 'alarms-disabled', 'deregistered', 'container-replaced'] as const;
-
-/** What a change was, with what Baton needs to undo it without the run that made it. */
-export type Change =
-  | { readonly kind: 'autoscaling-suspended'; readonly group: string; readonly processes: readonly string[] }
-  | { readonly kind: 'alarms-disabled'; readonly alarms: readonly string[] }
-  | { readonly kind: 'deregistered'; readonly host: JournalHost; readonly membership: Membership }
-  | {
-      readonly kind: 'container-replaced';
-      readonly host: JournalHost;
-      /** The live container's name, and the name the container it replaced is kept under. */
-      readonly container: string;
-      readonly keptAs: string;
-      /** The id of the container set aside (absent when the host ran none): what "put back" restores. */
-      readonly keptId?: string;
-      readonly from?: string;
-      readonly to: string;
-      /** A swap (a rollback): putting it back keeps the other container as the rollback candidate, instead of removing it. */
-      readonly keepsOther?: boolean;
-      /** The restart policy the live container runs with (the kept one has none while it is kept). */
-      readonly restart?: string;
-    };
-
-/** Enough of a host to reach it again without its inventory. */
-export type JournalHost = Pick<Host, 'name' | 'address' | 'instanceId' | 'ssh'>;
 
 export interface JournalEntry {
   readonly seq: number;

@@ -24,7 +24,7 @@ export function suspendAutoscaling(): RunTask {
     async run(ctx) {
       if (!groups.length) return 'no Auto Scaling group';
       for (const [group, processes] of toSuspend) {
-        await ctx.guard({ change: { kind: 'autoscaling-suspended', group, processes }, undo: () => ctx.aws.autoscaling.resumeProcesses(group, processes) });
+        await ctx.guard({ change: { kind: 'autoscaling-suspended', group, processes } });
         await ctx.aws.autoscaling.suspendProcesses(group, processes);
       }
       const described = [...toSuspend].map(([g, p]) => `${g}: ${p.join(', ')}`).join('; ');
@@ -50,7 +50,7 @@ export function silenceAlarms(): RunTask {
     },
     async run(ctx) {
       if (!enabled.length) return ctx.config.alarms.length ? 'actions already disabled' : 'no alarms configured';
-      await ctx.guard({ change: { kind: 'alarms-disabled', alarms: enabled }, undo: () => ctx.aws.alarms.enable(enabled) });
+      await ctx.guard({ change: { kind: 'alarms-disabled', alarms: enabled } });
       await ctx.aws.alarms.disable(enabled);
       return enabled.join(', ');
     },

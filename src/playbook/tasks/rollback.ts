@@ -5,10 +5,9 @@
 import { ConfigError } from '../../errors.ts';
 import { dockerSwapWithPrevious } from '../../remote/docker.ts';
 import type { HostTask, RunTask } from '../types.ts';
-import type { Change } from '../../state/journal.ts';
-import { inspectLive, previousName, restorePrevious } from './container.ts';
-import { waitHealthy } from './health.ts';
-import { journalHost } from './load-balancer.ts';
+import { journalHost, type Change } from '../../changes/index.ts';
+import { inspectLive, previousName, restorePrevious } from '../../remote/container.ts';
+import { waitHealthy } from '../../remote/health.ts';
 
 /** Refuses, before anything changes, when a selected host has nothing to go back to. */
 export function requireRollbackCandidates(): RunTask {
