@@ -27,12 +27,25 @@ export BATON_TEST_REQUIRE_TOOLS=1
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
 # Node 22 and 24 as well (Baton supports Node >= 20.19): the unit tests on each; the e2e tests deploy
 # the sandbox with each (test/e2e/node-versions.test.ts).
+# The two run side by side (each is one vitest on one core), their output printed in turn.
 if [ $# -eq 0 ]; then
+  say "unit tests on Node 22 and 24, side by side"
+  logs=$(mktemp -d)
+  pids=()
   for major in 22 24; do
-    say "unit tests on Node $major"
     node_bin=$(node scripts/node-binary.mjs "$major")
-    "$node_bin" node_modules/vitest/vitest.mjs run --project unit --reporter=dot || status=$?
+    "$node_bin" node_modules/vitest/vitest.mjs run --project unit --reporter=dot --maxWorkers=1 >"$logs/$major" 2>&1 &
+    pids+=($!)
   done
+  for i in 0 1; do
+    major=$((22 + 2 * i))
+    code=0
+    wait "${pids[$i]}" || code=$?
+    say "unit tests on Node $major: exit $code"
+    cat "$logs/$major"
+    [ "$code" -eq 0 ] || status=$code
+  done
+  rm -rf "$logs"
 fi
 # A closing line every CI reads the same way: "N passed, N failed".
 # A file whose setup failed (a sandbox that could not start) reports its tests as skipped: here they
