@@ -14,6 +14,9 @@ export default defineConfig({
           env,
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/aws-emulator/**/*.test.ts', 'test/vault-emulator/**/*.test.ts', 'test/ssh/**/*.test.ts'],
           testTimeout: 30_000,
+          // Before the fleet (a group of its own: its worker count differs), so the unit tests never
+          // share 2 cores with three fleets and their 30 s limits stay honest.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -28,6 +31,7 @@ export default defineConfig({
           // trips), so three keep 2 cores busy without starving one. Each fleet is its own: its own
           // containers, networks and ports (see test/fleet/fleet.ts).
           maxWorkers: 3,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
