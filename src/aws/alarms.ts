@@ -4,7 +4,7 @@
  */
 import { DescribeAlarmsCommand, DisableAlarmActionsCommand, EnableAlarmActionsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigError } from '../errors.ts';
-import { quote } from '../remote/command.ts';
+import { renderShell, sh } from '../remote/shell.ts';
 
 export class Alarms {
   constructor(private readonly client: CloudWatchClient) {}
@@ -36,5 +36,5 @@ export class Alarms {
 }
 
 export function enableAlarmsCommand(names: readonly string[], region: string): string {
-  return ['aws', 'cloudwatch', 'enable-alarm-actions', '--region', region, '--alarm-names', ...names].map(quote).join(' ');
+  return renderShell(sh`aws cloudwatch enable-alarm-actions --region ${region} --alarm-names ${names}`);
 }

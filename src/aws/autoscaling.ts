@@ -9,7 +9,7 @@ import {
   SuspendProcessesCommand,
   type AutoScalingClient,
 } from '@aws-sdk/client-auto-scaling';
-import { quote } from '../remote/command.ts';
+import { renderShell, sh } from '../remote/shell.ts';
 
 export class AutoScaling {
   constructor(private readonly client: AutoScalingClient) {}
@@ -48,5 +48,5 @@ export class AutoScaling {
 
 /** The command an operator runs to resume what a failed undo left suspended. */
 export function resumeCommand(group: string, processes: readonly string[], region: string): string {
-  return ['aws', 'autoscaling', 'resume-processes', '--region', region, '--auto-scaling-group-name', group, '--scaling-processes', ...processes].map(quote).join(' ');
+  return renderShell(sh`aws autoscaling resume-processes --region ${region} --auto-scaling-group-name ${group} --scaling-processes ${processes}`);
 }

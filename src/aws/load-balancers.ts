@@ -20,7 +20,7 @@ import {
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { BatonError } from '../errors.ts';
-import { quote } from '../remote/command.ts';
+import { renderShell, sh } from '../remote/shell.ts';
 
 /**
  * Where an instance is registered, with how long that load balancer lets connections drain. A target
@@ -66,11 +66,9 @@ function targetOf(instanceId: string, m: Extract<Membership, { kind: 'target-gro
 
 /** The command an operator runs to put an instance back into a load balancer by hand. */
 export function registerCommand(instanceId: string, m: Membership, region: string): string {
-  const argv =
-    m.kind === 'classic'
-      ? ['aws', 'elb', 'register-instances-with-load-balancer', '--region', region, '--load-balancer-name', m.name, '--instances', instanceId]
-      : ['aws', 'elbv2', 'register-targets', '--region', region, '--target-group-arn', m.arn, '--targets', Object.entries(targetOf(instanceId, m)).map(([k, v]) => `${k}=${v}`).join(',')];
-  return argv.map(quote).join(' ');
+  if (m.kind === 'classic') return renderShell(sh`aws elb register-instances-with-load-balancer --region ${region} --load-balancer-name ${m.name} --instances ${instanceId}`);
+  const target = Object.entries(targetOf(instanceId, m)).map(([k, v]) => `${k}=${v}`).join(',');
+  return renderShell(sh`aws elbv2 register-targets --region ${region} --target-group-arn ${m.arn} --targets ${target}`);
 }
 
 export class LoadBalancers {

@@ -3,7 +3,7 @@
  * keeps the new container if it runs and passes its health check, else brings the kept one back,
  * which then must.
  */
-import { quote } from '../remote/command.ts';
+import { renderShell, sh } from '../remote/shell.ts';
 import { inspectLive, restorePrevious } from '../remote/container.ts';
 import { waitHealthy } from '../remote/health.ts';
 import { hostLabel, type ChangeKind, type JournalHost, type UndoContext } from './change.ts';
@@ -34,20 +34,21 @@ export const containerReplaced: ChangeKind<ContainerReplaced> = {
 };
 
 function fixCommand(c: ContainerReplaced): string {
-  const live = quote(c.container);
-  const where = `ssh ${quote(c.host.address)}`;
-  if (!c.from) return `${where} docker rm --force ${live}  # if ${c.to} is not healthy`;
+  const live = c.container;
+  const unhealthy = sh`  # if ${c.to} is not healthy`;
+  if (!c.from) return renderShell(sh`ssh ${c.host.address} docker rm --force ${live}${unhealthy}`);
   // By id where known: a set-aside or swap cut short may have left it as live-previous or live-swapping.
-  const kept = quote(c.keptId ?? c.keptAs);
-  const restart = c.restart ? `docker update --restart ${quote(c.restart)} ${live}; ` : '';
-  const current = `cur=$(docker inspect --format {{.Id}} ${live} 2>/dev/null); `;
+  const kept = c.keptId ?? c.keptAs;
+  const restoring = `${c.container}-restoring`;
+  const restart = c.restart ? sh`docker update --restart ${c.restart} ${live}; ` : sh``;
+  const current = sh`cur=$(docker inspect --format {{.Id}} ${live} 2>/dev/null); `;
   // A swap keeps the other container as the rollback candidate (stopped, never restarting by
   // itself); a replaced container that failed is removed.
   const aside = c.keepsOther
-    ? `docker rename ${kept} ${quote(`${c.container}-restoring`)}; if [ -n "$cur" ]; then docker stop "$cur"; docker update --restart no "$cur"; docker rename "$cur" ${quote(c.keptAs)}; fi; docker rename ${quote(`${c.container}-restoring`)} ${live}`
-    : `docker rm --force ${live}; docker rename ${kept} ${live}`;
-  const script = `${current}case "$cur" in ${kept}*) ;; *) ${aside};; esac; ${restart}docker start ${live}`;
-  return `${where} ${quote(script)}  # if ${c.to} is not healthy`;
+    ? sh`docker rename ${kept} ${restoring}; if [ -n "$cur" ]; then docker stop "$cur"; docker update --restart no "$cur"; docker rename "$cur" ${c.keptAs}; fi; docker rename ${restoring} ${live}`
+    : sh`docker rm --force ${live}; docker rename ${kept} ${live}`;
+  const script = sh`${current}case "$cur" in ${kept}*) ;; *) ${aside};; esac; ${restart}docker start ${live}`;
+  return renderShell(sh`ssh ${c.host.address} ${renderShell(script)}${unhealthy}`);
 }
 
 /** The new container if it runs and is healthy, else the kept one, which must then be. */

@@ -1,34 +1,34 @@
 /**
- * Remote commands as data: an argv that is rendered for the remote shell exactly once, with every
- * argument single-quoted, so no value (an image tag, a label, a path) is ever parsed by the shell.
- * Secrets never belong here: they travel on stdin (see dockerRun).
+ * Remote commands as data: shell text built by `sh` (./shell.ts), where every value is one quoted word,
+ * rendered for the remote shell exactly once. Secrets never belong here: they travel on stdin (see
+ * dockerRun).
  */
+import { describeShell, renderShell, words, wordsOf, type Shell } from './shell.ts';
 
-/** A command for the remote host's shell. `script` is trusted shell text written by Baton itself. */
-export type Command =
-  | { readonly kind: 'argv'; readonly argv: readonly string[] }
-  | { readonly kind: 'script'; readonly script: string; readonly describe: string };
+export { sh } from './shell.ts';
+
+/** A command for the remote host's shell, and what progress and errors say it is. */
+export interface Command {
+  /** The text the host's shell runs. */
+  readonly shell: Shell;
+  /** What logs and errors show, where the text itself is too long to read (a script): built by `sh` too. */
+  readonly summary?: Shell;
+}
 
 /** A plain command: every element becomes exactly one argument on the remote side. */
-export const op = (...argv: string[]): Command => ({ kind: 'argv', argv });
+export const op = (...argv: (string | number)[]): Command => ({ shell: words(...argv) });
 
 /** A user-supplied argv (a health-check command from the configuration). */
-export const custom = (argv: readonly string[]): Command => ({ kind: 'argv', argv: [...argv] });
+export const custom = (argv: readonly string[]): Command => ({ shell: words(...argv) });
 
-/** Shell text written by Baton; `describe` is what logs and errors show. */
-export const script = (text: string, describe: string): Command => ({ kind: 'script', script: text, describe });
-
-/** POSIX single-quoting: safe for any byte string in sh, bash, dash and busybox ash. */
-export function quote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
+/** A script Baton wrote with `sh`, shown as `summary`. */
+export const script = (shell: Shell, summary: Shell): Command => ({ shell, summary });
 
 /** The text sent over the SSH exec channel. */
-export function renderCommand(command: Command): string {
-  return command.kind === 'argv' ? command.argv.map(quote).join(' ') : command.script;
-}
+export const renderCommand = (command: Command): string => renderShell(command.shell);
 
-/** What logs and error messages show for a command. */
-export function describeCommand(command: Command): string {
-  return command.kind === 'argv' ? command.argv.map(quote).join(' ') : command.describe;
-}
+/** What logs and error messages show for a command (secrets as `***`). */
+export const describeCommand = (command: Command): string => describeShell(command.summary ?? command.shell);
+
+/** The arguments of a plain command (`op`, `custom`); undefined for a script. */
+export const argvOf = (command: Command): readonly string[] | undefined => wordsOf(command.shell);

@@ -3,10 +3,17 @@
  * a Command (and, for `docker run`, the stdin that carries the environment), so the exact command lines
  * are unit-testable and can be printed by `--check`.
  */
-import { op, quote, script, type Command } from './command.ts';
+import { op, script, type Command } from './command.ts';
+import { joinShell, sh, words, type Shell } from './shell.ts';
 
 /** Sets `tmpfs` to a tmpfs the user may write: $XDG_RUNTIME_DIR, else /dev/shm (empty if neither). */
-const TMPFS = 'tmpfs=; for d in "${XDG_RUNTIME_DIR:-}" /dev/shm; do if [ -n "$d" ] && [ -d "$d" ] && [ -w "$d" ]; then tmpfs=$d; break; fi; done';
+const TMPFS = sh`tmpfs=; for d in "\${XDG_RUNTIME_DIR:-}" /dev/shm; do if [ -n "$d" ] && [ -d "$d" ] && [ -w "$d" ]; then tmpfs=$d; break; fi; done`;
+
+/** A script's lines, as one piece of shell text. */
+const lines = (...pieces: Shell[]): Shell => joinShell(pieces, '\n');
+
+/** A script ended by a signal exits with the status a shell would give it, so its EXIT trap runs. */
+const TRAP_SIGNALS = sh`trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM`;
 
 /** A registry login for the pull: the password travels on stdin, never in argv. */
 export interface RegistryLogin {
@@ -25,23 +32,24 @@ export interface RegistryLogin {
  */
 export function dockerPull(image: string, login?: RegistryLogin): { command: Command; stdin?: string } {
   if (!login) return { command: op('docker', 'pull', '--quiet', '--', image) };
-  const text = [
-    'set -e',
-    'umask 077',
+  const pull = sh`docker pull --quiet -- ${image}`;
+  const text = lines(
+    sh`set -e`,
+    sh`umask 077`,
     TMPFS,
-    '[ -n "$tmpfs" ] || { echo "no tmpfs to keep the registry login in for the pull (neither \\$XDG_RUNTIME_DIR nor /dev/shm is writable)" >&2; exit 1; }',
+    sh`[ -n "$tmpfs" ] || { echo "no tmpfs to keep the registry login in for the pull (neither \\$XDG_RUNTIME_DIR nor /dev/shm is writable)" >&2; exit 1; }`,
     // A login a killed pull left (its own trap never ran): no pull lasts this long.
-    `find "$tmpfs" -maxdepth 1 -name 'baton-login.*' -user "$(id -u)" -mmin +${Math.ceil(MAX_PULL_MINUTES)} -exec rm -rf {} + 2>/dev/null || true`,
-    'DOCKER_CONFIG=$(mktemp -d "$tmpfs/baton-login.XXXXXX")',
-    'export DOCKER_CONFIG',
-    `trap 'rm -rf "$DOCKER_CONFIG"' EXIT`,
-    "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
-    'cat > "$DOCKER_CONFIG/config.json"',
-    `docker pull --quiet -- ${quote(image)}`,
-  ].join('\n');
+    sh`find "$tmpfs" -maxdepth 1 -name 'baton-login.*' -user "$(id -u)" -mmin +${Math.ceil(MAX_PULL_MINUTES)} -exec rm -rf {} + 2>/dev/null || true`,
+    sh`DOCKER_CONFIG=$(mktemp -d "$tmpfs/baton-login.XXXXXX")`,
+    sh`export DOCKER_CONFIG`,
+    sh`trap 'rm -rf "$DOCKER_CONFIG"' EXIT`,
+    TRAP_SIGNALS,
+    sh`cat > "$DOCKER_CONFIG/config.json"`,
+    pull,
+  );
   const auth = Buffer.from(`${login.username}:${login.password}`).toString('base64');
   return {
-    command: script(text, `docker pull --quiet -- ${quote(image)} (logged in to ${quote(login.server)} as ${quote(login.username)}, for this pull only)`),
+    command: script(text, sh`${pull} (logged in to ${login.server} as ${login.username}, for this pull only)`),
     stdin: JSON.stringify({ auths: { [login.server]: { auth } } }),
   };
 }
@@ -72,16 +80,19 @@ const LOCK_WAIT_S = 300;
  * puts the host back first waits for that lock (`dockerAwaitChanges`), so the two never interleave
  * (a restore starting `live` just before the set-aside it undoes renames it away).
  */
-function locked(name: string, text: string, describe: string): Command {
-  const prelude = [
-    `lock="\${XDG_RUNTIME_DIR:-$HOME}"/${quote(`.baton-${name}.lock`)}`,
-    `if command -v flock >/dev/null 2>&1; then exec 9>>"$lock" && flock -w ${LOCK_WAIT_S} 9 || { echo "another command still changes ${name} (lock $lock)" >&2; exit 1; }; fi`,
-  ].join('\n');
-  return script(`${prelude}\n${text}`, describe);
+function locked(name: string, text: Shell, summary: Shell): Command {
+  return script(
+    lines(
+      sh`lock="\${XDG_RUNTIME_DIR:-$HOME}"/${`.baton-${name}.lock`}`,
+      sh`if command -v flock >/dev/null 2>&1; then exec 9>>"$lock" && flock -w ${LOCK_WAIT_S} 9 || { echo ${`another command still changes ${name}`}" (lock $lock)" >&2; exit 1; }; fi`,
+      text,
+    ),
+    summary,
+  );
 }
 
 /** Waits until no command changing the container (one a dropped connection left running) is still at it. */
-export const dockerAwaitChanges = (name: string): Command => locked(name, 'true', `wait until no command changes ${name}`);
+export const dockerAwaitChanges = (name: string): Command => locked(name, sh`true`, sh`wait until no command changes ${name}`);
 
 export const dockerLogsTail = (name: string, lines: number): Command => op('docker', 'logs', '--tail', String(lines), name);
 
@@ -124,42 +135,43 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
     if (/[\r\n\0]/.test(value)) throw new Error(`container.env.${key}: a value may not contain a line break or NUL (docker env files are line-based)`);
   }
   const files = Object.entries(spec.secretFiles ?? {});
-  const image = `-- ${quote(spec.image)}`;
-  const described = `${argv.map(quote).join(' ')}${files.length ? ` <${files.length} secret file(s) mounted read-only from a tmpfs>` : ''}${entries.length ? ` --env-file <${entries.length} variables from stdin>` : ''} ${image}`;
-  if (!entries.length && !files.length) return { command: locked(spec.name, `${argv.map(quote).join(' ')} ${image}`, described) };
-  const lines: string[] = [];
+  const image = sh`-- ${spec.image}`;
+  const summary = sh`${argv}${files.length ? sh` <${files.length} secret file(s) mounted read-only from a tmpfs>` : sh``}${entries.length ? sh` --env-file <${entries.length} variables from stdin>` : sh``} ${image}`;
+  if (!entries.length && !files.length) return { command: locked(spec.name, sh`${argv} ${image}`, summary) };
+  const steps: Shell[] = [];
   let stdin = '';
-  let run = argv.map(quote).join(' ');
+  let run = words(...argv);
   if (files.length) {
     if (!spec.secretFilesDir) throw new Error('container.secretFilesDir: set it to a tmpfs folder on the hosts to keep secret files in');
-    const base = quote(spec.secretFilesDir);
+    const base = spec.secretFilesDir;
     // First on stdin: the number of files, then each file's content in base64 on a line of its own.
-    lines.push(
-      'set -e',
-      'umask 077',
-      `[ -d ${base} ] && [ -w ${base} ] || { echo "container.secretFilesDir: "${base}" is not a folder this user can write" >&2; exit 1; }`,
-      `[ "$(stat -f -c %T ${base})" = tmpfs ] || { echo "container.secretFilesDir: "${base}" is not on a tmpfs" >&2; exit 1; }`,
-      `dir=$(mktemp -d ${base}/${SECRET_DIR_PREFIX}XXXXXX)`,
+    steps.push(
+      sh`set -e`,
+      sh`umask 077`,
+      sh`[ -d ${base} ] && [ -w ${base} ] || { echo "container.secretFilesDir: "${base}" is not a folder this user can write" >&2; exit 1; }`,
+      sh`fs=$(stat -f -c %T ${base}); [ "$fs" = tmpfs ] || { echo "container.secretFilesDir: "${base}" is not on a tmpfs" >&2; exit 1; }`,
+      sh`dir=$(mktemp -d ${`${base}/${SECRET_DIR_PREFIX}XXXXXX`})`,
       // Gone again unless the container that mounts it was created.
-      'created=; trap \'[ -n "$created" ] || rm -rf "$dir"\' EXIT',
-      "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
-      'IFS= read -r n',
-      'i=0; while [ "$i" -lt "$n" ]; do IFS= read -r line; printf %s "$line" | base64 -d > "$dir/$i"; i=$((i+1)); done',
+      sh`created=; trap '[ -n "$created" ] || rm -rf "$dir"' EXIT`,
+      TRAP_SIGNALS,
+      sh`IFS= read -r n`,
+      sh`i=0; while [ "$i" -lt "$n" ]; do IFS= read -r line; printf %s "$line" | base64 -d > "$dir/$i"; i=$((i+1)); done`,
       // Readable by whatever user the container runs as; the folder keeps other users of the host out.
-      'chmod 0444 "$dir"/*',
+      sh`chmod 0444 "$dir"/*`,
     );
     stdin += `${files.length}\n${files.map(([, content]) => `${Buffer.from(content).toString('base64')}\n`).join('')}`;
     // --mount, not --volume: a source gone missing (a reboot emptied the tmpfs) fails the start instead of
     // mounting an empty folder in the secret's place.
-    run += ` --label "baton.secrets=$dir"${files.map(([target], i) => ` --mount "type=bind,readonly,source=$dir/${i}",${quote(`target=${target}`)}`).join('')}`;
+    const mounts = files.map(([target], i) => sh` --mount "type=bind,readonly,source=$dir/"${i}","${`target=${target}`}`);
+    run = sh`${run} --label "baton.secrets=$dir"${joinShell(mounts, '')}`;
   }
   if (entries.length) {
     // Through `cat`: docker's stdin is then a pipe, which /dev/stdin can open (a socket, as some sshd give, cannot).
-    lines.push(`cat | ${run} --env-file /dev/stdin ${image}`);
+    steps.push(sh`cat | ${run} --env-file /dev/stdin ${image}`);
     stdin += entries.map(([k, v]) => `${k}=${v}\n`).join('');
-  } else lines.push(`${run} ${image} </dev/null`);
-  if (files.length) lines.push('created=1');
-  return { command: locked(spec.name, lines.join('\n'), described), stdin };
+  } else steps.push(sh`${run} ${image} </dev/null`);
+  if (files.length) steps.push(sh`created=1`);
+  return { command: locked(spec.name, lines(...steps), summary), stdin };
 }
 
 /**
@@ -169,28 +181,35 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
  */
 export const dockerPruneSecrets = (dir: string): Command =>
   script(
-    [
-      'set -e',
-      `[ -d ${quote(dir)} ] || exit 0`,
-      'ids=$(docker ps -aq)',
+    lines(
+      sh`set -e`,
+      sh`[ -d ${dir} ] || exit 0`,
+      sh`ids=$(docker ps -aq)`,
       // One line per container: each source gets a space before it, so the first of a line matches too.
-      `used=$(if [ -n "$ids" ]; then docker inspect --format '{{range .Mounts}} {{.Source}} {{end}}' $ids; fi)`,
-      `find ${quote(dir)} -maxdepth 1 -name '${SECRET_DIR_PREFIX}*' -type d -mmin +10 | while IFS= read -r d; do case " $used " in *" $d/"*) ;; *) rm -rf -- "$d"; echo "$d";; esac; done`,
-    ].join('\n'),
-    `remove the secret folders in ${dir} no container mounts`,
+      sh`used=$(if [ -n "$ids" ]; then docker inspect --format '{{range .Mounts}} {{.Source}} {{end}}' $ids; fi)`,
+      sh`find ${dir} -maxdepth 1 -name ${`${SECRET_DIR_PREFIX}*`} -type d -mmin +10 | while IFS= read -r d; do case " $used " in *" $d/"*) ;; *) rm -rf -- "$d"; echo "$d";; esac; done`,
+    ),
+    sh`remove the secret folders in ${dir} no container mounts`,
   );
+
+const stopSeconds = (seconds: number) => Math.max(0, Math.floor(seconds));
 
 /**
  * Takes the live container out of the way in one round trip: drops the rollback candidate kept from
  * the previous deploy, stops `name` gracefully, and keeps it as `previous` for rollback.
  */
 export function dockerSetAside(name: string, previous: string, seconds: number): Command {
-  const [n, p] = [quote(name), quote(previous)];
   // The kept container never restarts by itself (after a reboot it would race the new one for the port).
   return locked(
     name,
-    `set -e\ndocker rm --force ${p} >/dev/null 2>&1 || true\ndocker stop --time ${Math.max(0, Math.floor(seconds))} ${n} >/dev/null\ndocker update --restart no ${n} >/dev/null\ndocker rename ${n} ${p}`,
-    `docker stop --time ${seconds} ${n} && docker rename ${n} ${p} (replacing the older ${p}; kept with --restart no)`,
+    lines(
+      sh`set -e`,
+      sh`docker rm --force ${previous} >/dev/null 2>&1 || true`,
+      sh`docker stop --time ${stopSeconds(seconds)} ${name} >/dev/null`,
+      sh`docker update --restart no ${name} >/dev/null`,
+      sh`docker rename ${name} ${previous}`,
+    ),
+    sh`docker stop --time ${seconds} ${name} && docker rename ${name} ${previous} (replacing the older ${previous}; kept with --restart no)`,
   );
 }
 
@@ -202,26 +221,25 @@ export const swappingName = (name: string) => `${name}-swapping`;
  * `name`, and the stopped one is kept as `previous`. Its own inverse: running it again swaps back.
  */
 export function dockerSwapWithPrevious(name: string, previous: string, seconds: number, restart: string): Command {
-  const [n, p, t] = [quote(name), quote(previous), quote(swappingName(name))];
   // The kept one starts before any name changes: if it cannot (its port taken, a mount gone), the live
   // one starts again and nothing was renamed. Only then do the two trade names and restart policies.
   return locked(
     name,
-    [
-      'set -e',
-      `docker stop --time ${Math.max(0, Math.floor(seconds))} ${n} >/dev/null`,
-      `if ! err=$(docker start ${p} 2>&1 >/dev/null); then`,
-      `  if docker start ${n} >/dev/null 2>&1; then again="${name} runs again"; else again="${name} could not be started again either"; fi`,
-      `  printf '%s\n' "the kept container ${previous} could not start: $err; nothing was renamed, $again" >&2`,
-      '  exit 1',
-      'fi',
-      `docker update --restart no ${n} >/dev/null`,
-      `docker update --restart ${quote(restart)} ${p} >/dev/null`,
-      `docker rename ${n} ${t}`,
-      `docker rename ${p} ${n}`,
-      `docker rename ${t} ${p}`,
-    ].join('\n'),
-    `docker stop ${n} && docker start ${p} as ${n} (keeping the stopped one as ${p}; if ${p} cannot start, ${n} starts again)`,
+    lines(
+      sh`set -e`,
+      sh`docker stop --time ${stopSeconds(seconds)} ${name} >/dev/null`,
+      sh`if ! err=$(docker start ${previous} 2>&1 >/dev/null); then`,
+      sh`  if docker start ${name} >/dev/null 2>&1; then again=${`${name} runs again`}; else again=${`${name} could not be started again either`}; fi`,
+      sh`  printf '%s\n' ${`the kept container ${previous} could not start: `}"$err; nothing was renamed, $again" >&2`,
+      sh`  exit 1`,
+      sh`fi`,
+      sh`docker update --restart no ${name} >/dev/null`,
+      sh`docker update --restart ${restart} ${previous} >/dev/null`,
+      sh`docker rename ${name} ${swappingName(name)}`,
+      sh`docker rename ${previous} ${name}`,
+      sh`docker rename ${swappingName(name)} ${previous}`,
+    ),
+    sh`docker stop ${name} && docker start ${previous} as ${name} (keeping the stopped one as ${previous}; if ${previous} cannot start, ${name} starts again)`,
   );
 }
 

@@ -6,7 +6,8 @@
  * prints. No proxy the host's environment names is used, and nothing is retried: the health check polls. Port and path are single-quoted arguments; nothing else of the request comes from outside.
  */
 import { BatonError } from '../errors.ts';
-import { quote, script, type Command } from './command.ts';
+import { script, type Command } from './command.ts';
+import { joinShell, sh } from './shell.ts';
 
 /** The host has no HTTP client Baton can drive: the check cannot run there. */
 export class NoHttpClientError extends BatonError {}
@@ -19,25 +20,28 @@ const SOME_2XX = 'baton-probe: 2xx';
 
 export function onHostGet(port: number, path: string, timeoutMs: number): Command {
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-  const url = quote(`http://127.0.0.1:${port}${path}`);
+  const url = `http://127.0.0.1:${port}${path}`;
   const bashGet =
     'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "GET %s HTTP/1.0\\r\\nHost: 127.0.0.1:%s\\r\\nUser-Agent: baton\\r\\nConnection: close\\r\\n\\r\\n" "$2" "$1" >&3 && IFS= read -r line <&3 && printf "%s\\n" "$line"';
   return script(
-    [
-      'if command -v curl >/dev/null 2>&1; then',
-      `  curl -sS -o /dev/null -D - --noproxy '*' --max-time ${seconds} -A baton -- ${url} 2>&1`,
-      'elif command -v wget >/dev/null 2>&1 && wget --version 2>/dev/null | grep -q "GNU Wget"; then',
-      `  wget -S -O /dev/null --no-proxy -t 1 -T ${seconds} -- ${url} 2>&1`,
-      'elif command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then',
-      `  timeout ${seconds} bash -c ${quote(bashGet)} _ ${port} ${quote(path)} 2>&1`,
-      'elif command -v busybox >/dev/null 2>&1 && busybox --list | grep -qx wget; then',
-      `  busybox wget -q -Y off -O /dev/null -T ${seconds} ${url} 2>&1 && echo '${SOME_2XX}'`,
-      'else',
-      `  echo '${NO_CLIENT}'; false`,
-      'fi',
-      `echo "${EXIT_MARK}$?"`,
-    ].join('\n'),
-    `GET http://127.0.0.1:${port}${path} on the host (curl, wget or bash)`,
+    joinShell(
+      [
+        sh`if command -v curl >/dev/null 2>&1; then`,
+        sh`  curl -sS -o /dev/null -D - --noproxy '*' --max-time ${seconds} -A baton -- ${url} 2>&1`,
+        sh`elif command -v wget >/dev/null 2>&1 && wget --version 2>/dev/null | grep -q "GNU Wget"; then`,
+        sh`  wget -S -O /dev/null --no-proxy -t 1 -T ${seconds} -- ${url} 2>&1`,
+        sh`elif command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then`,
+        sh`  timeout ${seconds} bash -c ${bashGet} _ ${port} ${path} 2>&1`,
+        sh`elif command -v busybox >/dev/null 2>&1 && busybox --list | grep -qx wget; then`,
+        sh`  busybox wget -q -Y off -O /dev/null -T ${seconds} ${url} 2>&1 && echo ${SOME_2XX}`,
+        sh`else`,
+        sh`  echo ${NO_CLIENT}; false`,
+        sh`fi`,
+        sh`echo ${EXIT_MARK}"$?"`,
+      ],
+      '\n',
+    ),
+    sh`GET ${url} on the host (curl, wget or bash)`,
   );
 }
 

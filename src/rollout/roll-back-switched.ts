@@ -6,7 +6,7 @@
 import type { Host } from '../inventory/host.ts';
 import { rollbackPlaybook } from '../playbook/rollback.ts';
 import type { RunContext, Target } from '../playbook/types.ts';
-import { quote } from '../remote/command.ts';
+import { renderShell, sh } from '../remote/shell.ts';
 import type { HostSummary } from './events.ts';
 import { runHost } from './host.ts';
 import type { ChangeLog } from './journal-log.ts';
@@ -75,9 +75,9 @@ export function mixedFleetMessage(switched: readonly HostSummary[], all: readonl
   return (
     `THE FLEET IS MIXED: ${names.join(', ')} run${names.length === 1 ? 's' : ''} ${image}; ${rest.join(', ')} ${rest.length === 1 ? 'runs' : 'run'} the previous image (rollout.onFailure: stop).
 ` +
-    `  back to one version:  baton rollback --deployment ${deployment} --limit ${quote(names.join(','))}
+    `  back to one version:  ${renderShell(sh`baton rollback --deployment ${deployment} --limit ${names.join(',')}`)}
 ` +
-    `  or, once fixed:       baton deploy --deployment ${deployment} --image ${quote(image)} --limit ${quote(rest.join(','))}`
+    `  or, once fixed:       ${renderShell(sh`baton deploy --deployment ${deployment} --image ${image} --limit ${rest.join(',')}`)}`
   );
 }
 

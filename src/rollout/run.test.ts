@@ -9,7 +9,7 @@ import { parseConfig } from '../config/index.ts';
 import { LeaseLostError, RemoteCommandError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
 import { deregister, healthCheck, playbook, prePull, register, replaceContainer, silenceAlarms, suspendAutoscaling } from '../playbook/index.ts';
-import { describeCommand, type Command } from '../remote/command.ts';
+import { argvOf, describeCommand, type Command } from '../remote/command.ts';
 import type { FleetConnection, RemoteHost } from '../ssh/remote-host.ts';
 import { EventBus, type DeployEvent } from './events.ts';
 import { InterruptController } from './interrupt.ts';
@@ -61,7 +61,7 @@ class FakeHost implements RemoteHost {
   }
   async exec(command: Command) {
     const text = describeCommand(command);
-    const argv = command.kind === 'argv' ? command.argv : [];
+    const argv = argvOf(command) ?? [];
     if (this.failOn?.test(text)) throw new RemoteCommandError(this.name, text, 1, 'injected failure');
     const ok = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
     /** A container by name or id, as docker takes either: its name. */

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SshSettings } from '../../src/config/types.ts';
 import { BatonError, ConfigError, HostKeyError, InterruptedError, RemoteCommandError, TimeoutError } from '../../src/errors.ts';
 import type { Host } from '../../src/inventory/host.ts';
-import { op, script } from '../../src/remote/command.ts';
+import { op, script, sh } from '../../src/remote/command.ts';
 import { ConnectError, connectFleet, Semaphore } from '../../src/ssh/fleet.ts';
 import { requireTools } from '../require-tools.ts';
 
@@ -132,7 +132,7 @@ describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout
       expect((await remote.exec(op('printf', '[%s][%s]', '', 'two\nlines'))).stdout).toBe('[][two\nlines]');
       expect((await remote.exec(op('cat'), { stdin: 'secret from stdin' })).stdout).toBe('secret from stdin');
       expect((await remote.exec(op('wc', '-c'), { stdin: Buffer.alloc(300_000, 'x') })).stdout.trim()).toBe('300000');
-      expect((await remote.exec(script('echo "$((6 * 7))"', 'arithmetic'))).stdout).toBe('42\n');
+      expect((await remote.exec(script(sh`echo "$((6 * 7))"`, sh`arithmetic`))).stdout).toBe('42\n');
       const error = await failure(remote.exec(op('sh', '-c', 'echo out; echo broken >&2; exit 3')));
       expect(error).toBeInstanceOf(RemoteCommandError);
       expect(error).toMatchObject({ exitCode_: 3, stderrTail: 'broken', host: 'app-1' });

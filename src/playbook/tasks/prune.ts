@@ -4,7 +4,7 @@
  * `container.keepImages` newest. Images of other repositories are never touched. Best effort: a host
  * that cannot prune is a warning, never a failed deploy.
  */
-import { op, script, type Command } from '../../remote/command.ts';
+import { op, script, sh, type Command } from '../../remote/command.ts';
 import { dockerPruneSecrets } from '../../remote/docker.ts';
 import type { RunTask } from '../types.ts';
 
@@ -18,7 +18,7 @@ export function repositoryOf(image: string): string {
 }
 
 const listImages = (repository: string): Command => op('docker', 'image', 'ls', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}', '--', repository);
-const usedImages: Command = script('docker ps -aq --no-trunc | xargs -r docker inspect --format "{{.Image}}"', 'docker inspect the image of every container');
+const usedImages: Command = script(sh`docker ps -aq --no-trunc | xargs -r docker inspect --format "{{.Image}}"`, sh`docker inspect the image of every container`);
 
 /** Which of `listed` (newest first, as docker lists them) to remove: not in use, beyond the `keep` newest. */
 export function imagesToRemove(listed: readonly { id: string; ref: string }[], inUse: ReadonlySet<string>, keep: number): { id: string; ref: string }[] {
