@@ -25,7 +25,8 @@ export default defineConfig({
           env,
           include: ['test/fleet/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           testTimeout: 600_000,
-          hookTimeout: 900_000,
+          // A sandbox start that hangs fails on its own deadlines (docker commands, readiness) and is tried once more.
+          hookTimeout: 600_000,
           globalSetup: ['test/fleet/global-setup.ts'],
           // Three fleets at a time: a fleet's tests mostly wait (drains, health checks, SSH round
           // trips), so three keep 2 cores busy without starving one. Each fleet is its own: its own

@@ -17,20 +17,28 @@ export class DockerError extends Error {
   }
 }
 
-/** Runs `docker ARGS`, resolving with its stdout; rejects with DockerError on a non-zero exit. */
+/** Longer than any one docker command of the harness takes on a loaded machine: a hung one fails, naming itself. */
+const DEFAULT_TIMEOUT_MS = 240_000;
+
+/** Runs `docker ARGS`, resolving with its stdout; rejects with DockerError on a non-zero exit or at its deadline. */
 export function docker(args: readonly string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(dockerBin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
       if (code === 0) resolve(Buffer.concat(out).toString());
-      else reject(new DockerError(args, code, Buffer.concat(err).toString()));
+      else reject(new DockerError(args, code, `${timedOut ? `timed out after ${timeoutMs / 1000} s\n` : ''}${Buffer.concat(err).toString()}`));
     });
     child.stdin.end(options.input);
   });

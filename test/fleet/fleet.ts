@@ -11,10 +11,10 @@
  * and network carries the label `baton.fleet=<id>`, so `stopFleet` removes exactly what `startFleet` made.
  */
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { docker, dockerExec, dockerInDockerFlags } from './docker.ts';
+import { docker, dockerBin, dockerExec, dockerInDockerFlags } from './docker.ts';
 import { ensureAppImages, ensureBaseImage, type AppVariant } from './images.ts';
 import { haproxyConfig, waitForServersUp } from './lb.ts';
 import { knownHostsFor } from './known-hosts.ts';
@@ -64,6 +64,9 @@ export interface FleetOptions {
   log?: (line: string) => void;
 }
 
+/** A start slower than this says where its time went. */
+const SLOW_START_MS = 60_000;
+
 const REGISTRY_ALIAS = 'registry:5000';
 const PRIVATE_REGISTRY_ALIAS = 'registry:5001';
 const roles = join(import.meta.dirname, 'image');
@@ -71,7 +74,12 @@ const roles = join(import.meta.dirname, 'image');
 export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const count = options.hosts ?? 3;
   if (!Number.isInteger(count) || count < 1 || count > 16) throw new Error(`hosts: ${count} is not a whole number from 1 to 16`);
-  const log = options.log ?? (() => {});
+  const started = Date.now();
+  const phases: string[] = [];
+  const log = (line: string) => {
+    phases.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${line}`);
+    options.log?.(line);
+  };
   await sweepStaleFleets(log);
   const id = `f${randomBytes(3).toString('hex')}`;
   const dir = join(fleetRoot, id);
@@ -141,6 +149,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     })();
     const ready = Promise.all(['bastion', ...hostNames].map((role) => waitForLog(name(role), `${role === 'bastion' ? role : 'host'} ready`)));
     await Promise.all([pushed, balanced, ready]);
+    log('bastion, registry, load balancer and hosts ready');
 
     const bastionPort = await publishedPort(name('bastion'), 22);
     const knownHostsFile = join(dir, 'known_hosts');
@@ -167,10 +176,12 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       lb: { elbUrl: `http://127.0.0.1:${elbPort}`, targetGroupUrl: `http://127.0.0.1:${tgPort}`, runtimeApi },
     };
     writeFileSync(join(dir, 'fleet.json'), JSON.stringify(fleet, null, 2));
+    // A slow start says where its time went, so a CI log shows which step to look at.
+    if (Date.now() - started > SLOW_START_MS) process.stderr.write(`fleet ${id}: slow start (${phases.join('; ')}; ready at ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
     return fleet;
   } catch (error) {
     await stopFleet(id).catch(() => {});
-    throw error;
+    throw new Error(`fleet ${id} did not start (${phases.join('; ')}): ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -210,18 +221,39 @@ async function privateIp(container: string, network: string): Promise<string> {
   return (await docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container])).trim();
 }
 
-async function waitForLog(container: string, text: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const state = (await docker(['inspect', '-f', '{{.State.Running}}', container])).trim();
-    const logs = await docker(['logs', container]).catch(() => '');
-    if (logs.includes(text)) return;
-    if (state !== 'true' || Date.now() > deadline) {
-      const output = await docker(['logs', '--tail', '20', container]).catch((e) => String(e));
-      throw new Error(`${container} did not print "${text}" (${state === 'true' ? 'timed out' : 'exited'}):\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/**
+ * Waits for `text` in the container's output, following it with one `docker logs --follow` (polling
+ * `docker logs` would start a docker client ten times a second per container: with three fleets
+ * starting at once, enough processes to starve the machine of the CPU the fleets need to start).
+ */
+function waitForLog(container: string, text: string, timeoutMs = 90_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(dockerBin, ['logs', '--follow', container], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    let settled = false;
+    const finish = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      if (error) reject(error);
+      else resolve();
+    };
+    const fail = async (why: string) => {
+      const output = await docker(['logs', '--tail', '20', container], { timeoutMs: 10_000 }).catch((e) => String(e));
+      finish(new Error(`${container} did not print "${text}" (${why}):\n${output}`));
+    };
+    const timer = setTimeout(() => void fail(`not within ${timeoutMs / 1000} s`), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      // Keep only a tail: enough to find the text across chunk boundaries.
+      seen = (seen + chunk.toString()).slice(-4096);
+      if (seen.includes(text)) finish();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (error) => finish(error));
+    child.on('close', () => void fail('it exited'));
+  });
 }
 
 async function waitForRegistry(address: string, timeoutMs = 30_000): Promise<void> {

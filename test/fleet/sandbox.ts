@@ -97,7 +97,12 @@ export interface Sandbox {
 /** A fleet and an in-process emulator, removed by `stop()` or, if this process dies, by the next start. */
 export async function startSandbox(options: Omit<FleetOptions, 'ephemeral'> & SandboxAwsOptions = {}): Promise<Sandbox> {
   const { nameTags, targetType, ...fleetOptions } = options;
-  const fleet = await startFleet({ ...fleetOptions, ephemeral: true });
+  const fleet = await startFleet({ ...fleetOptions, ephemeral: true }).catch(async (error: unknown) => {
+    // The fleet is test equipment, not Baton: a start that failed (a docker command that hung on a
+    // loaded machine) is said loudly and tried once more, from nothing (startFleet removed its parts).
+    process.stderr.write(`sandbox: the fleet did not start, starting it once more: ${String(error)}\n`);
+    return startFleet({ ...fleetOptions, ephemeral: true });
+  });
   try {
     const emulator = await startEmulator(emulatorSpecFor(fleet, { ...(nameTags && { nameTags }), ...(targetType && { targetType }) }), { host: '127.0.0.1', port: 0 });
     const configFile = join(fleet.dir, 'baton.yaml');
