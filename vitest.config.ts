@@ -12,7 +12,13 @@ export default defineConfig({
         test: {
           name: 'unit',
           env,
-          include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/aws-emulator/**/*.test.ts', 'test/vault-emulator/**/*.test.ts', 'test/ssh/**/*.test.ts'],
+          include: [
+            'src/**/*.test.ts',
+            'test/unit/**/*.test.ts',
+            'test/aws-emulator/**/*.test.ts',
+            'test/vault-emulator/**/*.test.ts',
+            'test/ssh/**/*.test.ts',
+          ],
           testTimeout: 30_000,
           // Before the fleet (a group of its own: its worker count differs), so the unit tests never
           // share 2 cores with three fleets and their 30 s limits stay honest.

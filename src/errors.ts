@@ -89,7 +89,8 @@ export class RemoteCommandError extends BatonError {
     readonly stderrTail: string,
     readonly signal?: string,
   ) {
-    const status = exitCode_ === null ? `no exit status${signal ? ` (signal ${signal})` : ''}` : `exit code ${exitCode_}`;
+    const status =
+      exitCode_ === null ? `no exit status${signal ? ` (signal ${signal})` : ''}` : `exit code ${exitCode_}`;
     super(`${host}: \`${command}\` failed with ${status}${stderrTail ? `:\n${indent(stderrTail)}` : ''}`);
   }
 }
@@ -101,7 +102,9 @@ export class TimeoutError extends BatonError {
     readonly afterMs: number,
     readonly lastSeen?: string,
   ) {
-    super(`timed out after ${formatMs(afterMs)} waiting for ${waitingFor}${lastSeen ? ` (last seen: ${lastSeen})` : ''}`);
+    super(
+      `timed out after ${formatMs(afterMs)} waiting for ${waitingFor}${lastSeen ? ` (last seen: ${lastSeen})` : ''}`,
+    );
   }
 }
 

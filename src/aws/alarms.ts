@@ -2,7 +2,12 @@
  * CloudWatch alarms: silence their actions during a rollout (a host out of service should not page
  * anyone), and re-enable exactly those Baton silenced.
  */
-import { DescribeAlarmsCommand, DisableAlarmActionsCommand, EnableAlarmActionsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeAlarmsCommand,
+  DisableAlarmActionsCommand,
+  EnableAlarmActionsCommand,
+  type CloudWatchClient,
+} from '@aws-sdk/client-cloudwatch';
 import { ConfigError } from '../errors.ts';
 import { renderShell, sh } from '../remote/shell.ts';
 
@@ -22,16 +27,19 @@ export class Alarms {
       }
     }
     const missing = names.filter((n) => !found.has(n));
-    if (missing.length) throw new ConfigError('alarms', `no CloudWatch alarm named ${missing.map((n) => `"${n}"`).join(', ')}`);
+    if (missing.length)
+      throw new ConfigError('alarms', `no CloudWatch alarm named ${missing.map((n) => `"${n}"`).join(', ')}`);
     return enabled;
   }
 
   async disable(names: readonly string[]): Promise<void> {
-    for (let i = 0; i < names.length; i += 100) await this.client.send(new DisableAlarmActionsCommand({ AlarmNames: names.slice(i, i + 100) }));
+    for (let i = 0; i < names.length; i += 100)
+      await this.client.send(new DisableAlarmActionsCommand({ AlarmNames: names.slice(i, i + 100) }));
   }
 
   async enable(names: readonly string[]): Promise<void> {
-    for (let i = 0; i < names.length; i += 100) await this.client.send(new EnableAlarmActionsCommand({ AlarmNames: names.slice(i, i + 100) }));
+    for (let i = 0; i < names.length; i += 100)
+      await this.client.send(new EnableAlarmActionsCommand({ AlarmNames: names.slice(i, i + 100) }));
   }
 }
 

@@ -18,8 +18,11 @@ export class AutoScaling {
   async groupsOf(instanceIds: readonly string[]): Promise<string[]> {
     const groups = new Set<string>();
     for (let i = 0; i < instanceIds.length; i += 50) {
-      const out = await this.client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: instanceIds.slice(i, i + 50) }));
-      for (const instance of out.AutoScalingInstances ?? []) if (instance.AutoScalingGroupName) groups.add(instance.AutoScalingGroupName);
+      const out = await this.client.send(
+        new DescribeAutoScalingInstancesCommand({ InstanceIds: instanceIds.slice(i, i + 50) }),
+      );
+      for (const instance of out.AutoScalingInstances ?? [])
+        if (instance.AutoScalingGroupName) groups.add(instance.AutoScalingGroupName);
     }
     return [...groups].sort();
   }
@@ -38,15 +41,21 @@ export class AutoScaling {
   }
 
   async suspendProcesses(group: string, processes: readonly string[]): Promise<void> {
-    await this.client.send(new SuspendProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }));
+    await this.client.send(
+      new SuspendProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }),
+    );
   }
 
   async resumeProcesses(group: string, processes: readonly string[]): Promise<void> {
-    await this.client.send(new ResumeProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }));
+    await this.client.send(
+      new ResumeProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }),
+    );
   }
 }
 
 /** The command an operator runs to resume what a failed undo left suspended. */
 export function resumeCommand(group: string, processes: readonly string[], region: string): string {
-  return renderShell(sh`aws autoscaling resume-processes --region ${region} --auto-scaling-group-name ${group} --scaling-processes ${processes}`);
+  return renderShell(
+    sh`aws autoscaling resume-processes --region ${region} --auto-scaling-group-name ${group} --scaling-processes ${processes}`,
+  );
 }

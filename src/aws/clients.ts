@@ -31,8 +31,16 @@ export interface AwsClients extends Disposable {
 }
 
 /** The AWS settings of a deployment's configuration, for `region` (the stack's by default). */
-export function awsSettings(config: Pick<DeployConfig, 'aws' | 'region' | 'timeouts'>, region = config.region): AwsSettings {
-  return { ...config.aws, region, requestTimeoutMs: config.timeouts.awsRequest, connectTimeoutMs: config.timeouts.awsConnect };
+export function awsSettings(
+  config: Pick<DeployConfig, 'aws' | 'region' | 'timeouts'>,
+  region = config.region,
+): AwsSettings {
+  return {
+    ...config.aws,
+    region,
+    requestTimeoutMs: config.timeouts.awsRequest,
+    connectTimeoutMs: config.timeouts.awsConnect,
+  };
 }
 
 export function createAwsClients(settings: AwsSettings): AwsClients {
@@ -58,7 +66,10 @@ export function clientConfig(settings: AwsSettings) {
     maxAttempts: settings.maxAttempts ?? 5,
     // Adaptive retry backs off client-side when AWS throttles, which a fleet-wide rollout can provoke.
     retryMode: 'adaptive',
-    requestHandler: { requestTimeout: settings.requestTimeoutMs ?? 30_000, connectionTimeout: settings.connectTimeoutMs ?? 5_000 },
+    requestHandler: {
+      requestTimeout: settings.requestTimeoutMs ?? 30_000,
+      connectionTimeout: settings.connectTimeoutMs ?? 5_000,
+    },
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(settings.profile ? { profile: settings.profile } : {}),
   };

@@ -18,9 +18,13 @@ export async function goneInstances(ec2: EC2Client, ids: readonly string[]): Pro
   if (!ids.length) return new Set();
   const alive = new Set<string>();
   // By filter, not InstanceIds: an unknown id then is simply absent instead of failing the whole call.
-  for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 200 }, { Filters: [{ Name: 'instance-id', Values: [...ids] }] })) {
+  for await (const page of paginateDescribeInstances(
+    { client: ec2, pageSize: 200 },
+    { Filters: [{ Name: 'instance-id', Values: [...ids] }] },
+  )) {
     for (const r of page.Reservations ?? []) {
-      for (const i of r.Instances ?? []) if (i.InstanceId && !['terminated', 'shutting-down'].includes(i.State?.Name ?? '')) alive.add(i.InstanceId);
+      for (const i of r.Instances ?? [])
+        if (i.InstanceId && !['terminated', 'shutting-down'].includes(i.State?.Name ?? '')) alive.add(i.InstanceId);
     }
   }
   return new Set(ids.filter((id) => !alive.has(id)));
@@ -58,13 +62,19 @@ export async function findInstancesByTags(ec2: EC2Client, query: TagQuery): Prom
   for (const h of hosts) count.set(h.name, (count.get(h.name) ?? 0) + 1);
   for (const [i, h] of hosts.entries()) {
     const shared = count.get(h.name)! > 1;
-    hosts[i] = { ...h, ...(shared && { name: `${h.name} (${h.instanceId})` }), aliases: shared ? [h.name, h.instanceId!] : h.name === h.instanceId ? [] : [h.instanceId!] };
+    hosts[i] = {
+      ...h,
+      ...(shared && { name: `${h.name} (${h.instanceId})` }),
+      aliases: shared ? [h.name, h.instanceId!] : h.name === h.instanceId ? [] : [h.instanceId!],
+    };
   }
   if (hosts.length === 0) {
     const described = filters.map((f) => `${f.Name}=${f.Values?.join(',')}`).join(' ');
     throw new InventoryError(`no EC2 instance matches ${described}: check the stack, release and deployment names`);
   }
-  return hosts.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }) || a.instanceId!.localeCompare(b.instanceId!));
+  return hosts.sort(
+    (a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }) || a.instanceId!.localeCompare(b.instanceId!),
+  );
 }
 
 /** Ansible's `group_by` on tags: `tag_<key>_<value>`, with characters Ansible would not allow made `_`. */

@@ -56,18 +56,29 @@ export type TargetState = 'in-service' | 'registering' | 'draining' | 'out-of-se
 
 export function describeMembership(m: Membership): string {
   if (m.kind === 'classic') return `classic ELB ${m.name}`;
-  return m.targetId ? `target group ${m.name} (IP ${m.targetId}${m.port ? `:${m.port}` : ''})` : `target group ${m.name}`;
+  return m.targetId
+    ? `target group ${m.name} (IP ${m.targetId}${m.port ? `:${m.port}` : ''})`
+    : `target group ${m.name}`;
 }
 
 /** The target an ELBv2 call names for this instance in this group: by IP in an IP target group. */
 function targetOf(instanceId: string, m: Extract<Membership, { kind: 'target-group' }>) {
-  return { Id: m.targetId ?? instanceId, ...(m.port !== undefined && { Port: m.port }), ...(m.availabilityZone && { AvailabilityZone: m.availabilityZone }) };
+  return {
+    Id: m.targetId ?? instanceId,
+    ...(m.port !== undefined && { Port: m.port }),
+    ...(m.availabilityZone && { AvailabilityZone: m.availabilityZone }),
+  };
 }
 
 /** The command an operator runs to put an instance back into a load balancer by hand. */
 export function registerCommand(instanceId: string, m: Membership, region: string): string {
-  if (m.kind === 'classic') return renderShell(sh`aws elb register-instances-with-load-balancer --region ${region} --load-balancer-name ${m.name} --instances ${instanceId}`);
-  const target = Object.entries(targetOf(instanceId, m)).map(([k, v]) => `${k}=${v}`).join(',');
+  if (m.kind === 'classic')
+    return renderShell(
+      sh`aws elb register-instances-with-load-balancer --region ${region} --load-balancer-name ${m.name} --instances ${instanceId}`,
+    );
+  const target = Object.entries(targetOf(instanceId, m))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   return renderShell(sh`aws elbv2 register-targets --region ${region} --target-group-arn ${m.arn} --targets ${target}`);
 }
 
@@ -91,7 +102,9 @@ export class LoadBalancers {
       for (const lb of page.LoadBalancerDescriptions ?? []) {
         const members = (lb.Instances ?? []).map((i) => i.InstanceId!).filter((id) => byId.has(id));
         if (!members.length) continue;
-        const attrs = await this.elb.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerName: lb.LoadBalancerName }));
+        const attrs = await this.elb.send(
+          new DescribeLoadBalancerAttributesCommand({ LoadBalancerName: lb.LoadBalancerName }),
+        );
         const draining = attrs.LoadBalancerAttributes?.ConnectionDraining;
         const drainTimeoutMs = draining?.Enabled ? (draining.Timeout ?? 300) * 1000 : 0;
         for (const id of members) result.get(id)!.push({ kind: 'classic', name: lb.LoadBalancerName!, drainTimeoutMs });
@@ -102,13 +115,17 @@ export class LoadBalancers {
         const type = tg.TargetType ?? 'instance';
         if (NOT_INSTANCES.has(type)) continue;
         if (!HANDLED_TARGET_TYPES.has(type)) {
-          throw new BatonError(`target group ${tg.TargetGroupName}: targets of type ${JSON.stringify(type)} are not supported; Baton drains instance and IP targets only, and will not swap a host that may still be receiving traffic`);
+          throw new BatonError(
+            `target group ${tg.TargetGroupName}: targets of type ${JSON.stringify(type)} are not supported; Baton drains instance and IP targets only, and will not swap a host that may still be receiving traffic`,
+          );
         }
         const owner = (id: string) => (type === 'ip' ? byIp.get(id) : byId.has(id) ? id : undefined);
         const health = await this.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg.TargetGroupArn }));
         const targets = (health.TargetHealthDescriptions ?? []).filter((t) => t.Target?.Id && owner(t.Target.Id));
         if (!targets.length) continue;
-        const attrs = await this.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: tg.TargetGroupArn }));
+        const attrs = await this.elbv2.send(
+          new DescribeTargetGroupAttributesCommand({ TargetGroupArn: tg.TargetGroupArn }),
+        );
         const delay = attrs.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value;
         for (const { Target: t } of targets) {
           result.get(owner(t!.Id!)!)!.push({
@@ -128,15 +145,27 @@ export class LoadBalancers {
 
   async deregister(instanceId: string, m: Membership): Promise<void> {
     if (m.kind === 'classic') {
-      await this.elb.send(new DeregisterInstancesFromLoadBalancerCommand({ LoadBalancerName: m.name, Instances: [{ InstanceId: instanceId }] }));
+      await this.elb.send(
+        new DeregisterInstancesFromLoadBalancerCommand({
+          LoadBalancerName: m.name,
+          Instances: [{ InstanceId: instanceId }],
+        }),
+      );
     } else {
-      await this.elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }));
+      await this.elbv2.send(
+        new DeregisterTargetsCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }),
+      );
     }
   }
 
   async register(instanceId: string, m: Membership): Promise<void> {
     if (m.kind === 'classic') {
-      await this.elb.send(new RegisterInstancesWithLoadBalancerCommand({ LoadBalancerName: m.name, Instances: [{ InstanceId: instanceId }] }));
+      await this.elb.send(
+        new RegisterInstancesWithLoadBalancerCommand({
+          LoadBalancerName: m.name,
+          Instances: [{ InstanceId: instanceId }],
+        }),
+      );
     } else {
       await this.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }));
     }
@@ -150,21 +179,33 @@ export class LoadBalancers {
     const options = signal ? { abortSignal: signal } : {};
     if (m.kind === 'classic') {
       const out = await this.elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: m.name }), options);
-      return (out.InstanceStates ?? []).filter((h) => h.State === 'InService' && !/deregistration/i.test(h.Description ?? '')).map((h) => h.InstanceId!);
+      return (out.InstanceStates ?? [])
+        .filter((h) => h.State === 'InService' && !/deregistration/i.test(h.Description ?? ''))
+        .map((h) => h.InstanceId!);
     }
     const out = await this.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: m.arn }), options);
-    return (out.TargetHealthDescriptions ?? []).filter((t) => t.TargetHealth?.State === 'healthy').map((t) => `${t.Target!.Id!}:${t.Target!.Port ?? ''}`);
+    return (out.TargetHealthDescriptions ?? [])
+      .filter((t) => t.TargetHealth?.State === 'healthy')
+      .map((t) => `${t.Target!.Id!}:${t.Target!.Port ?? ''}`);
   }
 
   /** The instance's state in one load balancer, with the load balancer's own words for it. */
-  async state(instanceId: string, m: Membership, signal?: AbortSignal): Promise<{ state: TargetState; detail: string }> {
+  async state(
+    instanceId: string,
+    m: Membership,
+    signal?: AbortSignal,
+  ): Promise<{ state: TargetState; detail: string }> {
     const options = signal ? { abortSignal: signal } : {};
     if (m.kind === 'classic') {
       try {
-        const out = await this.elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: m.name, Instances: [{ InstanceId: instanceId }] }), options);
+        const out = await this.elb.send(
+          new DescribeInstanceHealthCommand({ LoadBalancerName: m.name, Instances: [{ InstanceId: instanceId }] }),
+          options,
+        );
         const h = out.InstanceStates?.[0];
         const detail = `${h?.State ?? 'Unknown'}: ${h?.Description ?? ''}`.trim();
-        if (h?.State === 'InService') return { state: /deregistration/i.test(h.Description ?? '') ? 'draining' : 'in-service', detail };
+        if (h?.State === 'InService')
+          return { state: /deregistration/i.test(h.Description ?? '') ? 'draining' : 'in-service', detail };
         if (/registration is still in progress/i.test(h?.Description ?? '')) return { state: 'registering', detail };
         if (/not currently registered/i.test(h?.Description ?? '')) return { state: 'not-registered', detail };
         return { state: 'out-of-service', detail };
@@ -176,10 +217,19 @@ export class LoadBalancers {
         throw error;
       }
     }
-    const out = await this.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }), options);
+    const out = await this.elbv2.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }),
+      options,
+    );
     const h = out.TargetHealthDescriptions?.[0]?.TargetHealth;
     const detail = `${h?.State ?? 'unknown'}${h?.Reason ? ` (${h.Reason})` : ''}`;
-    const map: Record<string, TargetState> = { healthy: 'in-service', initial: 'registering', draining: 'draining', unused: 'not-registered', unhealthy: 'unhealthy' };
+    const map: Record<string, TargetState> = {
+      healthy: 'in-service',
+      initial: 'registering',
+      draining: 'draining',
+      unused: 'not-registered',
+      unhealthy: 'unhealthy',
+    };
     return { state: map[h?.State ?? ''] ?? 'out-of-service', detail };
   }
 }

@@ -22,14 +22,24 @@ export interface ServiceMove {
  * The drain wait: the configured timeout, or the load balancer's own draining timeout plus a margin
  * (`timeouts.drainMargin`) for its state to catch up, whichever is longer.
  */
-export const drainWaitMs = (timeouts: Pick<DeployConfig['timeouts'], 'drain' | 'drainMargin'>, m: Membership) => Math.max(timeouts.drain, m.drainTimeoutMs + timeouts.drainMargin);
+export const drainWaitMs = (timeouts: Pick<DeployConfig['timeouts'], 'drain' | 'drainMargin'>, m: Membership) =>
+  Math.max(timeouts.drain, m.drainTimeoutMs + timeouts.drainMargin);
 
 /** Deregisters the host everywhere and waits until every load balancer has drained it. */
 export async function takeOut(move: ServiceMove, signal: AbortSignal): Promise<void> {
   const id = instanceId(move);
   await Promise.all(move.memberships.map((m) => move.loadBalancers.deregister(id, m)));
   await Promise.all(
-    move.memberships.map((m) => waitFor(move, m, (s) => OUT.includes(s), `${move.host.name} to drain from ${describeMembership(m)}`, drainWaitMs(move.config.timeouts, m), signal)),
+    move.memberships.map((m) =>
+      waitFor(
+        move,
+        m,
+        (s) => OUT.includes(s),
+        `${move.host.name} to drain from ${describeMembership(m)}`,
+        drainWaitMs(move.config.timeouts, m),
+        signal,
+      ),
+    ),
   );
 }
 
@@ -37,10 +47,28 @@ export async function takeOut(move: ServiceMove, signal: AbortSignal): Promise<v
 export async function putBack(move: ServiceMove, signal: AbortSignal): Promise<void> {
   const id = instanceId(move);
   await Promise.all(move.memberships.map((m) => move.loadBalancers.register(id, m)));
-  await Promise.all(move.memberships.map((m) => waitFor(move, m, (s) => s === 'in-service', `${move.host.name} to be in service in ${describeMembership(m)}`, move.config.timeouts.inService, signal)));
+  await Promise.all(
+    move.memberships.map((m) =>
+      waitFor(
+        move,
+        m,
+        (s) => s === 'in-service',
+        `${move.host.name} to be in service in ${describeMembership(m)}`,
+        move.config.timeouts.inService,
+        signal,
+      ),
+    ),
+  );
 }
 
-function waitFor(move: ServiceMove, m: Membership, done: (s: TargetState) => boolean, what: string, timeoutMs: number, signal: AbortSignal) {
+function waitFor(
+  move: ServiceMove,
+  m: Membership,
+  done: (s: TargetState) => boolean,
+  what: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+) {
   return pollUntil(
     async () => {
       const { state, detail } = await move.loadBalancers.state(instanceId(move), m, signal);

@@ -16,10 +16,16 @@ import type { RemoteHost } from '../ssh/remote-host.ts';
 /** Enough of a host to reach it again without its inventory: what the journal keeps of it. */
 export type JournalHost = Pick<Host, 'name' | 'address' | 'instanceId' | 'ssh'>;
 
-export const journalHost = (h: Host): JournalHost => ({ name: h.name, address: h.address, ...(h.instanceId && { instanceId: h.instanceId }), ...(h.ssh && { ssh: h.ssh }) });
+export const journalHost = (h: Host): JournalHost => ({
+  name: h.name,
+  address: h.address,
+  ...(h.instanceId && { instanceId: h.instanceId }),
+  ...(h.ssh && { ssh: h.ssh }),
+});
 
 /** "web-1 (i-0abc)", or the name alone when it is the instance id (or there is none). */
-export const hostLabel = (h: JournalHost) => (h.instanceId && h.instanceId !== h.name ? `${h.name} (${h.instanceId})` : h.name);
+export const hostLabel = (h: JournalHost) =>
+  h.instanceId && h.instanceId !== h.name ? `${h.name} (${h.instanceId})` : h.name;
 
 /** What an undo may use: the configuration, the AWS adapters, a connection to a host, a signal. */
 export interface UndoContext {

@@ -9,7 +9,10 @@ import { fixCommand, type Change } from './index.ts';
  * Runs the part of a fix command after `ssh <host>` in a real sh, against a fake docker that keeps
  * containers as files (name -> id) and takes a name or an id wherever docker does.
  */
-function runFix(change: Extract<Change, { kind: 'container-replaced' }>, containers: Record<string, string>): { names: Record<string, string>; log: string[] } {
+function runFix(
+  change: Extract<Change, { kind: 'container-replaced' }>,
+  containers: Record<string, string>,
+): { names: Record<string, string>; log: string[] } {
   const dir = mkdtempSync(join(tmpdir(), 'baton-fix-'));
   const state = join(dir, 'state');
   execFileSync('mkdir', [state]);
@@ -39,7 +42,16 @@ esac
 }
 
 const host = { name: 'web-1', address: '10.0.0.1', instanceId: 'i-1' };
-const replaced = { kind: 'container-replaced', host, container: 'live', keptAs: 'live-previous', keptId: 'old', from: 'app:v1', to: 'app:v2', restart: 'unless-stopped' } as const;
+const replaced = {
+  kind: 'container-replaced',
+  host,
+  container: 'live',
+  keptAs: 'live-previous',
+  keptId: 'old',
+  from: 'app:v1',
+  to: 'app:v2',
+  restart: 'unless-stopped',
+} as const;
 
 describe('the fix command of a container change', () => {
   it('after a deploy: the new container removed, the kept one back as live, its restart policy set again', () => {

@@ -25,10 +25,12 @@ export interface ContainerReplaced {
 }
 
 export const containerReplaced: ChangeKind<ContainerReplaced> = {
-  describe: (c) => `${hostLabel(c.host)}: ${c.container} ${c.from ? `(${c.from}) set aside as ${c.keptAs}` : 'created'}, ${c.to} starting in its place`,
+  describe: (c) =>
+    `${hostLabel(c.host)}: ${c.container} ${c.from ? `(${c.from}) set aside as ${c.keptAs}` : 'created'}, ${c.to} starting in its place`,
   fix: fixCommand,
   undoStep: 'make the container healthy',
-  wouldUndo: (c) => `${hostLabel(c.host)}: keep ${c.to} if it runs and passes its health check, else start the kept ${c.keptAs}${c.from ? ` (${c.from})` : ''} again`,
+  wouldUndo: (c) =>
+    `${hostLabel(c.host)}: keep ${c.to} if it runs and passes its health check, else start the kept ${c.keptAs}${c.from ? ` (${c.from})` : ''} again`,
   host: (c) => c.host,
   undo: heal,
 };

@@ -11,9 +11,16 @@ export interface Deregistered {
 
 export const deregistered: ChangeKind<Deregistered> = {
   describe: (c) => `${hostLabel(c.host)} out of ${describeMembership(c.membership)}`,
-  fix: (c, region) => (c.host.instanceId ? registerCommand(c.host.instanceId, c.membership, region) : `register ${c.host.name} in ${describeMembership(c.membership)}`),
+  fix: (c, region) =>
+    c.host.instanceId
+      ? registerCommand(c.host.instanceId, c.membership, region)
+      : `register ${c.host.name} in ${describeMembership(c.membership)}`,
   undoStep: 'register again',
   wouldUndo: (c, what) => `register ${hostLabel(c.host)} again and wait until in service (${what})`,
   host: (c) => c.host,
-  undo: (c, ctx) => putBack({ config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host: c.host, memberships: [c.membership] }, ctx.signal),
+  undo: (c, ctx) =>
+    putBack(
+      { config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host: c.host, memberships: [c.membership] },
+      ctx.signal,
+    ),
 };

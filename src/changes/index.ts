@@ -40,4 +40,5 @@ export const undoStep = (change: Change): string => kindOf(change).undoStep;
 export const wouldUndo = (change: Change, what: string): string => kindOf(change).wouldUndo(change, what);
 /** The host `change` was made on, if it was made on one. */
 export const changeHost = (change: Change): JournalHost | undefined => kindOf(change).host?.(change);
-export const undoChange = (change: Change, ctx: UndoContext): Promise<string | void> => kindOf(change).undo(change, ctx);
+export const undoChange = (change: Change, ctx: UndoContext): Promise<string | void> =>
+  kindOf(change).undo(change, ctx);

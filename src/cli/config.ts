@@ -9,7 +9,12 @@ import type { StateCommandOptions } from './state.ts';
 
 export async function runConfigShow(options: StateCommandOptions): Promise<number> {
   const origins = new Map<string, Origin>();
-  const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars], origins });
+  const config = await loadConfig({
+    file: options.configFile,
+    deployment: options.deployment,
+    extraVars: [...options.extraVars],
+    origins,
+  });
   const rows: { path: string; value: unknown; from: string }[] = [];
   const walk = (value: unknown, path: string) => {
     if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
@@ -18,14 +23,21 @@ export async function runConfigShow(options: StateCommandOptions): Promise<numbe
     }
     if (path === 'source' || path === 'deployment') return;
     const origin = origins.get(path);
-    const from = origin ? `${origin.source}${origin.prefix || origin.source === 'command line' ? `: ${origin.prefix}${path}` : ''}` : 'default';
+    const from = origin
+      ? `${origin.source}${origin.prefix || origin.source === 'command line' ? `: ${origin.prefix}${path}` : ''}`
+      : 'default';
     // Container env values, secret files and passwords are shown masked whatever they hold: a literal may be a secret too.
-    const shown = path.startsWith('container.env.') || path.startsWith('container.secretFiles.') || path === 'registry.password' ? MASK : value;
+    const shown =
+      path.startsWith('container.env.') || path.startsWith('container.secretFiles.') || path === 'registry.password'
+        ? MASK
+        : value;
     rows.push({ path, value: shown, from: maskSecrets(from) });
   };
   walk(config, '');
   if (options.json) {
-    process.stdout.write(`${maskSecrets(JSON.stringify(Object.fromEntries(rows.map((r) => [r.path, { value: r.value, from: r.from }])), null, 2))}\n`);
+    process.stdout.write(
+      `${maskSecrets(JSON.stringify(Object.fromEntries(rows.map((r) => [r.path, { value: r.value, from: r.from }])), null, 2))}\n`,
+    );
     return ExitCode.Ok;
   }
   const width = Math.max(...rows.map((r) => r.path.length + JSON.stringify(r.value).length + 2));

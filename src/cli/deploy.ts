@@ -6,7 +6,14 @@ import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { awsSettings, createAwsClients, type AwsClients } from '../aws/clients.ts';
 import { hostSource } from './hosts.ts';
-import { DEFAULT_SHARED, extraVarKey, isSecretExtraVar, loadConfig, serialFromFlag, type DeployConfig } from '../config/index.ts';
+import {
+  DEFAULT_SHARED,
+  extraVarKey,
+  isSecretExtraVar,
+  loadConfig,
+  serialFromFlag,
+  type DeployConfig,
+} from '../config/index.ts';
 import type { RunReplay } from '../state/journal.ts';
 import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
 import type { Host } from '../inventory/host.ts';
@@ -74,27 +81,66 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   if (Object.keys(rollout).length) overrides.rollout = rollout;
   const canary = parseCanary(options.canary);
   const lockWaitMs = options.lockWait === undefined ? 0 : parseDuration(options.lockWait);
-  if (lockWaitMs === undefined) throw new ConfigError('--lock-wait', `${JSON.stringify(options.lockWait)} is not a duration (like 30s or 10m)`);
-  if (lockWaitMs > MAX_DURATION_MS) throw new ConfigError('--lock-wait', `${JSON.stringify(options.lockWait)} is too long (at most ${MAX_DURATION_MS / 3_600_000}h)`);
-  const webhook = process.env.BATON_WEBHOOK_URL ? parseWebhookUrl(process.env.BATON_WEBHOOK_URL, '$BATON_WEBHOOK_URL') : undefined;
+  if (lockWaitMs === undefined)
+    throw new ConfigError('--lock-wait', `${JSON.stringify(options.lockWait)} is not a duration (like 30s or 10m)`);
+  if (lockWaitMs > MAX_DURATION_MS)
+    throw new ConfigError(
+      '--lock-wait',
+      `${JSON.stringify(options.lockWait)} is too long (at most ${MAX_DURATION_MS / 3_600_000}h)`,
+    );
+  const webhook = process.env.BATON_WEBHOOK_URL
+    ? parseWebhookUrl(process.env.BATON_WEBHOOK_URL, '$BATON_WEBHOOK_URL')
+    : undefined;
   const step = options.step ?? false;
   const asks = checkPaceNeedsTerminal({ step, canary });
   const fromTeamcity = options.branch === undefined ? teamcityBranch() : undefined;
   const personal = parseRemoteRun(options.branch ?? fromTeamcity?.branch);
-  const branchSource = fromTeamcity ? fromTeamcity.source : process.env.BATON_BRANCH !== undefined && options.branch === process.env.BATON_BRANCH ? '$BATON_BRANCH' : '--branch';
+  const branchSource = fromTeamcity
+    ? fromTeamcity.source
+    : process.env.BATON_BRANCH !== undefined && options.branch === process.env.BATON_BRANCH
+      ? '$BATON_BRANCH'
+      : '--branch';
   // A personal build goes to its user's own deployment unless another is named (then checked once loaded).
   const deployment = options.deployment ?? personal?.user;
-  if (!deployment) throw new ConfigError('--deployment', 'say which deployment to deploy into (or build a remote-run/<user>/<feature> branch)');
-  const loaded = await loadConfig({ file: options.configFile, deployment, extraVars: [...options.extraVars], overrides }).catch((error: unknown) => {
+  if (!deployment)
+    throw new ConfigError(
+      '--deployment',
+      'say which deployment to deploy into (or build a remote-run/<user>/<feature> branch)',
+    );
+  const loaded = await loadConfig({
+    file: options.configFile,
+    deployment,
+    extraVars: [...options.extraVars],
+    overrides,
+  }).catch((error: unknown) => {
     // A personal build aimed at a deployment not its own is refused for that reason first, even when
     // the configuration has no such deployment (the refusal is what the user needs to read).
-    if (personal && !options.forceShared) personalDeployment(personal, options.deployment, DEFAULT_SHARED, false, branchSource);
+    if (personal && !options.forceShared)
+      personalDeployment(personal, options.deployment, DEFAULT_SHARED, false, branchSource);
     throw error;
   });
   let aws: AwsClients | undefined;
-  using source = await hostSource(loaded, options.inventoryFile, () => (aws ??= createAwsClients(awsSettings(loaded))), deployment);
-  const config = options.acceptNewHostKeys ? { ...source.config, ssh: { ...source.config.ssh, acceptNewHostKeys: checkKnownHostsWritable(loaded.ssh.knownHosts) } } : source.config;
-  if (personal) personalDeployment(personal, options.deployment, config.sharedDeployments, options.forceShared ?? false, branchSource, config.personalDeployments);
+  using source = await hostSource(
+    loaded,
+    options.inventoryFile,
+    () => (aws ??= createAwsClients(awsSettings(loaded))),
+    deployment,
+  );
+  const config = options.acceptNewHostKeys
+    ? {
+        ...source.config,
+        ssh: { ...source.config.ssh, acceptNewHostKeys: checkKnownHostsWritable(loaded.ssh.knownHosts) },
+      }
+    : source.config;
+  if (personal)
+    personalDeployment(
+      personal,
+      options.deployment,
+      config.sharedDeployments,
+      options.forceShared ?? false,
+      branchSource,
+      config.personalDeployments,
+    );
   const image = options.image ?? personalImage(personal, options);
   const imageProblem = image === undefined ? undefined : imageReferenceProblem(image);
   if (imageProblem) throw new ConfigError('--image', `${JSON.stringify(image)} ${imageProblem}`);
@@ -109,41 +155,54 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   const deployer = deployerName();
   const kind = options.rollback ? 'rollback' : 'deploy';
   const build = ciBuild();
-  const notifier = webhook && !options.listHosts && notifyWebhook(webhook, events, { stack: config.stack, release: config.release, deployment, deployer, kind, ...(build && { build }) });
+  const notifier =
+    webhook &&
+    !options.listHosts &&
+    notifyWebhook(webhook, events, {
+      stack: config.stack,
+      release: config.release,
+      deployment,
+      deployer,
+      kind,
+      ...(build && { build }),
+    });
   const startedAt = new Date();
   const ledger = new RunLedger(
-      store,
-      {
-        id: runId(startedAt),
-        kind,
-        deployer,
-        deployment,
-        ...(image && { image }),
-        ...(personal && { branch: personal.branch }),
-        ...(build && { build }),
-        startedAt: startedAt.toISOString(),
-        replay: replayOf(options, config),
+    store,
+    {
+      id: runId(startedAt),
+      kind,
+      deployer,
+      deployment,
+      ...(image && { image }),
+      ...(personal && { branch: personal.branch }),
+      ...(build && { build }),
+      startedAt: startedAt.toISOString(),
+      replay: replayOf(options, config),
+    },
+    events,
+    {
+      waitMs: lockWaitMs,
+      signal: interrupt.stopSignal,
+      onLost: (why, fenced) => {
+        events.emit({
+          type: 'warning',
+          message: fenced
+            ? `this run lost the deploy lock (${why}): another run may own the fleet now, so this one changes nothing more (no new change, no undo); what it left open stays in the journal for that run`
+            : why.startsWith('it was released by force')
+              ? `this run lost the deploy lock (${why}): stopping after the hosts in flight, undoing the guards`
+              : `this run cannot renew the deploy lock (${why}): stopping after the hosts in flight; it changes and undoes nothing until a renewal succeeds`,
+        });
+        interrupt.request();
       },
-      events,
-      {
-        waitMs: lockWaitMs,
-        signal: interrupt.stopSignal,
-        onLost: (why, fenced) => {
-          events.emit({
-            type: 'warning',
-            message: fenced
-              ? `this run lost the deploy lock (${why}): another run may own the fleet now, so this one changes nothing more (no new change, no undo); what it left open stays in the journal for that run`
-              : why.startsWith('it was released by force')
-                ? `this run lost the deploy lock (${why}): stopping after the hosts in flight, undoing the guards`
-                : `this run cannot renew the deploy lock (${why}): stopping after the hosts in flight; it changes and undoes nothing until a renewal succeeds`,
-          });
-          interrupt.request();
-        },
-      },
-    );
+    },
+  );
   try {
     if (!store.shared && !options.check && !options.listHosts) {
-      events.emit({ type: 'warning', message: `${config.source}: no state.bucket is configured: the deploy lock, the journal and the history are kept in ${store.url()} on this machine only, where no other deployer sees them` });
+      events.emit({
+        type: 'warning',
+        message: `${config.source}: no state.bucket is configured: the deploy lock, the journal and the history are kept in ${store.url()} on this machine only, where no other deployer sees them`,
+      });
     }
     if (options.check) {
       const held = await inspectLock(store);
@@ -151,9 +210,13 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     }
     // A rollback moves back only what the last deploy changed: a host it never touched keeps its image
     // (its kept container is older still, and going back to it would be a change nobody asked for).
-    const changed = options.rollback && options.limit === undefined ? await hostsChangedByLastDeploy(store, events) : undefined;
+    const changed =
+      options.rollback && options.limit === undefined ? await hostsChangedByLastDeploy(store, events) : undefined;
     // The pull's registry login (an ECR token is fetched here): a rollback pulls nothing.
-    const login = image && !options.rollback && !options.listHosts ? await registryLogin(config.registry, image, awsSettings(config), config.source) : undefined;
+    const login =
+      image && !options.rollback && !options.listHosts
+        ? await registryLogin(config.registry, image, awsSettings(config), config.source)
+        : undefined;
     const result = await deploy({
       playbook,
       ...(login && { registryLogin: login }),
@@ -165,11 +228,15 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
       check: options.check,
       listHosts: options.listHosts,
       inventory: source.fromFile ? () => source.all() : undefined,
-      limit: options.limit !== undefined ? (hosts) => source.select(hosts, options.limit!) : changed && ((hosts) => pickChanged(hosts, changed)),
+      limit:
+        options.limit !== undefined
+          ? (hosts) => source.select(hosts, options.limit!)
+          : changed && ((hosts) => pickChanged(hosts, changed)),
       events,
       interrupt,
       aws,
-      connect: (hosts) => connectFleet(config, hosts, { onWarning: (message) => events.emit({ type: 'warning', message }) }),
+      connect: (hosts) =>
+        connectFleet(config, hosts, { onWarning: (message) => events.emit({ type: 'warning', message }) }),
       lock: async (hosts) => ({ where: await ledger.begin(hosts.map((h) => h.name)), journal: ledger.journal }),
       rollback: options.rollback,
       beforeFinish: (hosts) => writeRetryFile(hosts, playbook.name, config.rollout.retryFile, events, options),
@@ -178,7 +245,12 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     await ledger.end(result);
     return result.exitCode;
   } catch (error) {
-    await ledger.end({ outcome: 'failed', exitCode: (error as { exitCode?: number }).exitCode ?? 1, hosts: [], error: (error as Error).message });
+    await ledger.end({
+      outcome: 'failed',
+      exitCode: (error as { exitCode?: number }).exitCode ?? 1,
+      hosts: [],
+      error: (error as Error).message,
+    });
     throw error;
   } finally {
     stopListening();
@@ -192,7 +264,8 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
 /** `--accept-new-host-keys` records keys: into a real file that can be written, never /dev/null (which would accept every key, every run). */
 function checkKnownHostsWritable(file: string): true {
   const problem = knownHostsFileProblem(file);
-  if (problem) throw new ConfigError('--accept-new-host-keys', `records new host keys in ssh.knownHosts, and ${file} ${problem}`);
+  if (problem)
+    throw new ConfigError('--accept-new-host-keys', `records new host keys in ssh.knownHosts, and ${file} ${problem}`);
   return true;
 }
 
@@ -200,7 +273,13 @@ function checkKnownHostsWritable(file: string): true {
  * Like Ansible's retry files: after a run that left hosts off the target image, their names, one a
  * line, in `rollout.retryFile` (default `<playbook>.retry` here), for `--limit @<file>`.
  */
-function writeRetryFile(hosts: readonly HostSummary[], playbookName: string, configured: string | undefined, events: EventBus, options: DeployCommandOptions): void {
+function writeRetryFile(
+  hosts: readonly HostSummary[],
+  playbookName: string,
+  configured: string | undefined,
+  events: EventBus,
+  options: DeployCommandOptions,
+): void {
   const left = hosts.filter((h) => h.result !== 'deployed' && h.result !== 'unchanged').map((h) => h.host);
   if (!left.length) return;
   const file = configured ?? `${playbookName.replace(/[^A-Za-z0-9._-]+/g, '-')}.retry`;
@@ -211,24 +290,45 @@ function writeRetryFile(hosts: readonly HostSummary[], playbookName: string, con
     return;
   }
   const command = options.rollback ? 'rollback' : 'deploy';
-  events.emit({ type: 'warning', message: `${left.length} host${left.length === 1 ? ' is' : 's are'} not on the target image: ${left.join(', ')}; to retry just ${left.length === 1 ? 'it' : 'them'}: baton ${command} ... --limit @${file}` });
+  events.emit({
+    type: 'warning',
+    message: `${left.length} host${left.length === 1 ? ' is' : 's are'} not on the target image: ${left.join(', ')}; to retry just ${left.length === 1 ? 'it' : 'them'}: baton ${command} ... --limit @${file}`,
+  });
 }
 
 /** The hosts the last deploy switched, when the history has it; undefined to take every host. */
 async function hostsChangedByLastDeploy(store: StateStore, events: EventBus): Promise<string[] | undefined> {
-  const [last] = (await readHistory(store, 20)).filter((e) => e.kind === 'deploy' || e.kind === 'rollback' || e.kind === 'resume');
+  const [last] = (await readHistory(store, 20)).filter(
+    (e) => e.kind === 'deploy' || e.kind === 'rollback' || e.kind === 'resume',
+  );
   // A run that never recorded its end (killed): which hosts it switched is unknown, so every host.
   if (!last || last.kind === 'rollback' || !last.hosts.length || last.outcome === 'running') return undefined;
   const changed = last.hosts.filter((h) => h.result === 'deployed').map((h) => h.host);
-  if (!changed.length) throw new ConfigError('', `the last deploy (${last.image ?? '?'}, ${last.startedAt}, ${last.outcome}) changed no host: nothing to roll back (name hosts with --limit to roll them back anyway)`);
-  events.emit({ type: 'warning', message: `rolling back only what the last deploy (${last.image}, ${last.startedAt}, ${last.outcome}) changed: ${changed.join(', ')}; every other host keeps its image (name hosts with --limit to roll them back too)` });
+  if (!changed.length)
+    throw new ConfigError(
+      '',
+      `the last deploy (${last.image ?? '?'}, ${last.startedAt}, ${last.outcome}) changed no host: nothing to roll back (name hosts with --limit to roll them back anyway)`,
+    );
+  events.emit({
+    type: 'warning',
+    message: `rolling back only what the last deploy (${last.image}, ${last.startedAt}, ${last.outcome}) changed: ${changed.join(', ')}; every other host keeps its image (name hosts with --limit to roll them back too)`,
+  });
   return changed;
 }
 
 /** The hosts of `hosts` the history names (by name, or instance id when a shared name changed). */
 function pickChanged(hosts: Host[], changed: readonly string[]): Host[] {
-  const picked = hosts.filter((h) => changed.includes(h.name) || (h.aliases ?? []).some((a) => changed.includes(a)) || changed.some((c) => h.instanceId !== undefined && c.endsWith(`(${h.instanceId})`)));
-  if (!picked.length) throw new ConfigError('--limit', `none of the hosts the last deploy changed (${changed.join(', ')}) is in the inventory now: name the hosts to roll back with --limit`);
+  const picked = hosts.filter(
+    (h) =>
+      changed.includes(h.name) ||
+      (h.aliases ?? []).some((a) => changed.includes(a)) ||
+      changed.some((c) => h.instanceId !== undefined && c.endsWith(`(${h.instanceId})`)),
+  );
+  if (!picked.length)
+    throw new ConfigError(
+      '--limit',
+      `none of the hosts the last deploy changed (${changed.join(', ')}) is in the inventory now: name the hosts to roll back with --limit`,
+    );
   return picked;
 }
 
@@ -244,7 +344,9 @@ function replayOf(options: DeployCommandOptions, config: DeployConfig): RunRepla
     ...(options.noLoadBalancer && { noLoadBalancer: true }),
     extraVars: options.extraVars.filter((e) => !isSecretExtraVar(e)),
     secretExtraVars: options.extraVars.filter(isSecretExtraVar).map(extraVarKey),
-    ...(bastion && { bastion: { host: bastion.host, port: bastion.port, ...(bastion.user && { user: bastion.user }) } }),
+    ...(bastion && {
+      bastion: { host: bastion.host, port: bastion.port, ...(bastion.user && { user: bastion.user }) },
+    }),
   };
 }
 
@@ -257,7 +359,8 @@ export const runId = (startedAt: Date) => `${startedAt.getTime().toString(36)}-$
 /** The CI build this run is part of, for the lock and the history. */
 export function ciBuild(): string | undefined {
   const env = process.env;
-  if (env.TEAMCITY_VERSION && env.BUILD_NUMBER) return `${env.TEAMCITY_BUILDCONF_NAME ?? 'TeamCity'} #${env.BUILD_NUMBER}`;
+  if (env.TEAMCITY_VERSION && env.BUILD_NUMBER)
+    return `${env.TEAMCITY_BUILDCONF_NAME ?? 'TeamCity'} #${env.BUILD_NUMBER}`;
   return env.BUILD_URL;
 }
 
@@ -266,7 +369,10 @@ function personalImage(run: RemoteRun | undefined, options: DeployCommandOptions
   if (options.rollback) return undefined;
   if (!run) throw new ConfigError('--image', 'say which image to deploy');
   if (!options.imageRepository || !options.commit) {
-    throw new ConfigError('--image', `give --image, or --image-repository and --commit to build the tag of ${run.branch} (the commit is read from BUILD_VCS_NUMBER under TeamCity)`);
+    throw new ConfigError(
+      '--image',
+      `give --image, or --image-repository and --commit to build the tag of ${run.branch} (the commit is read from BUILD_VCS_NUMBER under TeamCity)`,
+    );
   }
   return `${options.imageRepository}:${remoteRunTag(run, options.commit)}`;
 }

@@ -23,15 +23,29 @@ export interface HostSource extends Disposable {
   readonly fromFile: boolean;
 }
 
-export async function hostSource(loaded: DeployConfig, inventoryFile: string | undefined, aws: () => AwsClients, deployment: string): Promise<HostSource> {
+export async function hostSource(
+  loaded: DeployConfig,
+  inventoryFile: string | undefined,
+  aws: () => AwsClients,
+  deployment: string,
+): Promise<HostSource> {
   const ec2Inventory = inventoryFile !== undefined && isAwsEc2Inventory(inventoryFile);
   const inventory: StaticInventory | undefined =
     inventoryFile && !ec2Inventory ? await openInventory(inventoryFile) : undefined;
   const jump = inventory?.bastion;
-  const config = jump ? { ...loaded, ssh: { ...loaded.ssh, bastion: { ...jump, user: jump.user || loaded.ssh.bastion?.user || loaded.ssh.user } } } : loaded;
+  const config = jump
+    ? {
+        ...loaded,
+        ssh: { ...loaded.ssh, bastion: { ...jump, user: jump.user || loaded.ssh.bastion?.user || loaded.ssh.user } },
+      }
+    : loaded;
   // An aws_ec2 inventory may name other regions than the stack's: one EC2 client for each.
   const regional = new Map<string, EC2Client>();
-  const ec2For = (region: string) => regional.get(region) ?? regional.set(region, region === config.region ? aws().ec2 : createEc2Client(awsSettings(config, region))).get(region)!;
+  const ec2For = (region: string) =>
+    regional.get(region) ??
+    regional
+      .set(region, region === config.region ? aws().ec2 : createEc2Client(awsSettings(config, region)))
+      .get(region)!;
   return {
     config,
     fromFile: inventoryFile !== undefined,

@@ -36,7 +36,10 @@ export function guardProcess(interrupt: InterruptController, events: EventBus): 
     else events.emit({ type: 'warning', message });
   };
   const onCrash = (error: unknown) => {
-    events.emit({ type: 'warning', message: `internal error, aborting and undoing: ${(error as Error)?.stack ?? String(error)}` });
+    events.emit({
+      type: 'warning',
+      message: `internal error, aborting and undoing: ${(error as Error)?.stack ?? String(error)}`,
+    });
     interrupt.request();
     interrupt.request();
   };

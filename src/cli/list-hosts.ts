@@ -31,17 +31,46 @@ export async function runListHosts(options: ListHostsOptions): Promise<number> {
   const imageProblem = options.image === undefined ? undefined : imageReferenceProblem(options.image);
   if (imageProblem) throw new ConfigError('--image', `${JSON.stringify(options.image)} ${imageProblem}`);
   const overrides = options.serial === undefined ? undefined : { rollout: { serial: serialFromFlag(options.serial) } };
-  const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars], ...(overrides && { overrides }) });
+  const config = await loadConfig({
+    file: options.configFile,
+    deployment: options.deployment,
+    extraVars: [...options.extraVars],
+    ...(overrides && { overrides }),
+  });
   const inventory = await openInventory(options.inventoryFile);
-  const playbook = options.rollback ? (await import('../playbook/rollback.ts')).rollbackPlaybook : await loadPlaybook(options.playbookFile);
+  const playbook = options.rollback
+    ? (await import('../playbook/rollback.ts')).rollbackPlaybook
+    : await loadPlaybook(options.playbookFile);
   const events = new EventBus();
   const reporter = chooseReporter(options.reporter, events);
   try {
     const started = Date.now();
-    const found = await events.step({}, 'inventory', async () => (options.limit !== undefined ? selectHosts(inventory.hosts, options.limit, '--limit', inventory.groupHosts) : inventory.hosts), describeHosts);
+    const found = await events.step(
+      {},
+      'inventory',
+      async () =>
+        options.limit !== undefined
+          ? selectHosts(inventory.hosts, options.limit, '--limit', inventory.groupHosts)
+          : inventory.hosts,
+      describeHosts,
+    );
     const image = options.image ?? (options.rollback ? "each host's previous container" : '');
-    events.emit(runStartedEvent(playbook, { image, deployment: options.deployment, check: true }, found, planFor(found, playbook, config.rollout)));
-    events.emit({ type: 'run-finished', outcome: 'checked', exitCode: ExitCode.Ok, ms: Date.now() - started, hosts: [], maxRssKb: process.resourceUsage().maxRSS });
+    events.emit(
+      runStartedEvent(
+        playbook,
+        { image, deployment: options.deployment, check: true },
+        found,
+        planFor(found, playbook, config.rollout),
+      ),
+    );
+    events.emit({
+      type: 'run-finished',
+      outcome: 'checked',
+      exitCode: ExitCode.Ok,
+      ms: Date.now() - started,
+      hosts: [],
+      maxRssKb: process.resourceUsage().maxRSS,
+    });
     return ExitCode.Ok;
   } finally {
     await reporter.close();

@@ -17,8 +17,10 @@ export function parseCanary(value: string | undefined): Canary | undefined {
   if (value === undefined) return undefined;
   if (value === 'confirm') return { confirm: true };
   const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) throw new ConfigError('--canary', `${JSON.stringify(value)} is neither a duration (like 30s or 5m) nor "confirm"`);
-  if (ms > MAX_DURATION_MS) throw new ConfigError('--canary', `${JSON.stringify(value)} is too long (at most ${MAX_DURATION_MS / 3_600_000}h)`);
+  if (ms === undefined || ms <= 0)
+    throw new ConfigError('--canary', `${JSON.stringify(value)} is neither a duration (like 30s or 5m) nor "confirm"`);
+  if (ms > MAX_DURATION_MS)
+    throw new ConfigError('--canary', `${JSON.stringify(value)} is too long (at most ${MAX_DURATION_MS / 3_600_000}h)`);
   return { watchMs: ms };
 }
 
@@ -33,15 +35,28 @@ export interface PaceOptions {
  * Whether the pace asks at the terminal; refuses, before anything changes, one that needs a person
  * where there is none.
  */
-export function checkPaceNeedsTerminal(options: { step: boolean; canary?: Canary }, input: NodeJS.ReadStream = process.stdin): boolean {
+export function checkPaceNeedsTerminal(
+  options: { step: boolean; canary?: Canary },
+  input: NodeJS.ReadStream = process.stdin,
+): boolean {
   const asks = options.step ? '--step' : options.canary && 'confirm' in options.canary ? '--canary confirm' : undefined;
   if (!asks) return false;
-  if (process.env.TEAMCITY_VERSION) throw new ConfigError(asks, 'asks at a terminal, and a TeamCity build never prompts: use --canary <duration> to pause after the first batch');
-  if (!input.isTTY) throw new ConfigError(asks, 'asks at a terminal, and standard input is not one: use --canary <duration> to pause after the first batch');
+  if (process.env.TEAMCITY_VERSION)
+    throw new ConfigError(
+      asks,
+      'asks at a terminal, and a TeamCity build never prompts: use --canary <duration> to pause after the first batch',
+    );
+  if (!input.isTTY)
+    throw new ConfigError(
+      asks,
+      'asks at a terminal, and standard input is not one: use --canary <duration> to pause after the first batch',
+    );
   return true;
 }
 
-export function pace(options: PaceOptions): ((batch: { index: number; of: number; hosts: string[]; previous?: string[] }) => Promise<boolean>) | undefined {
+export function pace(
+  options: PaceOptions,
+): ((batch: { index: number; of: number; hosts: string[]; previous?: string[] }) => Promise<boolean>) | undefined {
   const { canary, events, interrupt } = options;
   if (!options.step && !canary) return undefined;
   let asking = options.step;
@@ -49,16 +64,24 @@ export function pace(options: PaceOptions): ((batch: { index: number; of: number
     if (index === 2 && canary && previous) {
       const first = previous.join(', ');
       if ('watchMs' in canary) {
-        await events.step({}, `canary: watch ${first} for ${formatDuration(canary.watchMs)}`, () => sleep(canary.watchMs, interrupt.stopSignal));
+        await events.step({}, `canary: watch ${first} for ${formatDuration(canary.watchMs)}`, () =>
+          sleep(canary.watchMs, interrupt.stopSignal),
+        );
         if (interrupt.stopRequested) return false;
       } else {
-        const answer = await ask(`canary ${first} is live on the new image. Go on with the other ${of - 1} batch${of - 1 === 1 ? '' : 'es'}? [y/N] `, interrupt);
+        const answer = await ask(
+          `canary ${first} is live on the new image. Go on with the other ${of - 1} batch${of - 1 === 1 ? '' : 'es'}? [y/N] `,
+          interrupt,
+        );
         if (answer !== 'y' && answer !== 'yes') return false;
       }
     }
     if (!asking) return true;
     for (;;) {
-      const answer = await ask(`batch ${index}/${of} (${hosts.join(', ')}): deploy? [y]es, [n]o: stop here, [c]ontinue without asking: `, interrupt);
+      const answer = await ask(
+        `batch ${index}/${of} (${hosts.join(', ')}): deploy? [y]es, [n]o: stop here, [c]ontinue without asking: `,
+        interrupt,
+      );
       if (answer === 'y' || answer === 'yes') return true;
       if (answer === 'c' || answer === 'continue') {
         asking = false;

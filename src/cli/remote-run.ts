@@ -22,8 +22,13 @@ export function parseRemoteRun(branch: string | undefined): RemoteRun | undefine
 
 /** A valid Docker tag from the branch and commit: `<user>-<feature>-<commit12>`, at most 128 characters. */
 export function remoteRunTag(run: RemoteRun, commit: string): string {
-  if (!/^[0-9a-f]{7,40}$/i.test(commit)) throw new ConfigError('--commit', `${JSON.stringify(commit)} is not a git commit hash`);
-  const head = `${run.user}-${run.feature}`.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[.-]+/, '').slice(0, 128 - 13).replace(/[.-]+$/, '');
+  if (!/^[0-9a-f]{7,40}$/i.test(commit))
+    throw new ConfigError('--commit', `${JSON.stringify(commit)} is not a git commit hash`);
+  const head = `${run.user}-${run.feature}`
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 128 - 13)
+    .replace(/[.-]+$/, '');
   return `${head}-${commit.slice(0, 12).toLowerCase()}`;
 }
 
@@ -33,11 +38,27 @@ export function remoteRunTag(run: RemoteRun, commit: string): string {
  * deployment (`remote-run/production/x`) is refused like an explicit `--deployment production`, and so
  * is any deployment other than the user's own, unless `force` (`--force-shared`).
  */
-export function personalDeployment(run: RemoteRun, requested: string | undefined, shared: readonly string[], force: boolean, source = 'the branch', personal?: readonly string[]): string {
+export function personalDeployment(
+  run: RemoteRun,
+  requested: string | undefined,
+  shared: readonly string[],
+  force: boolean,
+  source = 'the branch',
+  personal?: readonly string[],
+): string {
   const target = requested ?? run.user;
   if (force) return target;
   if (requested === undefined || requested === run.user) {
-    const meant = !personal || personal.some((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(run.user));
+    const meant =
+      !personal ||
+      personal.some((p) =>
+        new RegExp(
+          `^${p
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '.*')
+            .replace(/\?/g, '.')}$`,
+        ).test(run.user),
+      );
     if (!shared.includes(run.user) && meant) return run.user;
     if (!meant) {
       throw new ConfigError(
@@ -50,7 +71,9 @@ export function personalDeployment(run: RemoteRun, requested: string | undefined
       `${run.branch} (from ${source}) is a personal build of user "${run.user}", and "${run.user}" is a shared deployment (${shared.join(', ')}), nobody's own: a personal build never deploys there. Add --force-shared if this is really meant.`,
     );
   }
-  const why = shared.includes(requested) ? `"${requested}" is a shared deployment (${shared.join(', ')})` : `"${requested}" is not ${run.user}'s own deployment`;
+  const why = shared.includes(requested)
+    ? `"${requested}" is a shared deployment (${shared.join(', ')})`
+    : `"${requested}" is not ${run.user}'s own deployment`;
   throw new ConfigError(
     '--deployment',
     `a build of ${run.branch} deploys into deployment "${run.user}" only; ${why}. Drop --deployment to deploy into "${run.user}", or add --force-shared if this is really meant.`,
@@ -70,7 +93,8 @@ export function teamcityBranch(env: NodeJS.ProcessEnv = process.env): { branch: 
   const configFile = build.get('teamcity.configuration.properties.file');
   if (!configFile) return undefined;
   const config = readProperties(configFile);
-  const branch = config.get('teamcity.build.branch') ?? [...config].find(([k]) => k.startsWith('teamcity.build.vcs.branch.'))?.[1];
+  const branch =
+    config.get('teamcity.build.branch') ?? [...config].find(([k]) => k.startsWith('teamcity.build.vcs.branch.'))?.[1];
   return branch ? { branch, source: `teamcity.build.branch in ${configFile}` } : undefined;
 }
 
@@ -90,7 +114,8 @@ export function parseProperties(text: string): Map<string, string> {
     let line = lines[i]!.replace(/^[ \t\f]+/, '');
     if (!line || line.startsWith('#') || line.startsWith('!')) continue;
     // An odd number of trailing backslashes continues the line.
-    while (/(^|[^\\])(\\\\)*\\$/.test(line) && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i]!.replace(/^[ \t\f]+/, '');
+    while (/(^|[^\\])(\\\\)*\\$/.test(line) && i + 1 < lines.length)
+      line = line.slice(0, -1) + lines[++i]!.replace(/^[ \t\f]+/, '');
     const m = /^((?:\\.|[^\\:= \t\f])*)[ \t\f]*[:=]?[ \t\f]*(.*)$/s.exec(line)!;
     props.set(unescapeProperty(m[1]!), unescapeProperty(m[2]!));
   }
@@ -99,6 +124,8 @@ export function parseProperties(text: string): Map<string, string> {
 
 function unescapeProperty(s: string): string {
   return s.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, e: string) =>
-    e.length === 5 ? String.fromCharCode(Number.parseInt(e.slice(1), 16)) : ({ t: '\t', n: '\n', r: '\r', f: '\f' } as Record<string, string>)[e] ?? e,
+    e.length === 5
+      ? String.fromCharCode(Number.parseInt(e.slice(1), 16))
+      : (({ t: '\t', n: '\n', r: '\r', f: '\f' } as Record<string, string>)[e] ?? e),
   );
 }

@@ -22,7 +22,11 @@ export interface StateCommandOptions {
 }
 
 async function withStore<T>(options: StateCommandOptions, fn: (store: StateStore) => Promise<T>): Promise<T> {
-  const config = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
+  const config = await loadConfig({
+    file: options.configFile,
+    deployment: options.deployment,
+    extraVars: [...options.extraVars],
+  });
   using store = await openStateStore(config);
   return await fn(store);
 }
@@ -32,7 +36,9 @@ export function runLockStatus(options: StateCommandOptions): Promise<number> {
     const [lock, journal] = await Promise.all([inspectLock(store), readJournal(store)]);
     const open = openEntries(journal?.doc);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ ...(lock ? lockJson(lock) : { locked: false }), journal: journal ? { run: journal.doc.run, open } : null })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ ...(lock ? lockJson(lock) : { locked: false }), journal: journal ? { run: journal.doc.run, open } : null })}\n`,
+      );
       return ExitCode.Ok;
     }
     if (!lock) say(`${store.label}: not locked (${store.url('lock.json')})\n`);
@@ -41,14 +47,22 @@ export function runLockStatus(options: StateCommandOptions): Promise<number> {
       say(`last renewed ${formatDuration(lock.silentMs)} ago (${store.url('lock.json')})\n`);
     }
     // A live run's open entries are its work in progress; a dead run's are what recover undoes.
-    if (journal && open.length) say(lock && !lock.stale ? `in progress:\n${open.map((e) => `  - ${e.what}`).join('\n')}\n` : `${describeUnfinished(store, journal.doc)}\n`);
+    if (journal && open.length)
+      say(
+        lock && !lock.stale
+          ? `in progress:\n${open.map((e) => `  - ${e.what}`).join('\n')}\n`
+          : `${describeUnfinished(store, journal.doc)}\n`,
+      );
     return ExitCode.Ok;
   });
 }
 
 export function runLockRelease(options: StateCommandOptions & { readonly force: boolean }): Promise<number> {
   if (!options.force) {
-    throw new ConfigError('--force', "releasing a lock can let two runs change the fleet at once: check that its holder is gone (baton lock status), then add --force");
+    throw new ConfigError(
+      '--force',
+      'releasing a lock can let two runs change the fleet at once: check that its holder is gone (baton lock status), then add --force',
+    );
   }
   return withStore(options, async (store) => {
     const released = await forceRelease(store);
@@ -56,7 +70,9 @@ export function runLockRelease(options: StateCommandOptions & { readonly force: 
     else if (!released) say(`${store.label}: not locked, nothing to release\n`);
     else {
       const note = released.stale ? '' : '; it was not stale: that run still thinks it holds it';
-      say(`released the lock ${released.record.holder} held since ${released.record.startedAt} (${released.record.command})${note}\n`);
+      say(
+        `released the lock ${released.record.holder} held since ${released.record.startedAt} (${released.record.command})${note}\n`,
+      );
       // Released either way; a journal this Baton cannot read is said, not an error of the release.
       const journal = await readJournal(store).catch((error: unknown) => {
         if (!(error instanceof UnreadableJournalError)) throw error;
@@ -73,7 +89,11 @@ export function runHistory(options: StateCommandOptions & { readonly last: numbe
   return withStore(options, async (store) => {
     const [entries, lock] = await Promise.all([readHistory(store, options.last), inspectLock(store)]);
     // A `running` entry whose run no longer holds a live lock was killed before it could record its end.
-    const settled = entries.map((e) => (e.outcome === 'running' && (lock?.record.id !== e.id || lock.stale) ? { ...e, outcome: 'did not finish' as const } : e));
+    const settled = entries.map((e) =>
+      e.outcome === 'running' && (lock?.record.id !== e.id || lock.stale)
+        ? { ...e, outcome: 'did not finish' as const }
+        : e,
+    );
     if (options.json) {
       for (const e of settled) process.stdout.write(`${JSON.stringify(e)}\n`);
       return ExitCode.Ok;
@@ -82,10 +102,21 @@ export function runHistory(options: StateCommandOptions & { readonly last: numbe
       say(`${store.label}: no run recorded yet (${store.url('history/')})\n`);
       return ExitCode.Ok;
     }
-    const rows = settled.map((e) => [e.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.kind, e.deployer, imageChange(e), hostCount(e), e.outcome, e.ms === undefined ? '' : `${(e.ms / 1000).toFixed(1)}s`]);
+    const rows = settled.map((e) => [
+      e.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      e.kind,
+      e.deployer,
+      imageChange(e),
+      hostCount(e),
+      e.outcome,
+      e.ms === undefined ? '' : `${(e.ms / 1000).toFixed(1)}s`,
+    ]);
     say(textTable([['STARTED', 'KIND', 'BY', 'IMAGE', 'HOSTS', 'RESULT', 'TOOK'], ...rows]));
     for (const e of settled) {
-      const problems = [...(e.error ? [e.error] : []), ...e.hosts.filter((h) => h.error).map((h) => `${h.host}: ${h.error}`)];
+      const problems = [
+        ...(e.error ? [e.error] : []),
+        ...e.hosts.filter((h) => h.error).map((h) => `${h.host}: ${h.error}`),
+      ];
       for (const p of problems) say(`  ${e.startedAt} ${p}\n`);
     }
     return ExitCode.Ok;
@@ -94,7 +125,12 @@ export function runHistory(options: StateCommandOptions & { readonly last: numbe
 
 function imageChange(e: Pick<HistoryEntry, 'kind' | 'image' | 'hosts'>): string {
   const before = [...new Set(e.hosts.flatMap((h) => (h.oldImage ? [h.oldImage] : [])))];
-  const after = e.kind === 'rollback' ? [...new Set(e.hosts.filter((h) => h.result === 'deployed').map((h) => h.newImage))] : e.image ? [e.image] : [];
+  const after =
+    e.kind === 'rollback'
+      ? [...new Set(e.hosts.filter((h) => h.result === 'deployed').map((h) => h.newImage))]
+      : e.image
+        ? [e.image]
+        : [];
   if (!before.length) return after.join(', ') || '-';
   return `${before.join(', ')} -> ${after.join(', ') || '-'}`;
 }

@@ -41,7 +41,11 @@ export interface HostStatus {
 }
 
 export async function runStatus(options: StatusCommandOptions): Promise<number> {
-  const loaded = await loadConfig({ file: options.configFile, deployment: options.deployment, extraVars: [...options.extraVars] });
+  const loaded = await loadConfig({
+    file: options.configFile,
+    deployment: options.deployment,
+    extraVars: [...options.extraVars],
+  });
   using aws = createAwsClients(awsSettings(loaded));
   using source = await hostSource(loaded, options.inventoryFile, () => aws, options.deployment);
   const config = source.config;
@@ -59,7 +63,12 @@ export async function runStatus(options: StatusCommandOptions): Promise<number> 
       const [live, previous, states] = await Promise.all([
         inspectLive(remote, name),
         inspectLive(remote, previousName(name)),
-        Promise.all((host.instanceId ? (memberships.get(host.instanceId) ?? []) : []).map(async (m) => ({ name: describeMembership(m), state: (await lbs.state(host.instanceId!, m)).state }))),
+        Promise.all(
+          (host.instanceId ? (memberships.get(host.instanceId) ?? []) : []).map(async (m) => ({
+            name: describeMembership(m),
+            state: (await lbs.state(host.instanceId!, m)).state,
+          })),
+        ),
       ]);
       return {
         host: host.name,
@@ -86,7 +95,8 @@ export async function runStatus(options: StatusCommandOptions): Promise<number> 
       }),
     ]);
     if (lock) say(`\n${describeHeld(store, lock)}\n`);
-    if (journal && openEntries(journal.doc).length && (!lock || lock.stale)) say(`\n${describeUnfinished(store, journal.doc)}\n`);
+    if (journal && openEntries(journal.doc).length && (!lock || lock.stale))
+      say(`\n${describeUnfinished(store, journal.doc)}\n`);
   }
   return ExitCode.Ok;
 }

@@ -20,7 +20,10 @@ function readInput(file: string): string {
   try {
     return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (error) {
-    throw new ConfigError('', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new ConfigError(
+      '',
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+    );
   }
 }
 
@@ -37,13 +40,25 @@ function writeOutput(file: string, text: string | Buffer): void {
 
 async function encryptingSecret(encryptVaultId: string | undefined): Promise<VaultSecret> {
   const secrets = await vaultPasswords();
-  if (!secrets.length) throw new ConfigError('--vault-password-file', 'no vault password given: use --vault-password-file, --vault-id or ANSIBLE_VAULT_PASSWORD_FILE');
+  if (!secrets.length)
+    throw new ConfigError(
+      '--vault-password-file',
+      'no vault password given: use --vault-password-file, --vault-id or ANSIBLE_VAULT_PASSWORD_FILE',
+    );
   if (encryptVaultId) {
     const chosen = secrets.find((s) => s.label === encryptVaultId);
-    if (!chosen) throw new ConfigError('--encrypt-vault-id', `${JSON.stringify(encryptVaultId)} is not among the vault ids given (${secrets.map((s) => s.label).join(', ')})`);
+    if (!chosen)
+      throw new ConfigError(
+        '--encrypt-vault-id',
+        `${JSON.stringify(encryptVaultId)} is not among the vault ids given (${secrets.map((s) => s.label).join(', ')})`,
+      );
     return chosen;
   }
-  if (secrets.length > 1) throw new ConfigError('--encrypt-vault-id', `${secrets.length} vault ids were given (${secrets.map((s) => s.label).join(', ')}): say which to encrypt with`);
+  if (secrets.length > 1)
+    throw new ConfigError(
+      '--encrypt-vault-id',
+      `${secrets.length} vault ids were given (${secrets.map((s) => s.label).join(', ')}): say which to encrypt with`,
+    );
   return secrets[0]!;
 }
 
@@ -94,8 +109,12 @@ export interface EncryptStringOptions {
 
 export async function runVaultEncryptString(o: EncryptStringOptions): Promise<number> {
   const secret = await encryptingSecret(o.encryptVaultId);
-  const items: { name?: string; value: string }[] = o.strings.map((value, i) => ({ ...(o.names[i] !== undefined && { name: o.names[i] }), value }));
-  if (o.stdinName !== undefined || !items.length) items.push({ ...(o.stdinName !== undefined && { name: o.stdinName }), value: readInput('-') });
+  const items: { name?: string; value: string }[] = o.strings.map((value, i) => ({
+    ...(o.names[i] !== undefined && { name: o.names[i] }),
+    value,
+  }));
+  if (o.stdinName !== undefined || !items.length)
+    items.push({ ...(o.stdinName !== undefined && { name: o.stdinName }), value: readInput('-') });
   if (items.some((i) => !i.value)) throw new ConfigError('', 'the string to encrypt is empty');
   process.stdout.write(items.map((i) => vaultedYamlValue(encryptVault(i.value, secret), i.name)).join('\n'));
   process.stderr.write('Encryption successful\n');

@@ -35,15 +35,36 @@ export interface LoadOptions {
 export const DEFAULT_SHARED: readonly string[] = ['integration', 'production'];
 
 /** Auto Scaling's processes; the default suspends those that launch, terminate or re-register instances. */
-export const SCALING_PROCESSES = ['Launch', 'Terminate', 'AddToLoadBalancer', 'AlarmNotification', 'AZRebalance', 'HealthCheck', 'InstanceRefresh', 'ReplaceUnhealthy', 'ScheduledActions'] as const;
-const DEFAULT_PROCESSES = ['Launch', 'Terminate', 'AddToLoadBalancer', 'AZRebalance', 'HealthCheck', 'ReplaceUnhealthy'];
+export const SCALING_PROCESSES = [
+  'Launch',
+  'Terminate',
+  'AddToLoadBalancer',
+  'AlarmNotification',
+  'AZRebalance',
+  'HealthCheck',
+  'InstanceRefresh',
+  'ReplaceUnhealthy',
+  'ScheduledActions',
+] as const;
+const DEFAULT_PROCESSES = [
+  'Launch',
+  'Terminate',
+  'AddToLoadBalancer',
+  'AZRebalance',
+  'HealthCheck',
+  'ReplaceUnhealthy',
+];
 
 export async function loadConfig(options: LoadOptions & { readonly file: string }): Promise<DeployConfig> {
   let text: string;
   try {
     text = readFileSync(options.file, 'utf8');
   } catch (error) {
-    throw new ConfigError('', `cannot read the configuration: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, options.file);
+    throw new ConfigError(
+      '',
+      `cannot read the configuration: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+      options.file,
+    );
   }
   // A whole file encrypted with ansible-vault, or `!vault` values in it: passwords are read only then.
   if (isVaulted(text)) text = decryptVault(text, await vaultPasswords(), options.file).toString('utf8');
@@ -72,17 +93,30 @@ async function resolveVaultReferences(config: DeployConfig): Promise<DeployConfi
     for (const { setting, ref } of wanted) {
       const value = await vault.read(ref);
       // A secret file may hold lines (a certificate); an env value or a password may not.
-      if (!setting.startsWith('container.secretFiles.') && /[\r\n\0]/.test(value)) throw new ConfigError(setting, `the value read from vault:${ref.path}#${ref.key} holds a line break or NUL, which Baton cannot pass on`, config.source);
+      if (!setting.startsWith('container.secretFiles.') && /[\r\n\0]/.test(value))
+        throw new ConfigError(
+          setting,
+          `the value read from vault:${ref.path}#${ref.key} holds a line break or NUL, which Baton cannot pass on`,
+          config.source,
+        );
       registerSecret(value, `${setting} (vault:${ref.path}#${ref.key})`);
       read.set(setting, value);
     }
   } finally {
     vault.close();
   }
-  const env = Object.fromEntries(Object.entries(config.container.env).map(([k, v]) => [k, read.get(`container.env.${k}`) ?? v]));
-  const secretFiles = Object.fromEntries(Object.entries(config.container.secretFiles).map(([k, v]) => [k, read.get(`container.secretFiles.${k}`) ?? v]));
+  const env = Object.fromEntries(
+    Object.entries(config.container.env).map(([k, v]) => [k, read.get(`container.env.${k}`) ?? v]),
+  );
+  const secretFiles = Object.fromEntries(
+    Object.entries(config.container.secretFiles).map(([k, v]) => [k, read.get(`container.secretFiles.${k}`) ?? v]),
+  );
   const password = read.get('registry.password');
-  return deepFreeze({ ...config, container: { ...config.container, env, secretFiles }, ...(config.registry && password && { registry: { ...config.registry, password } }) });
+  return deepFreeze({
+    ...config,
+    container: { ...config.container, env, secretFiles },
+    ...(config.registry && password && { registry: { ...config.registry, password } }),
+  });
 }
 
 /** `--serial` as given on the command line: a count, or a percentage (or ramp) the configuration checks. */
@@ -104,27 +138,46 @@ export function parseConfig(text: string, source: string, options: LoadOptions):
   const deployments = file.deployments;
   const names = isObject(deployments) ? Object.keys(deployments) : [];
   if (!names.includes(options.deployment)) {
-    throw new ConfigError('deployments', `deployment ${JSON.stringify(options.deployment)} is not defined (${names.length ? `deployments: ${names.join(', ')}` : 'the file defines none'})`, source);
+    throw new ConfigError(
+      'deployments',
+      `deployment ${JSON.stringify(options.deployment)} is not defined (${names.length ? `deployments: ${names.join(', ')}` : 'the file defines none'})`,
+      source,
+    );
   }
   const { deployments: _, ...base } = file;
   const overlay = (deployments as Record<string, unknown>)[options.deployment] ?? {};
-  if (!isObject(overlay)) throw new ConfigError(`deployments.${options.deployment}`, `${show(overlay)} is not a mapping of settings`, source);
+  if (!isObject(overlay))
+    throw new ConfigError(`deployments.${options.deployment}`, `${show(overlay)} is not a mapping of settings`, source);
 
   // Where each value came from, so an error says "deployments.integration.rollout.serial" or "-e".
   const origins = options.origins ?? new Map<string, Origin>();
-  const layer = (target: Record<string, unknown>, value: Record<string, unknown>, origin: Origin) => deepMerge(target, value, '', origins, origin);
+  const layer = (target: Record<string, unknown>, value: Record<string, unknown>, origin: Origin) =>
+    deepMerge(target, value, '', origins, origin);
   const merged: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   layer(merged, base, { source, prefix: '' });
   layer(merged, overlay, { source, prefix: `deployments.${options.deployment}.` });
-  if (options.overrides) layer(merged, structuredClone(options.overrides) as Record<string, unknown>, { source: 'command line', prefix: '' });
+  if (options.overrides)
+    layer(merged, structuredClone(options.overrides) as Record<string, unknown>, {
+      source: 'command line',
+      prefix: '',
+    });
   // Anything under container, registry or vault may be a secret: errors name the setting, never echo the value.
-  for (const extra of options.extraVars ?? []) layer(merged, parseExtraVar(extra), { source: `-e ${isSecretExtraVar(extra) ? extra.replace(/=[\s\S]*$/, '=***') : extra}`, prefix: '' });
+  for (const extra of options.extraVars ?? [])
+    layer(merged, parseExtraVar(extra), {
+      source: `-e ${isSecretExtraVar(extra) ? extra.replace(/=[\s\S]*$/, '=***') : extra}`,
+      prefix: '',
+    });
 
   const issues: Issue[] = [];
   const config = build(new Reader(merged, origins, issues, { source, prefix: '' }), source, options.deployment);
   if (issues.length) {
     const lines = issues.map((i) => `${i.origin.source}: ${i.origin.prefix}${i.path}: ${i.problem}`);
-    throw new ConfigError('', lines.length === 1 ? lines[0]! : `${lines.length} problems in the configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    throw new ConfigError(
+      '',
+      lines.length === 1
+        ? lines[0]!
+        : `${lines.length} problems in the configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`,
+    );
   }
   return deepFreeze(config);
 }
@@ -135,36 +188,103 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     const expanded = p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
     return isAbsolute(expanded) ? expanded : resolve(dir, expanded);
   };
-  r.known(['region', 'stack', 'release', 'aws', 'ssh', 'container', 'health', 'autoscaling', 'alarms', 'sharedDeployments', 'personalDeployments', 'rollout', 'timeouts', 'state', 'vault', 'registry']);
+  r.known([
+    'region',
+    'stack',
+    'release',
+    'aws',
+    'ssh',
+    'container',
+    'health',
+    'autoscaling',
+    'alarms',
+    'sharedDeployments',
+    'personalDeployments',
+    'rollout',
+    'timeouts',
+    'state',
+    'vault',
+    'registry',
+  ]);
 
   const aws = r.child('aws');
   aws.known(['endpoint', 'profile', 'maxAttempts']);
-  const endpoint = aws.string('endpoint', { optional: true, check: (v) => (/^https?:\/\/[^\s/]+/.test(v) ? undefined : 'is not an http(s) URL') });
+  const endpoint = aws.string('endpoint', {
+    optional: true,
+    check: (v) => (/^https?:\/\/[^\s/]+/.test(v) ? undefined : 'is not an http(s) URL'),
+  });
   const profile = aws.string('profile', { optional: true });
   const maxAttempts = aws.integer('maxAttempts', { optional: true, min: 1, max: 20 });
 
   const ssh = r.child('ssh');
-  ssh.known(['user', 'port', 'identityFile', 'knownHosts', 'acceptNewHostKeys', 'bastion', 'connectTimeout', 'commandTimeout', 'keepaliveInterval', 'maxChannels', 'config']);
+  ssh.known([
+    'user',
+    'port',
+    'identityFile',
+    'knownHosts',
+    'acceptNewHostKeys',
+    'bastion',
+    'connectTimeout',
+    'commandTimeout',
+    'keepaliveInterval',
+    'maxChannels',
+    'config',
+  ]);
   const user = ssh.string('user', { fallback: userInfo().username });
   const bastion = ssh.has('bastion') ? ssh.child('bastion') : undefined;
   bastion?.known(['host', 'port', 'user']);
   // A setting would accept new keys on every run, silently: only the flag may, for one run.
-  if (ssh.has('acceptNewHostKeys')) ssh.problem('acceptNewHostKeys', 'is taken only from the --accept-new-host-keys flag, for one run, never from a file or -e');
+  if (ssh.has('acceptNewHostKeys'))
+    ssh.problem(
+      'acceptNewHostKeys',
+      'is taken only from the --accept-new-host-keys flag, for one run, never from a file or -e',
+    );
 
   const container = r.child('container');
-  container.known(['name', 'ports', 'env', 'volumes', 'restart', 'stopTimeout', 'labels', 'keepImages', 'secretFiles', 'secretFilesDir']);
-  const secretFilesDir = container.string('secretFilesDir', { optional: true, check: (v) => (/^\/[A-Za-z0-9._@+\/-]*[^/]$/.test(v) && !/(^|\/)\.\.(\/|$)/.test(v) ? undefined : 'is not an absolute path on the hosts (like /run/baton-secrets)') });
+  container.known([
+    'name',
+    'ports',
+    'env',
+    'volumes',
+    'restart',
+    'stopTimeout',
+    'labels',
+    'keepImages',
+    'secretFiles',
+    'secretFilesDir',
+  ]);
+  const secretFilesDir = container.string('secretFilesDir', {
+    optional: true,
+    check: (v) =>
+      /^\/[A-Za-z0-9._@+\/-]*[^/]$/.test(v) && !/(^|\/)\.\.(\/|$)/.test(v)
+        ? undefined
+        : 'is not an absolute path on the hosts (like /run/baton-secrets)',
+  });
   if (container.has('secretFiles') && !secretFilesDir) {
-    container.problem('secretFilesDir', 'is required with secretFiles: a tmpfs folder on the hosts that outlives SSH sessions, like /run/baton-secrets (an fstab line: tmpfs /run/baton-secrets tmpfs mode=0700,uid=deploy,size=1m 0 0)');
+    container.problem(
+      'secretFilesDir',
+      'is required with secretFiles: a tmpfs folder on the hosts that outlives SSH sessions, like /run/baton-secrets (an fstab line: tmpfs /run/baton-secrets tmpfs mode=0700,uid=deploy,size=1m 0 0)',
+    );
   }
-  const volumes = container.strings('volumes', { fallback: [], check: (v) => (v.split(':').length >= 2 ? undefined : 'is not SOURCE:TARGET[:OPTIONS]') });
+  const volumes = container.strings('volumes', {
+    fallback: [],
+    check: (v) => (v.split(':').length >= 2 ? undefined : 'is not SOURCE:TARGET[:OPTIONS]'),
+  });
 
   const health = r.child('health');
   health.known(['http', 'command', 'timeout', 'interval', 'healthyThreshold']);
   const http = health.has('http') ? health.child('http') : undefined;
   http?.known(['port', 'path', 'status']);
-  const command = health.has('command') ? health.strings('command', { check: (v) => (v ? undefined : 'is empty') }) : undefined;
-  if (!http === !command) health.problem('', http ? 'set either http or command, not both' : 'set http ({ port, path }) or command ([argv]) to say how a new container is checked');
+  const command = health.has('command')
+    ? health.strings('command', { check: (v) => (v ? undefined : 'is empty') })
+    : undefined;
+  if (!http === !command)
+    health.problem(
+      '',
+      http
+        ? 'set either http or command, not both'
+        : 'set http ({ port, path }) or command ([argv]) to say how a new container is checked',
+    );
   if (command && command.length === 0) health.problem('command', 'is an empty list');
 
   const autoscaling = r.child('autoscaling');
@@ -177,12 +297,17 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
   const state = r.child('state');
   state.known(['bucket', 'directory', 'prefix', 'region', 'staleAfter']);
   const stateRegion = state.string('region', { optional: true });
-  const stateBucket = state.string('bucket', { optional: true, check: (v) => (/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) ? undefined : 'is not an S3 bucket name') });
+  const stateBucket = state.string('bucket', {
+    optional: true,
+    check: (v) => (/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) ? undefined : 'is not an S3 bucket name'),
+  });
 
   return {
     source,
     deployment,
-    region: r.string('region', { check: (v) => (/^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'is not an AWS region (like eu-west-1)') }),
+    region: r.string('region', {
+      check: (v) => (/^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'is not an AWS region (like eu-west-1)'),
+    }),
     stack: r.string('stack', { check: safeName }),
     release: r.string('release', { check: safeName }),
     aws: { ...(endpoint && { endpoint }), ...(profile && { profile }), ...(maxAttempts && { maxAttempts }) },
@@ -210,23 +335,52 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       given: (['user', 'port', 'identityFile', 'knownHosts'] as const).filter((k) => ssh.has(k)),
     },
     container: {
-      name: container.string('name', { fallback: 'live', check: (v) => (/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(v) ? undefined : 'is not a valid container name') }),
-      ports: container.strings('ports', { fallback: [], check: (v) => (/^(\d{1,3}(\.\d{1,3}){3}:)?(\d{1,5}:)?\d{1,5}(\/(tcp|udp))?$/.test(v) ? undefined : 'is not a port mapping (like 8080:8080)') }),
-      env: container.map('env', { fallback: {}, key: /^[A-Za-z_][A-Za-z0-9_]*$/, value: (v, key) => checkEnvValue(expandEnv(v, `container.env.${key}`)), secret: true }),
+      name: container.string('name', {
+        fallback: 'live',
+        check: (v) => (/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(v) ? undefined : 'is not a valid container name'),
+      }),
+      ports: container.strings('ports', {
+        fallback: [],
+        check: (v) =>
+          /^(\d{1,3}(\.\d{1,3}){3}:)?(\d{1,5}:)?\d{1,5}(\/(tcp|udp))?$/.test(v)
+            ? undefined
+            : 'is not a port mapping (like 8080:8080)',
+      }),
+      env: container.map('env', {
+        fallback: {},
+        key: /^[A-Za-z_][A-Za-z0-9_]*$/,
+        value: (v, key) => checkEnvValue(expandEnv(v, `container.env.${key}`)),
+        secret: true,
+      }),
       volumes: volumes.includes('/dev/log:/dev/log') ? volumes : [...volumes, '/dev/log:/dev/log'],
-      restart: container.oneOf('restart', ['no', 'always', 'unless-stopped', 'on-failure'] as const, { fallback: 'unless-stopped' }),
+      restart: container.oneOf('restart', ['no', 'always', 'unless-stopped', 'on-failure'] as const, {
+        fallback: 'unless-stopped',
+      }),
       stopTimeout: container.duration('stopTimeout', { fallback: 10_000 }),
       labels: container.map('labels', { fallback: {} }),
       keepImages: container.integer('keepImages', { fallback: 2, min: 0, max: 100 }),
       // Keys are absolute paths in the container (no `:` or `,`, which docker's -v would misread), values secrets.
       ...(secretFilesDir && { secretFilesDir }),
-      secretFiles: container.map('secretFiles', { fallback: {}, key: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._@+\/-]+$/, value: (v, key) => expandEnv(v, `container.secretFiles.${key}`), secret: true }),
+      secretFiles: container.map('secretFiles', {
+        fallback: {},
+        key: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._@+\/-]+$/,
+        value: (v, key) => expandEnv(v, `container.secretFiles.${key}`),
+        secret: true,
+      }),
     },
     health: {
       ...(http && {
         http: {
           port: http.integer('port', { min: 1, max: 65535 }),
-          path: http.string('path', { fallback: '/health', check: (v) => (!v.startsWith('/') ? 'must start with /' : /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/.test(v) && !/%(?![0-9A-Fa-f]{2})/.test(v) ? undefined : 'is not a URL path: percent-encode spaces and other characters (%20)') }),
+          path: http.string('path', {
+            fallback: '/health',
+            check: (v) =>
+              !v.startsWith('/')
+                ? 'must start with /'
+                : /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/.test(v) && !/%(?![0-9A-Fa-f]{2})/.test(v)
+                  ? undefined
+                  : 'is not a URL path: percent-encode spaces and other characters (%20)',
+          }),
           status: http.integer('status', { fallback: 200, min: 100, max: 599 }),
         },
       }),
@@ -238,7 +392,10 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     autoscaling: {
       processes: autoscaling.strings('processes', {
         fallback: DEFAULT_PROCESSES,
-        check: (v) => ((SCALING_PROCESSES as readonly string[]).includes(v) ? undefined : `is not an Auto Scaling process (${SCALING_PROCESSES.join(', ')})`),
+        check: (v) =>
+          (SCALING_PROCESSES as readonly string[]).includes(v)
+            ? undefined
+            : `is not an Auto Scaling process (${SCALING_PROCESSES.join(', ')})`,
       }),
     },
     alarms: r.strings('alarms', { fallback: [] }),
@@ -264,7 +421,10 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
     state: {
       ...(stateBucket && { bucket: stateBucket }),
       directory: path(state.string('directory', { fallback: defaultStateDirectory() })),
-      prefix: state.string('prefix', { fallback: 'baton', check: (v) => (/^[^/].*[^/]$|^[^/]$/.test(v) ? undefined : 'must not start or end with /') }),
+      prefix: state.string('prefix', {
+        fallback: 'baton',
+        check: (v) => (/^[^/].*[^/]$|^[^/]$/.test(v) ? undefined : 'must not start or end with /'),
+      }),
       ...(stateRegion && { region: stateRegion }),
       staleAfter: state.duration('staleAfter', { fallback: 120_000, min: 1_000 }),
     },
@@ -276,12 +436,17 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
 function registrySettings(g: Reader): RegistrySettings {
   g.known(['server', 'username', 'password', 'ecr']);
   const ecr = g.boolean('ecr', { fallback: false });
-  const server = g.string('server', { optional: true, check: (v) => (/^[A-Za-z0-9.-]+(:\d+)?$/.test(v) ? undefined : 'is not a registry host (like registry.example.com:5000)') });
+  const server = g.string('server', {
+    optional: true,
+    check: (v) =>
+      /^[A-Za-z0-9.-]+(:\d+)?$/.test(v) ? undefined : 'is not a registry host (like registry.example.com:5000)',
+  });
   const username = g.string('username', { optional: true });
   // The password is a secret: never quoted in a problem; ${VAR} is read from Baton's environment.
   const password = g.secret('password', (v) => checkEnvValue(expandEnv(v, 'registry.password')));
   if (ecr && (username || password)) g.problem('ecr', 'takes no username or password: the token comes from ECR');
-  if (!ecr && (!username || !password)) g.problem(username ? 'password' : 'username', 'is needed to log in (or set ecr: true for Amazon ECR)');
+  if (!ecr && (!username || !password))
+    g.problem(username ? 'password' : 'username', 'is needed to log in (or set ecr: true for Amazon ECR)');
   return { ...optional('server', server), ...optional('username', username), ...optional('password', password), ecr };
 }
 
@@ -289,11 +454,14 @@ function vaultSettings(v: Reader, path: (p: string) => string): VaultSettings {
   v.known(['address', 'namespace', 'caCert', 'auth']);
   const auth = v.has('auth') ? v.child('auth') : undefined;
   auth?.known(['method', 'mount', 'roleId', 'roleIdFile', 'secretIdFile', 'role', 'serverIdHeader']);
-  const opt = (r: Reader | undefined, key: string, check?: (s: string) => string | undefined) => r?.string(key, { optional: true, ...(check && { check }) });
+  const opt = (r: Reader | undefined, key: string, check?: (s: string) => string | undefined) =>
+    r?.string(key, { optional: true, ...(check && { check }) });
   const address = opt(v, 'address', (s) => (/^https?:\/\/[^\s/]+/.test(s) ? undefined : 'is not an http(s) URL'));
   const namespace = opt(v, 'namespace');
   const caCert = opt(v, 'caCert');
-  const method = auth?.has('method') ? auth.oneOf('method', ['token', 'approle', 'aws'] as const, { fallback: 'token' }) : undefined;
+  const method = auth?.has('method')
+    ? auth.oneOf('method', ['token', 'approle', 'aws'] as const, { fallback: 'token' })
+    : undefined;
   const a = auth && {
     ...(method && { method }),
     ...optional('mount', opt(auth, 'mount')),
@@ -303,7 +471,12 @@ function vaultSettings(v: Reader, path: (p: string) => string): VaultSettings {
     ...optional('role', opt(auth, 'role')),
     ...optional('serverIdHeader', opt(auth, 'serverIdHeader')),
   };
-  return { ...optional('address', address), ...optional('namespace', namespace), ...optional('caCert', caCert, path), ...(a && { auth: a }) };
+  return {
+    ...optional('address', address),
+    ...optional('namespace', namespace),
+    ...optional('caCert', caCert, path),
+    ...(a && { auth: a }),
+  };
 }
 
 /** Where state lives without a bucket, as the XDG base directory spec places state. */
@@ -314,7 +487,12 @@ function defaultStateDirectory(): string {
 /** Docker env files are line-based: a value with a line break or a NUL would be cut or misread. */
 function checkEnvValue(v: string | { problem: string }): string | { problem: string } {
   if (typeof v !== 'string') return v;
-  return /[\r\n\0]/.test(v) ? { problem: 'holds a line break or a NUL, which a docker env file cannot carry (use container.volumes with a file instead)' } : v;
+  return /[\r\n\0]/.test(v)
+    ? {
+        problem:
+          'holds a line break or a NUL, which a docker env file cannot carry (use container.volumes with a file instead)',
+      }
+    : v;
 }
 
 /** `serial`: a count, "N%", or a non-empty list of them. Returns a problem string when invalid. */
@@ -322,10 +500,13 @@ export function parseSerial(value: unknown): { value: Serial } | { problem: stri
   const step = (v: unknown): SerialStep | undefined => {
     if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
     if (typeof v === 'string' && /^\d+$/.test(v) && Number(v) > 0) return Number(v);
-    if (typeof v === 'string' && /^\d+(\.\d+)?%$/.test(v) && Number.parseFloat(v) > 0 && Number.parseFloat(v) <= 100) return v as `${number}%`;
+    if (typeof v === 'string' && /^\d+(\.\d+)?%$/.test(v) && Number.parseFloat(v) > 0 && Number.parseFloat(v) <= 100)
+      return v as `${number}%`;
     return undefined;
   };
-  const problem = (v: unknown) => ({ problem: `${show(v)} is not a count or a percentage (like 2, "25%" or [1, "25%", "100%"])` });
+  const problem = (v: unknown) => ({
+    problem: `${show(v)} is not a count or a percentage (like 2, "25%" or [1, "25%", "100%"])`,
+  });
   if (!Array.isArray(value)) {
     const s = step(value);
     return s === undefined ? problem(value) : { value: s };
@@ -345,7 +526,9 @@ function expandEnv(value: string, setting: string): string | { problem: string }
     else registerSecret(v, `${setting} (\${${name}})`);
     return v ?? '';
   });
-  return missing.length ? { problem: `refers to \${${missing.join('}, ${')}}, which is not set in the environment` } : out;
+  return missing.length
+    ? { problem: `refers to \${${missing.join('}, ${')}}, which is not set in the environment` }
+    : out;
 }
 
 /** Whether an `-e key=value` may carry a secret (anything under container, registry or vault): never echoed, never stored. */
@@ -357,7 +540,8 @@ export const extraVarKey = (extra: string): string => extra.slice(0, Math.max(0,
 function parseExtraVar(extra: string): Record<string, unknown> {
   const eq = extra.indexOf('=');
   const key = eq > 0 ? extra.slice(0, eq).trim() : '';
-  if (!key || !/^[A-Za-z][\w-]*(\.[A-Za-z][\w-]*)*$/.test(key)) throw new ConfigError('', `${JSON.stringify(extra)} is not key.path=value`, '-e');
+  if (!key || !/^[A-Za-z][\w-]*(\.[A-Za-z][\w-]*)*$/.test(key))
+    throw new ConfigError('', `${JSON.stringify(extra)} is not key.path=value`, '-e');
   const forbidden = key.split('.').find((part) => PROTOTYPE_KEYS.has(part));
   if (forbidden) throw new ConfigError(key, `is not a setting (a key named ${forbidden} is never merged)`, '-e');
   const raw = extra.slice(eq + 1);
@@ -377,16 +561,29 @@ function parseExtraVar(extra: string): Record<string, unknown> {
  * key prefixes (where `/` nests): letters, digits, `.`, `_` and `-` only.
  */
 export function safeName(v: string): string | undefined {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v) ? undefined : 'may hold only letters, digits, ".", "_" and "-" (it is matched as an EC2 tag and used in S3 keys)';
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v)
+    ? undefined
+    : 'may hold only letters, digits, ".", "_" and "-" (it is matched as an EC2 tag and used in S3 keys)';
 }
 
 /** Keys that would reach an object's prototype if merged: refused wherever they come from. */
 const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-function deepMerge(target: Record<string, unknown>, value: Record<string, unknown>, path: string, origins: Map<string, Origin>, origin: Origin): void {
+function deepMerge(
+  target: Record<string, unknown>,
+  value: Record<string, unknown>,
+  path: string,
+  origins: Map<string, Origin>,
+  origin: Origin,
+): void {
   for (const [key, v] of Object.entries(value)) {
     const p = path ? `${path}.${key}` : key;
-    if (PROTOTYPE_KEYS.has(key)) throw new ConfigError(origin.prefix + p, 'is not a setting (a key named __proto__, constructor or prototype is never merged)', origin.source);
+    if (PROTOTYPE_KEYS.has(key))
+      throw new ConfigError(
+        origin.prefix + p,
+        'is not a setting (a key named __proto__, constructor or prototype is never merged)',
+        origin.source,
+      );
     if (isObject(v) && isObject(target[key])) {
       deepMerge(target[key] as Record<string, unknown>, v, p, origins, origin);
     } else {

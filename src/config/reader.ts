@@ -70,7 +70,13 @@ export class Reader {
       this.bad(key, 'is not a mapping of settings', undefined);
       return new Reader({}, this.origins, this.issues, this.fallbackOrigin, this.at(key));
     }
-    return new Reader((v as Record<string, unknown>) ?? {}, this.origins, this.issues, this.fallbackOrigin, this.at(key));
+    return new Reader(
+      (v as Record<string, unknown>) ?? {},
+      this.origins,
+      this.issues,
+      this.fallbackOrigin,
+      this.at(key),
+    );
   }
 
   private missing<T>(key: string, fallback: T | undefined, optional: boolean | undefined): T | undefined {
@@ -153,7 +159,15 @@ export class Reader {
   }
 
   /** `secret`: the values may be secrets, so a problem never quotes one. */
-  map(key: string, o: { fallback: Record<string, string>; key?: RegExp; value?: (v: string, key: string) => string | { problem: string }; secret?: boolean }): Record<string, string> {
+  map(
+    key: string,
+    o: {
+      fallback: Record<string, string>;
+      key?: RegExp;
+      value?: (v: string, key: string) => string | { problem: string };
+      secret?: boolean;
+    },
+  ): Record<string, string> {
     if (!this.has(key)) return o.fallback;
     const v = this.value[key];
     if (!isObject(v)) return this.bad(key, 'is not a mapping', {});
@@ -228,5 +242,5 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 export function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v);
+  return typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'nothing' : (JSON.stringify(v) ?? String(v));
 }

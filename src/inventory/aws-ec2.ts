@@ -83,8 +83,21 @@ interface AwsEc2Config {
 
 /** The options Baton reads. */
 const READ = [
-  'plugin', 'regions', 'filters', 'include_filters', 'exclude_filters', 'hostnames', 'allow_duplicated_hosts', 'compose', 'groups',
-  'keyed_groups', 'strict', 'leading_separator', 'hostvars_prefix', 'hostvars_suffix', 'use_contrib_script_compatible_sanitization',
+  'plugin',
+  'regions',
+  'filters',
+  'include_filters',
+  'exclude_filters',
+  'hostnames',
+  'allow_duplicated_hosts',
+  'compose',
+  'groups',
+  'keyed_groups',
+  'strict',
+  'leading_separator',
+  'hostvars_prefix',
+  'hostvars_suffix',
+  'use_contrib_script_compatible_sanitization',
   'use_contrib_script_compatible_ec2_tag_keys',
 ];
 /**
@@ -93,14 +106,36 @@ const READ = [
  * takes the regions from `regions`, and Route 53 names only matter with `route53_enabled`.
  */
 const IGNORED = [
-  'strict_permissions', 'cache', 'cache_plugin', 'cache_timeout', 'cache_connection', 'cache_prefix', 'use_extra_vars', 'region', 'aws_region',
-  'route53_hostnames', 'route53_excluded_zones',
+  'strict_permissions',
+  'cache',
+  'cache_plugin',
+  'cache_timeout',
+  'cache_connection',
+  'cache_prefix',
+  'use_extra_vars',
+  'region',
+  'aws_region',
+  'route53_hostnames',
+  'route53_excluded_zones',
 ];
 /** Features Baton does not implement: accepted only when off. */
 const ONLY_OFF = ['use_ssm_inventory', 'route53_enabled'];
 const ACCOUNT = [
-  'profile', 'aws_profile', 'boto_profile', 'assume_role_arn', 'iam_role_arn', 'access_key', 'aws_access_key_id', 'aws_access_key', 'secret_key',
-  'aws_secret_access_key', 'aws_secret_key', 'session_token', 'aws_session_token', 'endpoint_url', 'aws_endpoint_url',
+  'profile',
+  'aws_profile',
+  'boto_profile',
+  'assume_role_arn',
+  'iam_role_arn',
+  'access_key',
+  'aws_access_key_id',
+  'aws_access_key',
+  'secret_key',
+  'aws_secret_access_key',
+  'aws_secret_key',
+  'session_token',
+  'aws_session_token',
+  'endpoint_url',
+  'aws_endpoint_url',
 ];
 
 /** Hostname preferences Baton reads from an instance, by their DescribeInstances filter names. */
@@ -119,7 +154,8 @@ const ATTRIBUTES: Record<string, (i: Instance) => string | undefined> = {
 };
 
 const DEFAULT_HOSTNAMES = ['dns-name', 'private-dns-name'];
-const PATH_EXAMPLES = 'a dotted path into the host variables (private_ip_address, ec2_tags.stack, placement.availability_zone)';
+const PATH_EXAMPLES =
+  'a dotted path into the host variables (private_ip_address, ec2_tags.stack, placement.availability_zone)';
 
 function parseConfig(doc: unknown, file: string): AwsEc2Config {
   const fail = (problem: string): never => {
@@ -128,19 +164,28 @@ function parseConfig(doc: unknown, file: string): AwsEc2Config {
   if (!isRecord(doc)) return fail('an aws_ec2 inventory is a YAML mapping that starts with plugin: amazon.aws.aws_ec2');
   if (doc.plugin === undefined) fail('plugin: missing; an aws_ec2 inventory starts with plugin: amazon.aws.aws_ec2');
   if (doc.plugin !== 'amazon.aws.aws_ec2' && doc.plugin !== 'aws_ec2') {
-    fail(`plugin: ${JSON.stringify(doc.plugin)} is not amazon.aws.aws_ec2 (the only inventory plugin Baton reads from a *aws_ec2.yml file)`);
+    fail(
+      `plugin: ${JSON.stringify(doc.plugin)} is not amazon.aws.aws_ec2 (the only inventory plugin Baton reads from a *aws_ec2.yml file)`,
+    );
   }
   const unknown = Object.keys(doc).filter((k) => ![...READ, ...IGNORED, ...ONLY_OFF, ...ACCOUNT].includes(k));
   if (unknown.length) {
     const hint = (k: string) => [...READ, ...IGNORED].find((known) => editDistance(k, known) <= 2);
-    fail(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => (hint(k) ? `${k} (did you mean ${hint(k)}?)` : k)).join(', ')}: the aws_ec2 plugin has no such option`);
+    fail(
+      `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => (hint(k) ? `${k} (did you mean ${hint(k)}?)` : k)).join(', ')}: the aws_ec2 plugin has no such option`,
+    );
   }
   const account = Object.keys(doc).filter((k) => ACCOUNT.includes(k));
   if (account.length) {
-    fail(`${account.join(', ')}: Baton does not take AWS credentials, profiles, roles or endpoints from the inventory; remove them and configure Baton's AWS access (AWS_PROFILE, the instance role) for the account to deploy to`);
+    fail(
+      `${account.join(', ')}: Baton does not take AWS credentials, profiles, roles or endpoints from the inventory; remove them and configure Baton's AWS access (AWS_PROFILE, the instance role) for the account to deploy to`,
+    );
   }
-  if (doc.allow_duplicated_hosts === true) fail('allow_duplicated_hosts: true is not supported: Baton addresses each instance by a name of its own');
-  for (const k of ONLY_OFF) if (doc[k] !== undefined && doc[k] !== false) fail(`${k}: ${JSON.stringify(doc[k])} is not supported by Baton (only false)`);
+  if (doc.allow_duplicated_hosts === true)
+    fail('allow_duplicated_hosts: true is not supported: Baton addresses each instance by a name of its own');
+  for (const k of ONLY_OFF)
+    if (doc[k] !== undefined && doc[k] !== false)
+      fail(`${k}: ${JSON.stringify(doc[k])} is not supported by Baton (only false)`);
   const flag = (k: string, fallback: boolean): boolean => {
     const v = doc[k] ?? fallback;
     return typeof v === 'boolean' ? v : fail(`${k}: ${JSON.stringify(v)} must be true or false`);
@@ -154,7 +199,10 @@ function parseConfig(doc: unknown, file: string): AwsEc2Config {
   if (!Array.isArray(regions) || !regions.every((r) => typeof r === 'string' && /^[a-z]{2}(-[a-z]+)+-\d+$/.test(r))) {
     fail(`regions: ${JSON.stringify(regions)} must be a list of AWS regions (regions: [us-east-1])`);
   }
-  if (!(regions as string[]).length) fail('regions: Baton needs an explicit list of regions (regions: [us-east-1]); it does not list the account\'s regions as Ansible does when regions is empty');
+  if (!(regions as string[]).length)
+    fail(
+      "regions: Baton needs an explicit list of regions (regions: [us-east-1]); it does not list the account's regions as Ansible does when regions is empty",
+    );
 
   const filterList = (k: string): Filter[][] => {
     const v = doc[k] ?? [];
@@ -164,7 +212,8 @@ function parseConfig(doc: unknown, file: string): AwsEc2Config {
   const filters = toFilters(doc.filters ?? {}, 'filters', fail);
   const include = [...(filters.length ? [filters] : []), ...filterList('include_filters')];
   // Baton deploys only to running instances (Ansible's default also takes pending, stopping and stopped ones).
-  const withState = (q: Filter[]) => (q.some((f) => f.Name === 'instance-state-name') ? q : [...q, { Name: 'instance-state-name', Values: ['running'] }]);
+  const withState = (q: Filter[]) =>
+    q.some((f) => f.Name === 'instance-state-name') ? q : [...q, { Name: 'instance-state-name', Values: ['running'] }];
 
   const compose = parseCompose(doc.compose, fail);
   return {
@@ -179,17 +228,24 @@ function parseConfig(doc: unknown, file: string): AwsEc2Config {
     leadingSeparator: flag('leading_separator', true),
     hostvarsPrefix: text('hostvars_prefix'),
     hostvarsSuffix: text('hostvars_suffix'),
-    sanitize: flag('use_contrib_script_compatible_sanitization', false) ? (n) => n.replace(/[^A-Za-z0-9_-]/g, '_') : sanitizeGroupName,
+    sanitize: flag('use_contrib_script_compatible_sanitization', false)
+      ? (n) => n.replace(/[^A-Za-z0-9_-]/g, '_')
+      : sanitizeGroupName,
     contribTagKeys: flag('use_contrib_script_compatible_ec2_tag_keys', false),
   };
 }
 
 /** `{tag:stack: web, instance-state-name: [running, stopped]}` → DescribeInstances filters, as Ansible converts them. */
 function toFilters(dict: unknown, where: string, fail: (problem: string) => never): Filter[] {
-  if (!isRecord(dict)) return fail(`${where}: ${JSON.stringify(dict)} must be a mapping of DescribeInstances filter names to values (tag:stack: web)`);
+  if (!isRecord(dict))
+    return fail(
+      `${where}: ${JSON.stringify(dict)} must be a mapping of DescribeInstances filter names to values (tag:stack: web)`,
+    );
   return Object.entries(dict).map(([name, value]) => {
     const values = (Array.isArray(value) ? value : [value]).map((v) =>
-      typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : fail(`${where}.${name}: ${JSON.stringify(value)} must be a string or a list of strings`),
+      typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+        ? String(v)
+        : fail(`${where}.${name}: ${JSON.stringify(value)} must be a string or a list of strings`),
     );
     if (!values.length) fail(`${where}.${name}: has no value`);
     return { Name: name, Values: values };
@@ -201,18 +257,29 @@ function parseHostnames(value: unknown, fail: (problem: string) => never): Hostn
   if (!Array.isArray(list)) return fail(`hostnames: ${JSON.stringify(list)} must be a list`);
   const check = (p: unknown, where: string): string => {
     if (typeof p !== 'string' || !p) return fail(`${where}: ${JSON.stringify(p)} must be a non-empty string`);
-    if (/[|{}]/.test(p)) fail(`${where}: ${JSON.stringify(p)} uses Jinja, which Baton does not evaluate; use ${Object.keys(ATTRIBUTES).join(', ')}, tag:Name, tag:K=V or a literal`);
+    if (/[|{}]/.test(p))
+      fail(
+        `${where}: ${JSON.stringify(p)} uses Jinja, which Baton does not evaluate; use ${Object.keys(ATTRIBUTES).join(', ')}, tag:Name, tag:K=V or a literal`,
+      );
     // A literal that looks like an attribute is most likely a misspelt one.
-    if (!p.startsWith('tag:') && !Object.hasOwn(ATTRIBUTES, p) && /^[a-z0-9.-]*\b(dns|ip|id|name|address|type|zone)\b[a-z0-9.-]*$/.test(p)) {
-      fail(`${where}: ${JSON.stringify(p)} is not a hostname attribute Baton reads (${Object.keys(ATTRIBUTES).join(', ')}, tag:Name, tag:K=V)`);
+    if (
+      !p.startsWith('tag:') &&
+      !Object.hasOwn(ATTRIBUTES, p) &&
+      /^[a-z0-9.-]*\b(dns|ip|id|name|address|type|zone)\b[a-z0-9.-]*$/.test(p)
+    ) {
+      fail(
+        `${where}: ${JSON.stringify(p)} is not a hostname attribute Baton reads (${Object.keys(ATTRIBUTES).join(', ')}, tag:Name, tag:K=V)`,
+      );
     }
     return p;
   };
   return (list.length ? list : DEFAULT_HOSTNAMES).map((p, i): Hostname => {
     if (!isRecord(p)) return check(p, `hostnames[${i}]`);
     const extra = Object.keys(p).filter((k) => !['name', 'prefix', 'separator'].includes(k));
-    if (extra.length) fail(`hostnames[${i}]: unknown key ${extra.join(', ')} (a hostnames mapping has name, prefix and separator)`);
-    if (p.separator !== undefined && typeof p.separator !== 'string') fail(`hostnames[${i}].separator: ${JSON.stringify(p.separator)} must be a string`);
+    if (extra.length)
+      fail(`hostnames[${i}]: unknown key ${extra.join(', ')} (a hostnames mapping has name, prefix and separator)`);
+    if (p.separator !== undefined && typeof p.separator !== 'string')
+      fail(`hostnames[${i}].separator: ${JSON.stringify(p.separator)} must be a string`);
     return {
       name: check(p.name, `hostnames[${i}].name`),
       ...(p.prefix !== undefined && { prefix: check(p.prefix, `hostnames[${i}].prefix`) }),
@@ -226,26 +293,38 @@ function parseCompose(value: unknown, fail: (problem: string) => never): Pick<Aw
   if (!isRecord(value)) return fail(`compose: ${JSON.stringify(value)} must be a mapping`);
   const literal = (v: unknown) => (typeof v === 'string' ? /^\s*(?:'([^']*)'|"([^"]*)")\s*$/.exec(v) : null);
   const jinja = (key: string, v: unknown, supported: string): never =>
-    fail(`compose.${key}: ${JSON.stringify(v)} is a Jinja expression Baton does not evaluate; ${key} takes ${supported}`);
+    fail(
+      `compose.${key}: ${JSON.stringify(v)} is a Jinja expression Baton does not evaluate; ${key} takes ${supported}`,
+    );
   let address: AwsEc2Config['address'];
   let user: string | undefined;
   let port: number | undefined;
   for (const [key, v] of Object.entries(value)) {
     if (key === 'ansible_host') {
       const path = typeof v === 'string' ? parsePath(v) : undefined;
-      address = path ? { expression: (v as string).trim(), path } : jinja(key, v, `${PATH_EXAMPLES}, such as private_ip_address or public_ip_address`);
+      address = path
+        ? { expression: (v as string).trim(), path }
+        : jinja(key, v, `${PATH_EXAMPLES}, such as private_ip_address or public_ip_address`);
     } else if (key === 'ansible_user') {
       const m = literal(v);
       user = m ? (m[1] ?? m[2]!) : jinja(key, v, `a quoted literal ("'deploy'")`);
     } else if (key === 'ansible_port') {
       const m = literal(v);
       const digits = typeof v === 'number' ? String(v) : m ? (m[1] ?? m[2]!) : typeof v === 'string' ? v.trim() : '';
-      port = /^\d+$/.test(digits) && Number(digits) >= 1 && Number(digits) <= 65535 ? Number(digits) : jinja(key, v, 'a port number (2222)');
+      port =
+        /^\d+$/.test(digits) && Number(digits) >= 1 && Number(digits) <= 65535
+          ? Number(digits)
+          : jinja(key, v, 'a port number (2222)');
     } else {
-      fail(`compose.${key}: Baton reads only ansible_host (a host variable path), ansible_user and ansible_port (literals) from compose`);
+      fail(
+        `compose.${key}: Baton reads only ansible_host (a host variable path), ansible_user and ansible_port (literals) from compose`,
+      );
     }
   }
-  return { ...(address && { address }), ssh: { ...(user !== undefined && { user }), ...(port !== undefined && { port }) } };
+  return {
+    ...(address && { address }),
+    ssh: { ...(user !== undefined && { user }), ...(port !== undefined && { port }) },
+  };
 }
 
 function parseGroups(value: unknown, fail: (problem: string) => never): string[] {
@@ -253,7 +332,9 @@ function parseGroups(value: unknown, fail: (problem: string) => never): string[]
   if (!isRecord(value)) return fail(`groups: ${JSON.stringify(value)} must be a mapping of group names to conditions`);
   return Object.entries(value).map(([name, condition]) => {
     if (condition !== true && !(typeof condition === 'string' && condition.trim().toLowerCase() === 'true')) {
-      fail(`groups.${name}: ${JSON.stringify(condition)} is a Jinja condition Baton does not evaluate; it supports only true (put every host in the group), use keyed_groups to group by a host variable`);
+      fail(
+        `groups.${name}: ${JSON.stringify(condition)} is a Jinja condition Baton does not evaluate; it supports only true (put every host in the group), use keyed_groups to group by a host variable`,
+      );
     }
     return name;
   });
@@ -269,16 +350,23 @@ function parseKeyedGroups(value: unknown, fail: (problem: string) => never): Key
     const extra = Object.keys(g).filter((k) => !known.includes(k));
     if (extra.length) fail(`${where}: unknown key ${extra.join(', ')} (a keyed group has ${known.join(', ')})`);
     const path = typeof g.key === 'string' ? parsePath(g.key) : undefined;
-    if (!path) fail(`${where}.key: ${JSON.stringify(g.key ?? null)} is not supported: Baton evaluates no Jinja; key takes ${PATH_EXAMPLES}`);
+    if (!path)
+      fail(
+        `${where}.key: ${JSON.stringify(g.key ?? null)} is not supported: Baton evaluates no Jinja; key takes ${PATH_EXAMPLES}`,
+      );
     const str = (k: string): string | undefined => {
       const v = g[k];
       if (v === undefined || v === null) return undefined;
-      if (typeof v !== 'string' && typeof v !== 'number') return fail(`${where}.${k}: ${JSON.stringify(v)} must be a string`);
-      if (/[{}]/.test(String(v))) fail(`${where}.${k}: ${JSON.stringify(v)} uses Jinja, which Baton does not evaluate; use a literal`);
+      if (typeof v !== 'string' && typeof v !== 'number')
+        return fail(`${where}.${k}: ${JSON.stringify(v)} must be a string`);
+      if (/[{}]/.test(String(v)))
+        fail(`${where}.${k}: ${JSON.stringify(v)} uses Jinja, which Baton does not evaluate; use a literal`);
       return String(v);
     };
-    if (g.trailing_separator !== undefined && typeof g.trailing_separator !== 'boolean') fail(`${where}.trailing_separator: ${JSON.stringify(g.trailing_separator)} must be true or false`);
-    if (g.trailing_separator !== undefined && g.default_value !== undefined) fail(`${where}: default_value and trailing_separator are mutually exclusive`);
+    if (g.trailing_separator !== undefined && typeof g.trailing_separator !== 'boolean')
+      fail(`${where}.trailing_separator: ${JSON.stringify(g.trailing_separator)} must be true or false`);
+    if (g.trailing_separator !== undefined && g.default_value !== undefined)
+      fail(`${where}: default_value and trailing_separator are mutually exclusive`);
     const [defaultValue, parentGroup] = [str('default_value'), str('parent_group')];
     return {
       key: (g.key as string).trim(),
@@ -296,27 +384,46 @@ function parseKeyedGroups(value: unknown, fail: (problem: string) => never): Key
 function parsePath(expression: string): PathSegment[] | undefined {
   const text = expression.trim();
   if (!/^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[(?:'[^']*'|"[^"]*"|\d+)\])*$/.test(text)) return undefined;
-  return [...text.matchAll(/([A-Za-z_]\w*)|\[(?:'([^']*)'|"([^"]*)"|(\d+))\]/g)].map((m) => (m[4] !== undefined ? Number(m[4]) : (m[1] ?? m[2] ?? m[3]!)));
+  return [...text.matchAll(/([A-Za-z_]\w*)|\[(?:'([^']*)'|"([^"]*)"|(\d+))\]/g)].map((m) =>
+    m[4] !== undefined ? Number(m[4]) : (m[1] ?? m[2] ?? m[3]!),
+  );
 }
 
 function resolvePath(vars: unknown, path: readonly PathSegment[]): unknown {
-  return path.reduce<unknown>((v, segment) => (v !== null && typeof v === 'object' ? (v as Record<PathSegment, unknown>)[segment] : undefined), vars);
+  return path.reduce<unknown>(
+    (v, segment) => (v !== null && typeof v === 'object' ? (v as Record<PathSegment, unknown>)[segment] : undefined),
+    vars,
+  );
 }
 
 /** An instance with its reservation's OwnerId, RequesterId and ReservationId, as the plugin adds them. */
 type Found = Instance & { OwnerId?: string; RequesterId: string; ReservationId?: string };
 
-async function queryInstances(config: AwsEc2Config, ec2For: (region: string) => EC2Client, file: string): Promise<Found[]> {
+async function queryInstances(
+  config: AwsEc2Config,
+  ec2For: (region: string) => EC2Client,
+  file: string,
+): Promise<Found[]> {
   const describe = async (ec2: EC2Client, region: string, filters: Filter[]): Promise<Found[]> => {
     const found: Found[] = [];
     try {
       for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 200 }, { Filters: filters })) {
         for (const r of page.Reservations ?? []) {
-          for (const i of r.Instances ?? []) if (i.InstanceId) found.push({ ...i, OwnerId: r.OwnerId, RequesterId: r.RequesterId ?? '', ReservationId: r.ReservationId });
+          for (const i of r.Instances ?? [])
+            if (i.InstanceId)
+              found.push({
+                ...i,
+                OwnerId: r.OwnerId,
+                RequesterId: r.RequesterId ?? '',
+                ReservationId: r.ReservationId,
+              });
         }
       }
     } catch (error) {
-      throw new InventoryError(`${file}: DescribeInstances in ${region} with ${describeFilters(filters)} failed: ${(error as Error).message}`, { cause: error });
+      throw new InventoryError(
+        `${file}: DescribeInstances in ${region} with ${describeFilters(filters)} failed: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     return found;
   };
@@ -333,16 +440,22 @@ async function queryInstances(config: AwsEc2Config, ec2For: (region: string) => 
   // As the plugin does: exclusion wins, each instance once, in instance id order.
   const ignore = new Set(perRegion.flatMap((r) => r.excluded.map((i) => i.InstanceId!)));
   const instances = new Map<string, Found>();
-  for (const i of perRegion.flatMap((r) => r.included)) if (!ignore.has(i.InstanceId!) && !instances.has(i.InstanceId!)) instances.set(i.InstanceId!, i);
+  for (const i of perRegion.flatMap((r) => r.included))
+    if (!ignore.has(i.InstanceId!) && !instances.has(i.InstanceId!)) instances.set(i.InstanceId!, i);
   if (!instances.size) {
     const queries = config.include.map((q) => `[${describeFilters(q)}]`).join(' or ');
-    const excluding = config.exclude.length ? `, excluding ${config.exclude.map((q) => `[${describeFilters(q)}]`).join(' or ')}` : '';
-    throw new InventoryError(`${file}: no EC2 instance in ${config.regions.join(', ')} matches ${queries}${excluding}: check the filters and regions`);
+    const excluding = config.exclude.length
+      ? `, excluding ${config.exclude.map((q) => `[${describeFilters(q)}]`).join(' or ')}`
+      : '';
+    throw new InventoryError(
+      `${file}: no EC2 instance in ${config.regions.join(', ')} matches ${queries}${excluding}: check the filters and regions`,
+    );
   }
   return [...instances.values()].sort((a, b) => a.InstanceId!.localeCompare(b.InstanceId!));
 }
 
-const describeFilters = (filters: readonly Filter[]) => filters.map((f) => `${f.Name}=${f.Values?.join(',')}`).join(' ') || 'no filter';
+const describeFilters = (filters: readonly Filter[]) =>
+  filters.map((f) => `${f.Name}=${f.Values?.join(',')}`).join(' ') || 'no filter';
 
 function buildHosts(instances: readonly Found[], config: AwsEc2Config, file: string): Host[] {
   const hosts: Host[] = [];
@@ -358,7 +471,9 @@ function buildHosts(instances: readonly Found[], config: AwsEc2Config, file: str
     }
     const holder = taken.get(name);
     if (holder) {
-      throw new InventoryError(`${file}: instances ${holder} and ${instance.InstanceId} are both named ${JSON.stringify(name)} by hostnames; Baton needs one name per instance: put a unique preference first (tag:Name, private-ip-address or instance-id)`);
+      throw new InventoryError(
+        `${file}: instances ${holder} and ${instance.InstanceId} are both named ${JSON.stringify(name)} by hostnames; Baton needs one name per instance: put a unique preference first (tag:Name, private-ip-address or instance-id)`,
+      );
     }
     taken.set(name, instance.InstanceId!);
     const tags = tagDict(instance);
@@ -368,10 +483,21 @@ function buildHosts(instances: readonly Found[], config: AwsEc2Config, file: str
     if (config.address) {
       const v = resolvePath(vars, config.address.path);
       address = typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
-      if (!address) throw new InventoryError(`${where}: compose.ansible_host ${config.address.expression} is empty for this instance; choose a host variable every instance has`);
+      if (!address)
+        throw new InventoryError(
+          `${where}: compose.ansible_host ${config.address.expression} is empty for this instance; choose a host variable every instance has`,
+        );
     }
-    if (!address) throw new InventoryError(`${where}: the instance has no private IP address; set compose.ansible_host to the address to connect to`);
-    const groups = ['aws_ec2', ...config.groups.map(config.sanitize), ...keyedGroups(vars, config, where), ...groupsFromTags(tags)];
+    if (!address)
+      throw new InventoryError(
+        `${where}: the instance has no private IP address; set compose.ansible_host to the address to connect to`,
+      );
+    const groups = [
+      'aws_ec2',
+      ...config.groups.map(config.sanitize),
+      ...keyedGroups(vars, config, where),
+      ...groupsFromTags(tags),
+    ];
     hosts.push({
       name,
       address,
@@ -384,14 +510,24 @@ function buildHosts(instances: readonly Found[], config: AwsEc2Config, file: str
   }
   if (unnamed.length) {
     const prefs = config.hostnames.map((h) => (typeof h === 'string' ? h : `{name: ${h.name}}`)).join(', ');
-    const which = hosts.length ? `${unnamed.length} of ${instances.length} EC2 instances matched (${unnamed.join(', ')}) have no name` : `${instances.length} EC2 instance(s) matched, but none has a name`;
-    throw new InventoryError(`${file}: ${which} from hostnames [${prefs}] (instances in private subnets have no dns-name: add private-ip-address or instance-id as a last preference)`);
+    const which = hosts.length
+      ? `${unnamed.length} of ${instances.length} EC2 instances matched (${unnamed.join(', ')}) have no name`
+      : `${instances.length} EC2 instance(s) matched, but none has a name`;
+    throw new InventoryError(
+      `${file}: ${which} from hostnames [${prefs}] (instances in private subnets have no dns-name: add private-ip-address or instance-id as a last preference)`,
+    );
   }
-  return hosts.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }) || a.instanceId!.localeCompare(b.instanceId!));
+  return hosts.sort(
+    (a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }) || a.instanceId!.localeCompare(b.instanceId!),
+  );
 }
 
 /** The plugin's hostname rule: the first preference that yields a non-empty name. */
-function preferredHostname(instance: Instance, preferences: readonly Hostname[], sanitize: (name: string) => string): string | undefined {
+function preferredHostname(
+  instance: Instance,
+  preferences: readonly Hostname[],
+  sanitize: (name: string) => string,
+): string | undefined {
   for (const p of preferences) {
     let name: string | undefined;
     if (typeof p !== 'string') {
@@ -401,11 +537,15 @@ function preferredHostname(instance: Instance, preferences: readonly Hostname[],
     } else if (p.startsWith('tag:')) {
       const tags = tagDict(instance);
       // `tag:Name` is the tag's value; `tag:K=V` is `K_V` when the tag has that value; a comma lists alternatives.
-      name = p.slice(4).split(',').map((alt) => {
-        const eq = alt.indexOf('=');
-        if (eq < 0) return tags[alt] || undefined;
-        return tags[alt.slice(0, eq)] === alt.slice(eq + 1) ? `${alt.slice(0, eq)}_${alt.slice(eq + 1)}` : undefined;
-      }).find((v) => v);
+      name = p
+        .slice(4)
+        .split(',')
+        .map((alt) => {
+          const eq = alt.indexOf('=');
+          if (eq < 0) return tags[alt] || undefined;
+          return tags[alt.slice(0, eq)] === alt.slice(eq + 1) ? `${alt.slice(0, eq)}_${alt.slice(eq + 1)}` : undefined;
+        })
+        .find((v) => v);
     } else {
       name = Object.hasOwn(ATTRIBUTES, p) ? ATTRIBUTES[p]!(instance) : p;
     }
@@ -418,10 +558,20 @@ function preferredHostname(instance: Instance, preferences: readonly Hostname[],
 function keyedGroups(vars: Record<string, unknown>, config: AwsEc2Config, where: string): string[] {
   return config.keyedGroups.flatMap((g) => {
     const value = resolvePath(vars, g.path);
-    const scalar = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+    const scalar = (v: unknown): string | undefined =>
+      typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
     // Ansible's test: a falsy key makes no group, except an empty string when there is a default_value.
-    if (value === undefined || value === null || value === false || value === 0 || (value === '' && g.defaultValue === undefined)) {
-      if (config.strict) throw new InventoryError(`${where}: keyed_groups key ${g.key} is undefined or empty for this host (strict: true)`);
+    if (
+      value === undefined ||
+      value === null ||
+      value === false ||
+      value === 0 ||
+      (value === '' && g.defaultValue === undefined)
+    ) {
+      if (config.strict)
+        throw new InventoryError(
+          `${where}: keyed_groups key ${g.key} is undefined or empty for this host (strict: true)`,
+        );
       return [];
     }
     const orDefault = (v: string) => (v === '' && g.defaultValue !== undefined ? g.defaultValue : v);
@@ -446,7 +596,9 @@ function keyedGroups(vars: Record<string, unknown>, config: AwsEc2Config, where:
 }
 
 function badKey(g: KeyedGroup, where: string, value: unknown): never {
-  throw new InventoryError(`${where}: keyed_groups key ${g.key} gives ${JSON.stringify(value)}, which cannot name a group (use a key whose value is a string, a list of strings or a mapping)`);
+  throw new InventoryError(
+    `${where}: keyed_groups key ${g.key} gives ${JSON.stringify(value)}, which cannot name a group (use a key whose value is a string, a list of strings or a mapping)`,
+  );
 }
 
 /** The plugin's host variables: DescribeInstances fields snake_cased, with tags as a mapping and placement.region. */
@@ -459,21 +611,30 @@ function hostVars(instance: Found, config: AwsEc2Config): Record<string, unknown
   if (typeof placement.availability_zone === 'string') placement.region = placement.availability_zone.slice(0, -1);
   if (config.contribTagKeys) for (const [k, v] of Object.entries(tags)) vars[`ec2_tag_${k}`] = v;
   if (!config.hostvarsPrefix && !config.hostvarsSuffix) return vars;
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [`${config.hostvarsPrefix}${k}${config.hostvarsSuffix}`, v]));
+  return Object.fromEntries(
+    Object.entries(vars).map(([k, v]) => [`${config.hostvarsPrefix}${k}${config.hostvarsSuffix}`, v]),
+  );
 }
 
 function snakeCase(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(snakeCase);
   if (!isRecord(value)) return value;
-  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'Tags').map(([k, v]) => [camelToSnake(k), snakeCase(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => k !== 'Tags')
+      .map(([k, v]) => [camelToSnake(k), snakeCase(v)]),
+  );
 }
 
 /** Ansible's `_camel_to_snake`: `PrivateIpAddress` → private_ip_address, `Ipv6Address` → ipv6_address. */
 function camelToSnake(name: string): string {
   let s = name.replace(/[A-Z]{3,}s$/, (m) => `_${m.toLowerCase()}`);
   if (s.startsWith('_') && !name.startsWith('_')) s = s.slice(1);
-  return s.replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z0-9])([A-Z]+)/g, '$1_$2').toLowerCase();
+  return s
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z0-9])([A-Z]+)/g, '$1_$2')
+    .toLowerCase();
 }
 
 function tagDict(instance: Instance): Record<string, string> {
@@ -493,7 +654,8 @@ function editDistance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const next = [i];
-    for (let j = 1; j <= b.length; j++) next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    for (let j = 1; j <= b.length; j++)
+      next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
     row = next;
   }
   return row[b.length]!;

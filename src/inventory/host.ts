@@ -20,4 +20,5 @@ export interface Host {
 }
 
 /** "3 hosts: app-1, app-2, app-3", as the inventory step reports its selection. */
-export const describeHosts = (hosts: readonly Pick<Host, 'name'>[]): string => `${hosts.length} host${hosts.length === 1 ? '' : 's'}: ${hosts.map((h) => h.name).join(', ')}`;
+export const describeHosts = (hosts: readonly Pick<Host, 'name'>[]): string =>
+  `${hosts.length} host${hosts.length === 1 ? '' : 's'}: ${hosts.map((h) => h.name).join(', ')}`;

@@ -5,8 +5,18 @@ import { describe, expect, it } from 'vitest';
 import type { Host } from './host.ts';
 import { selectHosts, splitPattern } from './limit.ts';
 
-const host = (name: string, ...groups: string[]): Host => ({ name, address: `10.0.0.${name.slice(-1)}`, tags: {}, groups });
-const hosts = [host('web-1', 'web', 'az_a'), host('web-2', 'web', 'az_b'), host('web-3', 'web', 'az_a'), host('db-1', 'db', 'az_a')];
+const host = (name: string, ...groups: string[]): Host => ({
+  name,
+  address: `10.0.0.${name.slice(-1)}`,
+  tags: {},
+  groups,
+});
+const hosts = [
+  host('web-1', 'web', 'az_a'),
+  host('web-2', 'web', 'az_b'),
+  host('web-3', 'web', 'az_a'),
+  host('db-1', 'db', 'az_a'),
+];
 const names = (pattern: string) => selectHosts(hosts, pattern).map((h) => h.name);
 
 describe('--limit host patterns (Ansible grammar)', () => {
@@ -40,6 +50,8 @@ describe('--limit host patterns (Ansible grammar)', () => {
   });
 
   it('says what exists when nothing matches', () => {
-    expect(() => names('cache')).toThrow('--limit "cache" matches no host.\n  hosts: web-1, web-2, web-3, db-1\n  groups: az_a, az_b, db, web');
+    expect(() => names('cache')).toThrow(
+      '--limit "cache" matches no host.\n  hosts: web-1, web-2, web-3, db-1\n  groups: az_a, az_b, db, web',
+    );
   });
 });

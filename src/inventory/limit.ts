@@ -11,9 +11,15 @@ import type { Host } from './host.ts';
  * The hosts `pattern` selects, in inventory order. `groupHosts`, from a static inventory, gives each
  * group's own host order, which subscripts (`web[0]`) index as Ansible's do.
  */
-export function selectHosts(hosts: readonly Host[], pattern: string, source = '--limit', groupHosts?: ReadonlyMap<string, readonly string[]>): Host[] {
+export function selectHosts(
+  hosts: readonly Host[],
+  pattern: string,
+  source = '--limit',
+  groupHosts?: ReadonlyMap<string, readonly string[]>,
+): Host[] {
   // `&x` and `!x` are enumerated as patterns even when a host is named x (Ansible's shortcut sees the prefix).
-  const match = (term: string, prefixed = false) => (term === 'all' || term === '*' ? [...hosts] : matchTerm(hosts, term, source, groupHosts, prefixed));
+  const match = (term: string, prefixed = false) =>
+    term === 'all' || term === '*' ? [...hosts] : matchTerm(hosts, term, source, groupHosts, prefixed);
   // As Ansible's --limit reads it: a term starting with @ is a file whose lines are patterns in its
   // place (`&@file` and `!@file` are no such thing: names that match nothing).
   const terms = splitPattern(pattern).flatMap((t) => (t.startsWith('@') ? readHostList(t.slice(1), source) : [t]));
@@ -44,7 +50,11 @@ export function selectHosts(hosts: readonly Host[], pattern: string, source = '-
  * whitespace, `:` and brackets, bracketed expressions kept whole. A `~regex` is split like any term.
  */
 export function splitPattern(pattern: string): string[] {
-  if (pattern.includes(',')) return pattern.split(',').map((t) => t.trim()).filter(Boolean);
+  if (pattern.includes(','))
+    return pattern
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
   if (isAddress(pattern.trim())) return [pattern.trim()];
   return [...pattern.matchAll(/(?:[^\s:[\]]|\[[^\]]*\])+/g)].map((m) => m[0].trim()).filter(Boolean);
 }
@@ -59,10 +69,18 @@ function isAddress(text: string): boolean {
   return name.test(text) || ipv6(text) || (!!bracketed && ipv6(bracketed[1]!));
 }
 
-function matchTerm(hosts: readonly Host[], term: string, source: string, groupHosts: ReadonlyMap<string, readonly string[]> | undefined, prefixed: boolean): Host[] {
+function matchTerm(
+  hosts: readonly Host[],
+  term: string,
+  source: string,
+  groupHosts: ReadonlyMap<string, readonly string[]> | undefined,
+  prefixed: boolean,
+): Host[] {
   // A plain host name is that host, whatever groups share its name. Hosts found by EC2 tags are also
   // known by their address; a static inventory's only by name, as Ansible has them.
-  const named = prefixed ? undefined : (hosts.find((h) => h.name === term) ?? (groupHosts ? undefined : hosts.find((h) => h.address === term)));
+  const named = prefixed
+    ? undefined
+    : (hosts.find((h) => h.name === term) ?? (groupHosts ? undefined : hosts.find((h) => h.address === term)));
   if (named) return [named];
   if (term.startsWith('~')) return [...new Set(enumerate(hosts, term, regexOf(term, source), groupHosts))];
   // Ansible's subscripts: `[n]` (n may be negative), or a range `[a:b]`, `[a-b]`, `[a:]` with a >= 0.
@@ -76,7 +94,10 @@ function matchTerm(hosts: readonly Host[], term: string, source: string, groupHo
   if (sliced[2] !== undefined) {
     const n = Number(sliced[2]);
     const one = members[n < 0 ? members.length + n : n];
-    if (!one) throw new InventoryError(`${source}: no host matched the subscripted pattern ${JSON.stringify(term)} (${expression} has ${members.length})`);
+    if (!one)
+      throw new InventoryError(
+        `${source}: no host matched the subscripted pattern ${JSON.stringify(term)} (${expression} has ${members.length})`,
+      );
     return [one];
   }
   const start = Number(sliced[3]);
@@ -84,7 +105,10 @@ function matchTerm(hosts: readonly Host[], term: string, source: string, groupHo
   const end = sliced[4] === '' ? members.length - 1 : Number(sliced[4]);
   if (end === 0) {
     const one = members[start];
-    if (!one) throw new InventoryError(`${source}: no host matched the subscripted pattern ${JSON.stringify(term)} (${expression} has ${members.length})`);
+    if (!one)
+      throw new InventoryError(
+        `${source}: no host matched the subscripted pattern ${JSON.stringify(term)} (${expression} has ${members.length})`,
+      );
     return [one];
   }
   return [...new Set(members.slice(start, end + 1))];
@@ -95,7 +119,9 @@ function regexOf(term: string, source: string): RegExp {
   try {
     return new RegExp(`^(?:${term.slice(1)})`);
   } catch (error) {
-    throw new InventoryError(`${source}: ${JSON.stringify(term)} is not a valid regular expression: ${(error as Error).message}`);
+    throw new InventoryError(
+      `${source}: ${JSON.stringify(term)} is not a valid regular expression: ${(error as Error).message}`,
+    );
   }
 }
 
@@ -103,19 +129,30 @@ function regexOf(term: string, source: string): RegExp {
  * As Ansible enumerates a term: the hosts of each matching group, in the group's order; then, when no
  * group matched or the term is a regex or a glob, the hosts whose name matches.
  */
-function enumerate(hosts: readonly Host[], term: string, re: RegExp, groupHosts: ReadonlyMap<string, readonly string[]> | undefined): Host[] {
+function enumerate(
+  hosts: readonly Host[],
+  term: string,
+  re: RegExp,
+  groupHosts: ReadonlyMap<string, readonly string[]> | undefined,
+): Host[] {
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const groupOrder = groupHosts ? [...groupHosts.keys()] : [...new Set(hosts.flatMap((h) => h.groups))];
   const groups = groupOrder.filter((g) => re.test(g));
-  const members = groups.flatMap((g) => (groupHosts ? groupHosts.get(g)!.flatMap((n) => byName.get(n) ?? []) : hosts.filter((h) => h.groups.includes(g))));
-  if (!groups.length || term.startsWith('~') || /[.?*[]/.test(term)) members.push(...hosts.filter((h) => namesOf(h).some((n) => re.test(n))));
+  const members = groups.flatMap((g) =>
+    groupHosts ? groupHosts.get(g)!.flatMap((n) => byName.get(n) ?? []) : hosts.filter((h) => h.groups.includes(g)),
+  );
+  if (!groups.length || term.startsWith('~') || /[.?*[]/.test(term))
+    members.push(...hosts.filter((h) => namesOf(h).some((n) => re.test(n))));
   return members;
 }
 
 /** The patterns of a host list file (a retry file): one a line. */
 function readHostList(file: string, source: string): string[] {
   try {
-    return readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
   } catch (error) {
     throw new InventoryError(`${source}: cannot read the host list ${file}: ${(error as Error).message}`);
   }

@@ -120,14 +120,25 @@ export function parseIniInventory(text: string, file: string): Map<string, Group
   return groups;
 }
 
-export function parseYamlInventory(text: string, file: string, secrets: readonly VaultSecret[] = []): Map<string, Group> {
+export function parseYamlInventory(
+  text: string,
+  file: string,
+  secrets: readonly VaultSecret[] = [],
+): Map<string, Group> {
   const groups = new Map<string, Group>();
-  const doc = revealVaulted(parseYaml(text, { customTags: [VAULT_TAG] }), secrets, file) as Record<string, unknown> | null;
+  const doc = revealVaulted(parseYaml(text, { customTags: [VAULT_TAG] }), secrets, file) as Record<
+    string,
+    unknown
+  > | null;
   const walk = (name: string, node: unknown) => {
     const g = group(groups, name);
     if (node === null || node === undefined) return;
     if (typeof node !== 'object') throw new InventoryError(`${file}: group ${name} is not a mapping`);
-    const { hosts, children, vars } = node as { hosts?: Record<string, unknown>; children?: Record<string, unknown>; vars?: Record<string, unknown> };
+    const { hosts, children, vars } = node as {
+      hosts?: Record<string, unknown>;
+      children?: Record<string, unknown>;
+      vars?: Record<string, unknown>;
+    };
     for (const [pattern, hv] of Object.entries(hosts ?? {})) {
       for (const h of expandHostRange(pattern)) g.hosts.set(h, stringify(hv));
     }
@@ -155,10 +166,16 @@ function resolveInventory(groups: Map<string, Group>, file: string): StaticInven
   // in another group is not.
   const all = groups.get('all')!;
   const ungrouped = groups.get('ungrouped')!;
-  const topLevel = ['ungrouped', ...[...groups.keys()].filter((n) => n !== 'all' && n !== 'ungrouped' && !parents.has(n))];
+  const topLevel = [
+    'ungrouped',
+    ...[...groups.keys()].filter((n) => n !== 'all' && n !== 'ungrouped' && !parents.has(n)),
+  ];
   all.children = new Set([...topLevel, ...all.children]);
-  for (const c of all.children) if (!parents.get(c)?.includes('all')) parents.set(c, [...(parents.get(c) ?? []), 'all']);
-  const named = new Set([...groups].filter(([n]) => n !== 'all' && n !== 'ungrouped').flatMap(([, g]) => [...g.hosts.keys()]));
+  for (const c of all.children)
+    if (!parents.get(c)?.includes('all')) parents.set(c, [...(parents.get(c) ?? []), 'all']);
+  const named = new Set(
+    [...groups].filter(([n]) => n !== 'all' && n !== 'ungrouped').flatMap(([, g]) => [...g.hosts.keys()]),
+  );
   for (const h of ungrouped.hosts.keys()) if (named.has(h)) ungrouped.hosts.delete(h);
   for (const h of all.hosts.keys()) if (!named.has(h) && !ungrouped.hosts.has(h)) ungrouped.hosts.set(h, {});
 
@@ -187,25 +204,31 @@ function resolveInventory(groups: Map<string, Group>, file: string): StaticInven
   let bastion: BastionSettings | undefined;
   const hosts = [...memberships].map(([name, m]) => {
     const vars: Vars = { ...all.vars };
-    const byPrecedence = m.groups.filter((g) => g !== 'all').sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const byPrecedence = m.groups
+      .filter((g) => g !== 'all')
+      .sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
     for (const g of byPrecedence) Object.assign(vars, groups.get(g)!.vars);
     Object.assign(vars, m.vars);
     const jump = /ProxyJump=(?:([^@\s'"]+)@)?([^:\s'"]+)(?::(\d+))?/.exec(vars.ansible_ssh_common_args ?? '');
     if (jump) {
       const b = { host: jump[2]!, port: Number(jump[3] ?? 22), user: jump[1] ?? vars.ansible_user ?? '' };
       if (bastion && (bastion.host !== b.host || bastion.port !== b.port)) {
-        throw new InventoryError(`${file}: hosts name different bastions (${bastion.host}:${bastion.port} and ${b.host}:${b.port}); Baton uses one bastion per run`);
+        throw new InventoryError(
+          `${file}: hosts name different bastions (${bastion.host}:${bastion.port} and ${b.host}:${b.port}); Baton uses one bastion per run`,
+        );
       }
       bastion = b;
     }
     const port = vars.ansible_port ?? vars.ansible_ssh_port;
-    if (port !== undefined && !/^\d+$/.test(port)) throw new InventoryError(`${file}: ${name}: ansible_port ${JSON.stringify(port)} is not a port`);
+    if (port !== undefined && !/^\d+$/.test(port))
+      throw new InventoryError(`${file}: ${name}: ansible_port ${JSON.stringify(port)} is not a port`);
     const host: Host = {
       name,
       address: vars.ansible_host ?? name,
       ...(vars.instance_id && { instanceId: vars.instance_id }),
       // An IP target group knows the instance by its private address: the one Ansible connects to, if an IPv4.
-      ...(vars.instance_id && /^\d{1,3}(\.\d{1,3}){3}$/.test(vars.ansible_host ?? '') && { privateIp: vars.ansible_host }),
+      ...(vars.instance_id &&
+        /^\d{1,3}(\.\d{1,3}){3}$/.test(vars.ansible_host ?? '') && { privateIp: vars.ansible_host }),
       tags: {},
       groups: m.groups.filter((g) => g !== 'all'),
       ssh: { ...(vars.ansible_user && { user: vars.ansible_user }), ...(port && { port: Number(port) }) },
@@ -213,7 +236,12 @@ function resolveInventory(groups: Map<string, Group>, file: string): StaticInven
     return host;
   });
   // Each group's hosts in the order Ansible gives them, which `group[0]` subscripts index.
-  const groupHosts = new Map([...groups.keys()].map((g) => [g, [...new Set(orderedGroups(groups, g).flatMap((n) => [...groups.get(n)!.hosts.keys()]))]]));
+  const groupHosts = new Map(
+    [...groups.keys()].map((g) => [
+      g,
+      [...new Set(orderedGroups(groups, g).flatMap((n) => [...groups.get(n)!.hosts.keys()]))],
+    ]),
+  );
   return { hosts, groupHosts, ...(bastion && { bastion }) };
 }
 
@@ -227,7 +255,8 @@ function orderedGroups(groups: Map<string, Group>, root: string): string[] {
   let level = [...(groups.get(root)?.children ?? [])];
   while (level.length) {
     const next: string[] = [];
-    for (const g of level) for (const c of groups.get(g)?.children ?? []) if (!seen.has(c)) (seen.add(c), next.push(c), ordered.push(c));
+    for (const g of level)
+      for (const c of groups.get(g)?.children ?? []) if (!seen.has(c)) (seen.add(c), next.push(c), ordered.push(c));
     level = next;
   }
   return ordered.filter((g) => groups.has(g));

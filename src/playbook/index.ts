@@ -8,7 +8,17 @@
 import { ConfigError } from '../errors.ts';
 import type { Playbook, PlaybookDefinition } from './types.ts';
 
-export type { Compensation, Guard, HostContext, HostTask, Playbook, PlaybookDefinition, RunContext, RunTask, Target } from './types.ts';
+export type {
+  Compensation,
+  Guard,
+  HostContext,
+  HostTask,
+  Playbook,
+  PlaybookDefinition,
+  RunContext,
+  RunTask,
+  Target,
+} from './types.ts';
 export type { Change } from '../changes/index.ts';
 export { silenceAlarms, suspendAutoscaling } from './tasks/guards.ts';
 export { prePull } from './tasks/pull.ts';
@@ -23,7 +33,8 @@ export { pruneImages } from './tasks/prune.ts';
 /** Declares a playbook, checking its shape once (a playbook is user code: say clearly what is wrong). */
 export function playbook(definition: PlaybookDefinition): Playbook {
   const where = `playbook ${JSON.stringify(definition?.name ?? '(unnamed)')}`;
-  if (!definition || typeof definition.name !== 'string' || !definition.name) throw new ConfigError('name', 'a playbook needs a name', where);
+  if (!definition || typeof definition.name !== 'string' || !definition.name)
+    throw new ConfigError('name', 'a playbook needs a name', where);
   for (const list of ['preTasks', 'tasks', 'postTasks'] as const) {
     const tasks = definition[list] ?? [];
     if (!Array.isArray(tasks)) throw new ConfigError(list, 'must be a list of tasks', where);

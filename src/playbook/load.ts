@@ -13,7 +13,11 @@ import { playbook } from './index.ts';
 const builtIn = fileURLToPath(new URL('../../../playbooks/deploy.ts', import.meta.url));
 
 export async function loadPlaybook(file?: string): Promise<Playbook> {
-  const path = file ? resolve(file) : existsSync(builtIn) ? builtIn : fileURLToPath(new URL('../../playbooks/deploy.ts', import.meta.url));
+  const path = file
+    ? resolve(file)
+    : existsSync(builtIn)
+      ? builtIn
+      : fileURLToPath(new URL('../../playbooks/deploy.ts', import.meta.url));
   if (!existsSync(path)) throw new ConfigError('--playbook', `${path} does not exist`);
   let module: { default?: unknown };
   try {

@@ -102,7 +102,12 @@ export interface RunContext {
    * names another image, and is deployed.
    */
   readonly pulled: Map<string, PulledImage>;
-  readonly aws: { readonly clients: AwsClients; readonly loadBalancers: LoadBalancers; readonly autoscaling: AutoScaling; readonly alarms: Alarms };
+  readonly aws: {
+    readonly clients: AwsClients;
+    readonly loadBalancers: LoadBalancers;
+    readonly autoscaling: AutoScaling;
+    readonly alarms: Alarms;
+  };
   readonly events: EventBus;
   /** Aborted by a second Ctrl-C: steps in flight stop; undo still runs. */
   readonly signal: AbortSignal;

@@ -18,19 +18,29 @@ const said = (command: Command) => describeCommand(command);
 describe('docker commands, as the host gets them', () => {
   it('plain commands: one quoted word per argument', () => {
     expect(text(docker.dockerPull('registry:5000/app:v2').command)).toBe('docker pull --quiet -- registry:5000/app:v2');
-    expect(text(docker.dockerImageIdentity('app:v2'))).toBe("docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' -- app:v2");
-    expect(text(docker.dockerInspectContainer('live'))).toBe("docker inspect --type container --format '{{json .}}' live");
+    expect(text(docker.dockerImageIdentity('app:v2'))).toBe(
+      "docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' -- app:v2",
+    );
+    expect(text(docker.dockerInspectContainer('live'))).toBe(
+      "docker inspect --type container --format '{{json .}}' live",
+    );
     expect(text(docker.dockerRename('live', 'live previous'))).toBe("docker rename live 'live previous'");
     expect(text(docker.dockerRm('live'))).toBe('docker rm live');
     expect(text(docker.dockerRm('live', { force: true }))).toBe('docker rm --force live');
     expect(text(docker.dockerStart("it's"))).toBe("docker start 'it'\\''s'");
     expect(text(docker.dockerStop('live', 9.7))).toBe('docker stop --time 9 live');
     expect(text(docker.dockerLogsTail('live', 20))).toBe('docker logs --tail 20 live');
-    expect(text(docker.dockerUpdateRestart('live', 'unless-stopped'))).toBe('docker update --restart unless-stopped live');
+    expect(text(docker.dockerUpdateRestart('live', 'unless-stopped'))).toBe(
+      'docker update --restart unless-stopped live',
+    );
   });
 
   it('a pull with a login: the credentials on stdin, in a config folder that lives for this pull only', () => {
-    const { command, stdin } = docker.dockerPull('registry:5001/app:v2', { server: 'registry:5001', username: 'deployer', password: 's3cret' });
+    const { command, stdin } = docker.dockerPull('registry:5001/app:v2', {
+      server: 'registry:5001',
+      username: 'deployer',
+      password: 's3cret',
+    });
     expect(text(command)).toBe(
       [
         'set -e',
@@ -46,8 +56,12 @@ describe('docker commands, as the host gets them', () => {
         'docker pull --quiet -- registry:5001/app:v2',
       ].join('\n'),
     );
-    expect(said(command)).toBe('docker pull --quiet -- registry:5001/app:v2 (logged in to registry:5001 as deployer, for this pull only)');
-    expect(JSON.parse(stdin!)).toEqual({ auths: { 'registry:5001': { auth: Buffer.from('deployer:s3cret').toString('base64') } } });
+    expect(said(command)).toBe(
+      'docker pull --quiet -- registry:5001/app:v2 (logged in to registry:5001 as deployer, for this pull only)',
+    );
+    expect(JSON.parse(stdin!)).toEqual({
+      auths: { 'registry:5001': { auth: Buffer.from('deployer:s3cret').toString('base64') } },
+    });
   });
 
   const LOCK = [
@@ -64,9 +78,18 @@ describe('docker commands, as the host gets them', () => {
   it('set aside: drop the older candidate, stop, never restart by itself, keep', () => {
     const command = docker.dockerSetAside('live', 'live-previous', 10);
     expect(text(command)).toBe(
-      [...LOCK, 'set -e', 'docker rm --force live-previous >/dev/null 2>&1 || true', 'docker stop --time 10 live >/dev/null', 'docker update --restart no live >/dev/null', 'docker rename live live-previous'].join('\n'),
+      [
+        ...LOCK,
+        'set -e',
+        'docker rm --force live-previous >/dev/null 2>&1 || true',
+        'docker stop --time 10 live >/dev/null',
+        'docker update --restart no live >/dev/null',
+        'docker rename live live-previous',
+      ].join('\n'),
     );
-    expect(said(command)).toBe('docker stop --time 10 live && docker rename live live-previous (replacing the older live-previous; kept with --restart no)');
+    expect(said(command)).toBe(
+      'docker stop --time 10 live && docker rename live live-previous (replacing the older live-previous; kept with --restart no)',
+    );
   });
 
   it('swap: the kept one starts before any rename, and the names and restart policies trade after', () => {
@@ -88,11 +111,21 @@ describe('docker commands, as the host gets them', () => {
         'docker rename live-swapping live-previous',
       ].join('\n'),
     );
-    expect(said(command)).toBe('docker stop live && docker start live-previous as live (keeping the stopped one as live-previous; if live-previous cannot start, live starts again)');
+    expect(said(command)).toBe(
+      'docker stop live && docker start live-previous as live (keeping the stopped one as live-previous; if live-previous cannot start, live starts again)',
+    );
   });
 
-  const spec = { name: 'live', image: 'registry:5000/app:v2', ports: ['8080:8080'], volumes: ['/data:/data'], restart: 'unless-stopped', labels: { 'baton.deployer': "o'brien" } };
-  const RUN = "docker run --detach --name live --restart unless-stopped --publish 8080:8080 --volume /data:/data --volume /dev/log:/dev/log --label 'baton.deployer=o'\\''brien'";
+  const spec = {
+    name: 'live',
+    image: 'registry:5000/app:v2',
+    ports: ['8080:8080'],
+    volumes: ['/data:/data'],
+    restart: 'unless-stopped',
+    labels: { 'baton.deployer': "o'brien" },
+  };
+  const RUN =
+    "docker run --detach --name live --restart unless-stopped --publish 8080:8080 --volume /data:/data --volume /dev/log:/dev/log --label 'baton.deployer=o'\\''brien'";
 
   it('run with nothing secret: one command line, /dev/log mounted, the image after --', () => {
     const { command, stdin } = docker.dockerRun({ ...spec, env: {} });
@@ -109,7 +142,12 @@ describe('docker commands, as the host gets them', () => {
   });
 
   it('run with secret files: written from stdin to a fresh folder on the tmpfs, mounted read-only', () => {
-    const { command, stdin } = docker.dockerRun({ ...spec, env: {}, secretFiles: { '/run/secrets/db': 's3cret' }, secretFilesDir: '/dev/shm' });
+    const { command, stdin } = docker.dockerRun({
+      ...spec,
+      env: {},
+      secretFiles: { '/run/secrets/db': 's3cret' },
+      secretFilesDir: '/dev/shm',
+    });
     expect(text(command)).toBe(
       [
         ...LOCK,
@@ -172,19 +210,42 @@ describe('the health check on the host', () => {
 describe('fix commands an operator runs by hand', () => {
   const host = { name: 'web (i-1)', address: '10.0.0.1', instanceId: 'i-1' };
   it('AWS: one quoted word per argument', () => {
-    expect(resumeCommand('web asg', ['Launch', 'Terminate'], 'eu-west-1')).toBe("aws autoscaling resume-processes --region eu-west-1 --auto-scaling-group-name 'web asg' --scaling-processes Launch Terminate");
-    expect(enableAlarmsCommand(['5xx > 1%', 'latency'], 'eu-west-1')).toBe("aws cloudwatch enable-alarm-actions --region eu-west-1 --alarm-names '5xx > 1%' latency");
-    expect(registerCommand('i-1', { kind: 'classic', name: 'web', drainTimeoutMs: 0 }, 'eu-west-1')).toBe('aws elb register-instances-with-load-balancer --region eu-west-1 --load-balancer-name web --instances i-1');
-    expect(registerCommand('i-1', { kind: 'target-group', name: 'api', arn: 'arn:aws:tg/api', port: 8080, drainTimeoutMs: 0 }, 'eu-west-1')).toBe(
+    expect(resumeCommand('web asg', ['Launch', 'Terminate'], 'eu-west-1')).toBe(
+      "aws autoscaling resume-processes --region eu-west-1 --auto-scaling-group-name 'web asg' --scaling-processes Launch Terminate",
+    );
+    expect(enableAlarmsCommand(['5xx > 1%', 'latency'], 'eu-west-1')).toBe(
+      "aws cloudwatch enable-alarm-actions --region eu-west-1 --alarm-names '5xx > 1%' latency",
+    );
+    expect(registerCommand('i-1', { kind: 'classic', name: 'web', drainTimeoutMs: 0 }, 'eu-west-1')).toBe(
+      'aws elb register-instances-with-load-balancer --region eu-west-1 --load-balancer-name web --instances i-1',
+    );
+    expect(
+      registerCommand(
+        'i-1',
+        { kind: 'target-group', name: 'api', arn: 'arn:aws:tg/api', port: 8080, drainTimeoutMs: 0 },
+        'eu-west-1',
+      ),
+    ).toBe(
       'aws elbv2 register-targets --region eu-west-1 --target-group-arn arn:aws:tg/api --targets Id=i-1,Port=8080',
     );
   });
 
   it('a container: the script for the host quoted once more as one argument of ssh', () => {
-    const change = { kind: 'container-replaced', host, container: 'live', from: 'app:v1', to: 'app:v2', keptAs: 'live-previous', keptId: 'c0ffee', restart: 'unless-stopped' } as const;
+    const change = {
+      kind: 'container-replaced',
+      host,
+      container: 'live',
+      from: 'app:v1',
+      to: 'app:v2',
+      keptAs: 'live-previous',
+      keptId: 'c0ffee',
+      restart: 'unless-stopped',
+    } as const;
     expect(fixCommand(change, 'eu-west-1')).toBe(
       `ssh 10.0.0.1 'cur=$(docker inspect --format {{.Id}} live 2>/dev/null); case "$cur" in c0ffee*) ;; *) docker rm --force live; docker rename c0ffee live;; esac; docker update --restart unless-stopped live; docker start live'  # if app:v2 is not healthy`,
     );
-    expect(fixCommand({ ...change, from: undefined }, 'eu-west-1')).toBe('ssh 10.0.0.1 docker rm --force live  # if app:v2 is not healthy');
+    expect(fixCommand({ ...change, from: undefined }, 'eu-west-1')).toBe(
+      'ssh 10.0.0.1 docker rm --force live  # if app:v2 is not healthy',
+    );
   });
 });

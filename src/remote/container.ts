@@ -6,7 +6,17 @@
 import { RemoteCommandError } from '../errors.ts';
 import type { DeployConfig } from '../config/index.ts';
 import type { RemoteHost } from '../ssh/remote-host.ts';
-import { dockerAwaitChanges, dockerInspectContainer, dockerLogsTail, dockerRename, dockerRm, dockerStart, dockerStop, dockerUpdateRestart, swappingName } from './docker.ts';
+import {
+  dockerAwaitChanges,
+  dockerInspectContainer,
+  dockerLogsTail,
+  dockerRename,
+  dockerRm,
+  dockerStart,
+  dockerStop,
+  dockerUpdateRestart,
+  swappingName,
+} from './docker.ts';
 
 /** The name the previous container is kept under, for rollback and `baton rollback`. */
 export const previousName = (name: string) => `${name}-previous`;
@@ -28,8 +38,23 @@ export interface ContainerFacts {
 export async function inspectLive(remote: RemoteHost, name = 'live'): Promise<ContainerFacts | undefined> {
   try {
     const { stdout } = await remote.exec(dockerInspectContainer(name), { timeoutMs: 30_000 });
-    const c = JSON.parse(stdout) as { Id: string; Name?: string; Image?: string; Config: { Image: string; Labels?: Record<string, string> }; State: { Running: boolean; Restarting?: boolean }; RestartCount?: number };
-    return { id: c.Id, ...(c.Name && { name: c.Name.replace(/^\//, '') }), image: c.Config.Image, ...(c.Image && { imageId: c.Image }), running: c.State.Running && !c.State.Restarting, restarts: c.RestartCount ?? 0, labels: c.Config.Labels ?? {} };
+    const c = JSON.parse(stdout) as {
+      Id: string;
+      Name?: string;
+      Image?: string;
+      Config: { Image: string; Labels?: Record<string, string> };
+      State: { Running: boolean; Restarting?: boolean };
+      RestartCount?: number;
+    };
+    return {
+      id: c.Id,
+      ...(c.Name && { name: c.Name.replace(/^\//, '') }),
+      image: c.Config.Image,
+      ...(c.Image && { imageId: c.Image }),
+      running: c.State.Running && !c.State.Restarting,
+      restarts: c.RestartCount ?? 0,
+      labels: c.Config.Labels ?? {},
+    };
   } catch (error) {
     if (error instanceof RemoteCommandError && /no such (object|container)/i.test(error.stderrTail)) return undefined;
     throw error;
@@ -55,7 +80,9 @@ export async function restorePrevious(
   const exec = (command: Parameters<RemoteHost['exec']>[0]) => remote.exec(command, { timeoutMs, signal });
   // A change whose connection dropped may still be running on the host: let it finish first.
   await remote.exec(dockerAwaitChanges(name), { timeoutMs: timeoutMs + config.container.stopTimeout, signal });
-  const kept = (previousId !== undefined ? await inspectLive(remote, previousId) : undefined) ?? (await inspectLive(remote, previousName(name)));
+  const kept =
+    (previousId !== undefined ? await inspectLive(remote, previousId) : undefined) ??
+    (await inspectLive(remote, previousName(name)));
   if (!kept) throw new Error(`${remote.name}: no ${previousName(name)} container to go back to`);
   if (kept.name !== name) {
     const occupant = await inspectLive(remote, name);
@@ -63,7 +90,10 @@ export async function restorePrevious(
       // Out of the way of each other: the kept one first, if it holds the candidate's name; the one in
       // its place stopped (it holds the published ports) and kept, never restarting by itself.
       if (kept.name === previousName(name)) await exec(dockerRename(kept.id, swappingName(name)));
-      await remote.exec(dockerStop(occupant.id, Math.ceil(config.container.stopTimeout / 1000)), { timeoutMs: timeoutMs + config.container.stopTimeout, signal });
+      await remote.exec(dockerStop(occupant.id, Math.ceil(config.container.stopTimeout / 1000)), {
+        timeoutMs: timeoutMs + config.container.stopTimeout,
+        signal,
+      });
       await exec(dockerUpdateRestart(occupant.id, 'no'));
       await exec(dockerRename(occupant.id, previousName(name)));
     } else if (occupant) await exec(dockerRm(occupant.id, { force: true }));

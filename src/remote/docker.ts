@@ -58,18 +58,22 @@ export function dockerPull(image: string, login?: RegistryLogin): { command: Com
 const MAX_PULL_MINUTES = 60;
 
 /** The image's id and registry digests, on one line: `sha256:… registry/app@sha256:… …` (no `join`: older docker cannot join them). */
-export const dockerImageIdentity = (image: string): Command => op('docker', 'image', 'inspect', '--format', '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}', '--', image);
+export const dockerImageIdentity = (image: string): Command =>
+  op('docker', 'image', 'inspect', '--format', '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}', '--', image);
 
 /** One JSON object: the container's full inspect document. Fails with "No such container" if absent. */
-export const dockerInspectContainer = (name: string): Command => op('docker', 'inspect', '--type', 'container', '--format', '{{json .}}', name);
+export const dockerInspectContainer = (name: string): Command =>
+  op('docker', 'inspect', '--type', 'container', '--format', '{{json .}}', name);
 
 export const dockerRename = (from: string, to: string): Command => op('docker', 'rename', from, to);
 
-export const dockerRm = (name: string, options: { force?: boolean } = {}): Command => op('docker', 'rm', ...(options.force ? ['--force'] : []), name);
+export const dockerRm = (name: string, options: { force?: boolean } = {}): Command =>
+  op('docker', 'rm', ...(options.force ? ['--force'] : []), name);
 
 export const dockerStart = (name: string): Command => op('docker', 'start', name);
 
-export const dockerStop = (name: string, seconds: number): Command => op('docker', 'stop', '--time', String(Math.max(0, Math.floor(seconds))), name);
+export const dockerStop = (name: string, seconds: number): Command =>
+  op('docker', 'stop', '--time', String(Math.max(0, Math.floor(seconds))), name);
 
 /** How long a command waits for another's hold on the container's lock (a stop takes at most its timeout). */
 const LOCK_WAIT_S = 300;
@@ -92,9 +96,11 @@ function locked(name: string, text: Shell, summary: Shell): Command {
 }
 
 /** Waits until no command changing the container (one a dropped connection left running) is still at it. */
-export const dockerAwaitChanges = (name: string): Command => locked(name, sh`true`, sh`wait until no command changes ${name}`);
+export const dockerAwaitChanges = (name: string): Command =>
+  locked(name, sh`true`, sh`wait until no command changes ${name}`);
 
-export const dockerLogsTail = (name: string, lines: number): Command => op('docker', 'logs', '--tail', String(lines), name);
+export const dockerLogsTail = (name: string, lines: number): Command =>
+  op('docker', 'logs', '--tail', String(lines), name);
 
 export interface RunSpec {
   readonly name: string;
@@ -125,14 +131,23 @@ export const SECRET_DIR_PREFIX = 'baton-secrets.';
 export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
   const volumes = spec.volumes.includes('/dev/log:/dev/log') ? spec.volumes : [...spec.volumes, '/dev/log:/dev/log'];
   const argv = [
-    'docker', 'run', '--detach', '--name', spec.name, '--restart', spec.restart,
+    'docker',
+    'run',
+    '--detach',
+    '--name',
+    spec.name,
+    '--restart',
+    spec.restart,
     ...spec.ports.flatMap((p) => ['--publish', p]),
     ...volumes.flatMap((v) => ['--volume', v]),
     ...Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
   ];
   const entries = Object.entries(spec.env);
   for (const [key, value] of entries) {
-    if (/[\r\n\0]/.test(value)) throw new Error(`container.env.${key}: a value may not contain a line break or NUL (docker env files are line-based)`);
+    if (/[\r\n\0]/.test(value))
+      throw new Error(
+        `container.env.${key}: a value may not contain a line break or NUL (docker env files are line-based)`,
+      );
   }
   const files = Object.entries(spec.secretFiles ?? {});
   const image = sh`-- ${spec.image}`;
@@ -142,7 +157,8 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
   let stdin = '';
   let run = words(...argv);
   if (files.length) {
-    if (!spec.secretFilesDir) throw new Error('container.secretFilesDir: set it to a tmpfs folder on the hosts to keep secret files in');
+    if (!spec.secretFilesDir)
+      throw new Error('container.secretFilesDir: set it to a tmpfs folder on the hosts to keep secret files in');
     const base = spec.secretFilesDir;
     // First on stdin: the number of files, then each file's content in base64 on a line of its own.
     steps.push(
@@ -162,7 +178,9 @@ export function dockerRun(spec: RunSpec): { command: Command; stdin?: string } {
     stdin += `${files.length}\n${files.map(([, content]) => `${Buffer.from(content).toString('base64')}\n`).join('')}`;
     // --mount, not --volume: a source gone missing (a reboot emptied the tmpfs) fails the start instead of
     // mounting an empty folder in the secret's place.
-    const mounts = files.map(([target], i) => sh` --mount "type=bind,readonly,source=$dir/"${i}","${`target=${target}`}`);
+    const mounts = files.map(
+      ([target], i) => sh` --mount "type=bind,readonly,source=$dir/"${i}","${`target=${target}`}`,
+    );
     run = sh`${run} --label "baton.secrets=$dir"${joinShell(mounts, '')}`;
   }
   if (entries.length) {
@@ -244,4 +262,5 @@ export function dockerSwapWithPrevious(name: string, previous: string, seconds: 
 }
 
 /** Sets a container's restart policy (the kept one never restarts by itself; the live one as configured). */
-export const dockerUpdateRestart = (name: string, policy: string): Command => op('docker', 'update', '--restart', policy, name);
+export const dockerUpdateRestart = (name: string, policy: string): Command =>
+  op('docker', 'update', '--restart', policy, name);

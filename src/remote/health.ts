@@ -32,16 +32,31 @@ export async function waitHealthy(ctx: HealthContext, signal: AbortSignal): Prom
         const seen = await probe(ctx);
         if (seen.ok) {
           streak++;
-          return streak >= health.healthyThreshold ? { done: true, value: seen.what } : { done: false, seen: seen.what };
+          return streak >= health.healthyThreshold
+            ? { done: true, value: seen.what }
+            : { done: false, seen: seen.what };
         }
         streak = 0;
         const live = await inspectLive(remote, name);
-        if (!live?.running) throw new HealthCheckError(`${host.name}: the container ${name} ${live ? 'exited' : 'is gone'} (${seen.what})`);
+        if (!live?.running)
+          throw new HealthCheckError(
+            `${host.name}: the container ${name} ${live ? 'exited' : 'is gone'} (${seen.what})`,
+          );
         // Its restart policy brings it back each time it exits: it keeps crashing, no need to wait.
-        if (live.restarts) throw new HealthCheckError(`${host.name}: the container ${name} exited and was restarted ${live.restarts} time${live.restarts === 1 ? '' : 's'} (${seen.what})`);
+        if (live.restarts)
+          throw new HealthCheckError(
+            `${host.name}: the container ${name} exited and was restarted ${live.restarts} time${live.restarts === 1 ? '' : 's'} (${seen.what})`,
+          );
         return { done: false, seen: seen.what };
       },
-      { what: `${host.name}: ${describeCheck(health)} to pass`, timeoutMs: health.timeout, intervalMs: health.interval, maxIntervalMs: health.interval * 4, factor: 1.2, signal },
+      {
+        what: `${host.name}: ${describeCheck(health)} to pass`,
+        timeoutMs: health.timeout,
+        intervalMs: health.interval,
+        maxIntervalMs: health.interval * 4,
+        factor: 1.2,
+        signal,
+      },
     );
   } catch (error) {
     const logs = await logsTail(remote, name);
@@ -66,5 +81,7 @@ async function probe(ctx: HealthContext): Promise<{ ok: boolean; what: string }>
 }
 
 export function describeCheck(health: HealthSettings): string {
-  return health.http ? `GET http://127.0.0.1:${health.http.port}${health.http.path} = ${health.http.status}` : `\`${health.command!.join(' ')}\``;
+  return health.http
+    ? `GET http://127.0.0.1:${health.http.port}${health.http.path} = ${health.http.status}`
+    : `\`${health.command!.join(' ')}\``;
 }

@@ -50,7 +50,8 @@ export function onHostGet(port: number, path: string, timeoutMs: number): Comman
  * client's own words ("Connection refused").
  */
 export function parseOnHostGet(output: string, url: string): { status: number } {
-  if (output.includes(NO_CLIENT)) throw new NoHttpClientError(`neither curl, wget nor bash is installed on the host to GET ${url}`);
+  if (output.includes(NO_CLIENT))
+    throw new NoHttpClientError(`neither curl, wget nor bash is installed on the host to GET ${url}`);
   const statuses = [...output.matchAll(/\bHTTP\/[\d.]+ (\d{3})\b/g)].map((m) => Number(m[1]));
   if (statuses.length) return { status: statuses.at(-1)! };
   if (output.includes(SOME_2XX)) return { status: 200 };

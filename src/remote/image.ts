@@ -10,7 +10,8 @@
  *   digest    := algorithm ":" [0-9a-fA-F]{32,}
  */
 const COMPONENT = '[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*';
-const DOMAIN_NAME = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*';
+const DOMAIN_NAME =
+  '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*';
 const HOST = `(?:${DOMAIN_NAME}|\\[[a-fA-F0-9:]+\\])`;
 const DOMAIN = `${HOST}(?::[0-9]+)?`;
 const NAME = `(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*`;
@@ -23,7 +24,8 @@ export function imageReferenceProblem(ref: string): string | undefined {
   const m = REFERENCE.exec(ref);
   if (!m) {
     if (ref.startsWith('-')) return 'starts with "-", which docker would read as an option';
-    if (/[A-Z]/.test(ref.split('/').pop()!.split(':')[0]!)) return 'is not an image reference: repository names are lower case';
+    if (/[A-Z]/.test(ref.split('/').pop()!.split(':')[0]!))
+      return 'is not an image reference: repository names are lower case';
     return 'is not an image reference (like registry.example.com/team/app:1.2.3)';
   }
   if (m[1]!.length > 255) return 'is not an image reference: the name is longer than 255 characters';

@@ -20,7 +20,7 @@ const HOSTILE = [
   'line one\nline two',
   '\ttab',
   '\\',
-  '\\\'',
+  "\\'",
   '*',
   '[a]?',
   '~root',
@@ -33,7 +33,9 @@ const HOSTILE = [
 ];
 
 /** The shells Baton's commands meet on hosts: dash (Debian's sh), bash and busybox ash. */
-const SHELLS = [['sh'], ['bash'], ['busybox', 'sh']].filter(([bin]) => ['/bin', '/usr/bin'].some((d) => existsSync(`${d}/${bin}`)));
+const SHELLS = [['sh'], ['bash'], ['busybox', 'sh']].filter(([bin]) =>
+  ['/bin', '/usr/bin'].some((d) => existsSync(`${d}/${bin}`)),
+);
 
 /** What a real shell passes to printf for `text`: each argument on a line of its own, between < and >. */
 function argsSeenBy(shell: readonly string[], text: string): string {
@@ -47,7 +49,13 @@ describe('quote', () => {
   });
 
   it('leaves plain words bare and single-quotes everything else', () => {
-    expect(['app', 'registry:5000/app:v2', '--time', '8080:8080', 'a=b,c@d%e+f'].map(quote)).toEqual(['app', 'registry:5000/app:v2', '--time', '8080:8080', 'a=b,c@d%e+f']);
+    expect(['app', 'registry:5000/app:v2', '--time', '8080:8080', 'a=b,c@d%e+f'].map(quote)).toEqual([
+      'app',
+      'registry:5000/app:v2',
+      '--time',
+      '8080:8080',
+      'a=b,c@d%e+f',
+    ]);
     expect(['', 'a b', "it's", '$HOME', 'a\nb'].map(quote)).toEqual(["''", "'a b'", "'it'\\''s'", "'$HOME'", "'a\nb'"]);
   });
 });
@@ -80,7 +88,9 @@ describe('sh', () => {
 
   it.each(SHELLS)('runs in %s with values next to quoted literal text as one word', (...shell) => {
     const text = renderShell(sh`printf '<%s>\n' "prefix:"${"it's $x"}":suffix" ${''}`);
-    expect(execFileSync(shell[0]!, [...shell.slice(1), '-c', text], { encoding: 'utf8' })).toBe("<prefix:it's $x:suffix>\n<>\n");
+    expect(execFileSync(shell[0]!, [...shell.slice(1), '-c', text], { encoding: 'utf8' })).toBe(
+      "<prefix:it's $x:suffix>\n<>\n",
+    );
   });
 
   it('joins pieces with Baton’s own separators', () => {

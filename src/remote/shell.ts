@@ -63,7 +63,10 @@ export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Shel
     state = quoteStateAfter(text, state);
     if (i === values.length) return;
     const value = values[i]!;
-    if (state !== 'none') throw new Error(`sh: a value inside ${state} quotes would not be quoted right (after ${JSON.stringify(strings.slice(0, i + 1).join('${…}'))})`);
+    if (state !== 'none')
+      throw new Error(
+        `sh: a value inside ${state} quotes would not be quoted right (after ${JSON.stringify(strings.slice(0, i + 1).join('${…}'))})`,
+      );
     parts.push(...partsOf(value));
   });
   if (state !== 'none') throw new Error(`sh: unbalanced ${state} quote in ${JSON.stringify(strings.join('${…}'))}`);

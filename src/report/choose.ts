@@ -12,15 +12,21 @@ export interface Reporter {
   close(): Promise<void>;
 }
 
-export function chooseReporter(name: ReporterName, events: EventBus, out: NodeJS.WriteStream = process.stdout): Reporter {
+export function chooseReporter(
+  name: ReporterName,
+  events: EventBus,
+  out: NodeJS.WriteStream = process.stdout,
+): Reporter {
   // A TeamCity build step is detected from the variable every TeamCity agent sets.
-  const resolved = name !== 'auto' ? name : process.env.TEAMCITY_VERSION ? 'teamcity' : out.isTTY && !process.env.CI ? 'tty' : 'plain';
+  const resolved =
+    name !== 'auto' ? name : process.env.TEAMCITY_VERSION ? 'teamcity' : out.isTTY && !process.env.CI ? 'tty' : 'plain';
   if (resolved === 'tty') {
     const listr = listrReporter(out);
     const unsubscribe = events.subscribe(listr);
     return { close: async () => (await listr.finished, unsubscribe()) };
   }
-  const renderer = resolved === 'json' ? jsonReporter(out) : resolved === 'teamcity' ? teamcityReporter(out) : plainReporter(out);
+  const renderer =
+    resolved === 'json' ? jsonReporter(out) : resolved === 'teamcity' ? teamcityReporter(out) : plainReporter(out);
   const unsubscribe = events.subscribe(renderer);
   return { close: async () => unsubscribe() };
 }

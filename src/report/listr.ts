@@ -39,7 +39,9 @@ export function listrReporter(terminal: NodeJS.WritableStream): EventListener & 
           slot.wrapper = wrapper;
           slot.settle = (e) => {
             slot.done = true;
-            wrapper.title = printable(`${title}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail && e.status === 'ok' ? `: ${e.detail.split('\n')[0]}` : ''}`);
+            wrapper.title = printable(
+              `${title}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail && e.status === 'ok' ? `: ${e.detail.split('\n')[0]}` : ''}`,
+            );
             if (e.status === 'failed') reject(new Error(printable(e.detail ?? 'failed')));
             else if (e.status === 'skipped') resolve(wrapper.skip(e.detail));
             else resolve();
@@ -56,7 +58,8 @@ export function listrReporter(terminal: NodeJS.WritableStream): EventListener & 
   const listener = (e: Timed<DeployEvent>) => {
     switch (e.type) {
       case 'run-started': {
-        if (e.check) return void out.write(`plan: ${e.batches.map((b, i) => `batch ${i + 1}: ${b.join(', ')}`).join('; ')}\n`);
+        if (e.check)
+          return void out.write(`plan: ${e.batches.map((b, i) => `batch ${i + 1}: ${b.join(', ')}`).join('; ')}\n`);
         const tasks: ListrTask[] = [
           declare('connect'),
           declare('discover'),
@@ -66,13 +69,27 @@ export function listrReporter(terminal: NodeJS.WritableStream): EventListener & 
             title: printable(`batch ${i + 1}/${e.batches.length}: ${hosts.join(', ')}`),
             task: (_: unknown, w: Wrapper) =>
               w.newListr(
-                hosts.map((h) => ({ title: printable(h, { oneLine: true }), task: (_: unknown, hw: Wrapper) => hw.newListr(e.steps.map((s) => declare(s, h)), { exitOnError: true }) })),
+                hosts.map((h) => ({
+                  title: printable(h, { oneLine: true }),
+                  task: (_: unknown, hw: Wrapper) =>
+                    hw.newListr(
+                      e.steps.map((s) => declare(s, h)),
+                      { exitOnError: true },
+                    ),
+                })),
                 { concurrent: true, exitOnError: false },
               ),
           })),
         ];
-        list = new Listr(tasks, { exitOnError: false, concurrent: false, rendererOptions: { collapseSubtasks: false, collapseErrors: false } });
-        finished = list.run().then(() => undefined, () => undefined);
+        list = new Listr(tasks, {
+          exitOnError: false,
+          concurrent: false,
+          rendererOptions: { collapseSubtasks: false, collapseErrors: false },
+        });
+        finished = list.run().then(
+          () => undefined,
+          () => undefined,
+        );
         return;
       }
       case 'step': {
@@ -82,7 +99,9 @@ export function listrReporter(terminal: NodeJS.WritableStream): EventListener & 
           // A step not drawn in advance (a compensation, an undo): shown as output of what is running.
           const line = `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}`;
           const host = e.scope === 'host' ? e.host : undefined;
-          const running = [...slots.entries()].find(([k, s]) => !s.done && s.wrapper && (host === undefined || k.startsWith(`${host}\u0000`)));
+          const running = [...slots.entries()].find(
+            ([k, s]) => !s.done && s.wrapper && (host === undefined || k.startsWith(`${host}\u0000`)),
+          );
           if (running) running[1].wrapper!.output = printable(line);
           else if (list) after.push(line);
           else out.write(`${line}${e.detail ? ` — ${e.detail}` : ''}\n`);
@@ -91,7 +110,8 @@ export function listrReporter(terminal: NodeJS.WritableStream): EventListener & 
       }
       case 'run-finished':
         // Steps the run never reached (a stopped rollout) are shown as skipped.
-        for (const [k, slot] of slots) if (!slot.done) slot.settle({ type: 'step', scope: 'run', step: k, status: 'skipped', detail: 'not run' });
+        for (const [k, slot] of slots)
+          if (!slot.done) slot.settle({ type: 'step', scope: 'run', step: k, status: 'skipped', detail: 'not run' });
         void finished.then(() => {
           for (const line of after) out.write(`${line}\n`);
           out.write(`${e.outcome} in ${formatMs(e.ms)} (exit ${e.exitCode})\n`);

@@ -35,7 +35,12 @@ export function parseWebhookUrl(value: string, source: string): URL {
   return url;
 }
 
-export function notifyWebhook(url: URL, events: EventBus, context: NotifyContext, options: { timeoutMs?: number } = {}): { close(): Promise<void> } {
+export function notifyWebhook(
+  url: URL,
+  events: EventBus,
+  context: NotifyContext,
+  options: { timeoutMs?: number } = {},
+): { close(): Promise<void> } {
   const timeoutMs = options.timeoutMs ?? 5_000;
   let queue = Promise.resolve();
   let image = '';
@@ -54,8 +59,12 @@ export function notifyWebhook(url: URL, events: EventBus, context: NotifyContext
         await response.arrayBuffer().catch(() => undefined);
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
       } catch (error) {
-        const why = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : describe(error);
-        events.emit({ type: 'warning', message: `webhook notification to ${url.origin} failed: ${why} (the run goes on)` });
+        const why =
+          (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : describe(error);
+        events.emit({
+          type: 'warning',
+          message: `webhook notification to ${url.origin} failed: ${why} (the run goes on)`,
+        });
       }
     });
   };
@@ -80,7 +89,13 @@ export function notifyWebhook(url: URL, events: EventBus, context: NotifyContext
           outcome: e.outcome,
           exitCode: e.exitCode,
           ms: e.ms,
-          hosts: e.hosts.map(({ host, result, oldImage, newImage, error }) => ({ host, result, ...(oldImage && { oldImage }), newImage, ...(error && { error }) })),
+          hosts: e.hosts.map(({ host, result, oldImage, newImage, error }) => ({
+            host,
+            result,
+            ...(oldImage && { oldImage }),
+            newImage,
+            ...(error && { error }),
+          })),
           ...(needsOperator.length && { needsOperator }),
         },
       });
@@ -95,11 +110,22 @@ export function notifyWebhook(url: URL, events: EventBus, context: NotifyContext
   };
 }
 
-function finishedText(context: NotifyContext, where: string, image: string, e: Extract<DeployEvent, { type: 'run-finished' }>, needsOperator: readonly { what: string; fix: string }[]): string {
+function finishedText(
+  context: NotifyContext,
+  where: string,
+  image: string,
+  e: Extract<DeployEvent, { type: 'run-finished' }>,
+  needsOperator: readonly { what: string; fix: string }[],
+): string {
   const done = e.hosts.filter((h) => h.result === 'deployed').length;
   const took = `${(e.ms / 1000).toFixed(1)} s`;
   const what = context.kind === 'rollback' ? 'rolled back' : `deployed ${image} to`;
-  const failures = e.hosts.filter((h) => h.error).map((h: HostSummary) => `${h.host}: ${h.error}${h.result === 'rolled-back' && h.oldImage ? ` (back on ${h.oldImage})` : ''}`);
+  const failures = e.hosts
+    .filter((h) => h.error)
+    .map(
+      (h: HostSummary) =>
+        `${h.host}: ${h.error}${h.result === 'rolled-back' && h.oldImage ? ` (back on ${h.oldImage})` : ''}`,
+    );
   const detail = failures.length ? `: ${failures.join('; ')}` : '';
   let text: string;
   switch (e.outcome) {
@@ -115,7 +141,8 @@ function finishedText(context: NotifyContext, where: string, image: string, e: E
     default:
       text = `:x: ${context.deployer}'s ${context.kind} to ${where} failed (exit ${e.exitCode})${detail}`;
   }
-  if (needsOperator.length) text += ` — the fleet needs an operator: ${needsOperator.map((n) => `${n.what} failed, fix with \`${n.fix.replace(/\n/g, '; ')}\``).join('; ')}`;
+  if (needsOperator.length)
+    text += ` — the fleet needs an operator: ${needsOperator.map((n) => `${n.what} failed, fix with \`${n.fix.replace(/\n/g, '; ')}\``).join('; ')}`;
   return text;
 }
 

@@ -6,11 +6,15 @@ import { formatMs } from '../errors.ts';
 import { printable } from './printable.ts';
 
 export function plainReporter(out: NodeJS.WritableStream): EventListener {
-  const line = (at: number, text: string) => out.write(`${new Date(at).toISOString().slice(11, 23)} ${printable(text)}\n`);
+  const line = (at: number, text: string) =>
+    out.write(`${new Date(at).toISOString().slice(11, 23)} ${printable(text)}\n`);
   return (e: Timed<DeployEvent>) => {
     switch (e.type) {
       case 'run-started':
-        line(e.at, `${e.check ? 'plan' : 'deploy'} ${e.image} to ${e.deployment} (${e.playbook}): ${e.hosts.length} hosts in ${e.batches.length} batches`);
+        line(
+          e.at,
+          `${e.check ? 'plan' : 'deploy'} ${e.image} to ${e.deployment} (${e.playbook}): ${e.hosts.length} hosts in ${e.batches.length} batches`,
+        );
         e.batches.forEach((b, i) => line(e.at, `  batch ${i + 1}: ${b.join(', ')}`));
         break;
       case 'plan':
@@ -52,7 +56,16 @@ export function plainReporter(out: NodeJS.WritableStream): EventListener {
 export function summaryTable(hosts: readonly HostSummary[]): string {
   const short = (id?: string) => (id ? ` (${id.replace(/^sha256:/, '').slice(0, 12)})` : '');
   return textTable(
-    [['host', 'result', 'from', 'to', 'out of service'], ...hosts.map((h) => [h.host, h.result, h.oldImage ? `${h.oldImage}${short(h.oldImageId)}` : '-', `${h.newImage}${short(h.digest ?? h.imageId)}`, h.outOfServiceMs ? formatMs(h.outOfServiceMs) : '-'])],
+    [
+      ['host', 'result', 'from', 'to', 'out of service'],
+      ...hosts.map((h) => [
+        h.host,
+        h.result,
+        h.oldImage ? `${h.oldImage}${short(h.oldImageId)}` : '-',
+        `${h.newImage}${short(h.digest ?? h.imageId)}`,
+        h.outOfServiceMs ? formatMs(h.outOfServiceMs) : '-',
+      ]),
+    ],
     '  ',
   );
 }

@@ -46,7 +46,8 @@ export function serviceMessageValue(name: string, value: string): string {
 }
 
 export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
-  const emit = (name: string, attributes: Record<string, string | number | undefined>) => out.write(`${serviceMessage(name, attributes)}\n`);
+  const emit = (name: string, attributes: Record<string, string | number | undefined>) =>
+    out.write(`${serviceMessage(name, attributes)}\n`);
   // progressMessage has only the single-value form, so it cannot carry a flowId: a host's step starting
   // is a plain message in the host's flow.
   const progress = (text: string) => out.write(`${serviceMessageValue('progressMessage', text)}\n`);
@@ -60,20 +61,33 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
       case 'run-started':
         image = e.image;
         deployment = e.deployment;
-        emit('message', { text: `${e.check ? 'plan' : 'deploy'} ${e.image} to ${e.deployment} (${e.playbook}): ${e.hosts.length} hosts in ${e.batches.length} batches`, timestamp });
+        emit('message', {
+          text: `${e.check ? 'plan' : 'deploy'} ${e.image} to ${e.deployment} (${e.playbook}): ${e.hosts.length} hosts in ${e.batches.length} batches`,
+          timestamp,
+        });
         break;
       case 'plan':
         for (const t of e.preTasks) emit('message', { text: `would ${t.step}: ${t.would}`, timestamp });
-        for (const h of e.hosts) emit('message', { text: `batch ${h.batch}, ${h.host}: ${h.steps.map((s) => `${s.step}: ${s.would}`).join('; ')}`, timestamp });
+        for (const h of e.hosts)
+          emit('message', {
+            text: `batch ${h.batch}, ${h.host}: ${h.steps.map((s) => `${s.step}: ${s.would}`).join('; ')}`,
+            timestamp,
+          });
         break;
       case 'batch':
-        if (e.status === 'started') emit('blockOpened', { name: `batch ${e.index}/${e.of}: ${e.hosts.join(', ')}`, timestamp });
+        if (e.status === 'started')
+          emit('blockOpened', { name: `batch ${e.index}/${e.of}: ${e.hosts.join(', ')}`, timestamp });
         else emit('blockClosed', { name: `batch ${e.index}/${e.of}: ${e.hosts.join(', ')}`, timestamp });
         break;
       case 'step': {
         if (e.scope === 'run') {
           if (e.status === 'started') progress(e.step);
-          else emit('message', { text: `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`, status: e.status === 'failed' ? 'ERROR' : undefined, timestamp });
+          else
+            emit('message', {
+              text: `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`,
+              status: e.status === 'failed' ? 'ERROR' : undefined,
+              timestamp,
+            });
           break;
         }
         if (!openHosts.has(e.host)) {
@@ -81,35 +95,58 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
           emit('blockOpened', { name: e.host, flowId: e.host, timestamp });
         }
         if (e.status === 'started') emit('message', { text: `${e.step}: started`, flowId: e.host, timestamp });
-        else emit('message', { text: `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`, flowId: e.host, status: e.status === 'failed' ? 'ERROR' : undefined, timestamp });
+        else
+          emit('message', {
+            text: `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`,
+            flowId: e.host,
+            status: e.status === 'failed' ? 'ERROR' : undefined,
+            timestamp,
+          });
         break;
       }
       case 'host-finished':
         if (openHosts.delete(e.host)) {
-          emit('message', { text: `${e.result}${e.outOfServiceMs ? `, out of service ${formatMs(e.outOfServiceMs)}` : ''}`, flowId: e.host, timestamp });
+          emit('message', {
+            text: `${e.result}${e.outOfServiceMs ? `, out of service ${formatMs(e.outOfServiceMs)}` : ''}`,
+            flowId: e.host,
+            timestamp,
+          });
           emit('blockClosed', { name: e.host, flowId: e.host, timestamp });
         }
         if (e.result === 'rolled-back' || e.result === 'failed') {
           problems++;
-          emit('buildProblem', { description: `${e.host}: ${e.result}: ${(e.error ?? '').split('\n')[0]}`.slice(0, 4000), identity: problemIdentity(deployment, e.host, e.result) });
+          emit('buildProblem', {
+            description: `${e.host}: ${e.result}: ${(e.error ?? '').split('\n')[0]}`.slice(0, 4000),
+            identity: problemIdentity(deployment, e.host, e.result),
+          });
         }
         break;
       case 'warning':
         emit('message', { text: e.message, status: 'WARNING', timestamp });
         break;
       case 'undo-failed':
-        emit('message', { text: `NOT UNDONE: ${e.what}: ${e.error}\nfix it by hand with:\n${e.fix}`, status: 'ERROR', timestamp });
+        emit('message', {
+          text: `NOT UNDONE: ${e.what}: ${e.error}\nfix it by hand with:\n${e.fix}`,
+          status: 'ERROR',
+          timestamp,
+        });
         problems++;
-        emit('buildProblem', { description: `could not ${e.what}: run ${e.fix.split('\n')[0]}`.slice(0, 4000), identity: problemIdentity(deployment, 'undo', e.what) });
+        emit('buildProblem', {
+          description: `could not ${e.what}: run ${e.fix.split('\n')[0]}`.slice(0, 4000),
+          identity: problemIdentity(deployment, 'undo', e.what),
+        });
         break;
       case 'run-finished': {
         emit('buildStatisticValue', { key: 'baton.deploy.ms', value: e.ms });
-        for (const h of e.hosts) if (h.outOfServiceMs) emit('buildStatisticValue', { key: `baton.host.${h.host}.outOfServiceMs`, value: h.outOfServiceMs });
+        for (const h of e.hosts)
+          if (h.outOfServiceMs)
+            emit('buildStatisticValue', { key: `baton.host.${h.host}.outOfServiceMs`, value: h.outOfServiceMs });
         if (e.outcome === 'deployed') emit('setParameter', { name: 'baton.deployed.image', value: image });
         const text = `${e.outcome} ${image} to ${deployment}: ${e.hosts.filter((h) => h.result === 'deployed').length}/${e.hosts.length} hosts (exit ${e.exitCode})`;
         // A build fails by a build problem (buildStatus only ever takes SUCCESS): one for the run when no
         // host or undo reported its own (an image that would not pull, an interrupt).
-        if (e.exitCode !== 0 && problems === 0) emit('buildProblem', { description: text, identity: problemIdentity(deployment, 'run', e.outcome) });
+        if (e.exitCode !== 0 && problems === 0)
+          emit('buildProblem', { description: text, identity: problemIdentity(deployment, 'run', e.outcome) });
         // The table holds host names from EC2 tags: inside a message, escaped, it can never start one.
         if (e.hosts.length) emit('message', { text: summaryTable(e.hosts).trimEnd(), timestamp });
         emit('buildStatus', { text: `{build.status.text}; ${text}` });

@@ -34,25 +34,62 @@ export async function runBatches(r: Rollout): Promise<number | undefined> {
   const { ctx, plan, options, facts, byName } = r;
   const { events, config } = ctx;
   for (const [index, batch] of plan.batches.entries()) {
-    const untouched = () => plan.batches.slice(index).flat().map((h) => h.name);
+    const untouched = () =>
+      plan.batches
+        .slice(index)
+        .flat()
+        .map((h) => h.name);
     if (options.interrupt.stopRequested) {
       facts.push({ kind: 'stopped' });
       return undefined;
     }
-    const go = !options.beforeBatch || (await options.beforeBatch({ index: index + 1, of: plan.batches.length, hosts: batch.map((h) => h.name), previous: plan.batches[index - 1]?.map((h) => h.name) }));
+    const go =
+      !options.beforeBatch ||
+      (await options.beforeBatch({
+        index: index + 1,
+        of: plan.batches.length,
+        hosts: batch.map((h) => h.name),
+        previous: plan.batches[index - 1]?.map((h) => h.name),
+      }));
     if (!go || options.interrupt.stopRequested) {
-      events.emit({ type: 'warning', message: `stopped before batch ${index + 1}/${plan.batches.length}: ${keepTheirImage(untouched())}` });
+      events.emit({
+        type: 'warning',
+        message: `stopped before batch ${index + 1}/${plan.batches.length}: ${keepTheirImage(untouched())}`,
+      });
       facts.push({ kind: 'stopped' });
       return undefined;
     }
     const leaving = batch.map((h) => byName.get(h.name)!).filter((t) => !alreadyRuns(ctx, t));
     if (config.rollout.minInService > 0 && leaving.length) {
-      const why = await events.step({}, `count capacity for batch ${index + 1}`, () => awaitCapacity(ctx.aws.loadBalancers, leaving, config.rollout.minInService, config.timeouts.inService, ctx.signal), (w) => w);
+      const why = await events.step(
+        {},
+        `count capacity for batch ${index + 1}`,
+        () =>
+          awaitCapacity(
+            ctx.aws.loadBalancers,
+            leaving,
+            config.rollout.minInService,
+            config.timeouts.inService,
+            ctx.signal,
+          ),
+        (w) => w,
+      );
       if (why) {
-        events.emit({ type: 'warning', message: `stopped before batch ${index + 1}/${plan.batches.length}: ${why}; ${keepTheirImage(untouched())}` });
+        events.emit({
+          type: 'warning',
+          message: `stopped before batch ${index + 1}/${plan.batches.length}: ${why}; ${keepTheirImage(untouched())}`,
+        });
         const switchedSoFar = [...r.summaries.values()].filter((s) => s.result === 'deployed');
         facts.push({ kind: 'capacity-stop', switchedBefore: switchedSoFar.length > 0 });
-        if (switchedSoFar.length) events.emit({ type: 'warning', message: mixedFleetMessage(switchedSoFar, plan.batches.flat().map((h) => h.name), options.deployment) });
+        if (switchedSoFar.length)
+          events.emit({
+            type: 'warning',
+            message: mixedFleetMessage(
+              switchedSoFar,
+              plan.batches.flat().map((h) => h.name),
+              options.deployment,
+            ),
+          });
         return undefined;
       }
     }
@@ -62,7 +99,11 @@ export async function runBatches(r: Rollout): Promise<number | undefined> {
     for (const result of results) r.summaries.set(result.host, result);
     events.emit({ type: 'batch', index: index + 1, of: plan.batches.length, hosts, status: 'finished' });
     const failed = results.filter((x) => x.result === 'rolled-back' || x.result === 'failed');
-    facts.push({ kind: 'batch', hostFailed: results.some((x) => x.result === 'failed'), hostRolledBack: failed.length > 0 });
+    facts.push({
+      kind: 'batch',
+      hostFailed: results.some((x) => x.result === 'failed'),
+      hostRolledBack: failed.length > 0,
+    });
     // A second interrupt aborted the hosts in flight: they were put back; that is not a failed batch.
     if (ctx.signal.aborted) {
       facts.push({ kind: 'aborted' });
@@ -76,14 +117,24 @@ export async function runBatches(r: Rollout): Promise<number | undefined> {
 /** After a failed batch: the hosts switched before it go back (`onFailure: rollback`), or stay and are named. */
 export async function settleSwitched(r: Rollout, failedBatch: number): Promise<void> {
   const { ctx, plan, options } = r;
-  const switched = plan.batches.flat().flatMap((h) => (r.summaries.get(h.name)?.result === 'deployed' ? [r.summaries.get(h.name)!] : []));
+  const switched = plan.batches
+    .flat()
+    .flatMap((h) => (r.summaries.get(h.name)?.result === 'deployed' ? [r.summaries.get(h.name)!] : []));
   if (!switched.length) return;
   if (ctx.config.rollout.onFailure === 'rollback' && !options.rollback) {
     const result = await rollBackSwitched(ctx, plan.batches, r.summaries, r.byName, r.journal, failedBatch);
     r.facts.push({ kind: 'switched-hosts', result });
   } else {
     r.facts.push({ kind: 'switched-hosts', result: 'left' });
-    if (outcomeOf(r.facts) !== 'failed') ctx.events.emit({ type: 'warning', message: mixedFleetMessage(switched, plan.batches.flat().map((h) => h.name), options.deployment) });
+    if (outcomeOf(r.facts) !== 'failed')
+      ctx.events.emit({
+        type: 'warning',
+        message: mixedFleetMessage(
+          switched,
+          plan.batches.flat().map((h) => h.name),
+          options.deployment,
+        ),
+      });
   }
 }
 
@@ -93,14 +144,23 @@ export async function runPostTasks(r: Rollout): Promise<void> {
   for (const task of r.playbook.postTasks ?? []) {
     await r.journal.fence();
     try {
-      await ctx.events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
+      await ctx.events.step(
+        {},
+        task.name,
+        () => task.run(ctx),
+        (d) => d || undefined,
+      );
     } catch (error) {
       if (error instanceof LeaseLostError) throw error;
       r.facts.push({ kind: 'post-task-failed' });
-      ctx.events.emit({ type: 'warning', message: `every host runs ${r.options.image} and is in service, but the post-task "${task.name}" failed: ${(error as Error).message}` });
+      ctx.events.emit({
+        type: 'warning',
+        message: `every host runs ${r.options.image} and is in service, but the post-task "${task.name}" failed: ${(error as Error).message}`,
+      });
       return;
     }
   }
 }
 
-const keepTheirImage = (hosts: readonly string[]) => `${hosts.join(', ')} keep${hosts.length === 1 ? 's' : ''} the image ${hosts.length === 1 ? 'it runs' : 'they run'}`;
+const keepTheirImage = (hosts: readonly string[]) =>
+  `${hosts.join(', ')} keep${hosts.length === 1 ? 's' : ''} the image ${hosts.length === 1 ? 'it runs' : 'they run'}`;

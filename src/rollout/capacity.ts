@@ -13,7 +13,8 @@ import { sleep } from '../poll.ts';
 import type { Target } from '../playbook/types.ts';
 
 /** A target's identity in one load balancer's own member list. */
-const memberId = (target: Target, m: Membership) => (m.kind === 'classic' ? target.host.instanceId! : `${m.targetId ?? target.host.instanceId}:${m.port ?? ''}`);
+const memberId = (target: Target, m: Membership) =>
+  m.kind === 'classic' ? target.host.instanceId! : `${m.targetId ?? target.host.instanceId}:${m.port ?? ''}`;
 const keyOf = (m: Membership) => (m.kind === 'classic' ? `classic:${m.name}` : `tg:${m.arn}`);
 
 export interface Shortfall {
@@ -23,7 +24,12 @@ export interface Shortfall {
 }
 
 /** What the batch would leave in service behind each of its load balancers, and the first one below `min`. */
-export async function shortfall(lbs: Pick<LoadBalancers, 'inService'>, batch: readonly Target[], min: number, signal?: AbortSignal): Promise<Shortfall | undefined> {
+export async function shortfall(
+  lbs: Pick<LoadBalancers, 'inService'>,
+  batch: readonly Target[],
+  min: number,
+  signal?: AbortSignal,
+): Promise<Shortfall | undefined> {
   const byLb = new Map<string, { membership: Membership; leaving: Set<string> }>();
   for (const t of batch) {
     for (const m of t.memberships) {
@@ -44,7 +50,13 @@ export async function shortfall(lbs: Pick<LoadBalancers, 'inService'>, batch: re
  * Waits until the batch can leave service without going below `min` behind any load balancer; returns
  * undefined then, or the sentence that says why it cannot once `waitMs` has passed.
  */
-export async function awaitCapacity(lbs: Pick<LoadBalancers, 'inService'>, batch: readonly Target[], min: number, waitMs: number, signal?: AbortSignal): Promise<string | undefined> {
+export async function awaitCapacity(
+  lbs: Pick<LoadBalancers, 'inService'>,
+  batch: readonly Target[],
+  min: number,
+  waitMs: number,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   const started = Date.now();
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     const short = await shortfall(lbs, batch, min, signal);

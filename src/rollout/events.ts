@@ -25,9 +25,24 @@ export type DeployEvent =
   /** A step on one host: deregister, replace, health, register, a compensation. */
   | { type: 'step'; scope: 'host'; host: string; step: string; status: StepStatus; ms?: number; detail?: string }
   /** `--check`: what each pre-task and each host's steps would do, learned read-only. */
-  | { type: 'plan'; preTasks: PlannedStep[]; hosts: { host: string; batch: number; from?: string; steps: PlannedStep[] }[] }
+  | {
+      type: 'plan';
+      preTasks: PlannedStep[];
+      hosts: { host: string; batch: number; from?: string; steps: PlannedStep[] }[];
+    }
   | { type: 'batch'; index: number; of: number; hosts: string[]; status: 'started' | 'finished' }
-  | { type: 'host-finished'; host: string; result: HostResult; oldImage?: string; newImage: string; oldImageId?: string; imageId?: string; digest?: string; outOfServiceMs: number; error?: string }
+  | {
+      type: 'host-finished';
+      host: string;
+      result: HostResult;
+      oldImage?: string;
+      newImage: string;
+      oldImageId?: string;
+      imageId?: string;
+      digest?: string;
+      outOfServiceMs: number;
+      error?: string;
+    }
   | { type: 'warning'; message: string }
   /** A guard now held (autoscaling suspended, alarms silenced): undone at the end, or by `fix` if the run dies. */
   | { type: 'guard'; what: string; fix: string }
@@ -42,7 +57,8 @@ export interface PlannedStep {
 
 /** `mixed`: a batch failed and, with `rollout.onFailure: stop`, the hosts switched before it were left on the new image. */
 /** `post-task-failed`: every host was deployed and is in service; a post-task failed after the rollout. */
-export type RunOutcome = 'deployed' | 'checked' | 'rolled-back' | 'mixed' | 'failed' | 'interrupted' | 'recovered' | 'post-task-failed';
+export type RunOutcome =
+  'deployed' | 'checked' | 'rolled-back' | 'mixed' | 'failed' | 'interrupted' | 'recovered' | 'post-task-failed';
 
 export interface HostSummary {
   host: string;
@@ -92,8 +108,14 @@ export class EventBus {
   }
 
   /** Runs `fn` as a named step, emitting started and ok/failed with its duration. */
-  async step<T>(where: { host?: string }, step: string, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {
-    const scope = where.host === undefined ? ({ scope: 'run' } as const) : ({ scope: 'host', host: where.host } as const);
+  async step<T>(
+    where: { host?: string },
+    step: string,
+    fn: () => Promise<T>,
+    detail?: (value: T) => string | undefined,
+  ): Promise<T> {
+    const scope =
+      where.host === undefined ? ({ scope: 'run' } as const) : ({ scope: 'host', host: where.host } as const);
     const started = Date.now();
     this.emit({ type: 'step', ...scope, step, status: 'started' });
     try {
@@ -101,7 +123,14 @@ export class EventBus {
       this.emit({ type: 'step', ...scope, step, status: 'ok', ms: Date.now() - started, detail: detail?.(value) });
       return value;
     } catch (error) {
-      this.emit({ type: 'step', ...scope, step, status: 'failed', ms: Date.now() - started, detail: (error as Error).message });
+      this.emit({
+        type: 'step',
+        ...scope,
+        step,
+        status: 'failed',
+        ms: Date.now() - started,
+        detail: (error as Error).message,
+      });
       throw error;
     }
   }

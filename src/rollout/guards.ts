@@ -34,7 +34,11 @@ export class GuardStack {
   /** `ctx.guard`: journal the change and say so; the caller makes the change after. Its kind's undo runs at the end. */
   readonly record: RunContext['guard'] = async ({ change }) => {
     this.events.declareNames(change, 'a name in the journal');
-    const entry = await this.journal.record(change, describeChange(change), fixCommand(change, this.undoing.config.region));
+    const entry = await this.journal.record(
+      change,
+      describeChange(change),
+      fixCommand(change, this.undoing.config.region),
+    );
     this.guards.push({ change, entry });
     this.events.emit({ type: 'guard', what: entry.what, fix: entry.fix });
   };
@@ -51,17 +55,33 @@ export class GuardStack {
         if (fenced) throw fenced;
         await this.journal.fence();
         const what = undoStep(guard.change);
-        await this.events.step({}, what, () => withDeadline(undoChange(guard.change, undoing), deadline, `${what}: the undo's time limit (timeouts.undo) ran out`));
+        await this.events.step({}, what, () =>
+          withDeadline(
+            undoChange(guard.change, undoing),
+            deadline,
+            `${what}: the undo's time limit (timeouts.undo) ran out`,
+          ),
+        );
         await this.journal.close(guard.entry);
       } catch (error) {
         failed = true;
         if (error instanceof LeaseLostError) {
           fenced = error;
           leftToThem.push(guard.entry.what);
-        } else this.events.emit({ type: 'undo-failed', what: guard.entry.what, error: (error as Error).message, fix: guard.entry.fix });
+        } else
+          this.events.emit({
+            type: 'undo-failed',
+            what: guard.entry.what,
+            error: (error as Error).message,
+            fix: guard.entry.fix,
+          });
       }
     }
-    if (fenced) this.events.emit({ type: 'warning', message: `${fenced.message}. Not undone, left to that run: ${leftToThem.join('; ')}` });
+    if (fenced)
+      this.events.emit({
+        type: 'warning',
+        message: `${fenced.message}. Not undone, left to that run: ${leftToThem.join('; ')}`,
+      });
     return failed;
   }
 }

@@ -31,13 +31,25 @@ export function alreadyRuns(run: RunContext, target: Target): boolean {
   return id === undefined || target.liveImageId === id;
 }
 
-export async function runHost(run: RunContext, target: Target, tasks: readonly HostTask[], journal: ChangeLog): Promise<HostSummary> {
+export async function runHost(
+  run: RunContext,
+  target: Target,
+  tasks: readonly HostTask[],
+  journal: ChangeLog,
+): Promise<HostSummary> {
   const name = target.host.name;
   const { events } = run;
   const wanted = run.targetImage?.(target) ?? run.image;
   const id = wantedImageId(run, target);
   const digest = run.targetImage ? undefined : run.pulled.get(name)?.digest;
-  const base = { host: name, oldImage: target.liveImage, newImage: wanted, ...(target.liveImageId && { oldImageId: target.liveImageId }), ...(id && { imageId: id }), ...(digest && { digest }) };
+  const base = {
+    host: name,
+    oldImage: target.liveImage,
+    newImage: wanted,
+    ...(target.liveImageId && { oldImageId: target.liveImageId }),
+    ...(id && { imageId: id }),
+    ...(digest && { digest }),
+  };
   if (alreadyRuns(run, target)) {
     events.emit({ type: 'host-finished', ...base, result: 'unchanged', outOfServiceMs: 0 });
     return { ...base, result: 'unchanged', outOfServiceMs: 0 };
@@ -53,7 +65,8 @@ export async function runHost(run: RunContext, target: Target, tasks: readonly H
       const entries: JournalEntry[] = [];
       events.declareNames(c.changes ?? [], 'a name in the journal');
       try {
-        for (const change of c.changes ?? []) entries.push(await journal.record(change, describeChange(change), fixCommand(change, run.config.region)));
+        for (const change of c.changes ?? [])
+          entries.push(await journal.record(change, describeChange(change), fixCommand(change, run.config.region)));
       } catch (error) {
         // None of these changes will be made: the ones already journaled are closed again.
         for (const e of entries) void journal.close(e);
@@ -68,7 +81,12 @@ export async function runHost(run: RunContext, target: Target, tasks: readonly H
       if (run.signal.aborted) throw new InterruptedError(`interrupted before ${task.name}`);
       // Every task may change the host or its load balancers: only while the run holds its lease.
       await journal.fence();
-      await events.step({ host: name }, task.name, () => task.run(ctx), (d) => d || undefined);
+      await events.step(
+        { host: name },
+        task.name,
+        () => task.run(ctx),
+        (d) => d || undefined,
+      );
     }
     for (const c of compensations) for (const e of c.entries) void journal.close(e);
     const summary = { ...base, result: 'deployed' as const, outOfServiceMs: outOfService() };
@@ -87,11 +105,17 @@ export async function runHost(run: RunContext, target: Target, tasks: readonly H
         result = 'failed';
         if (undoError instanceof LeaseLostError) {
           const left = compensations.slice(compensations.indexOf(c)).flatMap((x) => x.entries);
-          events.emit({ type: 'warning', message: `${name}: not put back: ${undoError.message}; left open: ${left.map((e) => e.what).join('; ') || 'nothing journaled'}` });
+          events.emit({
+            type: 'warning',
+            message: `${name}: not put back: ${undoError.message}; left open: ${left.map((e) => e.what).join('; ') || 'nothing journaled'}`,
+          });
           break;
         }
         const left = compensations.slice(compensations.indexOf(c)).flatMap((x) => x.entries);
-        events.emit({ type: 'warning', message: `${name}: could not ${c.what}: ${(undoError as Error).message}; left for \`baton recover\`: ${left.map((e) => e.what).join('; ') || 'nothing journaled'}` });
+        events.emit({
+          type: 'warning',
+          message: `${name}: could not ${c.what}: ${(undoError as Error).message}; left for \`baton recover\`: ${left.map((e) => e.what).join('; ') || 'nothing journaled'}`,
+        });
         break;
       }
     }

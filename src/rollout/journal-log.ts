@@ -29,7 +29,8 @@ export function memoryLog(): ChangeLog & { readonly entries: JournalEntry[] } {
     },
     async close(entry, because) {
       const i = entries.findIndex((e) => e.seq === entry.seq);
-      if (i >= 0) entries[i] = { ...entry, closedAt: new Date().toISOString(), ...(because && { closedBecause: because }) };
+      if (i >= 0)
+        entries[i] = { ...entry, closedAt: new Date().toISOString(), ...(because && { closedBecause: because }) };
     },
     async fence() {},
   };

@@ -44,7 +44,12 @@ export interface DeployOptions {
   /** Called with the hosts' results just before the run's last event (to write a retry file, say). */
   readonly beforeFinish?: (hosts: readonly HostSummary[]) => void;
   /** Asked before each batch (`--step`, a canary pause): false stops the rollout there. */
-  readonly beforeBatch?: (batch: { index: number; of: number; hosts: string[]; previous?: string[] }) => Promise<boolean>;
+  readonly beforeBatch?: (batch: {
+    index: number;
+    of: number;
+    hosts: string[];
+    previous?: string[];
+  }) => Promise<boolean>;
 }
 
 export interface DeployResult {

@@ -23,7 +23,10 @@ describe('planRollout', () => {
   });
 
   it('keeps hosts in order', () => {
-    expect(planRollout(hosts(3), { serial: 2, maxFailPercentage: 0, minInService: 0 }).batches).toEqual([['h1', 'h2'], ['h3']]);
+    expect(planRollout(hosts(3), { serial: 2, maxFailPercentage: 0, minInService: 0 }).batches).toEqual([
+      ['h1', 'h2'],
+      ['h3'],
+    ]);
   });
 
   it('caps batches so the capacity floor stays in service', () => {
@@ -32,7 +35,9 @@ describe('planRollout', () => {
   });
 
   it('refuses a floor that leaves no host free to leave service', () => {
-    expect(() => sizes(2, 1, 2)).toThrow(/rollout.minInService: 2 hosts must stay in service, but only 2 hosts are targeted/);
+    expect(() => sizes(2, 1, 2)).toThrow(
+      /rollout.minInService: 2 hosts must stay in service, but only 2 hosts are targeted/,
+    );
   });
 
   it('stops when a batch fails beyond max_fail_percentage (Ansible: strictly more than)', () => {

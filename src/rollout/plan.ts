@@ -30,7 +30,9 @@ export function batchSize(step: SerialStep, total: number): number {
 
 export function planRollout<H>(hosts: readonly H[], options: PlanOptions): Plan<H> {
   const total = hosts.length;
-  const steps = Array.isArray(options.serial) ? (options.serial as readonly SerialStep[]) : [options.serial as SerialStep];
+  const steps = Array.isArray(options.serial)
+    ? (options.serial as readonly SerialStep[])
+    : [options.serial as SerialStep];
   const ceiling = total - options.minInService;
   if (total > 0 && ceiling < 1) {
     throw new ConfigError(
@@ -51,7 +53,11 @@ export function planRollout<H>(hosts: readonly H[], options: PlanOptions): Plan<
 }
 
 /** The plan of a playbook's run: its own `serial` and failure rule first, else the configuration's. */
-export function planFor<H>(hosts: readonly H[], playbook: Pick<Playbook, 'serial' | 'maxFailPercentage'>, rollout: Pick<RolloutSettings, 'serial' | 'maxFailPercentage' | 'minInService'>): Plan<H> {
+export function planFor<H>(
+  hosts: readonly H[],
+  playbook: Pick<Playbook, 'serial' | 'maxFailPercentage'>,
+  rollout: Pick<RolloutSettings, 'serial' | 'maxFailPercentage' | 'minInService'>,
+): Plan<H> {
   return planRollout(hosts, {
     serial: playbook.serial ?? rollout.serial,
     maxFailPercentage: playbook.maxFailPercentage ?? rollout.maxFailPercentage,

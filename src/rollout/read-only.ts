@@ -16,26 +16,64 @@ import type { DeployOptions } from './options.ts';
 /** The inventory step: the hosts the run acts on, after `--limit`; their names are the fleet's, never secrets. */
 export function selectHosts(options: DeployOptions): Promise<Host[]> {
   const { playbook, config, aws, events } = options;
-  return events.step({}, 'inventory', async () => {
-    const all = options.inventory
-      ? await options.inventory()
-      : playbook.hosts
-        ? await playbook.hosts({ config, aws })
-        : await findInstancesByTags(aws.ec2, { stack: config.stack, release: config.release, deployment: options.deployment });
-    const hosts = options.limit ? options.limit(all) : all;
-    events.declareNames([config.region, config.stack, config.release, options.deployment, options.image, hosts.map((h) => [h.name, h.address, h.instanceId ?? ''])], 'the names of the fleet');
-    return hosts;
-  }, describeHosts);
+  return events.step(
+    {},
+    'inventory',
+    async () => {
+      const all = options.inventory
+        ? await options.inventory()
+        : playbook.hosts
+          ? await playbook.hosts({ config, aws })
+          : await findInstancesByTags(aws.ec2, {
+              stack: config.stack,
+              release: config.release,
+              deployment: options.deployment,
+            });
+      const hosts = options.limit ? options.limit(all) : all;
+      events.declareNames(
+        [
+          config.region,
+          config.stack,
+          config.release,
+          options.deployment,
+          options.image,
+          hosts.map((h) => [h.name, h.address, h.instanceId ?? '']),
+        ],
+        'the names of the fleet',
+      );
+      return hosts;
+    },
+    describeHosts,
+  );
 }
 
 /** The discover step: what each host runs now and where it is registered. */
-export function discoverTargets(options: DeployOptions, hosts: readonly Host[], fleet: FleetConnection, lbs: LoadBalancers): Promise<Target[]> {
+export function discoverTargets(
+  options: DeployOptions,
+  hosts: readonly Host[],
+  fleet: FleetConnection,
+  lbs: LoadBalancers,
+): Promise<Target[]> {
   const { events } = options;
-  return events.step({}, 'discover', async () => {
-    const ts = await discover(hosts, fleet, lbs, options.config.container.name);
-    events.declareNames(ts.map((t) => [t.memberships, t.liveImage ?? '']), 'a load balancer or image of the fleet');
-    return ts;
-  }, (ts) => ts.map((t) => `${t.host.name}: ${t.liveImage ?? 'no live container'}, in ${t.memberships.map((m) => m.name).join(' + ') || 'no load balancer'}`).join('; '));
+  return events.step(
+    {},
+    'discover',
+    async () => {
+      const ts = await discover(hosts, fleet, lbs, options.config.container.name);
+      events.declareNames(
+        ts.map((t) => [t.memberships, t.liveImage ?? '']),
+        'a load balancer or image of the fleet',
+      );
+      return ts;
+    },
+    (ts) =>
+      ts
+        .map(
+          (t) =>
+            `${t.host.name}: ${t.liveImage ?? 'no live container'}, in ${t.memberships.map((m) => m.name).join(' + ') || 'no load balancer'}`,
+        )
+        .join('; '),
+  );
 }
 
 /** Every task's read-only check: pre-tasks once, host tasks on every target in parallel. */
@@ -44,15 +82,24 @@ export async function checkTasks(ctx: RunContext, playbook: Playbook): Promise<v
   for (const task of playbook.preTasks) await events.step({}, `check: ${task.name}`, async () => task.prepare?.(ctx));
   for (const task of playbook.tasks) {
     if (!task.prepare) continue;
-    await events.step({}, `check: ${task.name}`, async () => {
-      const found = await Promise.all(targets.map(async (t) => [t.host.name, await task.prepare!(ctx, t)] as const));
-      return found.flatMap(([host, said]) => (said ? [`${host}: ${said}`] : [])).join('; ');
-    }, (d) => d || undefined);
+    await events.step(
+      {},
+      `check: ${task.name}`,
+      async () => {
+        const found = await Promise.all(targets.map(async (t) => [t.host.name, await task.prepare!(ctx, t)] as const));
+        return found.flatMap(([host, said]) => (said ? [`${host}: ${said}`] : [])).join('; ');
+      },
+      (d) => d || undefined,
+    );
   }
 }
 
 /** `--check`: every step's own account of what it would do, from what the read-only phase learned. */
-export function explainPlan(ctx: RunContext, playbook: Playbook, batches: readonly (readonly Host[])[]): Extract<DeployEvent, { type: 'plan' }> {
+export function explainPlan(
+  ctx: RunContext,
+  playbook: Playbook,
+  batches: readonly (readonly Host[])[],
+): Extract<DeployEvent, { type: 'plan' }> {
   const byName = new Map(ctx.targets.map((t) => [t.host.name, t]));
   return {
     type: 'plan',
@@ -69,7 +116,12 @@ export function explainPlan(ctx: RunContext, playbook: Playbook, batches: readon
           batch: i + 1,
           from: target.liveImage,
           steps: unchanged
-            ? [{ step: 'skip', would: `runs ${wanted}${id} now: left alone, unless the pre-pull finds the registry's ${wanted} is another image (then it is deployed)` }]
+            ? [
+                {
+                  step: 'skip',
+                  would: `runs ${wanted}${id} now: left alone, unless the pre-pull finds the registry's ${wanted} is another image (then it is deployed)`,
+                },
+              ]
             : playbook.tasks.map((t) => ({ step: t.name, would: t.explain?.(ctx, target) ?? 'run' })),
         };
       }),
@@ -78,14 +130,30 @@ export function explainPlan(ctx: RunContext, playbook: Playbook, batches: readon
 }
 
 /** Read-only: what each host runs now and where it is registered. */
-async function discover(hosts: readonly Host[], fleet: FleetConnection, lbs: LoadBalancers, container: string): Promise<Target[]> {
+async function discover(
+  hosts: readonly Host[],
+  fleet: FleetConnection,
+  lbs: LoadBalancers,
+  container: string,
+): Promise<Target[]> {
   const instances = hosts.flatMap((h) => (h.instanceId ? [{ instanceId: h.instanceId, privateIp: h.privateIp }] : []));
   const memberships = instances.length ? await lbs.membershipsOf(instances) : new Map();
   return Promise.all(
     hosts.map(async (host) => {
       const remote = fleet.host(host.name);
-      const [live, previous] = await Promise.all([inspectLive(remote, container), inspectLive(remote, previousName(container))]);
-      return { host, remote, memberships: host.instanceId ? (memberships.get(host.instanceId) ?? []) : [], live, liveImage: live?.image, ...(live?.imageId && { liveImageId: live.imageId }), previous };
+      const [live, previous] = await Promise.all([
+        inspectLive(remote, container),
+        inspectLive(remote, previousName(container)),
+      ]);
+      return {
+        host,
+        remote,
+        memberships: host.instanceId ? (memberships.get(host.instanceId) ?? []) : [],
+        live,
+        liveImage: live?.image,
+        ...(live?.imageId && { liveImageId: live.imageId }),
+        previous,
+      };
     }),
   );
 }

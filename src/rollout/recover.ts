@@ -13,7 +13,15 @@ import type { AwsClients } from '../aws/clients.ts';
 import { Alarms } from '../aws/alarms.ts';
 import { AutoScaling } from '../aws/autoscaling.ts';
 import { LoadBalancers } from '../aws/load-balancers.ts';
-import { changeHost, hostLabel, undoChange, undoStep, wouldUndo, type JournalHost, type UndoContext } from '../changes/index.ts';
+import {
+  changeHost,
+  hostLabel,
+  undoChange,
+  undoStep,
+  wouldUndo,
+  type JournalHost,
+  type UndoContext,
+} from '../changes/index.ts';
 import type { DeployConfig } from '../config/index.ts';
 import { ExitCode, LeaseLostError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
@@ -47,17 +55,27 @@ const newestFirst = (entries: readonly JournalEntry[]) => [...entries].sort((a, 
 
 /** `recover --check`: what recover would do, entry by entry, in its order; reads nothing, changes nothing. */
 export function planRecovery(entries: readonly JournalEntry[]): Extract<DeployEvent, { type: 'plan' }> {
-  return { type: 'plan', preTasks: newestFirst(entries).map((e) => ({ step: undoStep(e.change), would: wouldUndo(e.change, e.what) })), hosts: [] };
+  return {
+    type: 'plan',
+    preTasks: newestFirst(entries).map((e) => ({ step: undoStep(e.change), would: wouldUndo(e.change, e.what) })),
+    hosts: [],
+  };
 }
 
 export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const { config, events, journal } = options;
   const started = Date.now();
   const todo = newestFirst(options.entries);
-  const aws = { loadBalancers: new LoadBalancers(options.aws.elb, options.aws.elbv2), autoscaling: new AutoScaling(options.aws.autoscaling), alarms: new Alarms(options.aws.cloudwatch) };
+  const aws = {
+    loadBalancers: new LoadBalancers(options.aws.elb, options.aws.elbv2),
+    autoscaling: new AutoScaling(options.aws.autoscaling),
+    alarms: new Alarms(options.aws.cloudwatch),
+  };
   // Host by host: one that cannot be reached keeps its own entries open, and nothing else waits on it.
   const connections = new Map<string, FleetConnection>();
-  await using _closeAll = { [Symbol.asyncDispose]: () => Promise.all([...connections.values()].map((c) => c.close())).then(() => undefined) };
+  await using _closeAll = {
+    [Symbol.asyncDispose]: () => Promise.all([...connections.values()].map((c) => c.close())).then(() => undefined),
+  };
   const reach = async (host: JournalHost) => {
     let fleet = connections.get(host.name);
     if (!fleet) connections.set(host.name, (fleet = await options.connect([{ ...host, tags: {}, groups: [] }])));
@@ -72,7 +90,10 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const gone =
     ids.length && options.gone
       ? await options.gone(ids).catch((error: unknown) => {
-          events.emit({ type: 'warning', message: `could not ask EC2 which instances are terminated (${(error as Error).message}): every entry is undone as usual` });
+          events.emit({
+            type: 'warning',
+            message: `could not ask EC2 which instances are terminated (${(error as Error).message}): every entry is undone as usual`,
+          });
           return new Set<string>();
         })
       : new Set<string>();
@@ -88,19 +109,30 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
     }
     const where = host ? { host: host.name } : {};
     if (c.kind === 'deregistered' && unhealthy.has(c.host.name)) {
-      events.emit({ type: 'warning', message: `${hostLabel(c.host)} stays out of service: its container is not healthy` });
+      events.emit({
+        type: 'warning',
+        message: `${hostLabel(c.host)} stays out of service: its container is not healthy`,
+      });
       left.push(entry);
       continue;
     }
     try {
       await journal.fence();
-      await events.step(where, undoStep(c), () => undoChange(c, undoing), (detail) => detail || undefined);
+      await events.step(
+        where,
+        undoStep(c),
+        () => undoChange(c, undoing),
+        (detail) => detail || undefined,
+      );
       await journal.close(entry);
     } catch (error) {
       if (error instanceof LeaseLostError) {
         // Another run may own the fleet now: nothing more is undone, everything left stays open for it.
         const rest = todo.slice(todo.indexOf(entry));
-        events.emit({ type: 'warning', message: `${error.message}. Not undone: ${rest.map((e) => e.what).join('; ')}` });
+        events.emit({
+          type: 'warning',
+          message: `${error.message}. Not undone: ${rest.map((e) => e.what).join('; ')}`,
+        });
         left.push(...rest);
         break;
       }
@@ -111,6 +143,13 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   }
   const outcome: RunOutcome = left.length ? 'failed' : 'recovered';
   const exitCode = left.length ? ExitCode.NeedsOperator : ExitCode.Ok;
-  events.emit({ type: 'run-finished', outcome, exitCode, ms: Date.now() - started, hosts: [], maxRssKb: process.resourceUsage().maxRSS });
+  events.emit({
+    type: 'run-finished',
+    outcome,
+    exitCode,
+    ms: Date.now() - started,
+    hosts: [],
+    maxRssKb: process.resourceUsage().maxRSS,
+  });
   return { outcome, exitCode, left };
 }

@@ -26,40 +26,78 @@ export async function rollBackSwitched(
 ): Promise<'rolled-back' | 'mixed' | 'failed'> {
   const { events } = ctx;
   // A host that ran no container before has nothing to go back to: it stays, and is said to.
-  const nothingBefore = batches.flat().filter((h) => summaries.get(h.name)?.result === 'deployed' && !summaries.get(h.name)!.oldImage);
+  const nothingBefore = batches
+    .flat()
+    .filter((h) => summaries.get(h.name)?.result === 'deployed' && !summaries.get(h.name)!.oldImage);
   if (nothingBefore.length) {
-    events.emit({ type: 'warning', message: `${nothingBefore.map((h) => h.name).join(', ')} ran no container before this run: nothing to put back, ${nothingBefore.length === 1 ? 'it keeps' : 'they keep'} the new image` });
+    events.emit({
+      type: 'warning',
+      message: `${nothingBefore.map((h) => h.name).join(', ')} ran no container before this run: nothing to put back, ${nothingBefore.length === 1 ? 'it keeps' : 'they keep'} the new image`,
+    });
   }
   const undo = batches
     .map((b) => b.filter((h) => summaries.get(h.name)?.result === 'deployed' && summaries.get(h.name)!.oldImage))
     .filter((b) => b.length)
     .reverse();
   const hosts = undo.flat().map((h) => h.name);
-  events.emit({ type: 'warning', message: `batch ${failedBatch} failed: putting ${hosts.join(', ')} back on the image ${hosts.length === 1 ? 'it' : 'they'} ran before (rollout.onFailure: rollback)` });
+  events.emit({
+    type: 'warning',
+    message: `batch ${failedBatch} failed: putting ${hosts.join(', ')} back on the image ${hosts.length === 1 ? 'it' : 'they'} ran before (rollout.onFailure: rollback)`,
+  });
   // Each switched host as it is now: the new image live, the one it ran before kept.
   const now = (h: Host): Target => {
     const t = byName.get(h.name)!;
     const s = summaries.get(h.name)!;
-    return { ...t, live: undefined, liveImage: s.newImage, liveImageId: s.imageId, previous: { id: '', image: s.oldImage!, ...(s.oldImageId && { imageId: s.oldImageId }), running: false, labels: {} } };
+    return {
+      ...t,
+      live: undefined,
+      liveImage: s.newImage,
+      liveImageId: s.imageId,
+      previous: {
+        id: '',
+        image: s.oldImage!,
+        ...(s.oldImageId && { imageId: s.oldImageId }),
+        running: false,
+        labels: {},
+      },
+    };
   };
   const back: RunContext = { ...ctx, targetImage: (t) => t.previous?.image };
   let result: 'rolled-back' | 'failed' = 'rolled-back';
   for (const [i, batch] of undo.entries()) {
     // Rolling back takes hosts out too: capacity is counted before each of its batches as well.
     const min = ctx.config.rollout.minInService;
-    const why = min > 0 ? await awaitCapacity(ctx.aws.loadBalancers, batch.map(now), min, ctx.config.timeouts.inService, ctx.signal) : undefined;
+    const why =
+      min > 0
+        ? await awaitCapacity(ctx.aws.loadBalancers, batch.map(now), min, ctx.config.timeouts.inService, ctx.signal)
+        : undefined;
     if (why) {
-      const left = undo.slice(i).flat().map((h) => h.name);
-      events.emit({ type: 'warning', message: `stopped rolling back: ${why}; ${left.join(', ')} keep${left.length === 1 ? 's' : ''} the new image` });
+      const left = undo
+        .slice(i)
+        .flat()
+        .map((h) => h.name);
+      events.emit({
+        type: 'warning',
+        message: `stopped rolling back: ${why}; ${left.join(', ')} keep${left.length === 1 ? 's' : ''} the new image`,
+      });
       return 'mixed';
     }
     const results = await Promise.all(batch.map((h) => runHost(back, now(h), rollbackPlaybook.tasks, journal)));
     for (const r of results) {
       const before = summaries.get(r.host)!;
-      if (r.result === 'deployed') summaries.set(r.host, { ...before, result: 'rolled-back', error: `rolled back after batch ${failedBatch} failed` });
+      if (r.result === 'deployed')
+        summaries.set(r.host, {
+          ...before,
+          result: 'rolled-back',
+          error: `rolled back after batch ${failedBatch} failed`,
+        });
       else {
         result = 'failed';
-        summaries.set(r.host, { ...before, result: 'failed', error: `could not be rolled back after batch ${failedBatch} failed: ${r.error ?? r.result}` });
+        summaries.set(r.host, {
+          ...before,
+          result: 'failed',
+          error: `could not be rolled back after batch ${failedBatch} failed: ${r.error ?? r.result}`,
+        });
       }
     }
     if (result === 'failed') break;
@@ -68,7 +106,11 @@ export async function rollBackSwitched(
 }
 
 /** `onFailure: stop`: which hosts run what, and the exact commands that make the fleet one version. */
-export function mixedFleetMessage(switched: readonly HostSummary[], all: readonly string[], deployment: string): string {
+export function mixedFleetMessage(
+  switched: readonly HostSummary[],
+  all: readonly string[],
+  deployment: string,
+): string {
   const names = switched.map((s) => s.host);
   const rest = all.filter((n) => !names.includes(n));
   const image = switched[0]!.newImage;
@@ -80,4 +122,3 @@ export function mixedFleetMessage(switched: readonly HostSummary[], all: readonl
     `  or, once fixed:       ${renderShell(sh`baton deploy --deployment ${deployment} --image ${image} --limit ${rest.join(',')}`)}`
   );
 }
-

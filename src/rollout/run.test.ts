@@ -8,7 +8,16 @@ import type { Membership, TargetState } from '../aws/load-balancers.ts';
 import { parseConfig } from '../config/index.ts';
 import { LeaseLostError, RemoteCommandError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
-import { deregister, healthCheck, playbook, prePull, register, replaceContainer, silenceAlarms, suspendAutoscaling } from '../playbook/index.ts';
+import {
+  deregister,
+  healthCheck,
+  playbook,
+  prePull,
+  register,
+  replaceContainer,
+  silenceAlarms,
+  suspendAutoscaling,
+} from '../playbook/index.ts';
 import { argvOf, describeCommand, type Command } from '../remote/command.ts';
 import type { FleetConnection, RemoteHost } from '../ssh/remote-host.ts';
 import { EventBus, type DeployEvent } from './events.ts';
@@ -65,15 +74,27 @@ class FakeHost implements RemoteHost {
     if (this.failOn?.test(text)) throw new RemoteCommandError(this.name, text, 1, 'injected failure');
     const ok = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
     /** A container by name or id, as docker takes either: its name. */
-    const nameOf = (ref: string) => (this.containers.has(ref) ? ref : [...this.containers].find(([, c]) => c.id === ref)?.[0]) ?? ref;
+    const nameOf = (ref: string) =>
+      (this.containers.has(ref) ? ref : [...this.containers].find(([, c]) => c.id === ref)?.[0]) ?? ref;
     if (argv[1] === 'inspect') {
       const name = nameOf(argv.at(-1)!);
       const c = this.containers.get(name);
       if (!c) throw new RemoteCommandError(this.name, text, 1, `Error: No such object: ${argv.at(-1)}`);
-      return ok(JSON.stringify({ Id: c.id, Name: `/${name}`, Image: c.imageId, Config: { Image: c.image, Labels: {} }, State: { Running: c.running } }));
+      return ok(
+        JSON.stringify({
+          Id: c.id,
+          Name: `/${name}`,
+          Image: c.imageId,
+          Config: { Image: c.image, Labels: {} },
+          State: { Running: c.running },
+        }),
+      );
     }
     if (argv[1] === 'update') return ok();
-    if (argv[1] === 'image' && argv[2] === 'inspect') return ok(`${registry.idOf(argv.at(-1)!)} other/app@sha256:elsewhere ${argv.at(-1)!.replace(/:[^:/]*$/, '')}@${registry.idOf(argv.at(-1)!)}\n`);
+    if (argv[1] === 'image' && argv[2] === 'inspect')
+      return ok(
+        `${registry.idOf(argv.at(-1)!)} other/app@sha256:elsewhere ${argv.at(-1)!.replace(/:[^:/]*$/, '')}@${registry.idOf(argv.at(-1)!)}\n`,
+      );
     if (argv[1] === 'pull' || argv[1] === 'logs' || text.startsWith('wait until no command changes')) return ok();
     this.log.push(`${this.name}: ${text}`);
     if (/^docker stop --time \d+ live && docker rename live live-previous/.test(text)) {
@@ -85,7 +106,12 @@ class FakeHost implements RemoteHost {
       this.containers.set('live-previous', { ...live, running: false });
     } else if (/^docker run /.test(text)) {
       const image = /-- (\S+)$/.exec(text)![1]!;
-      this.containers.set('live', { id: `${this.name}-c${++this.ids}`, image, imageId: registry.idOf(image), running: true });
+      this.containers.set('live', {
+        id: `${this.name}-c${++this.ids}`,
+        image,
+        imageId: registry.idOf(image),
+        running: true,
+      });
     } else if (argv[1] === 'rm') this.containers.delete(nameOf(argv.at(-1)!));
     else if (argv[1] === 'rename') {
       const from = nameOf(argv[2]!);
@@ -102,15 +128,26 @@ class FakeHost implements RemoteHost {
 
 function fakeWorld(names: string[]) {
   const log: string[] = [];
-  const hosts: Host[] = names.map((name, i) => ({ name, address: `10.0.0.${i + 1}`, instanceId: `i-${name}`, tags: {}, groups: [] }));
+  const hosts: Host[] = names.map((name, i) => ({
+    name,
+    address: `10.0.0.${i + 1}`,
+    instanceId: `i-${name}`,
+    tags: {},
+    groups: [],
+  }));
   const remotes = new Map(names.map((n) => [n, new FakeHost(n, log, 'app:v1')]));
   const tg: Membership = { kind: 'target-group', name: 'api', arn: 'arn:tg/api', port: 8080, drainTimeoutMs: 0 };
   const registered = new Set(hosts.map((h) => h.instanceId!));
   const failing = { resume: false, register: new Set<string>(), stuckDraining: new Set<string>() };
-  const fleet: FleetConnection = { host: (n) => remotes.get(n)!, close: async () => undefined, [Symbol.asyncDispose]: async () => undefined };
+  const fleet: FleetConnection = {
+    host: (n) => remotes.get(n)!,
+    close: async () => undefined,
+    [Symbol.asyncDispose]: async () => undefined,
+  };
   const services = {
     loadBalancers: {
-      membershipsOf: async (instances: readonly { instanceId: string }[]) => new Map(instances.map((i) => [i.instanceId, [tg]])),
+      membershipsOf: async (instances: readonly { instanceId: string }[]) =>
+        new Map(instances.map((i) => [i.instanceId, [tg]])),
       deregister: async (id: string) => void (log.push(`deregister ${id}`), registered.delete(id)),
       register: async (id: string) => {
         if (failing.register.has(id)) throw new Error(`RegisterTargets refused ${id}`);
@@ -119,7 +156,11 @@ function fakeWorld(names: string[]) {
       },
       inService: async () => [...registered].map((id) => `${id}:8080`),
       state: async (id: string): Promise<{ state: TargetState; detail: string }> =>
-        registered.has(id) ? { state: 'in-service', detail: 'healthy' } : failing.stuckDraining.has(id) ? { state: 'draining', detail: 'draining' } : { state: 'not-registered', detail: 'unused' },
+        registered.has(id)
+          ? { state: 'in-service', detail: 'healthy' }
+          : failing.stuckDraining.has(id)
+            ? { state: 'draining', detail: 'draining' }
+            : { state: 'not-registered', detail: 'unused' },
     },
     autoscaling: {
       groupsOf: async () => ['asg'],
@@ -145,7 +186,11 @@ const thePlaybook = playbook({
   tasks: [deregister(), replaceContainer(), healthCheck(), register()],
 });
 
-async function run(world: ReturnType<typeof fakeWorld>, image: string, more: Partial<DeployOptions> & { journal?: ChangeLog; onFailure?: 'rollback' | 'stop' } = {}) {
+async function run(
+  world: ReturnType<typeof fakeWorld>,
+  image: string,
+  more: Partial<DeployOptions> & { journal?: ChangeLog; onFailure?: 'rollback' | 'stop' } = {},
+) {
   const events = new EventBus();
   const journal = more.journal ?? memoryLog();
   const result = await deploy({
@@ -176,7 +221,10 @@ describe('the executor', () => {
     const recorded: string[] = [];
     const mem = memoryLog();
     const journal: ChangeLog = {
-      record: async (change, what, fix) => (recorded.push(`${what} [log at ${w.log.length}]`), mem.record(change, what, fix)),
+      record: async (change, what, fix) => (
+        recorded.push(`${what} [log at ${w.log.length}]`),
+        mem.record(change, what, fix)
+      ),
       close: (e) => mem.close(e),
       fence: () => mem.fence(),
     };
@@ -188,9 +236,13 @@ describe('the executor', () => {
     expect(recorded[1]).toBe('alarm actions disabled: api-5xx [log at 1]');
     expect(recorded[2]).toBe('a (i-a) out of target group api [log at 2]');
     expect(w.log[2]).toBe('deregister i-a');
-    expect(recorded[3]).toMatch(/^a \(i-a\): live \(app:v1\) set aside as live-previous, app:v2 starting in its place \[log at 3\]$/);
+    expect(recorded[3]).toMatch(
+      /^a \(i-a\): live \(app:v1\) set aside as live-previous, app:v2 starting in its place \[log at 3\]$/,
+    );
     expect(open(mem)).toEqual([]);
-    expect(mem.entries.map((e) => e.fix)[2]).toBe("aws elbv2 register-targets --region us-east-1 --target-group-arn arn:tg/api --targets Id=i-a,Port=8080");
+    expect(mem.entries.map((e) => e.fix)[2]).toBe(
+      'aws elbv2 register-targets --region us-east-1 --target-group-arn arn:tg/api --targets Id=i-a,Port=8080',
+    );
   });
 
   it('never makes a change whose journal entry could not be written', async () => {
@@ -218,12 +270,22 @@ describe('the executor', () => {
     expect(result.outcome).toBe('rolled-back');
     expect(result.exitCode).toBe(1);
     expect(images(w)).toEqual(['app:v1', 'app:v1', 'app:v1']);
-    expect(result.hosts.map((h) => `${h.host} ${h.result}`)).toEqual(['a rolled-back', 'b rolled-back', 'c rolled-back']);
+    expect(result.hosts.map((h) => `${h.host} ${h.result}`)).toEqual([
+      'a rolled-back',
+      'b rolled-back',
+      'c rolled-back',
+    ]);
     expect([...w.registered].sort()).toEqual(['i-a', 'i-b', 'i-c']);
     // Rolled back newest first: b before a, each through the load balancer again.
     const swaps = w.log.filter((l) => l.includes('docker stop live && docker start live-previous'));
     expect(swaps.map((l) => l[0])).toEqual(['b', 'a']);
-    expect(events.some((e) => e.type === 'warning' && e.message.startsWith('batch 3 failed: putting b, a back on the image they ran before'))).toBe(true);
+    expect(
+      events.some(
+        (e) =>
+          e.type === 'warning' &&
+          e.message.startsWith('batch 3 failed: putting b, a back on the image they ran before'),
+      ),
+    ).toBe(true);
     expect(open(journal)).toEqual([]);
     expect(w.log.at(-1)).toBe('resume asg');
   });
@@ -235,7 +297,9 @@ describe('the executor', () => {
     expect(result.outcome).toBe('mixed');
     expect(result.exitCode).toBe(6);
     expect(images(w)).toEqual(['app:v2', 'app:v2', 'app:v1']);
-    const warning = events.find((e) => e.type === 'warning' && e.message.startsWith('THE FLEET IS MIXED')) as { message: string };
+    const warning = events.find((e) => e.type === 'warning' && e.message.startsWith('THE FLEET IS MIXED')) as {
+      message: string;
+    };
     expect(warning.message).toContain('baton rollback --deployment test --limit a,b');
     expect(warning.message).toContain('baton deploy --deployment test --image app:v2 --limit c');
   });
@@ -256,9 +320,17 @@ describe('the executor', () => {
   it('puts a host whose deregistration never completes back in service, and changes nothing on it', async () => {
     const w = fakeWorld(['a', 'b']);
     w.failing.stuckDraining.add('i-a');
-    const { result, journal } = await run(w, 'app:v2', { config: { ...config, timeouts: { ...config.timeouts, drain: 300, drainMargin: 0 } } });
+    const { result, journal } = await run(w, 'app:v2', {
+      config: { ...config, timeouts: { ...config.timeouts, drain: 300, drainMargin: 0 } },
+    });
     expect(result.exitCode).toBe(1);
-    expect(result.hosts[0]).toMatchObject({ host: 'a', result: 'rolled-back', error: expect.stringMatching(/^timed out after .* waiting for a to drain from target group api \(last seen: draining\)/) });
+    expect(result.hosts[0]).toMatchObject({
+      host: 'a',
+      result: 'rolled-back',
+      error: expect.stringMatching(
+        /^timed out after .* waiting for a to drain from target group api \(last seen: draining\)/,
+      ),
+    });
     expect(images(w)).toEqual(['app:v1', 'app:v1']);
     expect([...w.registered].sort()).toEqual(['i-a', 'i-b']);
     expect(w.log.filter((l) => l.startsWith('a: '))).toEqual([]);
@@ -282,7 +354,13 @@ describe('the executor', () => {
     const interrupt = new InterruptController();
     const events = new EventBus();
     events.subscribe((e) => {
-      if (e.type === 'step' && e.scope === 'host' && e.host === 'a' && e.step === 'health check' && e.status === 'started') {
+      if (
+        e.type === 'step' &&
+        e.scope === 'host' &&
+        e.host === 'a' &&
+        e.step === 'health check' &&
+        e.status === 'started'
+      ) {
         interrupt.request();
         interrupt.request();
       }
@@ -319,7 +397,10 @@ describe('the executor', () => {
     try {
       const { result, events } = await run(w, 'app:v1');
       expect(result.exitCode).toBe(0);
-      const finished = events.filter((e) => e.type === 'host-finished') as Extract<DeployEvent, { type: 'host-finished' }>[];
+      const finished = events.filter((e) => e.type === 'host-finished') as Extract<
+        DeployEvent,
+        { type: 'host-finished' }
+      >[];
       expect(finished.map((e) => [e.host, e.result, e.oldImageId, e.imageId, e.digest])).toEqual([
         ['a', 'deployed', 'sha256:app:v1', 'sha256:v1-rebuilt', 'sha256:v1-rebuilt'],
         ['b', 'unchanged', 'sha256:v1-rebuilt', 'sha256:v1-rebuilt', 'sha256:v1-rebuilt'],
@@ -335,7 +416,10 @@ describe('the executor', () => {
     const mem = memoryLog();
     let fenced = false;
     const journal: ChangeLog = {
-      record: (change, what, fix) => (fenced ? Promise.reject(new LeaseLostError('this run lost the deploy lock (it is now held by bob)')) : mem.record(change, what, fix)),
+      record: (change, what, fix) =>
+        fenced
+          ? Promise.reject(new LeaseLostError('this run lost the deploy lock (it is now held by bob)'))
+          : mem.record(change, what, fix),
       close: (e) => mem.close(e),
       fence: async () => {
         if (fenced) throw new LeaseLostError('this run lost the deploy lock (it is now held by bob)');
@@ -343,27 +427,57 @@ describe('the executor', () => {
     };
     const events = new EventBus();
     events.subscribe((e) => {
-      if (e.type === 'step' && e.scope === 'host' && e.host === 'a' && e.step === 'health check' && e.status === 'started') fenced = true;
+      if (
+        e.type === 'step' &&
+        e.scope === 'host' &&
+        e.host === 'a' &&
+        e.step === 'health check' &&
+        e.status === 'started'
+      )
+        fenced = true;
     });
     const { result } = await run(w, 'app:bad', { journal, events });
     expect(result.exitCode).toBe(3);
     expect(result.outcome).toBe('failed');
     // Host a was changed up to its health check, then left exactly as it was: no restore, no register.
-    expect(w.log.filter((l) => l.startsWith('a: ') || /register i-a|resume|enable/.test(l))).toEqual(['deregister i-a', expect.stringMatching(/^a: docker stop/), expect.stringMatching(/^a: docker run /)]);
+    expect(w.log.filter((l) => l.startsWith('a: ') || /register i-a|resume|enable/.test(l))).toEqual([
+      'deregister i-a',
+      expect.stringMatching(/^a: docker stop/),
+      expect.stringMatching(/^a: docker run /),
+    ]);
     expect(w.log).not.toContain('deregister i-b');
     const said = events.history.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
-    expect(said).toContain('this run lost the deploy lock (it is now held by bob). Not undone, left to that run: alarm actions disabled: api-5xx; Auto Scaling group asg: Launch, Terminate suspended');
-    expect(open(mem).map((e) => e.change.kind)).toEqual(['autoscaling-suspended', 'alarms-disabled', 'deregistered', 'container-replaced']);
+    expect(said).toContain(
+      'this run lost the deploy lock (it is now held by bob). Not undone, left to that run: alarm actions disabled: api-5xx; Auto Scaling group asg: Launch, Terminate suspended',
+    );
+    expect(open(mem).map((e) => e.change.kind)).toEqual([
+      'autoscaling-suspended',
+      'alarms-disabled',
+      'deregistered',
+      'container-replaced',
+    ]);
   });
 
   it('a post-task that fails after every host deployed is its own outcome (exit 7): nothing rolled back, the guards undone', async () => {
     const w = fakeWorld(['a', 'b']);
-    const failingPost = playbook({ ...thePlaybook, postTasks: [{ name: 'notify the release channel', run: async () => Promise.reject(new Error('the channel is gone')) }] });
+    const failingPost = playbook({
+      ...thePlaybook,
+      postTasks: [
+        { name: 'notify the release channel', run: async () => Promise.reject(new Error('the channel is gone')) },
+      ],
+    });
     const { result, events } = await run(w, 'app:v2', { playbook: failingPost });
     expect(result).toMatchObject({ outcome: 'post-task-failed', exitCode: 7 });
     expect(images(w)).toEqual(['app:v2', 'app:v2']);
     expect(result.hosts.map((h) => h.result)).toEqual(['deployed', 'deployed']);
-    expect(events.some((e) => e.type === 'warning' && e.message === 'every host runs app:v2 and is in service, but the post-task "notify the release channel" failed: the channel is gone')).toBe(true);
+    expect(
+      events.some(
+        (e) =>
+          e.type === 'warning' &&
+          e.message ===
+            'every host runs app:v2 and is in service, but the post-task "notify the release channel" failed: the channel is gone',
+      ),
+    ).toBe(true);
     expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
   });
 
@@ -371,15 +485,24 @@ describe('the executor', () => {
     const w = fakeWorld(['a', 'b', 'c', 'd']);
     w.failing.register.add('i-a');
     const rollout = { ...config.rollout, serial: 2, maxFailPercentage: 50, minInService: 2 };
-    const { result, events } = await run(w, 'app:v2', { config: { ...config, rollout, timeouts: { ...config.timeouts, inService: 1_000 } } });
+    const { result, events } = await run(w, 'app:v2', {
+      config: { ...config, rollout, timeouts: { ...config.timeouts, inService: 1_000 } },
+    });
     // a could not be put back (it stays out); b deployed; 1 of 2 failed is within 50%, but c and d
     // leaving would leave b alone in service behind the target group.
-    expect(result.hosts.map((h) => [h.host, h.result])).toEqual([['a', 'failed'], ['b', 'deployed'], ['c', 'not-started'], ['d', 'not-started']]);
+    expect(result.hosts.map((h) => [h.host, h.result])).toEqual([
+      ['a', 'failed'],
+      ['b', 'deployed'],
+      ['c', 'not-started'],
+      ['d', 'not-started'],
+    ]);
     expect(w.log).not.toContain('deregister i-c');
     expect(w.log).not.toContain('deregister i-d');
     expect(result.exitCode).toBe(3);
     const said = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
-    expect(said).toContain('stopped before batch 2/2: target group api has 3 members in service; taking c, d out would leave 1, fewer than rollout.minInService (2), and none came back within 1.0s (timeouts.inService); c, d keep the image they run');
+    expect(said).toContain(
+      'stopped before batch 2/2: target group api has 3 members in service; taking c, d out would leave 1, fewer than rollout.minInService (2), and none came back within 1.0s (timeouts.inService); c, d keep the image they run',
+    );
   });
 
   it('counts a host as rolled back only once its kept container passes its health check; else it stays out, open in the journal', async () => {
@@ -401,11 +524,20 @@ describe('the executor', () => {
     w.remotes.get('c')!.failOn = /^docker run /;
     w.failing.register.add('i-c');
     const rollout = { ...config.rollout, serial: 1, minInService: 2, onFailure: 'rollback' as const };
-    const { result, events } = await run(w, 'app:v2', { config: { ...config, rollout, timeouts: { ...config.timeouts, inService: 1_000 } } });
+    const { result, events } = await run(w, 'app:v2', {
+      config: { ...config, rollout, timeouts: { ...config.timeouts, inService: 1_000 } },
+    });
     expect(result.exitCode).toBe(3);
     // a and b stay on v2: rolling b back would leave a alone in service.
     expect(images(w).slice(0, 2)).toEqual(['app:v2', 'app:v2']);
     const said = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
-    expect(said.some((m) => m.startsWith('stopped rolling back: target group api has 2 members in service; taking b out would leave 1, fewer than rollout.minInService (2)')), said.join('\n')).toBe(true);
+    expect(
+      said.some((m) =>
+        m.startsWith(
+          'stopped rolling back: target group api has 2 members in service; taking b out would leave 1, fewer than rollout.minInService (2)',
+        ),
+      ),
+      said.join('\n'),
+    ).toBe(true);
   });
 });

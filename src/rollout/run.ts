@@ -26,13 +26,27 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const started = Date.now();
   const finish = (outcome: RunOutcome, exitCode: number, hosts: HostSummary[]): DeployResult => {
     if (outcome !== 'checked') options.beforeFinish?.(hosts);
-    events.emit({ type: 'run-finished', outcome, exitCode, ms: Date.now() - started, hosts, maxRssKb: process.resourceUsage().maxRSS });
+    events.emit({
+      type: 'run-finished',
+      outcome,
+      exitCode,
+      ms: Date.now() - started,
+      hosts,
+      maxRssKb: process.resourceUsage().maxRSS,
+    });
     return { outcome, exitCode, hosts };
   };
 
   const found = await selectHosts(options);
   const plan = planFor(found, playbook, config.rollout);
-  events.emit(runStartedEvent(playbook, { image: options.image, deployment: options.deployment, check: options.check || !!options.listHosts }, found, plan));
+  events.emit(
+    runStartedEvent(
+      playbook,
+      { image: options.image, deployment: options.deployment, check: options.check || !!options.listHosts },
+      found,
+      plan,
+    ),
+  );
   if (options.listHosts) return finish('checked', ExitCode.Ok, []);
 
   const journal = await takeLock(options, found);
@@ -41,7 +55,12 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     autoscaling: new AutoScaling(options.aws.autoscaling),
     alarms: new Alarms(options.aws.cloudwatch),
   };
-  const fleet = await events.step({}, 'connect', () => options.connect(found), () => `${found.length} hosts through ${config.ssh.bastion ? `bastion ${config.ssh.bastion.host}` : 'direct SSH'}`);
+  const fleet = await events.step(
+    {},
+    'connect',
+    () => options.connect(found),
+    () => `${found.length} hosts through ${config.ssh.bastion ? `bastion ${config.ssh.bastion.host}` : 'direct SSH'}`,
+  );
   const guards = new GuardStack(journal, events, { config, aws: services, reach: async (h) => fleet.host(h.name) });
   const summaries = new Map<string, HostSummary>();
   const facts: RunFact[] = [];
@@ -55,7 +74,12 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     }
     for (const task of playbook.preTasks) {
       if (options.interrupt.stopRequested) throw new InterruptedError('interrupted before any host left service');
-      await events.step({}, task.name, () => task.run(ctx), (d) => d || undefined);
+      await events.step(
+        {},
+        task.name,
+        () => task.run(ctx),
+        (d) => d || undefined,
+      );
     }
     const byName = new Map(targets.map((t) => [t.host.name, t]));
     const rollout: Rollout = { ctx, playbook, plan, journal, byName, options, summaries, facts };
@@ -71,14 +95,27 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       throw new NothingChangedError(error.message, { cause: error });
     }
     // A pre-task aborted by a second interrupt fails with whatever its call failed with: still an interrupt.
-    const cause = error instanceof LeaseLostError ? 'lease-lost' : error instanceof InterruptedError || options.interrupt.signal.aborted ? 'interrupted' : 'other';
+    const cause =
+      error instanceof LeaseLostError
+        ? 'lease-lost'
+        : error instanceof InterruptedError || options.interrupt.signal.aborted
+          ? 'interrupted'
+          : 'other';
     facts.push({ kind: 'error', cause });
     events.emit({ type: 'warning', message: (error as Error).message });
   } finally {
     if (await guards.undoAll(config.timeouts.undo)) facts.push({ kind: 'undo-failed' });
     await fleet.close();
   }
-  const hosts = found.map((h) => summaries.get(h.name) ?? { host: h.name, result: 'not-started' as const, newImage: options.image, outOfServiceMs: 0 });
+  const hosts = found.map(
+    (h) =>
+      summaries.get(h.name) ?? {
+        host: h.name,
+        result: 'not-started' as const,
+        newImage: options.image,
+        outOfServiceMs: 0,
+      },
+  );
   const { outcome, exitCode } = decide(facts);
   return finish(outcome, exitCode, hosts);
 }
@@ -89,11 +126,21 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
  */
 async function takeLock(options: DeployOptions, hosts: readonly Host[]): Promise<ChangeLog> {
   if (!options.lock || options.check) return memoryLog();
-  const held = await options.events.step({}, 'lock', () => options.lock!(hosts), (l) => l.where);
+  const held = await options.events.step(
+    {},
+    'lock',
+    () => options.lock!(hosts),
+    (l) => l.where,
+  );
   return held.journal ?? memoryLog();
 }
 
-function runContext(options: DeployOptions, targets: Target[], services: Omit<RunContext['aws'], 'clients'>, guard: RunContext['guard']): RunContext {
+function runContext(
+  options: DeployOptions,
+  targets: Target[],
+  services: Omit<RunContext['aws'], 'clients'>,
+  guard: RunContext['guard'],
+): RunContext {
   return {
     config: options.config,
     image: options.image,

@@ -10,7 +10,12 @@ describe('Ansible Vault format', () => {
     for (const text of ['', 'a', 'x'.repeat(16), 'héllo\nwörld\n', 'y'.repeat(1000)]) {
       const v = encryptVault(text, dev);
       expect(isVaulted(v)).toBe(true);
-      expect(v.split('\n').slice(1, -1).every((l) => l.length <= 80)).toBe(true);
+      expect(
+        v
+          .split('\n')
+          .slice(1, -1)
+          .every((l) => l.length <= 80),
+      ).toBe(true);
       expect(decryptVault(v, [prod, dev], 'f').toString()).toBe(text);
     }
     expect(vaultIdOf(encryptVault('a', dev))).toBe('dev');
@@ -19,11 +24,17 @@ describe('Ansible Vault format', () => {
 
   it('refuses a wrong password, a damaged text and a missing password, naming where', () => {
     const v = encryptVault('secret', dev);
-    expect(() => decryptVault(v, [prod], 'group_vars/all.yml')).toThrow('group_vars/all.yml: no vault password given opens it (tried vault ids: prod)');
+    expect(() => decryptVault(v, [prod], 'group_vars/all.yml')).toThrow(
+      'group_vars/all.yml: no vault password given opens it (tried vault ids: prod)',
+    );
     const damaged = v.replace(/\n(.)/, (_, c: string) => `\n${c === '3' ? '4' : '3'}`);
     expect(() => decryptVault(damaged, [dev], 'f')).toThrow(/^f: /);
-    expect(() => decryptVault(v, [], 'f')).toThrow('f: is encrypted with Ansible Vault (vault id dev); give its password');
-    expect(() => decryptVault('$ANSIBLE_VAULT;1.0;AES\nabc', [dev], 'f')).toThrow(/not an Ansible Vault text this version can read/);
+    expect(() => decryptVault(v, [], 'f')).toThrow(
+      'f: is encrypted with Ansible Vault (vault id dev); give its password',
+    );
+    expect(() => decryptVault('$ANSIBLE_VAULT;1.0;AES\nabc', [dev], 'f')).toThrow(
+      /not an Ansible Vault text this version can read/,
+    );
   });
 });
 
@@ -33,6 +44,10 @@ describe('masking', () => {
     registerSecret('s3cret');
     registerSecret('s3cret-and-more');
     expect(maskSecrets('abc s3cret s3cret-and-more')).toBe('abc *** ***');
-    expect(maskDeep({ a: ['x s3cret'], b: { c: 's3cret-and-more!' }, n: 1 })).toEqual({ a: ['x ***'], b: { c: '***!' }, n: 1 });
+    expect(maskDeep({ a: ['x s3cret'], b: { c: 's3cret-and-more!' }, n: 1 })).toEqual({
+      a: ['x ***'],
+      b: { c: '***!' },
+      n: 1,
+    });
   });
 });

@@ -46,8 +46,12 @@ export function encryptVault(plaintext: string | Buffer, secret: VaultSecret, sa
   const ciphertext = Buffer.concat([cipher.update(Buffer.concat([data, Buffer.alloc(pad, pad)])), cipher.final()]);
   const hmac = createHmac('sha256', hmacKey).update(ciphertext).digest('hex');
   const inner = [salt.toString('hex'), hmac, ciphertext.toString('hex')].join('\n');
-  const body = Buffer.from(inner).toString('hex').match(/.{1,80}/g)!.join('\n');
-  const header = secret.label && secret.label !== 'default' ? `${HEADER};1.2;AES256;${secret.label}` : `${HEADER};1.1;AES256`;
+  const body = Buffer.from(inner)
+    .toString('hex')
+    .match(/.{1,80}/g)!
+    .join('\n');
+  const header =
+    secret.label && secret.label !== 'default' ? `${HEADER};1.2;AES256;${secret.label}` : `${HEADER};1.1;AES256`;
   return `${header}\n${body}\n`;
 }
 
@@ -56,13 +60,20 @@ export function encryptVault(plaintext: string | Buffer, secret: VaultSecret, sa
  * id first, then every other (as ansible-core does). `where` names the file or setting in errors.
  */
 export function decryptVault(text: string, secrets: readonly VaultSecret[], where: string): Buffer {
-  const lines = text.trim().split('\n').map((l) => l.trim());
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim());
   const [magic, version, cipherName] = lines[0]!.split(';');
   if (magic !== HEADER || !['1.1', '1.2'].includes(version ?? '') || cipherName !== 'AES256') {
-    throw new VaultDecryptError(`${where}: not an Ansible Vault text this version can read (header ${JSON.stringify(lines[0])}; AES256 in format 1.1 or 1.2 only)`);
+    throw new VaultDecryptError(
+      `${where}: not an Ansible Vault text this version can read (header ${JSON.stringify(lines[0])}; AES256 in format 1.1 or 1.2 only)`,
+    );
   }
   if (!secrets.length) {
-    throw new VaultDecryptError(`${where}: is encrypted with Ansible Vault${vaultIdOf(text) ? ` (vault id ${vaultIdOf(text)})` : ''}; give its password with --vault-password-file, --vault-id or ANSIBLE_VAULT_PASSWORD_FILE`);
+    throw new VaultDecryptError(
+      `${where}: is encrypted with Ansible Vault${vaultIdOf(text) ? ` (vault id ${vaultIdOf(text)})` : ''}; give its password with --vault-password-file, --vault-id or ANSIBLE_VAULT_PASSWORD_FILE`,
+    );
   }
   let salt: Buffer, hmac: Buffer, ciphertext: Buffer;
   try {
@@ -82,7 +93,8 @@ export function decryptVault(text: string, secrets: readonly VaultSecret[], wher
     const decipher = createDecipheriv('aes-256-ctr', key, counter);
     const padded = Buffer.concat([decipher.update(ciphertext), decipher.final()]);
     const pad = padded.at(-1) ?? 0;
-    if (pad < 1 || pad > 16 || padded.length < pad) throw new VaultDecryptError(`${where}: the Ansible Vault text is damaged (bad padding)`);
+    if (pad < 1 || pad > 16 || padded.length < pad)
+      throw new VaultDecryptError(`${where}: the Ansible Vault text is damaged (bad padding)`);
     return padded.subarray(0, padded.length - pad);
   }
   const tried = [...new Set(secrets.map((s) => s.label))].join(', ');
@@ -91,6 +103,10 @@ export function decryptVault(text: string, secrets: readonly VaultSecret[], wher
 
 /** `name: !vault |` and the vaulted text indented, as `ansible-vault encrypt_string --name` prints it. */
 export function vaultedYamlValue(vaulted: string, name?: string): string {
-  const indented = vaulted.trimEnd().split('\n').map((l) => `          ${l}`).join('\n');
+  const indented = vaulted
+    .trimEnd()
+    .split('\n')
+    .map((l) => `          ${l}`)
+    .join('\n');
   return `${name === undefined ? '' : `${name}: `}!vault |\n${indented}\n`;
 }

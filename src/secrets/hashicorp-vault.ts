@@ -36,9 +36,17 @@ export interface SecretReader {
   close(): void;
 }
 
-export async function openVault(settings: VaultSettings | undefined, env: NodeJS.ProcessEnv = process.env, where = 'vault'): Promise<SecretReader> {
+export async function openVault(
+  settings: VaultSettings | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  where = 'vault',
+): Promise<SecretReader> {
   const address = settings?.address ?? env.VAULT_ADDR;
-  if (!address) throw new VaultError(`${where}.address`, 'is not set, nor is VAULT_ADDR: say where Vault answers (https://vault.example.com:8200)');
+  if (!address)
+    throw new VaultError(
+      `${where}.address`,
+      'is not set, nor is VAULT_ADDR: say where Vault answers (https://vault.example.com:8200)',
+    );
   const namespace = settings?.namespace ?? env.VAULT_NAMESPACE;
   const caCert = settings?.caCert ?? env.VAULT_CACERT;
   const auth = authFor(settings, env, where);
@@ -48,11 +56,19 @@ export async function openVault(settings: VaultSettings | undefined, env: NodeJS
     https.globalAgent.options.ca = [...rootCertificates, readFileSync(caCert, 'utf8')];
   }
   const { default: VaultClient } = await import('node-vault-client');
-  const client = new VaultClient({ api: { url: address }, auth: { ...auth, config: { ...auth.config, ...(namespace && { namespace }) } }, logger: false });
+  const client = new VaultClient({
+    api: { url: address },
+    auth: { ...auth, config: { ...auth.config, ...(namespace && { namespace }) } },
+    logger: false,
+  });
   if (namespace) {
     // node-vault-client 1.0.2 leaves X-Vault-Namespace off its token lookup and renewal (its issue #106),
     // which a namespaced Vault refuses: every request of this client carries it.
-    const api = (client as unknown as { __api: { makeRequest: (m: string, p: string, d?: unknown, h?: Record<string, string>) => Promise<unknown> } }).__api;
+    const api = (
+      client as unknown as {
+        __api: { makeRequest: (m: string, p: string, d?: unknown, h?: Record<string, string>) => Promise<unknown> };
+      }
+    ).__api;
     const makeRequest = api.makeRequest.bind(api);
     api.makeRequest = (m, p, d, h) => makeRequest(m, p, d, { ...h, 'X-Vault-Namespace': namespace });
   }
@@ -71,20 +87,31 @@ export async function openVault(settings: VaultSettings | undefined, env: NodeJS
       // KV v2 answers { data: {...}, metadata: {...} }; KV v1 the secret itself.
       const secret = isObject(data.data) && isObject(data.metadata) ? data.data : data;
       const value = secret[ref.key];
-      if (value === undefined) throw new VaultError('', `${shown}: the secret has no key ${JSON.stringify(ref.key)} (it has: ${Object.keys(secret).join(', ') || 'none'})`, where);
-      if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') throw new VaultError('', `${shown}: the value is not text`, where);
+      if (value === undefined)
+        throw new VaultError(
+          '',
+          `${shown}: the secret has no key ${JSON.stringify(ref.key)} (it has: ${Object.keys(secret).join(', ') || 'none'})`,
+          where,
+        );
+      if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
+        throw new VaultError('', `${shown}: the value is not text`, where);
       return String(value);
     },
     close() {
       // No close() in node-vault-client 1.0.2: its renewal timer (long-timeout) would keep the process
       // alive for the token's lifetime. Baton reads once at start, so the timer is stopped here.
-      const timer = (client as unknown as { __auth?: { __refreshTimeout?: { close(): void } | null } }).__auth?.__refreshTimeout;
+      const timer = (client as unknown as { __auth?: { __refreshTimeout?: { close(): void } | null } }).__auth
+        ?.__refreshTimeout;
       timer?.close();
     },
   };
 }
 
-function authFor(settings: VaultSettings | undefined, env: NodeJS.ProcessEnv, where: string): { type: string; mount?: string; config: Record<string, unknown> } {
+function authFor(
+  settings: VaultSettings | undefined,
+  env: NodeJS.ProcessEnv,
+  where: string,
+): { type: string; mount?: string; config: Record<string, unknown> } {
   const a = settings?.auth;
   const roleId = a?.roleId ?? readOptional(a?.roleIdFile, `${where}.auth.roleIdFile`) ?? env.VAULT_ROLE_ID;
   const method = a?.method ?? (roleId ? 'approle' : 'token');
@@ -96,10 +123,18 @@ function authFor(settings: VaultSettings | undefined, env: NodeJS.ProcessEnv, wh
   }
   if (method === 'aws') {
     if (!a?.role) throw new VaultError(`${where}.auth.role`, 'AWS IAM auth needs the Vault role to log in as');
-    return { type: 'iam', ...mount, config: { role: a.role, ...(a.serverIdHeader && { iam_server_id_header_value: a.serverIdHeader }) } };
+    return {
+      type: 'iam',
+      ...mount,
+      config: { role: a.role, ...(a.serverIdHeader && { iam_server_id_header_value: a.serverIdHeader }) },
+    };
   }
   const token = env.VAULT_TOKEN || readOptional(join(homedir(), '.vault-token'), '~/.vault-token', true);
-  if (!token) throw new VaultError(`${where}.auth`, 'no Vault token: set VAULT_TOKEN, log in with `vault login` (~/.vault-token), or use AppRole (VAULT_ROLE_ID, VAULT_SECRET_ID)');
+  if (!token)
+    throw new VaultError(
+      `${where}.auth`,
+      'no Vault token: set VAULT_TOKEN, log in with `vault login` (~/.vault-token), or use AppRole (VAULT_ROLE_ID, VAULT_SECRET_ID)',
+    );
   return { type: 'token', ...mount, config: { token } };
 }
 
@@ -115,8 +150,21 @@ function readOptional(file: string | undefined, setting: string, missingOk = fal
 
 /** Vault's reason, in its own words where it gave some; the request (with the token) is never quoted. */
 function reason(error: unknown, address: string, auth: string): string {
-  const e = error as { statusCode?: number; error?: { errors?: unknown[] }; cause?: { code?: string }; message?: string };
-  const said = (e.error?.errors ?? []).map((x) => String(x).replace(/\s+/g, ' ').replace(/^1 error occurred: \* /, '').trim()).filter(Boolean).join('; ');
+  const e = error as {
+    statusCode?: number;
+    error?: { errors?: unknown[] };
+    cause?: { code?: string };
+    message?: string;
+  };
+  const said = (e.error?.errors ?? [])
+    .map((x) =>
+      String(x)
+        .replace(/\s+/g, ' ')
+        .replace(/^1 error occurred: \* /, '')
+        .trim(),
+    )
+    .filter(Boolean)
+    .join('; ');
   switch (e.statusCode) {
     case 403:
       return `permission denied (${auth} auth${said && !/permission denied/.test(said) ? `: ${said}` : ''}): the token's policies do not allow reading it, or the login failed`;

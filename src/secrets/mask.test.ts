@@ -6,7 +6,10 @@ describe('the secret mask', () => {
     registerSecret('us-east-1', 'container.env.REGION (${AWS_REGION})');
     registerSecret('s3cr3t-token', 'container.env.TOKEN (vault:secret/app#token)');
     expect(maskSecrets('region us-east-1, token s3cr3t-token')).toBe('region ***, token ***');
-    const names = stringsOf({ group: 'web-api-asg', membership: { arn: 'arn:aws:elasticloadbalancing:us-east-1:123:targetgroup/api/1' } });
+    const names = stringsOf({
+      group: 'web-api-asg',
+      membership: { arn: 'arn:aws:elasticloadbalancing:us-east-1:123:targetgroup/api/1' },
+    });
     const warnings = declarePublic(names, 'a name in the journal');
     expect(warnings).toEqual([
       'the value of container.env.REGION (${AWS_REGION}) is a secret, but it is also part of a name in the journal (arn:aws:elasticloadbalancing:<that value>:123:targetgroup/api/1): ' +

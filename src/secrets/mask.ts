@@ -25,7 +25,9 @@ export function registerSecret(value: string, setting = 'a secret'): void {
 
 function rebuild(): void {
   // Longest first: a secret that contains another is masked whole.
-  const escaped = [...secrets.keys()].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const escaped = [...secrets.keys()]
+    .sort((a, b) => b.length - a.length)
+    .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   pattern = escaped.length ? new RegExp(escaped.join('|'), 'g') : undefined;
 }
 

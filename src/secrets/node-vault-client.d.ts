@@ -4,7 +4,11 @@ declare module 'node-vault-client' {
     getData(): Record<string, unknown>;
   }
   export default class VaultClient {
-    constructor(options: { api: { url: string }; auth: { type: string; mount?: string; config: Record<string, unknown> }; logger: false | object });
+    constructor(options: {
+      api: { url: string };
+      auth: { type: string; mount?: string; config: Record<string, unknown> };
+      logger: false | object;
+    });
     read(path: string): Promise<Lease>;
   }
 }

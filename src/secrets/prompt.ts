@@ -3,7 +3,10 @@ import { ConfigError } from '../errors.ts';
 
 export function readHidden(question: string, from: string): Promise<string> {
   const { stdin, stderr } = process;
-  if (!stdin.isTTY) return Promise.reject(new ConfigError(from, 'asks for a password at the prompt, but stdin is not a terminal: use a password file'));
+  if (!stdin.isTTY)
+    return Promise.reject(
+      new ConfigError(from, 'asks for a password at the prompt, but stdin is not a terminal: use a password file'),
+    );
   return new Promise((resolve, reject) => {
     let typed = '';
     stderr.write(question);

@@ -15,11 +15,21 @@ export function registryOf(image: string): string {
   return rest.length && (/[.:]/.test(first!) || first === 'localhost') ? first! : 'docker.io';
 }
 
-export async function registryLogin(settings: RegistrySettings | undefined, image: string, aws: AwsSettings, source: string): Promise<RegistryLogin | undefined> {
+export async function registryLogin(
+  settings: RegistrySettings | undefined,
+  image: string,
+  aws: AwsSettings,
+  source: string,
+): Promise<RegistryLogin | undefined> {
   if (!settings) return undefined;
   const imageRegistry = registryOf(image);
   const server = settings.server ?? imageRegistry;
-  if (server !== imageRegistry) throw new ConfigError('registry.server', `${JSON.stringify(server)} is not the registry of the image ${image} (${imageRegistry})`, source);
+  if (server !== imageRegistry)
+    throw new ConfigError(
+      'registry.server',
+      `${JSON.stringify(server)} is not the registry of the image ${image} (${imageRegistry})`,
+      source,
+    );
   if (!settings.ecr) {
     registerSecret(settings.password!, 'registry.password');
     return { server, username: settings.username!, password: settings.password! };
@@ -31,15 +41,22 @@ export async function registryLogin(settings: RegistrySettings | undefined, imag
     const account = /^(\d{12})\.dkr\.ecr\./.exec(server)?.[1];
     const out = await ecr.send(new GetAuthorizationTokenCommand(account ? { registryIds: [account] } : {}));
     const data = out.authorizationData?.[0];
-    if (!data?.authorizationToken) throw new ConfigError('registry.ecr', `ECR gave no authorization token for ${server}`, source);
+    if (!data?.authorizationToken)
+      throw new ConfigError('registry.ecr', `ECR gave no authorization token for ${server}`, source);
     registerSecret(data.authorizationToken, 'the ECR authorization token');
     const decoded = Buffer.from(data.authorizationToken, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 1) throw new ConfigError('registry.ecr', `ECR's authorization token for ${server} is not user:password`, source);
+    if (colon < 1)
+      throw new ConfigError('registry.ecr', `ECR's authorization token for ${server} is not user:password`, source);
     const password = decoded.slice(colon + 1);
     registerSecret(password, 'the ECR registry password');
     const endpoint = data.proxyEndpoint?.replace(/^https?:\/\//, '').replace(/\/$/, '');
-    if (endpoint && endpoint !== server) throw new ConfigError('registry.ecr', `ECR's registry ${endpoint} is not the registry of the image ${image} (${server})`, source);
+    if (endpoint && endpoint !== server)
+      throw new ConfigError(
+        'registry.ecr',
+        `ECR's registry ${endpoint} is not the registry of the image ${image} (${server})`,
+        source,
+      );
     return { server, username: decoded.slice(0, colon), password };
   } finally {
     ecr.destroy();

@@ -23,14 +23,25 @@ export function vaultIdentities(options: VaultPasswordOptions): { label: string;
     const at = spec.indexOf('@');
     // `--vault-id file` is the default id from that file; `--vault-id prompt` asks.
     const [label, source] = at > 0 ? [spec.slice(0, at), spec.slice(at + 1)] : ['default', spec];
-    if (!source) throw new ConfigError(from, `${JSON.stringify(spec)} names no password source (label@file, label@prompt or a file)`);
+    if (!source)
+      throw new ConfigError(
+        from,
+        `${JSON.stringify(spec)} names no password source (label@file, label@prompt or a file)`,
+      );
     return { label, source, from };
   };
-  const flagged = [...(options.vaultIds ?? []).map((s) => parse(s, '--vault-id')), ...(options.passwordFiles ?? []).map((f) => ({ label: 'default', source: f, from: '--vault-password-file' }))];
+  const flagged = [
+    ...(options.vaultIds ?? []).map((s) => parse(s, '--vault-id')),
+    ...(options.passwordFiles ?? []).map((f) => ({ label: 'default', source: f, from: '--vault-password-file' })),
+  ];
   if (flagged.length) return flagged;
-  const list = env.ANSIBLE_VAULT_IDENTITY_LIST?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+  const list =
+    env.ANSIBLE_VAULT_IDENTITY_LIST?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? [];
   const fromEnv = list.map((s) => parse(s, 'ANSIBLE_VAULT_IDENTITY_LIST'));
-  if (env.ANSIBLE_VAULT_PASSWORD_FILE) fromEnv.push({ label: 'default', source: env.ANSIBLE_VAULT_PASSWORD_FILE, from: 'ANSIBLE_VAULT_PASSWORD_FILE' });
+  if (env.ANSIBLE_VAULT_PASSWORD_FILE)
+    fromEnv.push({ label: 'default', source: env.ANSIBLE_VAULT_PASSWORD_FILE, from: 'ANSIBLE_VAULT_PASSWORD_FILE' });
   return fromEnv;
 }
 
@@ -39,7 +50,10 @@ export async function loadVaultPasswords(options: VaultPasswordOptions): Promise
   const out: VaultSecret[] = [];
   for (const { label, source, from } of vaultIdentities(options)) {
     if (source === 'prompt') {
-      out.push({ label, password: await readHidden(`Vault password${label === 'default' ? '' : ` (${label})`}: `, from) });
+      out.push({
+        label,
+        password: await readHidden(`Vault password${label === 'default' ? '' : ` (${label})`}: `, from),
+      });
       continue;
     }
     out.push({ label, password: readPasswordFile(source, from, label) });
@@ -62,13 +76,20 @@ function readPasswordFile(file: string, from: string, label: string): string {
   try {
     const client = /-client(\.\w+)?$/.test(file);
     const password = executable
-      ? execFileSync(file, client ? ['--vault-id', label] : [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60_000 }).replace(/[\r\n]+$/, '')
+      ? execFileSync(file, client ? ['--vault-id', label] : [], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+          timeout: 60_000,
+        }).replace(/[\r\n]+$/, '')
       : readFileSync(file, 'utf8').trim();
     if (!password) throw new ConfigError(from, `${file} holds an empty password`);
     return password;
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(from, `cannot read the vault password from ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message.split('\n')[0]}`);
+    throw new ConfigError(
+      from,
+      `cannot read the vault password from ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message.split('\n')[0]}`,
+    );
   }
 }

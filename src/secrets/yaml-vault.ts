@@ -35,7 +35,9 @@ export function revealVaulted(value: unknown, secrets: readonly VaultSecret[], w
   }
   if (Array.isArray(value)) return value.map((v, i) => revealVaulted(v, secrets, where, `${path}[${i}]`));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealVaulted(v, secrets, where, path ? `${path}.${k}` : k)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, revealVaulted(v, secrets, where, path ? `${path}.${k}` : k)]),
+    );
   }
   return value;
 }

@@ -53,13 +53,23 @@ export function authFor(ssh: SshSettings, source?: string): Auth {
     }
     const parsed = ssh2.utils.parseKey(privateKey);
     if (parsed instanceof Error) {
-      const hint = /passphrase/i.test(parsed.message) ? ' (a key with a passphrase must come from ssh-agent: unset ssh.identityFile and ssh-add it)' : '';
-      throw new ConfigError('ssh.identityFile', `${ssh.identityFile} is not a usable private key: ${parsed.message}${hint}`, source);
+      const hint = /passphrase/i.test(parsed.message)
+        ? ' (a key with a passphrase must come from ssh-agent: unset ssh.identityFile and ssh-add it)'
+        : '';
+      throw new ConfigError(
+        'ssh.identityFile',
+        `${ssh.identityFile} is not a usable private key: ${parsed.message}${hint}`,
+        source,
+      );
     }
     return { privateKey };
   }
   if (process.env.SSH_AUTH_SOCK) return { agent: process.env.SSH_AUTH_SOCK };
-  throw new ConfigError('ssh.identityFile', 'no SSH key: set ssh.identityFile, or run an ssh-agent holding the key (SSH_AUTH_SOCK is not set)', source);
+  throw new ConfigError(
+    'ssh.identityFile',
+    'no SSH key: set ssh.identityFile, or run an ssh-agent holding the key (SSH_AUTH_SOCK is not set)',
+    source,
+  );
 }
 
 /** An open session; `end` closes it and waits (briefly) until it is closed. */
@@ -158,7 +168,11 @@ export function connect(to: Endpoint, ssh: SshSettings, auth: Auth, sock?: Clien
           if (verdict.status === 'unknown') appendKnownHost(ssh.knownHosts, to.host, to.port, newKey);
           else if (verdict.status !== 'match') return fail(hostKeyError(to, ssh, newKey, verdict)!);
         } catch (error) {
-          return fail(new ConnectError(`${to.label}: cannot record its host key in ${ssh.knownHosts}: ${(error as Error).message}`));
+          return fail(
+            new ConnectError(
+              `${to.label}: cannot record its host key in ${ssh.knownHosts}: ${(error as Error).message}`,
+            ),
+          );
         }
       }
       settled = true;
@@ -172,7 +186,9 @@ export function connect(to: Endpoint, ssh: SshSettings, auth: Auth, sock?: Clien
       }
       fail(new ConnectError(`${to.label}: ${error.message}`));
     });
-    client.on('close', () => fail(problem ?? new ConnectError(`${to.label}: the connection closed during the handshake`)));
+    client.on('close', () =>
+      fail(problem ?? new ConnectError(`${to.label}: the connection closed during the handshake`)),
+    );
     try {
       client.connect({
         host: to.host,
@@ -184,7 +200,9 @@ export function connect(to: Endpoint, ssh: SshSettings, auth: Auth, sock?: Clien
         keepaliveInterval: ssh.keepaliveInterval,
         keepaliveCountMax: 3,
         // Ask for the key types known_hosts holds for this host first, as ssh does.
-        algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, to.host, to.port)) as ServerHostKeyAlgorithm[] },
+        algorithms: {
+          serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, to.host, to.port)) as ServerHostKeyAlgorithm[],
+        },
         hostVerifier: (key: Buffer) => {
           try {
             const verdict = lookup(entries, to.host, to.port, key);

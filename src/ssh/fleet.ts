@@ -19,13 +19,21 @@ export { Semaphore } from './semaphore.ts';
  * fails, closes the others and rejects: with a HostKeyError (exit code 2) when any host key was refused,
  * else with a ConnectError naming every unreachable host.
  */
-export async function connectFleet(config: { readonly ssh: SshSettings; readonly source?: string }, hosts: readonly Host[], options: { onWarning?: (message: string) => void } = {}): Promise<FleetConnection> {
+export async function connectFleet(
+  config: { readonly ssh: SshSettings; readonly source?: string },
+  hosts: readonly Host[],
+  options: { onWarning?: (message: string) => void } = {},
+): Promise<FleetConnection> {
   const { ssh } = config;
   const routes = planRoutes(ssh, hosts);
   for (const w of routes.warnings) options.onWarning?.(w);
   // Each hop's own settings: its known_hosts file, its key (from ~/.ssh/config when Baton was given none).
   const auths = new Map<string, Auth>();
-  const settingsOf = (hop: Hop): SshSettings => ({ ...ssh, knownHosts: hop.knownHosts, ...(hop.identityFile && { identityFile: hop.identityFile }) });
+  const settingsOf = (hop: Hop): SshSettings => ({
+    ...ssh,
+    knownHosts: hop.knownHosts,
+    ...(hop.identityFile && { identityFile: hop.identityFile }),
+  });
   const authOf = (hop: Hop): Auth => {
     const key = hop.identityFile ?? '';
     if (!auths.has(key)) auths.set(key, authFor(settingsOf(hop), hop.identityFile ? 'ssh.config' : config.source));
@@ -56,9 +64,22 @@ export async function connectFleet(config: { readonly ssh: SshSettings; readonly
       try {
         for (const [i, hop] of jumps.entries()) {
           const name = i === jumps.length - 1 ? 'bastion' : `jump host ${hop.alias}`;
-          const endpoint: Endpoint = { name, label: `${name === 'bastion' ? 'bastion' : name} ${hop.host}:${hop.port}`, host: hop.host, port: hop.port, user: hop.user };
+          const endpoint: Endpoint = {
+            name,
+            label: `${name === 'bastion' ? 'bastion' : name} ${hop.host}:${hop.port}`,
+            host: hop.host,
+            port: hop.port,
+            user: hop.user,
+          };
           const previous = next.at(-1);
-          next.push(await connect(endpoint, settingsOf(hop), authOf(hop), previous ? await tunnel(previous, endpoint, ssh.connectTimeout) : undefined));
+          next.push(
+            await connect(
+              endpoint,
+              settingsOf(hop),
+              authOf(hop),
+              previous ? await tunnel(previous, endpoint, ssh.connectTimeout) : undefined,
+            ),
+          );
         }
       } catch (error) {
         for (const c of next) void c.end(0);
@@ -70,7 +91,12 @@ export async function connectFleet(config: { readonly ssh: SshSettings; readonly
     return reconnecting;
   };
   const open = async (endpoint: Endpoint, hop: Hop): Promise<Connection> =>
-    connect(endpoint, settingsOf(hop), authOf(hop), jumps.length ? await tunnel(await bastionNow(), endpoint, ssh.connectTimeout) : undefined);
+    connect(
+      endpoint,
+      settingsOf(hop),
+      authOf(hop),
+      jumps.length ? await tunnel(await bastionNow(), endpoint, ssh.connectTimeout) : undefined,
+    );
 
   try {
     if (jumps.length && hosts.length) await bastionNow();
@@ -86,7 +112,13 @@ export async function connectFleet(config: { readonly ssh: SshSettings; readonly
           user: hop.user,
           ...(bastionSettings && { via: bastionSettings }),
         };
-        const remote = new HostSession(host.name, await open(endpoint, hop), ssh, () => open(endpoint, hop), () => closing !== undefined);
+        const remote = new HostSession(
+          host.name,
+          await open(endpoint, hop),
+          ssh,
+          () => open(endpoint, hop),
+          () => closing !== undefined,
+        );
         opened.push(remote);
         return remote;
       }),
@@ -97,7 +129,8 @@ export async function connectFleet(config: { readonly ssh: SshSettings; readonly
     return {
       host(name) {
         const h = byName.get(name);
-        if (!h) throw new BatonError(`no SSH connection to ${name}: it is not among the ${byName.size} hosts connected`);
+        if (!h)
+          throw new BatonError(`no SSH connection to ${name}: it is not among the ${byName.size} hosts connected`);
         return h;
       },
       close,
@@ -113,9 +146,16 @@ export async function connectFleet(config: { readonly ssh: SshSettings; readonly
 function fleetError(failures: readonly Error[]): Error {
   const keys = failures.filter((f): f is HostKeyError => f instanceof HostKeyError);
   if (keys.length === 1) return keys[0]!;
-  if (keys.length > 1) return new HostKeyError(`${keys.length} hosts presented keys known_hosts does not vouch for:\n\n${keys.map((k) => k.message).join('\n\n')}`, keys[0]!.host, keys[0]!.fingerprint);
+  if (keys.length > 1)
+    return new HostKeyError(
+      `${keys.length} hosts presented keys known_hosts does not vouch for:\n\n${keys.map((k) => k.message).join('\n\n')}`,
+      keys[0]!.host,
+      keys[0]!.fingerprint,
+    );
   if (failures.length === 1) return failures[0]!;
   // A bad configuration (no key) fails every host the same way.
   if (failures.every((f) => f.message === failures[0]!.message)) return failures[0]!;
-  return new ConnectError(`could not reach ${failures.length} hosts:\n${failures.map((f) => `  ${f.message}`).join('\n')}`);
+  return new ConnectError(
+    `could not reach ${failures.length} hosts:\n${failures.map((f) => `  ${f.message}`).join('\n')}`,
+  );
 }

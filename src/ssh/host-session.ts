@@ -70,7 +70,8 @@ export class HostSession implements RemoteHost {
     const closed = () => {
       if (fired || this.connection !== connection) return;
       fired = true;
-      for (const giveUp of [...this.inFlight]) giveUp(new ConnectError(`${connection.endpoint.label}: the SSH connection closed`));
+      for (const giveUp of [...this.inFlight])
+        giveUp(new ConnectError(`${connection.endpoint.label}: the SSH connection closed`));
     };
     connection.client.on('end', closed);
     connection.client.on('close', closed);
@@ -139,10 +140,15 @@ export class HostSession implements RemoteHost {
         if (settled) return rel(); // interrupted while waiting for a slot
         release = rel;
         // The deadline runs from the start of the command, not from the wait for a slot.
-        timer = setTimeout(() => giveUp(new TimeoutError(`${this.name}: \`${what}\` to finish`, timeoutMs, lastLine(stderr))), timeoutMs);
+        timer = setTimeout(
+          () => giveUp(new TimeoutError(`${this.name}: \`${what}\` to finish`, timeoutMs, lastLine(stderr))),
+          timeoutMs,
+        );
         const cannotRun = (message: string) => {
           rel();
-          settle(() => reject(new ConnectError(`${this.connection.endpoint.label}: could not run \`${what}\`: ${message}`)));
+          settle(() =>
+            reject(new ConnectError(`${this.connection.endpoint.label}: could not run \`${what}\`: ${message}`)),
+          );
         };
         const open = (attempt: number, reopened = false): void => {
           if (settled) return rel();
@@ -158,7 +164,8 @@ export class HostSession implements RemoteHost {
               if (error) {
                 // sshd refuses a session beyond MaxSessions ("open failed"), also for a moment after a
                 // channel closed: wait and retry until the deadline.
-                if (/open failed/i.test(error.message) && attempt < OPEN_RETRIES) return void setTimeout(open, Math.min(50 * 2 ** attempt, 1_000), attempt + 1);
+                if (/open failed/i.test(error.message) && attempt < OPEN_RETRIES)
+                  return void setTimeout(open, Math.min(50 * 2 ** attempt, 1_000), attempt + 1);
                 return cannotRun(error.message);
               }
               stream = channel;
@@ -219,7 +226,9 @@ export class HostSession implements RemoteHost {
         this.forwardingRefused = true;
       }
     }
-    const { stdout } = await this.exec(onHostGet(port, target.slice(`http://127.0.0.1:${port}`.length), timeoutMs), { timeoutMs: timeoutMs + 2_000 });
+    const { stdout } = await this.exec(onHostGet(port, target.slice(`http://127.0.0.1:${port}`.length), timeoutMs), {
+      timeoutMs: timeoutMs + 2_000,
+    });
     try {
       return { ...parseOnHostGet(stdout, target), body: '', via: 'on-host' };
     } catch (error) {
@@ -242,7 +251,10 @@ export class HostSession implements RemoteHost {
         fn();
       };
       const fail = (message: string) => settle(() => reject(new BatonError(`${this.name}: GET ${target}: ${message}`)));
-      const timer = setTimeout(() => settle(() => reject(new TimeoutError(`${this.name}: GET ${target}`, timeoutMs))), timeoutMs);
+      const timer = setTimeout(
+        () => settle(() => reject(new TimeoutError(`${this.name}: GET ${target}`, timeoutMs))),
+        timeoutMs,
+      );
 
       void this.channels.acquire().then(async (rel) => {
         if (settled) return rel();
@@ -254,7 +266,9 @@ export class HostSession implements RemoteHost {
           this.connection.client.forwardOut('127.0.0.1', 0, '127.0.0.1', port, (error, channel) => {
             // sshd answers "administratively prohibited" (reason 1) when its configuration refuses forwarding.
             if ((error as (Error & { reason?: number }) | undefined)?.reason === ADMINISTRATIVELY_PROHIBITED) {
-              return settle(() => reject(new ForwardingRefusedError(`${this.name}: sshd refuses TCP forwarding (${error!.message})`)));
+              return settle(() =>
+                reject(new ForwardingRefusedError(`${this.name}: sshd refuses TCP forwarding (${error!.message})`)),
+              );
             }
             if (error) return fail(error.message);
             stream = channel;

@@ -27,7 +27,12 @@ export type Verdict =
    * "REMOTE HOST IDENTIFICATION HAS CHANGED"); `other-type`: only keys of other types are known, which
    * Baton treats as a change too (it asks for the known types first, see `hostKeyAlgorithms`).
    */
-  | { readonly status: 'mismatch'; readonly line: number; readonly reason: 'changed' | 'other-type'; readonly knownTypes: readonly string[] }
+  | {
+      readonly status: 'mismatch';
+      readonly line: number;
+      readonly reason: 'changed' | 'other-type';
+      readonly knownTypes: readonly string[];
+    }
   | { readonly status: 'revoked'; readonly line: number };
 
 const MARKERS = new Set(['@revoked', '@cert-authority']);
@@ -64,7 +69,13 @@ export const hostKeyName = (host: string, port: number): string => {
 };
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'is');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'is',
+  );
   return re.test(name);
 }
 
@@ -129,13 +140,31 @@ export const verifyHostKey = lookup;
 
 /** The key types known_hosts holds (unrevoked) for `host`:`port`, in file order. */
 export function knownKeyTypes(entries: readonly KnownHostEntry[], host: string, port: number): string[] {
-  return [...new Set(entriesFor(entries, host, port).filter((e) => !e.marker).map((e) => e.keyType))];
+  return [
+    ...new Set(
+      entriesFor(entries, host, port)
+        .filter((e) => !e.marker)
+        .map((e) => e.keyType),
+    ),
+  ];
 }
 
 /** ssh2's host key algorithms, in its default order. */
-const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
 const algorithmsOf = (keyType: string): string[] =>
-  keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : keyType === 'ssh-dss' || HOST_KEY_ALGORITHMS.includes(keyType) ? [keyType] : [];
+  keyType === 'ssh-rsa'
+    ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
+    : keyType === 'ssh-dss' || HOST_KEY_ALGORITHMS.includes(keyType)
+      ? [keyType]
+      : [];
 
 /**
  * The host key algorithms to offer, the types already known for the host first, as ssh orders them:
@@ -181,5 +210,9 @@ export function knownHostsLine(host: string, port: number, keyType: string | und
 export function appendKnownHost(file: string, host: string, port: number, blob: Buffer): void {
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
   if (!text) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  appendFileSync(file, `${text && !text.endsWith('\n') ? '\n' : ''}${knownHostsLine(host, port, keyTypeOf(blob), blob)}\n`, { mode: 0o600 });
+  appendFileSync(
+    file,
+    `${text && !text.endsWith('\n') ? '\n' : ''}${knownHostsLine(host, port, keyTypeOf(blob), blob)}\n`,
+    { mode: 0o600 },
+  );
 }

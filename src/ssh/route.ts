@@ -35,17 +35,27 @@ const MAX_HOPS = 8;
 export function planRoutes(ssh: SshSettings, hosts: readonly Host[], config: SshConfig = loadSshConfig(ssh)): Routes {
   const given = new Set(ssh.given ?? ['user', 'port', 'identityFile', 'knownHosts']);
   const warnings = new Set<string>();
-  const resolveHop = (alias: string, explicit: { user?: string; port?: number }, fallback: { user: string; port: number }): { hop: Hop; found: SshHostConfig } => {
+  const resolveHop = (
+    alias: string,
+    explicit: { user?: string; port?: number },
+    fallback: { user: string; port: number },
+  ): { hop: Hop; found: SshHostConfig } => {
     const found = config.lookup(alias, fallback);
     if (found.strictHostKeyChecking && !['yes', 'ask', 'true'].includes(found.strictHostKeyChecking)) {
-      warnings.add(`${found.from.stricthostkeychecking}: StrictHostKeyChecking ${found.strictHostKeyChecking} is not followed: Baton accepts new host keys only with --accept-new-host-keys`);
+      warnings.add(
+        `${found.from.stricthostkeychecking}: StrictHostKeyChecking ${found.strictHostKeyChecking} is not followed: Baton accepts new host keys only with --accept-new-host-keys`,
+      );
     }
     const identityFile = given.has('identityFile') ? undefined : found.identityFiles[0];
     const fromFile = !given.has('knownHosts') && found.userKnownHostsFile;
     if (fromFile && ssh.acceptNewHostKeys) {
       // Every hop's own file is checked as ssh.knownHosts is: never a key accepted into /dev/null.
       const problem = knownHostsFileProblem(fromFile);
-      if (problem) throw new ConfigError('--accept-new-host-keys', `records new host keys of ${alias} in ${fromFile} (UserKnownHostsFile, ${found.from.userknownhostsfile ?? config.file}), and ${fromFile} ${problem}`);
+      if (problem)
+        throw new ConfigError(
+          '--accept-new-host-keys',
+          `records new host keys of ${alias} in ${fromFile} (UserKnownHostsFile, ${found.from.userknownhostsfile ?? config.file}), and ${fromFile} ${problem}`,
+        );
     }
     return {
       hop: {
@@ -61,7 +71,8 @@ export function planRoutes(ssh: SshSettings, hosts: readonly Host[], config: Ssh
   };
   /** `alias` and, before it, the hops its own ProxyJump names (outermost first). */
   const chainTo = (spec: string, explicit: { user?: string; port?: number }, depth: number): Hop[] => {
-    if (depth > MAX_HOPS) throw new ConfigError('ssh.config', `ProxyJump to ${spec} goes through more than ${MAX_HOPS} hops (a loop?)`);
+    if (depth > MAX_HOPS)
+      throw new ConfigError('ssh.config', `ProxyJump to ${spec} goes through more than ${MAX_HOPS} hops (a loop?)`);
     const { hop, found } = resolveHop(spec, explicit, { user: ssh.user, port: 22 });
     return [...(found.proxyJump ? hopsOf(found.proxyJump, depth + 1) : []), hop];
   };
@@ -73,7 +84,9 @@ export function planRoutes(ssh: SshSettings, hosts: readonly Host[], config: Ssh
     list.flatMap((s, i) => {
       const j = parseJump(s);
       const explicit = { ...(j.user && { user: j.user }), ...(j.port && { port: j.port }) };
-      return i === 0 ? chainTo(j.host, explicit, depth) : [resolveHop(j.host, explicit, { user: ssh.user, port: 22 }).hop];
+      return i === 0
+        ? chainTo(j.host, explicit, depth)
+        : [resolveHop(j.host, explicit, { user: ssh.user, port: 22 }).hop];
     });
 
   const hostRoutes = new Map<string, Hop>();
@@ -95,14 +108,20 @@ export function planRoutes(ssh: SshSettings, hosts: readonly Host[], config: Ssh
     const chains = new Set(hostJumps.values());
     if (chains.size > 1 || hostJumps.size !== hosts.length) {
       const described = hosts.map((h) => `${h.name}: ${hostJumps.get(h.name) ?? 'direct'}`).join('; ');
-      throw new ConfigError('ssh.config', `the hosts are reached through different jump hosts (${described}); Baton uses one chain of jump hosts per run: set ssh.bastion, or give them one ProxyJump`);
+      throw new ConfigError(
+        'ssh.config',
+        `the hosts are reached through different jump hosts (${described}); Baton uses one chain of jump hosts per run: set ssh.bastion, or give them one ProxyJump`,
+      );
     }
     jumps = hopsOf([...chains][0]!.split(','), 1);
   }
   return { jumps, hosts: hostRoutes, warnings: [...warnings] };
 }
 
-function bastionChain(b: BastionSettings, chainTo: (spec: string, explicit: { user?: string; port?: number }, depth: number) => Hop[]): Hop[] {
+function bastionChain(
+  b: BastionSettings,
+  chainTo: (spec: string, explicit: { user?: string; port?: number }, depth: number) => Hop[],
+): Hop[] {
   const given = new Set(b.given ?? ['port', 'user']);
   return chainTo(b.host, { ...(given.has('user') && { user: b.user }), ...(given.has('port') && { port: b.port }) }, 1);
 }

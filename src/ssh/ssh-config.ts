@@ -65,23 +65,36 @@ export class SshConfig {
     }
     const proxyCommand = first.get('proxycommand');
     if (proxyCommand && proxyCommand.args.join(' ').toLowerCase() !== 'none') {
-      throw new ConfigError('ssh.config', `${proxyCommand.where}: ProxyCommand for ${host} is not supported: Baton opens its own tunnels; use ProxyJump instead`);
+      throw new ConfigError(
+        'ssh.config',
+        `${proxyCommand.where}: ProxyCommand for ${host} is not supported: Baton opens its own tunnels; use ProxyJump instead`,
+      );
     }
     const hostName = first.get('hostname')?.args[0]?.replace(/%h/g, host);
     const user = first.get('user')?.args[0];
     const portText = first.get('port')?.args[0];
     const port = portText === undefined ? undefined : Number(portText);
-    if (portText !== undefined && (!Number.isInteger(port) || port! < 1 || port! > 65535)) throw new ConfigError('ssh.config', `${first.get('port')!.where}: Port ${JSON.stringify(portText)} is not a port`);
+    if (portText !== undefined && (!Number.isInteger(port) || port! < 1 || port! > 65535))
+      throw new ConfigError(
+        'ssh.config',
+        `${first.get('port')!.where}: Port ${JSON.stringify(portText)} is not a port`,
+      );
     const tokens = (text: string) =>
       expandTilde(
         text.replace(/%([%dhpru])/g, (_, t: string) => {
           switch (t) {
-            case '%': return '%';
-            case 'd': return homedir();
-            case 'h': return hostName ?? host;
-            case 'p': return String(port ?? defaults.port);
-            case 'r': return user ?? defaults.user;
-            default: return userInfo().username;
+            case '%':
+              return '%';
+            case 'd':
+              return homedir();
+            case 'h':
+              return hostName ?? host;
+            case 'p':
+              return String(port ?? defaults.port);
+            case 'r':
+              return user ?? defaults.user;
+            default:
+              return userInfo().username;
           }
         }),
       );
@@ -94,9 +107,17 @@ export class SshConfig {
       ...(user && { user }),
       ...(port !== undefined && { port }),
       identityFiles: identities.map(tokens),
-      ...(jump && jump.toLowerCase() !== 'none' && { proxyJump: jump.split(',').map((s) => s.trim()).filter(Boolean) }),
+      ...(jump &&
+        jump.toLowerCase() !== 'none' && {
+          proxyJump: jump
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        }),
       ...(first.has('userknownhostsfile') && { userKnownHostsFile: tokens(first.get('userknownhostsfile')!.args[0]!) }),
-      ...(first.has('stricthostkeychecking') && { strictHostKeyChecking: first.get('stricthostkeychecking')!.args[0]!.toLowerCase() }),
+      ...(first.has('stricthostkeychecking') && {
+        strictHostKeyChecking: first.get('stricthostkeychecking')!.args[0]!.toLowerCase(),
+      }),
       from,
     };
   }
@@ -118,7 +139,13 @@ function matches(patterns: readonly string[], host: string): boolean {
   let matched = false;
   for (const p of patterns) {
     const negated = p.startsWith('!');
-    const glob = new RegExp(`^${(negated ? p.slice(1) : p).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+    const glob = new RegExp(
+      `^${(negated ? p.slice(1) : p)
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      'i',
+    );
     if (glob.test(host)) {
       if (negated) return false;
       matched = true;
@@ -140,7 +167,12 @@ function parse(file: string, depth: number): Block[] {
 function parseText(text: string, file: string, depth: number): Block[] {
   if (depth > 8) throw new ConfigError('ssh.config', `${file}: Include nests too deep`);
   // Options before any Host line apply to every host, as if under `Host *`.
-  const blocks: { patterns: readonly string[]; within?: readonly (readonly string[])[]; options: { key: string; args: string[]; where: string }[]; skip?: boolean }[] = [{ patterns: ['*'], options: [] }];
+  const blocks: {
+    patterns: readonly string[];
+    within?: readonly (readonly string[])[];
+    options: { key: string; args: string[]; where: string }[];
+    skip?: boolean;
+  }[] = [{ patterns: ['*'], options: [] }];
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (!line || line.startsWith('#')) return;
@@ -154,13 +186,20 @@ function parseText(text: string, file: string, depth: number): Block[] {
     if (key === 'include') {
       const parent = blocks.at(-1)!;
       for (const pattern of args) {
-        const path = isAbsolute(expandTilde(pattern)) ? expandTilde(pattern) : resolve(join(homedir(), '.ssh'), pattern);
+        const path = isAbsolute(expandTilde(pattern))
+          ? expandTilde(pattern)
+          : resolve(join(homedir(), '.ssh'), pattern);
         for (const included of globFiles(path)) {
           // As ssh reads it: the file's leading options belong to the enclosing block; its Host blocks
           // apply only where the enclosing block does; after it, the enclosing block goes on.
           const [lead, ...rest] = parse(included, depth + 1);
           blocks.push({ patterns: parent.patterns, within: parent.within, options: [...lead!.options] });
-          for (const b of rest) blocks.push({ patterns: b.patterns, within: [...(b.within ?? []), parent.patterns], options: [...b.options] });
+          for (const b of rest)
+            blocks.push({
+              patterns: b.patterns,
+              within: [...(b.within ?? []), parent.patterns],
+              options: [...b.options],
+            });
         }
       }
       blocks.push({ patterns: parent.patterns, within: parent.within, options: [] });
@@ -180,9 +219,18 @@ function splitArgs(text: string): string[] {
 function globFiles(path: string): string[] {
   if (!/[*?]/.test(path)) return existsSync(path) ? [path] : [];
   const dir = dirname(path);
-  const base = new RegExp(`^${path.slice(dir.length + 1).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const base = new RegExp(
+    `^${path
+      .slice(dir.length + 1)
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   try {
-    return readdirSync(dir).filter((f) => base.test(f)).sort().map((f) => join(dir, f));
+    return readdirSync(dir)
+      .filter((f) => base.test(f))
+      .sort()
+      .map((f) => join(dir, f));
   } catch {
     return [];
   }

@@ -26,7 +26,9 @@ export function getOver(channel: ClientChannel, port: number, path: string): Pro
           if (size < BODY_CAP) chunks.push(b);
           size += b.length;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).subarray(0, BODY_CAP).toString() }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).subarray(0, BODY_CAP).toString() }),
+        );
         res.on('error', reject);
       },
     );

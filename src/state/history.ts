@@ -28,11 +28,17 @@ export interface HistoryEntry {
   /** How to run it again (`baton resume`). */
   readonly replay?: RunReplay;
   /** Journal entries an operator closed by hand (`baton recover --forget`): what, who and why. */
-  readonly forgotten?: readonly { readonly seq: number; readonly what: string; readonly by: string; readonly why: string }[];
+  readonly forgotten?: readonly {
+    readonly seq: number;
+    readonly what: string;
+    readonly by: string;
+    readonly why: string;
+  }[];
 }
 
 const DIR = 'history';
-const keyOf = (entry: Pick<HistoryEntry, 'startedAt' | 'id'>) => `${DIR}/${entry.startedAt.replace(/:/g, '')}-${entry.id}.json`;
+const keyOf = (entry: Pick<HistoryEntry, 'startedAt' | 'id'>) =>
+  `${DIR}/${entry.startedAt.replace(/:/g, '')}-${entry.id}.json`;
 
 export async function recordHistory(store: StateStore, entry: HistoryEntry): Promise<void> {
   await store.write(keyOf(entry), entry);
@@ -40,7 +46,11 @@ export async function recordHistory(store: StateStore, entry: HistoryEntry): Pro
 
 /** The newest `last` entries, newest first. */
 export async function readHistory(store: StateStore, last: number): Promise<HistoryEntry[]> {
-  const names = (await store.list(DIR)).filter((n) => n.endsWith('.json')).sort().reverse().slice(0, last);
+  const names = (await store.list(DIR))
+    .filter((n) => n.endsWith('.json'))
+    .sort()
+    .reverse()
+    .slice(0, last);
   const entries = await Promise.all(names.map((n) => store.read<HistoryEntry>(n)));
   return entries.flatMap((e) => (e ? [e.value] : []));
 }

@@ -81,7 +81,8 @@ export interface Lease {
   readonly epoch: number;
 }
 
-export const openEntries = (doc: JournalDocument | undefined): JournalEntry[] => (doc ? doc.entries.filter((e) => !e.closedAt) : []);
+export const openEntries = (doc: JournalDocument | undefined): JournalEntry[] =>
+  doc ? doc.entries.filter((e) => !e.closedAt) : [];
 
 /** A journal a killed or failed run left with changes still open: nothing new starts until it is dealt with. */
 export class UnfinishedJournalError extends BatonError {
@@ -108,11 +109,17 @@ export async function readJournal(store: StateStore): Promise<{ doc: JournalDocu
 /** Refuses a journal of a format or with a change this Baton does not know, naming what and where. */
 export function checkJournal(store: Pick<StateStore, 'url'>, doc: JournalDocument): void {
   const where = store.url(JOURNAL);
-  const newer = 'it was written by a newer Baton: run that version (or newer) to recover it; this one leaves it as it is';
-  if (doc.format !== undefined && doc.format !== JOURNAL_FORMAT) throw new UnreadableJournalError(`${where}: the journal has format ${JSON.stringify(doc.format)}, and this Baton reads format ${JOURNAL_FORMAT} only: ${newer}`);
+  const newer =
+    'it was written by a newer Baton: run that version (or newer) to recover it; this one leaves it as it is';
+  if (doc.format !== undefined && doc.format !== JOURNAL_FORMAT)
+    throw new UnreadableJournalError(
+      `${where}: the journal has format ${JSON.stringify(doc.format)}, and this Baton reads format ${JOURNAL_FORMAT} only: ${newer}`,
+    );
   const unknown = (doc.entries ?? []).filter((e) => !(CHANGE_KINDS as readonly string[]).includes(e.change?.kind));
   if (unknown.length) {
-    throw new UnreadableJournalError(`${where}: the journal holds ${unknown.map((e) => `entry ${e.seq} of kind ${JSON.stringify(e.change?.kind)} (${e.what})`).join(', ')}, which this Baton cannot undo: ${newer}`);
+    throw new UnreadableJournalError(
+      `${where}: the journal holds ${unknown.map((e) => `entry ${e.seq} of kind ${JSON.stringify(e.change?.kind)} (${e.what})`).join(', ')}, which this Baton cannot undo: ${newer}`,
+    );
   }
 }
 
@@ -120,7 +127,9 @@ export function checkJournal(store: Pick<StateStore, 'url'>, doc: JournalDocumen
 export function describeUnfinished(store: StateStore, doc: JournalDocument): string {
   const open = openEntries(doc).reverse();
   const r = doc.run;
-  const lines = open.map((e) => `  - ${e.what} (since ${e.openedAt})\n      by hand: ${e.fix.split('\n').join('\n               ')}`);
+  const lines = open.map(
+    (e) => `  - ${e.what} (since ${e.openedAt})\n      by hand: ${e.fix.split('\n').join('\n               ')}`,
+  );
   const d = store.scope.deployment;
   return (
     `${store.label}: the ${r.kind} ${r.image ? `of ${r.image} ` : ''}by ${r.deployer} (pid ${r.pid} on ${r.machine}, started ${r.startedAt}) did not finish, and left ${open.length} change${open.length === 1 ? '' : 's'} open on the fleet:\n` +
@@ -152,7 +161,12 @@ export class Journal {
   }
 
   /** Starts a run's journal; `over` is the version of a journal this run takes over (recover, resume). */
-  static async start(store: StateStore, run: JournalRun, over?: { doc: JournalDocument; etag: string }, lease?: Lease): Promise<Journal> {
+  static async start(
+    store: StateStore,
+    run: JournalRun,
+    over?: { doc: JournalDocument; etag: string },
+    lease?: Lease,
+  ): Promise<Journal> {
     const journal = new Journal(store, run, over ? [...over.doc.entries] : [], over?.etag, lease);
     await journal.flush();
     return journal;
@@ -211,7 +225,11 @@ export class Journal {
   close(entry: JournalEntry, because?: string): Promise<void> {
     const i = this.doc.entries.findIndex((e) => e.seq === entry.seq);
     if (i < 0 || this.doc.entries[i]!.closedAt) return this.queue;
-    this.doc.entries[i] = { ...this.doc.entries[i]!, closedAt: new Date().toISOString(), ...(because && { closedBecause: because }) };
+    this.doc.entries[i] = {
+      ...this.doc.entries[i]!,
+      closedAt: new Date().toISOString(),
+      ...(because && { closedBecause: because }),
+    };
     return this.flush().catch(() => undefined);
   }
 
@@ -219,10 +237,19 @@ export class Journal {
   flush(): Promise<void> {
     const next = this.queue.then(async () => {
       if (this.failure) throw this.failure;
-      const snapshot: JournalDocument = { format: JOURNAL_FORMAT, ...(this.lease && { epoch: this.lease.epoch }), run: this.doc.run, entries: [...this.doc.entries] };
+      const snapshot: JournalDocument = {
+        format: JOURNAL_FORMAT,
+        ...(this.lease && { epoch: this.lease.epoch }),
+        run: this.doc.run,
+        entries: [...this.doc.entries],
+      };
       let etag: string | undefined;
       try {
-        etag = await this.store.write(JOURNAL, snapshot, this.etag === undefined ? { absent: true } : { etag: this.etag });
+        etag = await this.store.write(
+          JOURNAL,
+          snapshot,
+          this.etag === undefined ? { absent: true } : { etag: this.etag },
+        );
       } catch (error) {
         throw new JournalError(`could not write the journal ${this.store.url(JOURNAL)}: ${(error as Error).message}`);
       }
@@ -232,12 +259,19 @@ export class Journal {
         // very run and lease wrote (an earlier write that failed on our side but landed) is written over.
         const stored = await this.store.read<JournalDocument>(JOURNAL).catch(() => undefined);
         if (stored && JSON.stringify(stored.value) === JSON.stringify(snapshot)) etag = stored.etag;
-        else if (stored && stored.value.run?.id === snapshot.run.id && stored.value.epoch === snapshot.epoch && snapshot.epoch !== undefined) {
+        else if (
+          stored &&
+          stored.value.run?.id === snapshot.run.id &&
+          stored.value.epoch === snapshot.epoch &&
+          snapshot.epoch !== undefined
+        ) {
           etag = await this.store.write(JOURNAL, snapshot, { etag: stored.etag }).catch(() => undefined);
         }
       }
       if (etag === undefined) {
-        this.failure = new JournalError(`the journal ${this.store.url(JOURNAL)} was changed by someone else: this run no longer owns it`);
+        this.failure = new JournalError(
+          `the journal ${this.store.url(JOURNAL)} was changed by someone else: this run no longer owns it`,
+        );
         throw this.failure;
       }
       this.etag = etag;

@@ -112,7 +112,12 @@ export class HeldLock {
   /** Follows the run; what matters to whoever finds the lock after a crash is written at once. */
   private track(e: DeployEvent): void {
     if (e.type === 'step' && e.status === 'started') this.doing = e.scope === 'host' ? `${e.host}: ${e.step}` : e.step;
-    if (e.type === 'guard' || (e.type === 'batch' && e.status === 'started') || (e.type === 'step' && e.scope === 'run' && e.status === 'started')) void this.renew();
+    if (
+      e.type === 'guard' ||
+      (e.type === 'batch' && e.status === 'started') ||
+      (e.type === 'step' && e.scope === 'run' && e.status === 'started')
+    )
+      void this.renew();
   }
 
   private stop(why: string, fenced: boolean): void {
@@ -145,7 +150,11 @@ export class HeldLock {
 
   private async renewOnce(): Promise<void> {
     if (this.fencedBy) return;
-    const next: LockRecord = { ...this.record, heartbeatAt: new Date().toISOString(), ...(this.doing && { doing: this.doing }) };
+    const next: LockRecord = {
+      ...this.record,
+      heartbeatAt: new Date().toISOString(),
+      ...(this.doing && { doing: this.doing }),
+    };
     const mark = clockMark();
     try {
       let etag = await this.store.write(LOCK, next, { etag: this.etag });
@@ -154,21 +163,43 @@ export class HeldLock {
         const stored = await this.store.read<LockRecord>(LOCK);
         if (stored && stored.value.id === next.id && stored.value.heartbeatAt === next.heartbeatAt) etag = stored.etag;
         // An earlier renewal of ours that failed on our side but landed: ours too, written over once more.
-        else if (stored && stored.value.id === next.id && stored.value.pid === next.pid && stored.value.machine === next.machine) etag = await this.store.write(LOCK, next, { etag: stored.etag });
+        else if (
+          stored &&
+          stored.value.id === next.id &&
+          stored.value.pid === next.pid &&
+          stored.value.machine === next.machine
+        )
+          etag = await this.store.write(LOCK, next, { etag: stored.etag });
         else if (!stored) etag = await this.takeBack(next);
-        else return this.stop(`it is now held by ${stored.value.holder} (${stored.value.command}; pid ${stored.value.pid} on ${stored.value.machine})`, true);
+        else
+          return this.stop(
+            `it is now held by ${stored.value.holder} (${stored.value.command}; pid ${stored.value.pid} on ${stored.value.machine})`,
+            true,
+          );
         if (etag === undefined) return;
       }
       this.record = next;
       this.etag = etag;
       this.proven = mark;
-      if (this.failing) this.options.events?.emit({ type: 'warning', message: `the deploy lock is renewed again (${this.store.url(LOCK)})` });
+      if (this.failing)
+        this.options.events?.emit({
+          type: 'warning',
+          message: `the deploy lock is renewed again (${this.store.url(LOCK)})`,
+        });
       this.failing = false;
     } catch (error) {
       // Retried at the next tick; the lease ends only after several misses. Said once per streak.
-      if (!this.failing) this.options.events?.emit({ type: 'warning', message: `could not renew the deploy lock ${this.store.url(LOCK)} (retrying): ${(error as Error).message}` });
+      if (!this.failing)
+        this.options.events?.emit({
+          type: 'warning',
+          message: `could not renew the deploy lock ${this.store.url(LOCK)} (retrying): ${(error as Error).message}`,
+        });
       this.failing = true;
-      if (this.leftMs() <= 0) this.stop(`it could not be renewed for ${formatDuration(since(this.proven))} (state.staleAfter is ${formatDuration(this.store.settings.staleAfter)})`, false);
+      if (this.leftMs() <= 0)
+        this.stop(
+          `it could not be renewed for ${formatDuration(since(this.proven))} (state.staleAfter is ${formatDuration(this.store.settings.staleAfter)})`,
+          false,
+        );
     }
   }
 
@@ -203,4 +234,3 @@ export class HeldLock {
     await this.store.remove(LOCK, this.etag);
   }
 }
-

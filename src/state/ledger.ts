@@ -7,7 +7,15 @@
 import { hostname } from 'node:os';
 import type { EventBus, HostSummary, RunOutcome } from '../rollout/events.ts';
 import { recordHistory, type HistoryEntry } from './history.ts';
-import { describeUnfinished, Journal, openEntries, readJournal, UnfinishedJournalError, type JournalDocument, type JournalRun } from './journal.ts';
+import {
+  describeUnfinished,
+  Journal,
+  openEntries,
+  readJournal,
+  UnfinishedJournalError,
+  type JournalDocument,
+  type JournalRun,
+} from './journal.ts';
 import { acquireLock, inspectLock, takeOverLock, type HeldLock, type LockIdentity } from './lock.ts';
 import { LockedError } from '../errors.ts';
 import { maskSecrets } from '../secrets/mask.ts';
@@ -50,7 +58,8 @@ export class RunLedger {
     this.held = await acquireLock(this.store, this.identity(), this.lockOptions());
     await this.orRelease(async () => {
       const left = await readJournal(this.store);
-      if (left && openEntries(left.doc).length) throw new UnfinishedJournalError(describeUnfinished(this.store, left.doc));
+      if (left && openEntries(left.doc).length)
+        throw new UnfinishedJournalError(describeUnfinished(this.store, left.doc));
       await this.held!.raiseEpoch((left?.doc.epoch ?? 0) + 1);
       // A journal whose entries are all closed belongs to a run that ended but could not remove it.
       const over = left && { doc: { ...left.doc, entries: [] }, etag: left.etag };
@@ -58,7 +67,15 @@ export class RunLedger {
     });
     // Written while the run connects; `end` waits for it before writing the outcome over it. The hosts
     // are in it from the start, so a run killed later can still be resumed from the history.
-    this.started = this.record({ outcome: 'running', hosts: hosts.map((host) => ({ host, result: 'not-started', newImage: this.facts.image ?? '', outOfServiceMs: 0 })) });
+    this.started = this.record({
+      outcome: 'running',
+      hosts: hosts.map((host) => ({
+        host,
+        result: 'not-started',
+        newImage: this.facts.image ?? '',
+        outOfServiceMs: 0,
+      })),
+    });
     return this.store.url('lock.json');
   }
 
@@ -69,16 +86,25 @@ export class RunLedger {
   async takeOver(): Promise<JournalDocument | undefined> {
     const lock = await inspectLock(this.store);
     if (lock && !lock.stale) {
-      throw new LockedError(`${this.store.label} is being deployed by ${lock.record.holder} (${lock.record.command}; pid ${lock.record.pid} on ${lock.record.machine}): a live run owns its journal; wait for it to finish`);
+      throw new LockedError(
+        `${this.store.label} is being deployed by ${lock.record.holder} (${lock.record.command}; pid ${lock.record.pid} on ${lock.record.machine}): a live run owns its journal; wait for it to finish`,
+      );
     }
-    this.held = lock ? await takeOverLock(this.store, lock, this.identity(), this.lockOptions()) : await acquireLock(this.store, this.identity(), this.lockOptions());
+    this.held = lock
+      ? await takeOverLock(this.store, lock, this.identity(), this.lockOptions())
+      : await acquireLock(this.store, this.identity(), this.lockOptions());
     return this.orRelease(async () => {
       const left = await readJournal(this.store);
       await this.held!.raiseEpoch((left?.doc.epoch ?? 0) + 1);
       const open = left && openEntries(left.doc).length ? left : undefined;
       // What is left open stays under the run that made it, so `resume` still knows which rollout to
       // finish should this recovery itself not finish.
-      this.journalOf = await Journal.start(this.store, open ? open.doc.run : this.journalRun([]), open ?? (left && { doc: { ...left.doc, entries: [] }, etag: left.etag }), this.held);
+      this.journalOf = await Journal.start(
+        this.store,
+        open ? open.doc.run : this.journalRun([]),
+        open ?? (left && { doc: { ...left.doc, entries: [] }, etag: left.etag }),
+        this.held,
+      );
       this.started = this.record({ outcome: 'running', hosts: [] });
       return open?.doc;
     });
@@ -96,13 +122,22 @@ export class RunLedger {
   }
 
   /** Records how the run ended, closes the journal (or says loudly what it leaves open), releases the lock. */
-  async end(result: { outcome: RunOutcome; exitCode: number; hosts: readonly HostSummary[]; error?: string; forgotten?: HistoryEntry['forgotten'] }): Promise<void> {
+  async end(result: {
+    outcome: RunOutcome;
+    exitCode: number;
+    hosts: readonly HostSummary[];
+    error?: string;
+    forgotten?: HistoryEntry['forgotten'];
+  }): Promise<void> {
     if (!this.held) return;
     await this.started;
     // A run that lost its lease leaves the journal to the run that holds it now: not a word written there.
     if (this.journalOf && !this.held.lostBecause) {
       const open = await this.journalOf.finish().catch((error: unknown) => {
-        this.events.emit({ type: 'warning', message: `could not close the journal ${this.store.url('journal.json')}: ${(error as Error).message}` });
+        this.events.emit({
+          type: 'warning',
+          message: `could not close the journal ${this.store.url('journal.json')}: ${(error as Error).message}`,
+        });
         return this.journalOf!.open;
       });
       if (open.length) {
@@ -113,9 +148,16 @@ export class RunLedger {
       }
     }
     const finishedAt = new Date();
-    await this.record({ ...result, finishedAt: finishedAt.toISOString(), ms: finishedAt.getTime() - Date.parse(this.facts.startedAt) });
+    await this.record({
+      ...result,
+      finishedAt: finishedAt.toISOString(),
+      ms: finishedAt.getTime() - Date.parse(this.facts.startedAt),
+    });
     if (this.held.lostBecause) {
-      this.events.emit({ type: 'warning', message: `this run lost the deploy lock while it ran (${this.held.lostBecause}): it left the lock and the journal to the run that holds it now` });
+      this.events.emit({
+        type: 'warning',
+        message: `this run lost the deploy lock while it ran (${this.held.lostBecause}): it left the lock and the journal to the run that holds it now`,
+      });
       return;
     }
     try {
@@ -131,26 +173,55 @@ export class RunLedger {
   }
 
   private lockOptions() {
-    return { events: this.events, ...this.options, stillOurs: async () => !this.journalOf || (await this.journalOf.unchanged()) };
+    return {
+      events: this.events,
+      ...this.options,
+      stillOurs: async () => !this.journalOf || (await this.journalOf.unchanged()),
+    };
   }
 
   private identity(): LockIdentity {
     const { id, deployer, kind, image, startedAt, build } = this.facts;
-    return { id, holder: deployer, command: image && kind !== 'rollback' ? `${kind} ${image}` : kind, startedAt, ...(build && { build }) };
+    return {
+      id,
+      holder: deployer,
+      command: image && kind !== 'rollback' ? `${kind} ${image}` : kind,
+      startedAt,
+      ...(build && { build }),
+    };
   }
 
   private journalRun(hosts: readonly string[]): JournalRun {
     const { id, deployer, kind, image, startedAt, replay } = this.facts;
-    return { id, kind, deployer, machine: hostname(), pid: process.pid, ...(image && { image }), startedAt, hosts: [...hosts], ...(replay && { replay }) };
+    return {
+      id,
+      kind,
+      deployer,
+      machine: hostname(),
+      pid: process.pid,
+      ...(image && { image }),
+      startedAt,
+      hosts: [...hosts],
+      ...(replay && { replay }),
+    };
   }
 
   private async record(part: Pick<HistoryEntry, 'outcome' | 'hosts'> & Partial<HistoryEntry>): Promise<void> {
     // Names and images are data, stored as they are; only the free text (errors) is masked.
     const hosts = part.hosts.map((h) => (h.error === undefined ? h : { ...h, error: maskSecrets(h.error) }));
     try {
-      await recordHistory(this.store, { ...this.facts, machine: hostname(), ...part, hosts, ...(part.error !== undefined && { error: maskSecrets(part.error) }) });
+      await recordHistory(this.store, {
+        ...this.facts,
+        machine: hostname(),
+        ...part,
+        hosts,
+        ...(part.error !== undefined && { error: maskSecrets(part.error) }),
+      });
     } catch (error) {
-      this.events.emit({ type: 'warning', message: `could not record this run in ${this.store.url('history/')}: ${(error as Error).message}` });
+      this.events.emit({
+        type: 'warning',
+        message: `could not record this run in ${this.store.url('history/')}: ${(error as Error).message}`,
+      });
     }
   }
 }

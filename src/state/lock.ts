@@ -65,7 +65,19 @@ export interface LockView {
   readonly stale?: string;
 }
 
-export type LockIdentity = Omit<LockRecord, 'heartbeatAt' | 'doing' | 'machine' | 'machineId' | 'bootId' | 'pidNamespace' | 'processStart' | 'pid' | 'epoch' | 'staleAfterMs'>;
+export type LockIdentity = Omit<
+  LockRecord,
+  | 'heartbeatAt'
+  | 'doing'
+  | 'machine'
+  | 'machineId'
+  | 'bootId'
+  | 'pidNamespace'
+  | 'processStart'
+  | 'pid'
+  | 'epoch'
+  | 'staleAfterMs'
+>;
 
 /** The current lock, if any, with a verdict on whether its holder is still alive. */
 export async function inspectLock(store: StateStore): Promise<LockView | undefined> {
@@ -73,12 +85,16 @@ export async function inspectLock(store: StateStore): Promise<LockView | undefin
   if (!stored) return undefined;
   const silentMs = Math.max(0, stored.storeNow.getTime() - stored.lastModified.getTime());
   const record = stored.value;
-  const staleAfter = typeof record.staleAfterMs === 'number' && record.staleAfterMs > 0 ? record.staleAfterMs : store.settings.staleAfter;
+  const staleAfter =
+    typeof record.staleAfterMs === 'number' && record.staleAfterMs > 0
+      ? record.staleAfterMs
+      : store.settings.staleAfter;
   let stale: string | undefined;
   if (provablyGone(record)) stale = `its process (pid ${record.pid} on ${record.machine}) is gone`;
   // S3's Last-Modified and Date have whole seconds: a second more is waited out, so a holder whose
   // lease still runs by its own clock is never judged stale early.
-  else if (silentMs > staleAfter + CLOCK_RESOLUTION_MS) stale = `it has not been renewed for ${formatDuration(silentMs)} (state.staleAfter is ${formatDuration(staleAfter)})`;
+  else if (silentMs > staleAfter + CLOCK_RESOLUTION_MS)
+    stale = `it has not been renewed for ${formatDuration(silentMs)} (state.staleAfter is ${formatDuration(staleAfter)})`;
   return { record, renewedAt: stored.lastModified, silentMs, etag: stored.etag, ...(stale && { stale }) };
 }
 
@@ -122,7 +138,8 @@ function processStartOf(pid: number): string | undefined {
  * the one that has it started at another time (the pid was reused). Anything else is judged by time.
  */
 function provablyGone(record: LockRecord): boolean {
-  const sameBoot = !!here.machineId && !!here.bootId && record.machineId === here.machineId && record.bootId === here.bootId;
+  const sameBoot =
+    !!here.machineId && !!here.bootId && record.machineId === here.machineId && record.bootId === here.bootId;
   if (!sameBoot || !here.pidNamespace || record.pidNamespace !== here.pidNamespace) return false;
   if (!processAlive(record.pid)) return true;
   const started = processStartOf(record.pid);
@@ -150,7 +167,11 @@ export interface AcquireOptions extends LeaseOptions {
  * Takes the lock or throws `LockedError` naming its holder. With `waitMs`, waits for a live holder to
  * finish, polling; a stale lock is never waited for, since its run will not release it.
  */
-export async function acquireLock(store: StateStore, who: LockIdentity, options: AcquireOptions = {}): Promise<HeldLock> {
+export async function acquireLock(
+  store: StateStore,
+  who: LockIdentity,
+  options: AcquireOptions = {},
+): Promise<HeldLock> {
   const started = Date.now();
   const deadline = started + (options.waitMs ?? 0);
   let announced = false;
@@ -162,7 +183,11 @@ export async function acquireLock(store: StateStore, who: LockIdentity, options:
     const current = await inspectLock(store);
     if (!current) continue; // Released between our write and our read: try again.
     // Our own write, whose answer was lost (the SDK's retry then failed its own condition): it is ours.
-    if (current.record.id === record.id && current.record.pid === record.pid && current.record.heartbeatAt === record.heartbeatAt) {
+    if (
+      current.record.id === record.id &&
+      current.record.pid === record.pid &&
+      current.record.heartbeatAt === record.heartbeatAt
+    ) {
       return new HeldLock(store, current.record, current.etag, options, mark);
     }
     if (current.stale || Date.now() >= deadline || options.signal?.aborted) {
@@ -171,7 +196,10 @@ export async function acquireLock(store: StateStore, who: LockIdentity, options:
     }
     if (!announced) {
       announced = true;
-      options.events?.emit({ type: 'warning', message: `waiting up to ${formatDuration(options.waitMs ?? 0)} for the deploy lock: ${describeHeld(store, current)}` });
+      options.events?.emit({
+        type: 'warning',
+        message: `waiting up to ${formatDuration(options.waitMs ?? 0)} for the deploy lock: ${describeHeld(store, current)}`,
+      });
     }
     await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())), options.signal);
   }
@@ -196,7 +224,12 @@ function lockRecord(who: LockIdentity, epoch: number, staleAfterMs: number): Loc
  * Takes over the lock of a run that is gone (`baton recover`, `baton resume`): replaces exactly the
  * stale version read, so a holder that was only slow, and renewed meanwhile, keeps it.
  */
-export async function takeOverLock(store: StateStore, stale: LockView, who: LockIdentity, options: AcquireOptions = {}): Promise<HeldLock> {
+export async function takeOverLock(
+  store: StateStore,
+  stale: LockView,
+  who: LockIdentity,
+  options: AcquireOptions = {},
+): Promise<HeldLock> {
   const record = lockRecord(who, (stale.record.epoch ?? 1) + 1, store.settings.staleAfter);
   const mark = clockMark();
   let etag = await store.write(LOCK, record, { etag: stale.etag });
@@ -205,7 +238,10 @@ export async function takeOverLock(store: StateStore, stale: LockView, who: Lock
     const now = await store.read<LockRecord>(LOCK).catch(() => undefined);
     if (now && now.value.id === record.id && now.value.heartbeatAt === record.heartbeatAt) etag = now.etag;
   }
-  if (etag === undefined) throw new LockedError(`${store.label}: the lock changed while taking it over (its holder may be alive): look again with \`baton lock status --deployment ${store.scope.deployment}\``);
+  if (etag === undefined)
+    throw new LockedError(
+      `${store.label}: the lock changed while taking it over (its holder may be alive): look again with \`baton lock status --deployment ${store.scope.deployment}\``,
+    );
   return new HeldLock(store, record, etag, options, mark);
 }
 
@@ -233,6 +269,9 @@ export function describeHeld(store: StateStore, lock: LockView): string {
 export async function forceRelease(store: StateStore): Promise<LockView | undefined> {
   const current = await inspectLock(store);
   if (!current) return undefined;
-  if (!(await store.remove(LOCK, current.etag))) throw new LockedError(`${store.label}: the lock changed while releasing it (its holder renewed it, or another run took it): look again with \`baton lock status --deployment ${store.scope.deployment}\``);
+  if (!(await store.remove(LOCK, current.etag)))
+    throw new LockedError(
+      `${store.label}: the lock changed while releasing it (its holder renewed it, or another run took it): look again with \`baton lock status --deployment ${store.scope.deployment}\``,
+    );
   return current;
 }

@@ -1,5 +1,11 @@
 /** The state bucket: objects in S3 with its conditional writes (`If-None-Match: *`, `If-Match`). */
-import { DeleteObjectCommand, GetObjectCommand, paginateListObjectsV2, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  paginateListObjectsV2,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { awsSettings, clientConfig } from '../aws/clients.ts';
 import type { DeployConfig } from '../config/index.ts';
 import type { ObjectStore, StoredObject, WriteCondition } from './objects.ts';
@@ -12,7 +18,13 @@ export class S3Objects implements ObjectStore {
   /** The bucket of a deployment's configuration, with its own client. */
   static forConfig(config: Pick<DeployConfig, 'aws' | 'region' | 'state' | 'timeouts'>, bucket: string): S3Objects {
     // Path-style addressing where an endpoint is given (an emulator, a VPC endpoint without bucket DNS).
-    return new S3Objects(new S3Client({ ...clientConfig(awsSettings(config, config.state.region)), forcePathStyle: !!config.aws.endpoint }), bucket);
+    return new S3Objects(
+      new S3Client({
+        ...clientConfig(awsSettings(config, config.state.region)),
+        forcePathStyle: !!config.aws.endpoint,
+      }),
+      bucket,
+    );
   }
 
   constructor(
@@ -26,7 +38,12 @@ export class S3Objects implements ObjectStore {
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const body = (await out.Body?.transformToString()) ?? '';
-      return { body, etag: out.ETag ?? '', lastModified: out.LastModified ?? new Date(0), storeNow: this.clock.date ?? new Date() };
+      return {
+        body,
+        etag: out.ETag ?? '',
+        lastModified: out.LastModified ?? new Date(0),
+        storeNow: this.clock.date ?? new Date(),
+      };
     } catch (error) {
       if ((error as Error).name === 'NoSuchKey') return undefined;
       throw error;
@@ -62,7 +79,9 @@ export class S3Objects implements ObjectStore {
 
   private async deleteOnce(key: string, etag?: string): Promise<boolean> {
     try {
-      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(etag !== undefined && { IfMatch: etag }) }));
+      await this.s3.send(
+        new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(etag !== undefined && { IfMatch: etag }) }),
+      );
       return true;
     } catch (error) {
       if (etag !== undefined && preconditionFailed(error)) return false;
@@ -72,7 +91,10 @@ export class S3Objects implements ObjectStore {
 
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = [];
-    for await (const page of paginateListObjectsV2({ client: this.s3, pageSize: 1000 }, { Bucket: this.bucket, Prefix: prefix })) {
+    for await (const page of paginateListObjectsV2(
+      { client: this.s3, pageSize: 1000 },
+      { Bucket: this.bucket, Prefix: prefix },
+    )) {
       for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
     }
     return keys;

@@ -58,7 +58,14 @@ export class StateStore implements Disposable {
 
   async read<T>(name: string): Promise<Stored<T> | undefined> {
     const got = await this.objects.get(`${this.root}/${name}`);
-    return got && { value: JSON.parse(got.body) as T, etag: got.etag, lastModified: got.lastModified, storeNow: got.storeNow };
+    return (
+      got && {
+        value: JSON.parse(got.body) as T,
+        etag: got.etag,
+        lastModified: got.lastModified,
+        storeNow: got.storeNow,
+      }
+    );
   }
 
   /**

@@ -9,7 +9,12 @@ import {
   ResumeProcessesCommand,
   SuspendProcessesCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { CloudWatchClient, DescribeAlarmsCommand, DisableAlarmActionsCommand, EnableAlarmActionsCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  CloudWatchClient,
+  DescribeAlarmsCommand,
+  DisableAlarmActionsCommand,
+  EnableAlarmActionsCommand,
+} from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import {
   AccessPointNotFoundException,
@@ -30,7 +35,15 @@ import {
   RegisterTargetsCommand,
   TargetGroupNotFoundException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, paginateListObjectsV2, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  NoSuchKey,
+  paginateListObjectsV2,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from './server.ts';
 
@@ -75,20 +88,28 @@ describe('EC2', () => {
     let pages = 0;
     for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 5 }, { Filters: filters })) {
       pages++;
-      for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) found.push(`${i.InstanceId} ${i.PrivateIpAddress} ${i.State?.Name} ${i.Tags?.find((t) => t.Key === 'Name')?.Value}`);
+      for (const r of page.Reservations ?? [])
+        for (const i of r.Instances ?? [])
+          found.push(
+            `${i.InstanceId} ${i.PrivateIpAddress} ${i.State?.Name} ${i.Tags?.find((t) => t.Key === 'Name')?.Value}`,
+          );
     }
     expect(pages).toBe(1);
     expect(found).toEqual(ids.slice(0, 5).map((id, i) => `${id} 10.0.0.${10 + i} running app-${i + 1}`));
 
     const all: string[] = [];
-    for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 5 }, {})) for (const r of page.Reservations ?? []) all.push(r.Instances![0]!.InstanceId!);
+    for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 5 }, {}))
+      for (const r of page.Reservations ?? []) all.push(r.Instances![0]!.InstanceId!);
     expect(all).toEqual(ids);
     expect(emulator.calls().filter((c) => c.action === 'DescribeInstances' && c.params.NextToken)).toHaveLength(1);
   });
 
   it('answers a bad parameter with the error code EC2 uses', async () => {
     const ec2 = new EC2Client(config);
-    await expect(ec2.send(new DescribeInstancesCommand({ MaxResults: 2 }))).rejects.toMatchObject({ name: 'InvalidParameterValue', $metadata: { httpStatusCode: 400 } });
+    await expect(ec2.send(new DescribeInstancesCommand({ MaxResults: 2 }))).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+      $metadata: { httpStatusCode: 400 },
+    });
   });
 
   it('is retried by the SDK when throttled', async () => {
@@ -106,30 +127,41 @@ describe('classic ELB', () => {
     expect(lbs.LoadBalancerDescriptions?.[0]?.Instances?.map((i) => i.InstanceId)).toEqual(ids.slice(0, 3));
     const attrs = await elb.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerName: 'web-api' }));
     expect(attrs.LoadBalancerAttributes?.ConnectionDraining).toEqual({ Enabled: true, Timeout: 30 });
-    await expect(elb.send(new DescribeLoadBalancersCommand({ LoadBalancerNames: ['nope'] }))).rejects.toBeInstanceOf(AccessPointNotFoundException);
+    await expect(elb.send(new DescribeLoadBalancersCommand({ LoadBalancerNames: ['nope'] }))).rejects.toBeInstanceOf(
+      AccessPointNotFoundException,
+    );
   });
 
   it('deregisters and registers instances, and reports their health', async () => {
     const elb = new ElasticLoadBalancingClient(config);
     const instance = { InstanceId: ids[0]! };
-    const health = () => elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: 'web-api', Instances: [instance] }));
+    const health = () =>
+      elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: 'web-api', Instances: [instance] }));
     expect((await health()).InstanceStates?.[0]?.State).toBe('InService');
-    const out = await elb.send(new DeregisterInstancesFromLoadBalancerCommand({ LoadBalancerName: 'web-api', Instances: [instance] }));
+    const out = await elb.send(
+      new DeregisterInstancesFromLoadBalancerCommand({ LoadBalancerName: 'web-api', Instances: [instance] }),
+    );
     expect(out.Instances?.map((i) => i.InstanceId)).toEqual(ids.slice(1, 3));
     await expect(health()).rejects.toBeInstanceOf(InvalidEndPointException);
-    await elb.send(new RegisterInstancesWithLoadBalancerCommand({ LoadBalancerName: 'web-api', Instances: [instance] }));
+    await elb.send(
+      new RegisterInstancesWithLoadBalancerCommand({ LoadBalancerName: 'web-api', Instances: [instance] }),
+    );
     expect((await health()).InstanceStates?.[0]?.State).toBe('InService');
   });
 
   it('is retried by the SDK when throttled', async () => {
     emulator.injectFault({ action: 'DescribeInstanceHealth', kind: 'throttle', times: 2 });
-    const out = await new ElasticLoadBalancingClient({ ...config, maxAttempts: 3 }).send(new DescribeInstanceHealthCommand({ LoadBalancerName: 'web-api' }));
+    const out = await new ElasticLoadBalancingClient({ ...config, maxAttempts: 3 }).send(
+      new DescribeInstanceHealthCommand({ LoadBalancerName: 'web-api' }),
+    );
     expect(out.$metadata.attempts).toBe(3);
   });
 
   it('fails with the SDK service exception after a 5xx it cannot retry away', async () => {
     emulator.injectFault({ action: 'DescribeLoadBalancers', kind: 'error5xx', times: 5 });
-    await expect(new ElasticLoadBalancingClient({ ...config, maxAttempts: 2 }).send(new DescribeLoadBalancersCommand({}))).rejects.toMatchObject({
+    await expect(
+      new ElasticLoadBalancingClient({ ...config, maxAttempts: 2 }).send(new DescribeLoadBalancersCommand({})),
+    ).rejects.toMatchObject({
       name: 'ServiceUnavailable',
       $metadata: { httpStatusCode: 503, attempts: 2 },
     });
@@ -144,13 +176,17 @@ describe('ELBv2', () => {
     const attrs = await elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: tg.TargetGroupArn }));
     expect(attrs.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value).toBe('45');
     const target = { Id: ids[1]!, Port: 8080 };
-    const state = async () => (await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] }))).TargetHealthDescriptions![0]!.TargetHealth;
+    const state = async () =>
+      (await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] })))
+        .TargetHealthDescriptions![0]!.TargetHealth;
     expect((await state())?.State).toBe('healthy');
     await elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] }));
     expect(await state()).toMatchObject({ State: 'unused', Reason: 'Target.NotRegistered' });
     await elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] }));
     expect((await state())?.State).toBe('healthy');
-    await expect(elbv2.send(new DescribeTargetGroupsCommand({ Names: ['nope'] }))).rejects.toBeInstanceOf(TargetGroupNotFoundException);
+    await expect(elbv2.send(new DescribeTargetGroupsCommand({ Names: ['nope'] }))).rejects.toBeInstanceOf(
+      TargetGroupNotFoundException,
+    );
   });
 });
 
@@ -158,22 +194,41 @@ describe('Auto Scaling', () => {
   it('finds groups by instance and suspends and resumes processes', async () => {
     const asg = new AutoScalingClient(config);
     const found = await asg.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [ids[0]!, ids[6]!] }));
-    expect(found.AutoScalingInstances?.map((i) => `${i.InstanceId} ${i.AutoScalingGroupName}`)).toEqual([`${ids[0]} web-api-integration`]);
+    expect(found.AutoScalingInstances?.map((i) => `${i.InstanceId} ${i.AutoScalingGroupName}`)).toEqual([
+      `${ids[0]} web-api-integration`,
+    ]);
     const suspended = async () =>
-      (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['web-api-integration'] }))).AutoScalingGroups![0]!.SuspendedProcesses!.map((p) => p.ProcessName).sort();
+      (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['web-api-integration'] })))
+        .AutoScalingGroups![0]!.SuspendedProcesses!.map((p) => p.ProcessName)
+        .sort();
     expect(await suspended()).toEqual(['AZRebalance']);
-    await asg.send(new SuspendProcessesCommand({ AutoScalingGroupName: 'web-api-integration', ScalingProcesses: ['Launch', 'Terminate'] }));
+    await asg.send(
+      new SuspendProcessesCommand({
+        AutoScalingGroupName: 'web-api-integration',
+        ScalingProcesses: ['Launch', 'Terminate'],
+      }),
+    );
     expect(await suspended()).toEqual(['AZRebalance', 'Launch', 'Terminate']);
-    await asg.send(new ResumeProcessesCommand({ AutoScalingGroupName: 'web-api-integration', ScalingProcesses: ['Launch', 'Terminate'] }));
+    await asg.send(
+      new ResumeProcessesCommand({
+        AutoScalingGroupName: 'web-api-integration',
+        ScalingProcesses: ['Launch', 'Terminate'],
+      }),
+    );
     expect(await suspended()).toEqual(['AZRebalance']);
-    await expect(asg.send(new SuspendProcessesCommand({ AutoScalingGroupName: 'nope' }))).rejects.toMatchObject({ name: 'ValidationError' });
+    await expect(asg.send(new SuspendProcessesCommand({ AutoScalingGroupName: 'nope' }))).rejects.toMatchObject({
+      name: 'ValidationError',
+    });
   });
 });
 
 describe('CloudWatch', () => {
   it('disables and enables alarm actions', async () => {
     const cw = new CloudWatchClient(config);
-    const enabled = async () => (await cw.send(new DescribeAlarmsCommand({ AlarmNames: ['web-5xx', 'web-latency'] }))).MetricAlarms!.map((a) => `${a.AlarmName}=${a.ActionsEnabled}`);
+    const enabled = async () =>
+      (await cw.send(new DescribeAlarmsCommand({ AlarmNames: ['web-5xx', 'web-latency'] }))).MetricAlarms!.map(
+        (a) => `${a.AlarmName}=${a.ActionsEnabled}`,
+      );
     expect(await enabled()).toEqual(['web-5xx=true', 'web-latency=true']);
     await cw.send(new DisableAlarmActionsCommand({ AlarmNames: ['web-5xx'] }));
     expect(await enabled()).toEqual(['web-5xx=false', 'web-latency=true']);
@@ -186,7 +241,9 @@ describe('CloudWatch', () => {
     const out = await new CloudWatchClient({ ...config, maxAttempts: 3 }).send(new DescribeAlarmsCommand({}));
     expect(out.$metadata.attempts).toBe(3);
     emulator.injectFault({ action: 'DescribeAlarms', kind: 'throttle', times: 2 });
-    await expect(new CloudWatchClient({ ...config, maxAttempts: 2 }).send(new DescribeAlarmsCommand({}))).rejects.toMatchObject({ name: 'Throttling' });
+    await expect(
+      new CloudWatchClient({ ...config, maxAttempts: 2 }).send(new DescribeAlarmsCommand({})),
+    ).rejects.toMatchObject({ name: 'Throttling' });
   });
 });
 
@@ -199,9 +256,14 @@ describe('control endpoints', () => {
     emulator.injectFault({ action: 'DescribeTargetHealth', kind: 'latency', ms: 300 });
     await elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] }));
     const started = Date.now();
-    const health = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] }));
+    const health = await elbv2.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] }),
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
-    expect(health.TargetHealthDescriptions![0]!.TargetHealth).toMatchObject({ State: 'draining', Reason: 'Target.DeregistrationInProgress' });
+    expect(health.TargetHealthDescriptions![0]!.TargetHealth).toMatchObject({
+      State: 'draining',
+      Reason: 'Target.DeregistrationInProgress',
+    });
     expect((await emulator.state()).targetGroups['web-api-tg']![ids[2]!]).toBe('draining');
     emulator.clearFaults();
     await elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: [target] }));
@@ -225,13 +287,16 @@ describe('S3', () => {
 
   it('creates only if absent, replaces only the version read, and says 412 otherwise', async () => {
     const client = s3();
-    const put = (body: string, condition: { IfNoneMatch?: string; IfMatch?: string }) => client.send(new PutObjectCommand({ Bucket: 'baton-state', Key: 'a/lock.json', Body: body, ...condition }));
+    const put = (body: string, condition: { IfNoneMatch?: string; IfMatch?: string }) =>
+      client.send(new PutObjectCommand({ Bucket: 'baton-state', Key: 'a/lock.json', Body: body, ...condition }));
     const first = await put('{"v":1}', { IfNoneMatch: '*' });
     const refused = await put('{"v":2}', { IfNoneMatch: '*' }).catch((e: S3ServiceException) => e);
     expect(refused).toBeInstanceOf(S3ServiceException);
     expect((refused as S3ServiceException).name).toBe('PreconditionFailed');
     expect((refused as S3ServiceException).$metadata.httpStatusCode).toBe(412);
-    const stale = await put('{"v":3}', { IfMatch: '"not-the-etag"' }).catch((e: S3ServiceException) => e.$metadata.httpStatusCode);
+    const stale = await put('{"v":3}', { IfMatch: '"not-the-etag"' }).catch(
+      (e: S3ServiceException) => e.$metadata.httpStatusCode,
+    );
     expect(stale).toBe(412);
     const second = await put('{"v":4}', { IfMatch: first.ETag! });
     expect(second.ETag).not.toBe(first.ETag);
@@ -240,8 +305,12 @@ describe('S3', () => {
     expect(got.ETag).toBe(second.ETag);
     expect(got.LastModified).toBeInstanceOf(Date);
     await client.send(new DeleteObjectCommand({ Bucket: 'baton-state', Key: 'a/lock.json' }));
-    await expect(client.send(new GetObjectCommand({ Bucket: 'baton-state', Key: 'a/lock.json' }))).rejects.toBeInstanceOf(NoSuchKey);
-    await expect(client.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'x' }))).rejects.toMatchObject({ name: 'NoSuchBucket' });
+    await expect(
+      client.send(new GetObjectCommand({ Bucket: 'baton-state', Key: 'a/lock.json' })),
+    ).rejects.toBeInstanceOf(NoSuchKey);
+    await expect(client.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'x' }))).rejects.toMatchObject({
+      name: 'NoSuchBucket',
+    });
     expect(emulator.calls().map((c) => `${c.action} ${c.outcome}`)).toEqual([
       'PutObject ok',
       'PutObject PreconditionFailed',
@@ -256,7 +325,8 @@ describe('S3', () => {
 
   it('lists keys under a prefix in order, a page at a time', async () => {
     const client = s3();
-    for (const k of ['h/03', 'h/01', 'h/02', 'other/x', 'h/05', 'h/04']) await client.send(new PutObjectCommand({ Bucket: 'baton-state', Key: k, Body: k }));
+    for (const k of ['h/03', 'h/01', 'h/02', 'other/x', 'h/05', 'h/04'])
+      await client.send(new PutObjectCommand({ Bucket: 'baton-state', Key: k, Body: k }));
     const keys: string[] = [];
     let pages = 0;
     for await (const page of paginateListObjectsV2({ client, pageSize: 2 }, { Bucket: 'baton-state', Prefix: 'h/' })) {

@@ -14,7 +14,9 @@ export class HaproxyDriver {
     return new Promise((resolve, reject) => {
       const socket = connect(this.api.port, this.api.host);
       const chunks: Buffer[] = [];
-      socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`HAProxy runtime API ${this.api.host}:${this.api.port}: no answer to "${command}"`)));
+      socket.setTimeout(timeoutMs, () =>
+        socket.destroy(new Error(`HAProxy runtime API ${this.api.host}:${this.api.port}: no answer to "${command}"`)),
+      );
       socket.on('connect', () => socket.end(`${command}\n`));
       socket.on('data', (b: Buffer) => chunks.push(b));
       socket.on('error', reject);

@@ -8,13 +8,18 @@ import { parseArgs } from 'node:util';
 import { startEmulator } from './server.ts';
 import type { EmulatorSpec } from './types.ts';
 
-const { values } = parseArgs({ options: { spec: { type: 'string' }, port: { type: 'string', default: '0' }, 'ready-file': { type: 'string' } } });
+const { values } = parseArgs({
+  options: { spec: { type: 'string' }, port: { type: 'string', default: '0' }, 'ready-file': { type: 'string' } },
+});
 if (!values.spec) {
   console.error('usage: main.ts --spec <file.json> [--port N] [--ready-file <file>]');
   process.exit(2);
 }
 const spec = JSON.parse(readFileSync(values.spec, 'utf8')) as EmulatorSpec;
-const emulator = await startEmulator(spec, { port: Number(values.port), log: (line) => console.log(`${new Date().toISOString()} ${line}`) });
+const emulator = await startEmulator(spec, {
+  port: Number(values.port),
+  log: (line) => console.log(`${new Date().toISOString()} ${line}`),
+});
 const ready = JSON.stringify({ url: emulator.url, pid: process.pid });
 if (values['ready-file']) writeFileSync(values['ready-file'], ready);
 else console.log(ready);

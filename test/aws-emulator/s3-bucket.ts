@@ -9,8 +9,20 @@ export const TEST_BUCKET = 'baton-state';
 export function useStateBucket(): { readonly s3: S3Client; readonly emulator: Emulator } {
   const handle = { s3: undefined as unknown as S3Client, emulator: undefined as unknown as Emulator };
   beforeAll(async () => {
-    handle.emulator = await startEmulator({ instances: [], autoScalingGroups: [], classicLoadBalancers: [], targetGroups: [], alarms: [], buckets: [TEST_BUCKET] });
-    handle.s3 = new S3Client({ region: 'us-east-1', endpoint: handle.emulator.url, forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    handle.emulator = await startEmulator({
+      instances: [],
+      autoScalingGroups: [],
+      classicLoadBalancers: [],
+      targetGroups: [],
+      alarms: [],
+      buckets: [TEST_BUCKET],
+    });
+    handle.s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint: handle.emulator.url,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
   });
   afterAll(async () => {
     handle.s3?.destroy();

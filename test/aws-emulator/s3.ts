@@ -22,7 +22,11 @@ export interface S3Request {
 }
 
 const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const xml = (body: string): WireResponse => ({ status: 200, headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0" encoding="UTF-8"?>\n${body}` });
+const xml = (body: string): WireResponse => ({
+  status: 200,
+  headers: { 'content-type': 'application/xml' },
+  body: `<?xml version="1.0" encoding="UTF-8"?>\n${body}`,
+});
 
 export function s3Error(error: ApiError, requestId: string, head: boolean): WireResponse {
   // HEAD answers carry no body: the SDK maps the bare status (404 -> NotFound).
@@ -57,7 +61,8 @@ export class S3Store {
       return b;
     };
     const params: Record<string, string> = { Bucket: bucket, ...(key && { Key: key }) };
-    for (const h of ['if-match', 'if-none-match']) if (header(h)) params[h === 'if-match' ? 'IfMatch' : 'IfNoneMatch'] = header(h)!;
+    for (const h of ['if-match', 'if-none-match'])
+      if (header(h)) params[h === 'if-match' ? 'IfMatch' : 'IfNoneMatch'] = header(h)!;
 
     if (!key && method === 'GET' && url.searchParams.get('list-type') === '2') {
       const prefix = url.searchParams.get('prefix') ?? '';
@@ -78,17 +83,31 @@ export class S3Store {
               return `<Contents><Key>${escapeXml(k)}</Key><LastModified>${o.lastModified.toISOString()}</LastModified><ETag>${escapeXml(o.etag)}</ETag><Size>${o.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
             })
             .join('');
-          const next = truncated ? `<NextContinuationToken>${Buffer.from(page.at(-1)!).toString('base64url')}</NextContinuationToken>` : '';
+          const next = truncated
+            ? `<NextContinuationToken>${Buffer.from(page.at(-1)!).toString('base64url')}</NextContinuationToken>`
+            : '';
           return xml(
             `<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${escapeXml(bucket)}</Name><Prefix>${escapeXml(prefix)}</Prefix><KeyCount>${page.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${next}</ListBucketResult>`,
           );
         },
       };
     }
-    if (!key) return { action: `${method} bucket`, params, run: () => { throw new ApiError('NotImplemented', `The emulator does not implement ${method} on a bucket`, 501); } };
+    if (!key)
+      return {
+        action: `${method} bucket`,
+        params,
+        run: () => {
+          throw new ApiError('NotImplemented', `The emulator does not implement ${method} on a bucket`, 501);
+        },
+      };
 
     const existing = () => objects().get(key);
-    const objectHeaders = (o: StoredObject) => ({ etag: o.etag, 'last-modified': o.lastModified.toUTCString(), 'content-type': o.contentType, 'content-length': String(o.body.length) });
+    const objectHeaders = (o: StoredObject) => ({
+      etag: o.etag,
+      'last-modified': o.lastModified.toUTCString(),
+      'content-type': o.contentType,
+      'content-length': String(o.body.length),
+    });
     /** S3's precondition check on writes: `*` means "exists" for If-Match and "absent" for If-None-Match. */
     const checkWrite = () => {
       const o = existing();
@@ -98,7 +117,8 @@ export class S3Store {
         if (!o) throw new ApiError('NoSuchKey', 'The specified key does not exist.', 404);
         throw new ApiError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412);
       }
-      if (ifNoneMatch === '*' && o) throw new ApiError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412);
+      if (ifNoneMatch === '*' && o)
+        throw new ApiError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412);
     };
     switch (method) {
       case 'PUT':
@@ -108,7 +128,12 @@ export class S3Store {
           run: () => {
             checkWrite();
             const etag = `"${createHash('md5').update(body).digest('hex')}"`;
-            objects().set(key, { body, etag, lastModified: new Date(), contentType: header('content-type') ?? 'binary/octet-stream' });
+            objects().set(key, {
+              body,
+              etag,
+              lastModified: new Date(),
+              contentType: header('content-type') ?? 'binary/octet-stream',
+            });
             return { status: 200, headers: { etag }, body: '' };
           },
         };
@@ -119,7 +144,8 @@ export class S3Store {
           params,
           run: () => {
             const o = existing();
-            if (!o) throw new ApiError(method === 'GET' ? 'NoSuchKey' : 'NotFound', 'The specified key does not exist.', 404);
+            if (!o)
+              throw new ApiError(method === 'GET' ? 'NoSuchKey' : 'NotFound', 'The specified key does not exist.', 404);
             return { status: 200, headers: objectHeaders(o), body: method === 'GET' ? o.body.toString() : '' };
           },
         };
@@ -134,12 +160,27 @@ export class S3Store {
           },
         };
       default:
-        return { action: method, params, run: () => { throw new ApiError('MethodNotAllowed', `The specified method is not allowed against this resource: ${method}`, 405); } };
+        return {
+          action: method,
+          params,
+          run: () => {
+            throw new ApiError(
+              'MethodNotAllowed',
+              `The specified method is not allowed against this resource: ${method}`,
+              405,
+            );
+          },
+        };
     }
   }
 
   /** The stored objects as text, for the control endpoint and tests. */
   snapshot(): Record<string, Record<string, string>> {
-    return Object.fromEntries([...this.buckets].map(([b, objects]) => [b, Object.fromEntries([...objects].map(([k, o]) => [k, o.body.toString()]))]));
+    return Object.fromEntries(
+      [...this.buckets].map(([b, objects]) => [
+        b,
+        Object.fromEntries([...objects].map(([k, o]) => [k, o.body.toString()])),
+      ]),
+    );
   }
 }

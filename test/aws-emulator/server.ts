@@ -9,7 +9,19 @@ import type { AddressInfo } from 'node:net';
 import { S3Store, s3Error } from './s3.ts';
 import { SERVICES } from './services.ts';
 import type { EmulatorCall, EmulatorFault, EmulatorSpec, EmulatorState, Service } from './types.ts';
-import { ApiError, ec2Error, ec2Success, flatten, jsonError, jsonSuccess, queryError, querySuccess, type Params, type WireResponse, type XmlValue } from './wire.ts';
+import {
+  ApiError,
+  ec2Error,
+  ec2Success,
+  flatten,
+  jsonError,
+  jsonSuccess,
+  queryError,
+  querySuccess,
+  type Params,
+  type WireResponse,
+  type XmlValue,
+} from './wire.ts';
 import { World } from './world.ts';
 
 export type { EmulatorCall, EmulatorFault, EmulatorSpec, EmulatorState } from './types.ts';
@@ -37,18 +49,27 @@ const JSON_TARGETS = [
   ['AmazonEC2ContainerRegistry_V20150921.', 'ecr', '1.1'],
 ] as const;
 
-export async function startEmulator(spec: EmulatorSpec, options: { host?: string; port?: number; log?: (line: string) => void } = {}): Promise<Emulator> {
+export async function startEmulator(
+  spec: EmulatorSpec,
+  options: { host?: string; port?: number; log?: (line: string) => void } = {},
+): Promise<Emulator> {
   const world = new World(spec, options.log);
-  world.stuck = (kind, action) => faults.some((f) => f.fault.kind === kind && (f.fault.action === action || f.fault.action === '*'));
+  world.stuck = (kind, action) =>
+    faults.some((f) => f.fault.kind === kind && (f.fault.action === action || f.fault.action === '*'));
   const s3 = new S3Store(spec.buckets ?? []);
   const calls: EmulatorCall[] = [];
   let faults: { fault: EmulatorFault; left: number }[] = [];
   let seq = 0;
 
-  const record = (service: Service, action: string, params: Params, outcome: string) => calls.push({ seq: ++seq, service, action, params, at: Date.now(), outcome });
+  const record = (service: Service, action: string, params: Params, outcome: string) =>
+    calls.push({ seq: ++seq, service, action, params, at: Date.now(), outcome });
 
   /** Applies the faults armed for this action; returns the error to answer with, if any. */
-  const applyFaults = async (service: Service, action: string, key?: string): Promise<ApiError | { lose: () => void } | undefined> => {
+  const applyFaults = async (
+    service: Service,
+    action: string,
+    key?: string,
+  ): Promise<ApiError | { lose: () => void } | undefined> => {
     // A call that fails never had its answer lost: the lost-answer fault waits for one that goes through.
     let lost: { left: number } | undefined;
     for (const f of faults) {
@@ -57,7 +78,11 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
       switch (f.fault.kind) {
         case 'conflict409':
           f.left--;
-          return new ApiError('ConditionalRequestConflict', 'A conflicting operation occurred. If using PutObject you can retry the request.', 409);
+          return new ApiError(
+            'ConditionalRequestConflict',
+            'A conflicting operation occurred. If using PutObject you can retry the request.',
+            409,
+          );
         case 'lost-answer':
           lost ??= f;
           break;
@@ -68,10 +93,14 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
         case 'throttle':
           f.left--;
           if (service === 's3') return new ApiError('SlowDown', 'Please reduce your request rate.', 503);
-          return service === 'ec2' ? new ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503) : new ApiError('Throttling', 'Rate exceeded', 400);
+          return service === 'ec2'
+            ? new ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503)
+            : new ApiError('Throttling', 'Rate exceeded', 400);
         case 'error5xx':
           f.left--;
-          return service === 'ec2' || service === 's3' ? new ApiError('InternalError', 'An internal error has occurred', 500) : new ApiError('ServiceUnavailable', 'Service is unavailable', 503);
+          return service === 'ec2' || service === 's3'
+            ? new ApiError('InternalError', 'An internal error has occurred', 500)
+            : new ApiError('ServiceUnavailable', 'Service is unavailable', 503);
         case 'launch-instance': {
           f.left--;
           const id = world.launchInto();
@@ -97,16 +126,41 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
       const action = target.slice(prefix.length);
       const json = (body ? JSON.parse(body) : {}) as Record<string, unknown>;
       const params = flatten(json);
-      return answer(service, action, params, json, (r) => jsonSuccess(r, requestId, version), (e) => jsonError(e, requestId, version));
+      return answer(
+        service,
+        action,
+        params,
+        json,
+        (r) => jsonSuccess(r, requestId, version),
+        (e) => jsonError(e, requestId, version),
+      );
     }
     const params = Object.fromEntries(new URLSearchParams(body)) as Params;
     const { Action: action = '', Version: version = '', ...rest } = params;
     const route = VERSIONS[version];
-    if (!route) return queryError(new ApiError('InvalidAction', `The emulator does not serve API version ${JSON.stringify(version)}`), requestId);
+    if (!route)
+      return queryError(
+        new ApiError('InvalidAction', `The emulator does not serve API version ${JSON.stringify(version)}`),
+        requestId,
+      );
     const { service, namespace } = route;
     return service === 'ec2'
-      ? answer(service, action, rest, {}, (r) => ec2Success(action, r as XmlValue, requestId), (e) => ec2Error(e, requestId))
-      : answer(service, action, rest, {}, (r) => querySuccess(action, namespace, r as XmlValue, requestId), (e) => queryError(e, requestId));
+      ? answer(
+          service,
+          action,
+          rest,
+          {},
+          (r) => ec2Success(action, r as XmlValue, requestId),
+          (e) => ec2Error(e, requestId),
+        )
+      : answer(
+          service,
+          action,
+          rest,
+          {},
+          (r) => querySuccess(action, namespace, r as XmlValue, requestId),
+          (e) => queryError(e, requestId),
+        );
   };
 
   const handleS3 = async (req: IncomingMessage, url: URL, body: Buffer): Promise<WireResponse | undefined> => {
@@ -121,7 +175,11 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
         injected.lose();
         // Done, but the answer is lost: what the client sees is a 500 it retries.
         record('s3', request.action, request.params, 'ok, answer lost');
-        return s3Error(new ApiError('InternalError', 'We encountered an internal error. Please try again.', 500), requestId, req.method === 'HEAD');
+        return s3Error(
+          new ApiError('InternalError', 'We encountered an internal error. Please try again.', 500),
+          requestId,
+          req.method === 'HEAD',
+        );
       }
       record('s3', request.action, request.params, 'ok');
       return { ...response, headers: { ...response.headers, 'x-amz-request-id': requestId } };
@@ -157,7 +215,8 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
       record(service, action, params, 'ok');
       return ok(result);
     } catch (error) {
-      const apiError = error instanceof ApiError ? error : new ApiError('InternalFailure', (error as Error).message, 500);
+      const apiError =
+        error instanceof ApiError ? error : new ApiError('InternalFailure', (error as Error).message, 500);
       record(service, action, params, apiError.code);
       return fail(apiError);
     }
@@ -198,7 +257,9 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
       const respond = async () => {
         if (url.pathname.startsWith('/_emulator/')) {
           const [status, payload] = await control(req, url.pathname.slice('/_emulator/'.length), body);
-          res.writeHead(status, { 'content-type': 'application/json' }).end(payload === undefined ? undefined : JSON.stringify(payload));
+          res
+            .writeHead(status, { 'content-type': 'application/json' })
+            .end(payload === undefined ? undefined : JSON.stringify(payload));
           return;
         }
         const r = (url.pathname !== '/' && (await handleS3(req, url, raw))) || (await handleApi(req, body));
@@ -219,7 +280,8 @@ export async function startEmulator(spec: EmulatorSpec, options: { host?: string
     port,
     calls: () => [...calls],
     clearCalls: () => void (calls.length = 0),
-    injectFault: (fault) => faults.push({ fault, left: fault.kind.startsWith('stuck-') ? Infinity : (fault.times ?? 1) }),
+    injectFault: (fault) =>
+      faults.push({ fault, left: fault.kind.startsWith('stuck-') ? Infinity : (fault.times ?? 1) }),
     clearFaults: () => {
       faults = [];
       world.unstick();

@@ -7,9 +7,23 @@ import type { Service } from './types.ts';
 import { ApiError, list, structs, type Params, type XmlValue } from './wire.ts';
 import type { Balancer, World } from './world.ts';
 
-export type Handler = (world: World, params: Params, json: Record<string, unknown>) => Promise<XmlValue | Record<string, unknown>> | XmlValue | Record<string, unknown>;
+export type Handler = (
+  world: World,
+  params: Params,
+  json: Record<string, unknown>,
+) => Promise<XmlValue | Record<string, unknown>> | XmlValue | Record<string, unknown>;
 
-const ALL_PROCESSES = ['Launch', 'Terminate', 'AddToLoadBalancer', 'AlarmNotification', 'AZRebalance', 'HealthCheck', 'InstanceRefresh', 'ReplaceUnhealthy', 'ScheduledActions'];
+const ALL_PROCESSES = [
+  'Launch',
+  'Terminate',
+  'AddToLoadBalancer',
+  'AlarmNotification',
+  'AZRebalance',
+  'HealthCheck',
+  'InstanceRefresh',
+  'ReplaceUnhealthy',
+  'ScheduledActions',
+];
 
 function classic(world: World, name: string | undefined): Balancer {
   const lb = name ? world.balancer('classic', name) : undefined;
@@ -32,7 +46,8 @@ function knownInstances(world: World, ids: string[]): void {
 function runningInstances(world: World, ids: string[]): void {
   knownInstances(world, ids);
   const down = ids.filter((id) => world.instances.get(id)!.state !== 'running');
-  if (down.length) throw new ApiError('InvalidInstance', `The following instances are not in a valid state: ${down.join(', ')}.`);
+  if (down.length)
+    throw new ApiError('InvalidInstance', `The following instances are not in a valid state: ${down.join(', ')}.`);
 }
 
 /** A target group takes instance ids or IPs, according to its type, as AWS checks them. */
@@ -48,10 +63,23 @@ const ec2: Record<string, Handler> = {
     const ids = list(p, 'InstanceId');
     const maxResults = p.MaxResults ? Number(p.MaxResults) : undefined;
     if (maxResults !== undefined && (maxResults < 5 || maxResults > 1000)) {
-      throw new ApiError('InvalidParameterValue', `Value ( ${maxResults} ) for parameter maxResults is invalid. Expecting a value greater than 5.`);
+      throw new ApiError(
+        'InvalidParameterValue',
+        `Value ( ${maxResults} ) for parameter maxResults is invalid. Expecting a value greater than 5.`,
+      );
     }
-    if (ids.length && maxResults !== undefined) throw new ApiError('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
-    const glob = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+    if (ids.length && maxResults !== undefined)
+      throw new ApiError(
+        'InvalidParameterCombination',
+        'The parameter instancesSet cannot be used with the parameter maxResults',
+      );
+    const glob = (pattern: string, value: string) =>
+      new RegExp(
+        `^${pattern
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.')}$`,
+      ).test(value);
     const matches = [...world.instances.values()].filter(
       (i) =>
         (!ids.length || ids.includes(i.instanceId)) &&
@@ -64,20 +92,25 @@ const ec2: Record<string, Handler> = {
           }
           if (f.name === 'tag-key') return f.values.some((k) => k in i.tags);
           if (f.name === 'private-ip-address') return f.values.some((pattern) => glob(pattern, i.privateIp));
-          if (f.name === 'ip-address') return i.publicIp !== undefined && f.values.some((pattern) => glob(pattern, i.publicIp!));
-          if (f.name === 'instance-type') return f.values.some((pattern) => glob(pattern, i.instanceType ?? 't3.small'));
+          if (f.name === 'ip-address')
+            return i.publicIp !== undefined && f.values.some((pattern) => glob(pattern, i.publicIp!));
+          if (f.name === 'instance-type')
+            return f.values.some((pattern) => glob(pattern, i.instanceType ?? 't3.small'));
           if (f.name === 'availability-zone') return f.values.some((pattern) => glob(pattern, `${world.region}a`));
           throw new ApiError('InvalidParameterValue', `The filter '${f.name}' is invalid`);
         }),
     );
     const start = p.NextToken ? Number(Buffer.from(p.NextToken, 'base64url').toString()) : 0;
     const page = matches.slice(start, start + (maxResults ?? 1000));
-    const next = start + page.length < matches.length ? Buffer.from(String(start + page.length)).toString('base64url') : undefined;
+    const next =
+      start + page.length < matches.length ? Buffer.from(String(start + page.length)).toString('base64url') : undefined;
     const codes = { running: 16, stopped: 80, terminated: 48 };
     // EC2's default DNS names: `ip-10-0-0-10.ec2.internal`, `ec2-203-0-113-10.compute-1.amazonaws.com` in us-east-1.
     const dashed = (ip: string) => ip.replace(/\./g, '-');
-    const privateDnsName = (ip: string) => `ip-${dashed(ip)}.${world.region === 'us-east-1' ? 'ec2.internal' : `${world.region}.compute.internal`}`;
-    const publicDnsName = (ip: string) => `ec2-${dashed(ip)}.${world.region === 'us-east-1' ? 'compute-1' : `${world.region}.compute`}.amazonaws.com`;
+    const privateDnsName = (ip: string) =>
+      `ip-${dashed(ip)}.${world.region === 'us-east-1' ? 'ec2.internal' : `${world.region}.compute.internal`}`;
+    const publicDnsName = (ip: string) =>
+      `ec2-${dashed(ip)}.${world.region === 'us-east-1' ? 'compute-1' : `${world.region}.compute`}.amazonaws.com`;
     return {
       reservationSet: page.map((i) => ({
         reservationId: `r-${i.instanceId.slice(2)}`,
@@ -111,7 +144,11 @@ const ec2: Record<string, Handler> = {
       const i = world.instances.get(id)!;
       const previous = i.state;
       i.state = 'terminated';
-      return { instanceId: id, currentState: { code: 48, name: 'terminated' }, previousState: { code: codes[previous], name: previous } };
+      return {
+        instanceId: id,
+        currentState: { code: 48, name: 'terminated' },
+        previousState: { code: codes[previous], name: previous },
+      };
     });
     return { instancesSet: changes };
   },
@@ -120,13 +157,17 @@ const ec2: Record<string, Handler> = {
 const elb: Record<string, Handler> = {
   DescribeLoadBalancers(world, p) {
     const names = list(p, 'LoadBalancerNames');
-    const lbs = names.length ? names.map((n) => classic(world, n)) : world.balancers.filter((b) => b.kind === 'classic');
+    const lbs = names.length
+      ? names.map((n) => classic(world, n))
+      : world.balancers.filter((b) => b.kind === 'classic');
     return {
       LoadBalancerDescriptions: lbs.map((lb) => ({
         LoadBalancerName: lb.name,
         DNSName: `${lb.name}-1234567890.${world.region}.elb.amazonaws.com`,
         Instances: [...lb.members.keys()].map((InstanceId) => ({ InstanceId })),
-        ListenerDescriptions: [{ Listener: { Protocol: 'HTTP', LoadBalancerPort: 80, InstanceProtocol: 'HTTP', InstancePort: 8080 } }],
+        ListenerDescriptions: [
+          { Listener: { Protocol: 'HTTP', LoadBalancerPort: 80, InstanceProtocol: 'HTTP', InstancePort: 8080 } },
+        ],
       })),
     };
   },
@@ -146,7 +187,11 @@ const elb: Record<string, Handler> = {
     const ids = structs(p, 'Instances').map((i) => i.InstanceId!);
     knownInstances(world, ids);
     for (const id of ids) await world.deregister(lb, id);
-    return { Instances: [...lb.members.entries()].filter(([, m]) => m.phase !== 'draining').map(([InstanceId]) => ({ InstanceId })) };
+    return {
+      Instances: [...lb.members.entries()]
+        .filter(([, m]) => m.phase !== 'draining')
+        .map(([InstanceId]) => ({ InstanceId })),
+    };
   },
   DescribeInstanceHealth(world, p) {
     const lb = classic(world, p.LoadBalancerName);
@@ -169,12 +214,24 @@ const elbv2: Record<string, Handler> = {
     const all = world.balancers.filter((b) => b.kind === 'target-group');
     const tgs = names.length || arns.length ? [...names, ...arns].map((n) => targetGroup(world, n)) : all;
     return {
-      TargetGroups: tgs.map((tg) => ({ TargetGroupArn: tg.arn, TargetGroupName: tg.name, Protocol: 'HTTP', Port: tg.port, TargetType: tg.targetType, HealthCheckPath: '/health' })),
+      TargetGroups: tgs.map((tg) => ({
+        TargetGroupArn: tg.arn,
+        TargetGroupName: tg.name,
+        Protocol: 'HTTP',
+        Port: tg.port,
+        TargetType: tg.targetType,
+        HealthCheckPath: '/health',
+      })),
     };
   },
   DescribeTargetGroupAttributes(world, p) {
     const tg = targetGroup(world, p.TargetGroupArn);
-    return { Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(tg.drainMs / 1000) }, { Key: 'stickiness.enabled', Value: 'false' }] };
+    return {
+      Attributes: [
+        { Key: 'deregistration_delay.timeout_seconds', Value: String(tg.drainMs / 1000) },
+        { Key: 'stickiness.enabled', Value: 'false' },
+      ],
+    };
   },
   async RegisterTargets(world, p) {
     const tg = targetGroup(world, p.TargetGroupArn);
@@ -198,7 +255,11 @@ const elbv2: Record<string, Handler> = {
     return {
       TargetHealthDescriptions: ids.map((id) => {
         const s = world.targetState(tg, id);
-        return { Target: { Id: id, Port: tg.port }, HealthCheckPort: String(tg.port), TargetHealth: { State: s.state, Reason: s.reason, Description: s.description } };
+        return {
+          Target: { Id: id, Port: tg.port },
+          HealthCheckPort: String(tg.port),
+          TargetHealth: { State: s.state, Reason: s.reason, Description: s.description },
+        };
       }),
     };
   },
@@ -207,7 +268,9 @@ const elbv2: Record<string, Handler> = {
 const autoscaling: Record<string, Handler> = {
   DescribeAutoScalingInstances(world, p) {
     const ids = list(p, 'InstanceIds');
-    const rows = [...world.groups.values()].flatMap((g) => g.instanceIds.filter((id) => !ids.length || ids.includes(id)).map((id) => ({ id, g })));
+    const rows = [...world.groups.values()].flatMap((g) =>
+      g.instanceIds.filter((id) => !ids.length || ids.includes(id)).map((id) => ({ id, g })),
+    );
     return {
       AutoScalingInstances: rows.map(({ id, g }) => ({
         InstanceId: id,
@@ -232,8 +295,17 @@ const autoscaling: Record<string, Handler> = {
         AvailabilityZones: [`${world.region}a`],
         HealthCheckType: 'ELB',
         CreatedTime: new Date(0).toISOString(),
-        Instances: g.instanceIds.map((id) => ({ InstanceId: id, AvailabilityZone: `${world.region}a`, LifecycleState: 'InService', HealthStatus: 'Healthy', ProtectedFromScaleIn: false })),
-        SuspendedProcesses: [...g.suspended].map(([ProcessName, SuspensionReason]) => ({ ProcessName, SuspensionReason })),
+        Instances: g.instanceIds.map((id) => ({
+          InstanceId: id,
+          AvailabilityZone: `${world.region}a`,
+          LifecycleState: 'InService',
+          HealthStatus: 'Healthy',
+          ProtectedFromScaleIn: false,
+        })),
+        SuspendedProcesses: [...g.suspended].map(([ProcessName, SuspensionReason]) => ({
+          ProcessName,
+          SuspensionReason,
+        })),
       })),
     };
   },
@@ -256,11 +328,13 @@ const autoscaling: Record<string, Handler> = {
 
 function group(world: World, name: string | undefined) {
   const g = name ? world.groups.get(name) : undefined;
-  if (!g) throw new ApiError('ValidationError', `AutoScalingGroup name not found - AutoScalingGroup '${name}' not found`);
+  if (!g)
+    throw new ApiError('ValidationError', `AutoScalingGroup name not found - AutoScalingGroup '${name}' not found`);
   return g;
 }
 
-const alarmNames = (json: Record<string, unknown>) => (Array.isArray(json.AlarmNames) ? (json.AlarmNames as string[]) : []);
+const alarmNames = (json: Record<string, unknown>) =>
+  Array.isArray(json.AlarmNames) ? (json.AlarmNames as string[]) : [];
 
 const cloudwatch: Record<string, Handler> = {
   DescribeAlarms(world, _p, json) {
@@ -291,7 +365,8 @@ const cloudwatch: Record<string, Handler> = {
 /** Amazon ECR (JSON 1.1): the registry login token, valid 12 hours, as `base64(AWS:<password>)`. */
 const ecr: Record<string, Handler> = {
   GetAuthorizationToken(world) {
-    if (!world.ecr) throw new ApiError('AccessDeniedException', 'User is not authorized to perform: ecr:GetAuthorizationToken');
+    if (!world.ecr)
+      throw new ApiError('AccessDeniedException', 'User is not authorized to perform: ecr:GetAuthorizationToken');
     return {
       authorizationData: [
         {
@@ -304,4 +379,11 @@ const ecr: Record<string, Handler> = {
   },
 };
 
-export const SERVICES: Record<Exclude<Service, 's3'>, Record<string, Handler>> = { ec2, elb, elbv2, autoscaling, cloudwatch, ecr };
+export const SERVICES: Record<Exclude<Service, 's3'>, Record<string, Handler>> = {
+  ec2,
+  elb,
+  elbv2,
+  autoscaling,
+  cloudwatch,
+  ecr,
+};

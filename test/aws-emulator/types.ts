@@ -3,7 +3,14 @@
 export interface EmulatorSpec {
   region?: string;
   /** `publicIp`: absent for instances in private subnets; `instanceType` defaults to t3.small. */
-  instances: { instanceId: string; privateIp: string; publicIp?: string; instanceType?: string; tags: Record<string, string>; state?: 'running' | 'stopped' | 'terminated' }[];
+  instances: {
+    instanceId: string;
+    privateIp: string;
+    publicIp?: string;
+    instanceType?: string;
+    tags: Record<string, string>;
+    state?: 'running' | 'stopped' | 'terminated';
+  }[];
   autoScalingGroups: { name: string; instanceIds: string[]; suspended?: string[] }[];
   /** `backend`: the HAProxy backend whose servers (named by instance id) play this load balancer. */
   classicLoadBalancers: { name: string; instanceIds: string[]; drainingTimeoutSec: number; backend?: string }[];
@@ -11,7 +18,14 @@ export interface EmulatorSpec {
    * `targetType` `ip`: the group holds the instances by private IP, as ECS awsvpc tasks and many
    * hand-built groups do (default `instance`). Its state in snapshots is keyed by IP.
    */
-  targetGroups: { name: string; instanceIds: string[]; port: number; deregistrationDelaySec: number; backend?: string; targetType?: 'instance' | 'ip' }[];
+  targetGroups: {
+    name: string;
+    instanceIds: string[];
+    port: number;
+    deregistrationDelaySec: number;
+    backend?: string;
+    targetType?: 'instance' | 'ip';
+  }[];
   alarms: { name: string; actionsEnabled: boolean }[];
   /** S3 buckets, empty at start (where Baton keeps its deploy lock and history). */
   buckets?: string[];
@@ -46,7 +60,15 @@ export interface EmulatorFault {
    * the race, as S3 says it may); `lost-answer` makes the change and then answers 500, as when S3
    * committed a write but its answer never arrived (the SDK retries it).
    */
-  kind: 'throttle' | 'error5xx' | 'latency' | 'stuck-deregistration' | 'stuck-registration' | 'launch-instance' | 'conflict409' | 'lost-answer';
+  kind:
+    | 'throttle'
+    | 'error5xx'
+    | 'latency'
+    | 'stuck-deregistration'
+    | 'stuck-registration'
+    | 'launch-instance'
+    | 'conflict409'
+    | 'lost-answer';
   /** S3 only: applies only to keys containing this text (`lock.json`, `journal.json`). */
   key?: string;
   /**

@@ -53,7 +53,10 @@ export type XmlValue = string | number | boolean | undefined | XmlValue[] | { [k
 export function toXml(value: XmlValue, itemTag: string): string {
   if (value === undefined) return '';
   if (Array.isArray(value)) return value.map((v) => `<${itemTag}>${toXml(v, itemTag)}</${itemTag}>`).join('');
-  if (typeof value === 'object') return Object.entries(value).map(([k, v]) => (v === undefined ? '' : `<${k}>${toXml(v, itemTag)}</${k}>`)).join('');
+  if (typeof value === 'object')
+    return Object.entries(value)
+      .map(([k, v]) => (v === undefined ? '' : `<${k}>${toXml(v, itemTag)}</${k}>`))
+      .join('');
   return String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -87,7 +90,11 @@ export function ec2Error(error: ApiError, requestId: string): WireResponse {
 }
 
 export function jsonSuccess(result: unknown, requestId: string, version: '1.0' | '1.1' = '1.0'): WireResponse {
-  return { status: 200, headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amzn-requestid': requestId }, body: JSON.stringify(result) };
+  return {
+    status: 200,
+    headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amzn-requestid': requestId },
+    body: JSON.stringify(result),
+  };
 }
 
 /** JSON 1.0 error, with the header a query-compatible client reads the query error code from. */
@@ -95,7 +102,11 @@ export function jsonError(error: ApiError, requestId: string, version: '1.0' | '
   const type = error.status >= 500 ? 'Receiver' : 'Sender';
   return {
     status: error.status,
-    headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amzn-requestid': requestId, 'x-amzn-query-error': `${error.code};${type}` },
+    headers: {
+      'content-type': `application/x-amz-json-${version}`,
+      'x-amzn-requestid': requestId,
+      'x-amzn-query-error': `${error.code};${type}`,
+    },
     body: JSON.stringify({ __type: error.code, message: error.message }),
   };
 }
@@ -103,7 +114,8 @@ export function jsonError(error: ApiError, requestId: string, version: '1.0' | '
 /** A JSON request body, flattened to the same `a.b.1` keys as query params, for the call log. */
 export function flatten(value: unknown, prefix = '', out: Params = {}): Params {
   if (Array.isArray(value)) value.forEach((v, i) => flatten(v, `${prefix}.${i + 1}`, out));
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   else if (value !== undefined) out[prefix] = String(value);
   return out;
 }

@@ -64,18 +64,36 @@ export class World {
    */
   stuck: (kind: 'stuck-registration' | 'stuck-deregistration', action: string) => boolean = () => false;
 
-  constructor(spec: EmulatorSpec, private readonly log: (line: string) => void = () => {}) {
+  constructor(
+    spec: EmulatorSpec,
+    private readonly log: (line: string) => void = () => {},
+  ) {
     this.region = spec.region ?? 'us-east-1';
-    for (const i of spec.instances) this.instances.set(i.instanceId, { ...i, tags: { ...i.tags }, state: i.state ?? 'running', launchedAt: Date.now() });
+    for (const i of spec.instances)
+      this.instances.set(i.instanceId, {
+        ...i,
+        tags: { ...i.tags },
+        state: i.state ?? 'running',
+        launchedAt: Date.now(),
+      });
     for (const g of spec.autoScalingGroups) {
-      this.groups.set(g.name, { name: g.name, instanceIds: [...g.instanceIds], suspended: new Map((g.suspended ?? []).map((p) => [p, 'User suspended'])) });
+      this.groups.set(g.name, {
+        name: g.name,
+        instanceIds: [...g.instanceIds],
+        suspended: new Map((g.suspended ?? []).map((p) => [p, 'User suspended'])),
+      });
     }
-    for (const lb of spec.classicLoadBalancers) this.balancers.push(balancer('classic', 'instance', lb.name, lb.name, 80, lb.drainingTimeoutSec, lb.backend, lb.instanceIds));
+    for (const lb of spec.classicLoadBalancers)
+      this.balancers.push(
+        balancer('classic', 'instance', lb.name, lb.name, 80, lb.drainingTimeoutSec, lb.backend, lb.instanceIds),
+      );
     spec.targetGroups.forEach((tg, i) => {
       const type = tg.targetType ?? 'instance';
       const members = type === 'ip' ? tg.instanceIds.map((id) => this.instances.get(id)!.privateIp) : tg.instanceIds;
       const arn = `arn:aws:elasticloadbalancing:${this.region}:123456789012:targetgroup/${tg.name}/${(0x5eed0000 + i).toString(16).padStart(16, '0')}`;
-      this.balancers.push(balancer('target-group', type, tg.name, arn, tg.port, tg.deregistrationDelaySec, tg.backend, members));
+      this.balancers.push(
+        balancer('target-group', type, tg.name, arn, tg.port, tg.deregistrationDelaySec, tg.backend, members),
+      );
     });
     for (const a of spec.alarms) this.alarms.set(a.name, a.actionsEnabled);
     if (spec.ecr) this.ecr = { ...spec.ecr };
@@ -104,7 +122,10 @@ export class World {
   async register(lb: Balancer, instanceId: string): Promise<void> {
     const member = lb.members.get(instanceId);
     if (member && member.phase !== 'draining') return;
-    const stuck = this.stuck('stuck-registration', lb.kind === 'classic' ? 'RegisterInstancesWithLoadBalancer' : 'RegisterTargets');
+    const stuck = this.stuck(
+      'stuck-registration',
+      lb.kind === 'classic' ? 'RegisterInstancesWithLoadBalancer' : 'RegisterTargets',
+    );
     lb.members.set(instanceId, { phase: (this.haproxy && lb.backend) || stuck ? 'registering' : 'in-service', stuck });
     if (this.haproxy && lb.backend) await this.haproxy.setState(lb.backend, this.server(lb, instanceId), 'ready');
   }
@@ -113,7 +134,10 @@ export class World {
     const member = lb.members.get(instanceId);
     if (!member || member.phase === 'draining') return;
     const traffic = this.haproxy && lb.backend;
-    const stuck = this.stuck('stuck-deregistration', lb.kind === 'classic' ? 'DeregisterInstancesFromLoadBalancer' : 'DeregisterTargets');
+    const stuck = this.stuck(
+      'stuck-deregistration',
+      lb.kind === 'classic' ? 'DeregisterInstancesFromLoadBalancer' : 'DeregisterTargets',
+    );
     if (!traffic && !stuck) {
       lb.members.delete(instanceId);
       return;
@@ -172,7 +196,10 @@ export class World {
     }
   }
 
-  classicState(lb: Balancer, instanceId: string): { state: ClassicState; description: string; reason: string } | undefined {
+  classicState(
+    lb: Balancer,
+    instanceId: string,
+  ): { state: ClassicState; description: string; reason: string } | undefined {
     const m = lb.members.get(instanceId);
     if (!m) return undefined;
     switch (m.phase) {
@@ -183,20 +210,37 @@ export class World {
       case 'registering':
         return { state: 'OutOfService', description: 'Instance registration is still in progress.', reason: 'ELB' };
       case 'unhealthy':
-        return { state: 'OutOfService', description: 'Instance has failed at least the UnhealthyThreshold number of health checks consecutively.', reason: 'Instance' };
+        return {
+          state: 'OutOfService',
+          description: 'Instance has failed at least the UnhealthyThreshold number of health checks consecutively.',
+          reason: 'Instance',
+        };
     }
   }
 
   targetState(lb: Balancer, instanceId: string): { state: TargetState; reason?: string; description?: string } {
     const m = lb.members.get(instanceId);
-    if (!m) return { state: 'unused', reason: 'Target.NotRegistered', description: 'Target is not registered to the target group' };
+    if (!m)
+      return {
+        state: 'unused',
+        reason: 'Target.NotRegistered',
+        description: 'Target is not registered to the target group',
+      };
     switch (m.phase) {
       case 'in-service':
         return { state: 'healthy' };
       case 'draining':
-        return { state: 'draining', reason: 'Target.DeregistrationInProgress', description: 'Target deregistration is in progress' };
+        return {
+          state: 'draining',
+          reason: 'Target.DeregistrationInProgress',
+          description: 'Target deregistration is in progress',
+        };
       case 'registering':
-        return { state: 'initial', reason: 'Elb.RegistrationInProgress', description: 'Target registration is in progress' };
+        return {
+          state: 'initial',
+          reason: 'Elb.RegistrationInProgress',
+          description: 'Target registration is in progress',
+        };
       case 'unhealthy':
         return { state: 'unhealthy', reason: 'Target.FailedHealthChecks', description: 'Health checks failed' };
     }
@@ -207,8 +251,16 @@ export class World {
     const group = groupName ? this.groups.get(groupName) : this.groups.values().next().value;
     if (!group || group.suspended.has('Launch')) return undefined;
     const template = this.instances.get(group.instanceIds[0]!);
-    const id = `i-0${Math.floor(Math.random() * 2 ** 52).toString(16).padStart(16, '0')}`;
-    this.instances.set(id, { instanceId: id, privateIp: '10.255.0.1', tags: { ...(template?.tags ?? {}) }, state: 'running', launchedAt: Date.now() });
+    const id = `i-0${Math.floor(Math.random() * 2 ** 52)
+      .toString(16)
+      .padStart(16, '0')}`;
+    this.instances.set(id, {
+      instanceId: id,
+      privateIp: '10.255.0.1',
+      tags: { ...(template?.tags ?? {}) },
+      state: 'running',
+      launchedAt: Date.now(),
+    });
     group.instanceIds.push(id);
     return id;
   }
@@ -218,12 +270,16 @@ export class World {
     const targetGroups: EmulatorState['targetGroups'] = {};
     for (const lb of this.balancers) {
       if (lb.kind === 'classic') {
-        classic[lb.name] = Object.fromEntries([...lb.members.keys()].map((id) => {
-          const s = this.classicState(lb, id)!;
-          return [id, s.description.includes('deregistration') ? 'Draining' : s.state];
-        }));
+        classic[lb.name] = Object.fromEntries(
+          [...lb.members.keys()].map((id) => {
+            const s = this.classicState(lb, id)!;
+            return [id, s.description.includes('deregistration') ? 'Draining' : s.state];
+          }),
+        );
       } else {
-        targetGroups[lb.name] = Object.fromEntries([...lb.members.keys()].map((id) => [id, this.targetState(lb, id).state]));
+        targetGroups[lb.name] = Object.fromEntries(
+          [...lb.members.keys()].map((id) => [id, this.targetState(lb, id).state]),
+        );
       }
     }
     return {
@@ -236,6 +292,24 @@ export class World {
   }
 }
 
-function balancer(kind: Balancer['kind'], targetType: Balancer['targetType'], name: string, arn: string, port: number, drainSec: number, backend: string | undefined, ids: string[]): Balancer {
-  return { kind, targetType, name, arn, port, drainMs: drainSec * 1000, backend, members: new Map(ids.map((id) => [id, { phase: 'in-service' as Phase }])) };
+function balancer(
+  kind: Balancer['kind'],
+  targetType: Balancer['targetType'],
+  name: string,
+  arn: string,
+  port: number,
+  drainSec: number,
+  backend: string | undefined,
+  ids: string[],
+): Balancer {
+  return {
+    kind,
+    targetType,
+    name,
+    arn,
+    port,
+    drainMs: drainSec * 1000,
+    backend,
+    members: new Map(ids.map((id) => [id, { phase: 'in-service' as Phase }])),
+  };
 }

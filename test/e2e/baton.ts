@@ -11,7 +11,11 @@ export const batonBin = join(import.meta.dirname, '..', '..', 'bin', 'baton.js')
 const scratchCwd = mkdtempSync(join(tmpdir(), 'baton-cwd-'));
 
 /** Credentials for the emulator: the SDK's default chain reads them from the environment, as in CI. */
-export const sandboxEnv = { AWS_ACCESS_KEY_ID: 'sandbox', AWS_SECRET_ACCESS_KEY: 'sandbox', AWS_EC2_METADATA_DISABLED: 'true' };
+export const sandboxEnv = {
+  AWS_ACCESS_KEY_ID: 'sandbox',
+  AWS_SECRET_ACCESS_KEY: 'sandbox',
+  AWS_EC2_METADATA_DISABLED: 'true',
+};
 
 export interface BatonRun {
   code: number | null;
@@ -32,7 +36,11 @@ export interface BatonOptions {
 
 export function runBaton(args: string[], options: BatonOptions = {}): Promise<BatonRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(options.bin ?? process.execPath, options.bin ? args : [batonBin, ...args], { cwd: options.cwd ?? scratchCwd, env: { ...process.env, ...sandboxEnv, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(options.bin ?? process.execPath, options.bin ? args : [batonBin, ...args], {
+      cwd: options.cwd ?? scratchCwd,
+      env: { ...process.env, ...sandboxEnv, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let pending = '';
@@ -71,14 +79,21 @@ export interface TerminalRun {
  * output since the last answer matches the next prompt, types the reply and Enter. Bounded: a prompt
  * that never comes ends the run after `timeoutMs`.
  */
-export function runBatonInTerminal(args: string[], answers: { prompt: RegExp; reply: string }[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<TerminalRun> {
+export function runBatonInTerminal(
+  args: string[],
+  answers: { prompt: RegExp; reply: string }[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<TerminalRun> {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const command = [process.execPath, batonBin, ...args].map(quote).join(' ');
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, ...sandboxEnv, ...options.env, TERM: 'dumb' };
     delete env.TEAMCITY_VERSION;
     delete env.CI;
-    const child = spawn('script', ['-q', '-f', '-e', '-c', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-q', '-f', '-e', '-c', command, '/dev/null'], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let output = '';
     let since = '';
     const pending = [...answers];

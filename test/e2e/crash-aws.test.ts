@@ -8,15 +8,31 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runBaton } from './baton.ts';
 import { EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { aNewTag, common, deployArgs, deployUntil, expectFleetWhole, hostStep, image, liveImages, load, names, resetTo, sandbox, useCrashSandbox } from './crash-kit.ts';
+import {
+  aNewTag,
+  common,
+  deployArgs,
+  deployUntil,
+  expectFleetWhole,
+  hostStep,
+  image,
+  liveImages,
+  load,
+  names,
+  resetTo,
+  sandbox,
+  useCrashSandbox,
+} from './crash-kit.ts';
 
 useCrashSandbox();
 
 describe('crash safety', () => {
   it('AWS throttling and 5xx bursts are retried: the deploy goes through', async () => {
     const traffic = load();
-    for (const action of ['DeregisterInstancesFromLoadBalancer', 'DescribeTargetHealth', 'SuspendProcesses']) await sandbox.emulator.injectFault({ action, kind: 'throttle', times: 2 });
-    for (const action of ['RegisterTargets', 'EnableAlarmActions']) await sandbox.emulator.injectFault({ action, kind: 'error5xx', times: 2 });
+    for (const action of ['DeregisterInstancesFromLoadBalancer', 'DescribeTargetHealth', 'SuspendProcesses'])
+      await sandbox.emulator.injectFault({ action, kind: 'throttle', times: 2 });
+    for (const action of ['RegisterTargets', 'EnableAlarmActions'])
+      await sandbox.emulator.injectFault({ action, kind: 'error5xx', times: 2 });
     await sandbox.emulator.clearCalls();
     const tag = await aNewTag();
     const run = await runBaton(deployArgs(tag));
@@ -25,9 +41,19 @@ describe('crash safety', () => {
     expect(await liveImages()).toEqual(names().map(() => image(tag)));
     // Each fault was met and retried through: two errors, then an answer.
     const calls = await sandbox.emulator.calls();
-    for (const action of ['DeregisterInstancesFromLoadBalancer', 'DescribeTargetHealth', 'SuspendProcesses', 'RegisterTargets', 'EnableAlarmActions']) {
+    for (const action of [
+      'DeregisterInstancesFromLoadBalancer',
+      'DescribeTargetHealth',
+      'SuspendProcesses',
+      'RegisterTargets',
+      'EnableAlarmActions',
+    ]) {
       const outcomes = calls.filter((c) => c.action === action).map((c) => c.outcome);
-      expect(outcomes.slice(0, 3), action).toEqual([expect.not.stringMatching(/^ok/), expect.not.stringMatching(/^ok/), 'ok']);
+      expect(outcomes.slice(0, 3), action).toEqual([
+        expect.not.stringMatching(/^ok/),
+        expect.not.stringMatching(/^ok/),
+        'ok',
+      ]);
     }
   });
 
@@ -42,13 +68,23 @@ describe('crash safety', () => {
     await sandbox.emulator.injectFault({ action: 'PutObject', kind: 'latency', key: 'history/', ms: 1_500, times: 2 });
     const run = await runBaton(deployArgs('v1'));
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.events.some((e) => e.type === 'warning' && /lost the deploy lock|could not (write|close) the journal/.test(e.message))).toBe(false);
+    expect(
+      run.events.some(
+        (e) => e.type === 'warning' && /lost the deploy lock|could not (write|close) the journal/.test(e.message),
+      ),
+    ).toBe(false);
     const s3 = (await sandbox.emulator.calls()).filter((c) => c.service === 's3');
     expect(s3.filter((c) => c.outcome === 'ConditionalRequestConflict')).toHaveLength(5);
-    expect(s3.filter((c) => c.outcome === 'ok, answer lost').map((c) => c.params.Key), JSON.stringify(s3.map((c) => [c.action, c.params.Key, c.params.IfMatch ?? c.params.IfNoneMatch, c.outcome]))).toHaveLength(4);
+    expect(
+      s3.filter((c) => c.outcome === 'ok, answer lost').map((c) => c.params.Key),
+      JSON.stringify(s3.map((c) => [c.action, c.params.Key, c.params.IfMatch ?? c.params.IfNoneMatch, c.outcome])),
+    ).toHaveLength(4);
     await expectFleetWhole(await traffic.stop());
     expect(await liveImages()).toEqual(names().map(() => image('v1')));
-    const [last] = (await runBaton(['history', ...common(), '--json', '--last', '1'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { outcome: string; exitCode: number });
+    const [last] = (await runBaton(['history', ...common(), '--json', '--last', '1'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { outcome: string; exitCode: number });
     expect(last).toMatchObject({ outcome: 'deployed', exitCode: 0 });
   });
 
@@ -102,7 +138,17 @@ describe('crash safety', () => {
     const before = await liveImages();
     await sandbox.emulator.injectFault({ action: 'DeregisterInstancesFromLoadBalancer', kind: 'stuck-deregistration' });
     // The wait is the load balancer's own draining timeout (30 s in the sandbox) plus the margin.
-    const run = await runBaton(deployArgs(before[0] === image('v2') ? 'v3' : 'v2', '-e', 'timeouts.drain=1s', '-e', 'timeouts.drainMargin=0', '-e', 'timeouts.inService=30s'));
+    const run = await runBaton(
+      deployArgs(
+        before[0] === image('v2') ? 'v3' : 'v2',
+        '-e',
+        'timeouts.drain=1s',
+        '-e',
+        'timeouts.drainMargin=0',
+        '-e',
+        'timeouts.inService=30s',
+      ),
+    );
     await sandbox.emulator.clearFaults();
     expect(run.code, run.stdout + run.stderr).toBe(1);
     const host = run.events.find((e) => e.type === 'host-finished') as { result: string; error: string };
@@ -128,7 +174,11 @@ describe('crash safety', () => {
     const killed = await deployUntil(deployArgs('v2'), hostStep(second!, 'health check'), 'SIGKILL');
     expect(killed.code).toBeNull();
     const gone = sandbox.fleet.hosts[1]!.instanceId;
-    const ec2 = new EC2Client({ region: 'us-east-1', endpoint: sandbox.emulator.url, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } });
+    const ec2 = new EC2Client({
+      region: 'us-east-1',
+      endpoint: sandbox.emulator.url,
+      credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
+    });
     try {
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: [gone] }));
     } finally {
@@ -136,7 +186,9 @@ describe('crash safety', () => {
     }
     const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
     expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
-    const closed = recovered.events.flatMap((e) => (e.type === 'warning' && e.message.startsWith('closed without undo: ') ? [e.message] : []));
+    const closed = recovered.events.flatMap((e) =>
+      e.type === 'warning' && e.message.startsWith('closed without undo: ') ? [e.message] : [],
+    );
     expect(closed).toEqual([
       `closed without undo: ${second} (${gone}): live (${image('v1')}) set aside as live-previous, ${image('v2')} starting in its place (instance ${gone} is terminated: nothing left to undo)`,
       `closed without undo: ${second} (${gone}) out of target group web-api-sandbox (instance ${gone} is terminated: nothing left to undo)`,
@@ -144,11 +196,16 @@ describe('crash safety', () => {
     ]);
     expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
     expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
-    const lock = JSON.parse((await runBaton(['lock', 'status', ...common(), '--json'])).stdout) as { locked: boolean; journal: unknown };
+    const lock = JSON.parse((await runBaton(['lock', 'status', ...common(), '--json'])).stdout) as {
+      locked: boolean;
+      journal: unknown;
+    };
     expect(lock).toMatchObject({ locked: false, journal: null });
     // The next deploy starts, on the instances that are left.
     const next = await runBaton(deployArgs('v2'));
     expect(next.code, next.stdout + next.stderr).toBe(0);
-    expect(next.events.filter((e) => e.type === 'host-finished').map((e) => (e as { host: string }).host)).not.toContain(second);
+    expect(
+      next.events.filter((e) => e.type === 'host-finished').map((e) => (e as { host: string }).host),
+    ).not.toContain(second);
   });
 });

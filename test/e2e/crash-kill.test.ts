@@ -6,7 +6,20 @@ import { writeFileSync } from 'node:fs';
 import { SANDBOX_STATE_BUCKET } from '../fleet/sandbox-config.ts';
 import { runBaton, type BatonRun } from './baton.ts';
 import type { DeployEvent } from '../../src/rollout/events.ts';
-import { common, deployArgs, deployUntil, expectFleetWhole, hostStep, image, liveImages, load, names, resetTo, sandbox, useCrashSandbox } from './crash-kit.ts';
+import {
+  common,
+  deployArgs,
+  deployUntil,
+  expectFleetWhole,
+  hostStep,
+  image,
+  liveImages,
+  load,
+  names,
+  resetTo,
+  sandbox,
+  useCrashSandbox,
+} from './crash-kit.ts';
 
 useCrashSandbox();
 
@@ -20,15 +33,29 @@ describe('crash safety', () => {
     expect(states.classic[sandbox.fleet.hosts[1]!.instanceId]).not.toBe('InService');
 
     const status = await runBaton(['lock', 'status', ...common()]);
-    expect(status.stdout).toContain(`  - ${second} (${sandbox.fleet.hosts[1]!.instanceId}): live (${image('v1')}) set aside as live-previous, ${image('v2')} starting in its place`);
-    expect(status.stdout).toContain(`  - ${second} (${sandbox.fleet.hosts[1]!.instanceId}) out of classic ELB web-api-sandbox`);
-    expect(status.stdout).toContain('aws elb register-instances-with-load-balancer --region us-east-1 --load-balancer-name web-api-sandbox --instances');
+    expect(status.stdout).toContain(
+      `  - ${second} (${sandbox.fleet.hosts[1]!.instanceId}): live (${image('v1')}) set aside as live-previous, ${image('v2')} starting in its place`,
+    );
+    expect(status.stdout).toContain(
+      `  - ${second} (${sandbox.fleet.hosts[1]!.instanceId}) out of classic ELB web-api-sandbox`,
+    );
+    expect(status.stdout).toContain(
+      'aws elb register-instances-with-load-balancer --region us-east-1 --load-balancer-name web-api-sandbox --instances',
+    );
 
     const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
     expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
-    const steps = recovered.events.filter((e) => e.type === 'step' && e.status === 'ok').map((e) => (e as { step: string }).step);
+    const steps = recovered.events
+      .filter((e) => e.type === 'step' && e.status === 'ok')
+      .map((e) => (e as { step: string }).step);
     // Newest first: the container before the load balancers, the guards last.
-    expect(steps).toEqual(['make the container healthy', 'register again', 'register again', 'enable alarm actions', 'resume autoscaling']);
+    expect(steps).toEqual([
+      'make the container healthy',
+      'register again',
+      'register again',
+      'enable alarm actions',
+      'resume autoscaling',
+    ]);
     await expectFleetWhole(await traffic.stop());
     // v2 passed its health check, so it stays: the first two hosts run v2, the third v1.
     expect(await liveImages()).toEqual([image('v2'), image('v2'), image('v1')]);
@@ -45,19 +72,34 @@ describe('crash safety', () => {
     const killed = await deployUntil(deployArgs('v2', ...extra), hostStep(second!, 'health check'), 'SIGKILL', env);
     expect(killed.code).toBeNull();
     const warnings = killed.events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
-    expect(warnings.filter((w) => w.startsWith('the value of container.env.REGION (${E2E_REGION}) is a secret, but it is also part of'))).toHaveLength(1);
-    expect(warnings.filter((w) => w.startsWith('the value of container.env.SERVICE (${E2E_SERVICE}) is a secret, but it is also part of'))).toHaveLength(1);
+    expect(
+      warnings.filter((w) =>
+        w.startsWith('the value of container.env.REGION (${E2E_REGION}) is a secret, but it is also part of'),
+      ),
+    ).toHaveLength(1);
+    expect(
+      warnings.filter((w) =>
+        w.startsWith('the value of container.env.SERVICE (${E2E_SERVICE}) is a secret, but it is also part of'),
+      ),
+    ).toHaveLength(1);
     // State is data: the journal holds the real names, and the guards' fix commands can be run as printed.
     const objects = (await sandbox.emulator.state()).buckets[SANDBOX_STATE_BUCKET]!;
     const journal = Object.entries(objects).find(([k]) => k.endsWith('/sandbox/journal.json'))![1];
     expect(journal).not.toContain('***');
     expect(journal).toContain('arn:aws:elasticloadbalancing:us-east-1:');
     expect(journal).toContain('"group": "web-api-sandbox"');
-    expect(killed.events.filter((e) => e.type === 'guard').map((e) => (e as { fix: string }).fix).join('\n')).toContain('--auto-scaling-group-name web-api-sandbox');
+    expect(
+      killed.events
+        .filter((e) => e.type === 'guard')
+        .map((e) => (e as { fix: string }).fix)
+        .join('\n'),
+    ).toContain('--auto-scaling-group-name web-api-sandbox');
 
     const status = await runBaton(['lock', 'status', ...common()], { env });
     expect(status.stdout).not.toContain('***');
-    expect(status.stdout).toContain('aws elb register-instances-with-load-balancer --region us-east-1 --load-balancer-name web-api-sandbox --instances');
+    expect(status.stdout).toContain(
+      'aws elb register-instances-with-load-balancer --region us-east-1 --load-balancer-name web-api-sandbox --instances',
+    );
     const recovered = await runBaton(['recover', ...common(), ...extra, '--reporter', 'json'], { env });
     expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
     expect(recovered.stdout).not.toContain('***');
@@ -88,7 +130,13 @@ describe('crash safety', () => {
       resumed = await runBaton(['resume', ...common(), '--reporter', 'json'], {
         onEvent: (e) => {
           // Continued while the resuming run rolls its first host, guards held.
-          if (!continued && e.type === 'step' && e.scope === 'host' && e.step === 'deregister' && e.status === 'started') {
+          if (
+            !continued &&
+            e.type === 'step' &&
+            e.scope === 'host' &&
+            e.step === 'deregister' &&
+            e.status === 'started'
+          ) {
             continued = true;
             stopped!.kill('SIGCONT');
             paused = first;
@@ -109,7 +157,14 @@ describe('crash safety', () => {
     const old = await paused!;
     expect(old.code, old.stdout + old.stderr).toBe(3);
     const said = old.events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
-    expect(said.some((m) => /^this run lost the deploy lock \(it is now held by .*\): another run may own the fleet now, so this one changes nothing more/.test(m)), said.join('\n')).toBe(true);
+    expect(
+      said.some((m) =>
+        /^this run lost the deploy lock \(it is now held by .*\): another run may own the fleet now, so this one changes nothing more/.test(
+          m,
+        ),
+      ),
+      said.join('\n'),
+    ).toBe(true);
     expect(old.events.some((e) => e.type === 'host-finished')).toBe(false);
     // The resuming run's guards were never lifted under it: one resume and one enable, its own, at its end.
     const calls = (await sandbox.emulator.calls()).filter((c) => c.write);
@@ -119,7 +174,9 @@ describe('crash safety', () => {
     expect(lastSuspend).toBeLessThan(firstDeregistration);
     expect(seq('ResumeProcesses').filter((n) => n > lastSuspend)).toHaveLength(1);
     expect(seq('EnableAlarmActions').filter((n) => n > lastSuspend)).toHaveLength(1);
-    expect(Math.min(...seq('ResumeProcesses').filter((n) => n > lastSuspend))).toBeGreaterThan(Math.max(...calls.filter((c) => /^Register/.test(c.action)).map((c) => c.seq)));
+    expect(Math.min(...seq('ResumeProcesses').filter((n) => n > lastSuspend))).toBeGreaterThan(
+      Math.max(...calls.filter((c) => /^Register/.test(c.action)).map((c) => c.seq)),
+    );
     await expectFleetWhole(await traffic.stop());
     expect(await liveImages()).toEqual(names().map(() => image('v2')));
   });
@@ -130,11 +187,31 @@ describe('crash safety', () => {
     const inventory = join(fleet.dir, 'replay.ini');
     writeFileSync(
       inventory,
-      ['[app]', ...fleet.hosts.map((h) => `${h.name} ansible_host=${h.privateIp} instance_id=${h.instanceId}`), '', '[app:vars]', 'ansible_user=deploy', `ansible_ssh_common_args='-o ProxyJump=deploy@127.0.0.1:${fleet.bastion.port}'`, ''].join('\n'),
+      [
+        '[app]',
+        ...fleet.hosts.map((h) => `${h.name} ansible_host=${h.privateIp} instance_id=${h.instanceId}`),
+        '',
+        '[app:vars]',
+        'ansible_user=deploy',
+        `ansible_ssh_common_args='-o ProxyJump=deploy@127.0.0.1:${fleet.bastion.port}'`,
+        '',
+      ].join('\n'),
     );
     const playbookFile = join(import.meta.dirname, 'fixtures', 'stamped-by-config.ts');
     // The configuration's own bastion is made wrong: only the inventory's ProxyJump reaches the hosts.
-    const args = deployArgs('v2', '-i', inventory, '--playbook', playbookFile, '--serial', '25%', '-e', 'ssh.bastion.port=1', '-e', 'container.env.RELEASE=replayed');
+    const args = deployArgs(
+      'v2',
+      '-i',
+      inventory,
+      '--playbook',
+      playbookFile,
+      '--serial',
+      '25%',
+      '-e',
+      'ssh.bastion.port=1',
+      '-e',
+      'container.env.RELEASE=replayed',
+    );
     const traffic = load();
     const [, second] = names();
     const killed = await deployUntil(args, hostStep(second!, 'health check'), 'SIGKILL');
@@ -142,19 +219,42 @@ describe('crash safety', () => {
     // A value under container may be a secret: it was not recorded, so resume asks for it.
     const asks = await runBaton(['resume', ...common(), '--reporter', 'json']);
     expect(asks.code, asks.stdout + asks.stderr).toBe(2);
-    expect(asks.stderr).toContain('the interrupted run was given -e container.env.RELEASE=..., whose value Baton does not record (it may be secret): give it again, as `baton resume ... -e container.env.RELEASE=<value>`');
-    const resumed = await runBaton(['resume', ...common(), '--reporter', 'json', '-e', 'container.env.RELEASE=replayed']);
+    expect(asks.stderr).toContain(
+      'the interrupted run was given -e container.env.RELEASE=..., whose value Baton does not record (it may be secret): give it again, as `baton resume ... -e container.env.RELEASE=<value>`',
+    );
+    const resumed = await runBaton([
+      'resume',
+      ...common(),
+      '--reporter',
+      'json',
+      '-e',
+      'container.env.RELEASE=replayed',
+    ]);
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
-    expect(resumed.stderr).toContain(`, as it ran (playbook ${playbookFile}, inventory ${inventory}, serial 25%, -e ssh.bastion.port=1)`);
+    expect(resumed.stderr).toContain(
+      `, as it ran (playbook ${playbookFile}, inventory ${inventory}, serial 25%, -e ssh.bastion.port=1)`,
+    );
     const started = resumed.events.find((e) => e.type === 'run-started') as { playbook: string; batches: string[][] };
     expect(started).toMatchObject({ playbook: 'stamped deploy by config', batches: names().map((n) => [n]) });
     await expectFleetWhole(await traffic.stop());
     expect(await liveImages()).toEqual(names().map(() => image('v2')));
     // The playbook's own step ran on the first host (before the kill) and the last (resumed); the second
     // was killed after its swap, and recover kept its healthy v2: resume leaves it alone.
-    for (const host of [fleet.hosts[0]!, fleet.hosts[2]!]) expect((await dockerExec(host.container, 'cat /tmp/baton-release')).trim()).toBe(image('v2'));
-    expect(resumed.events.filter((e) => e.type === 'host-finished').map((e) => `${(e as { host: string }).host} ${(e as { result: string }).result}`)).toEqual([`${names()[0]} unchanged`, `${names()[1]} unchanged`, `${names()[2]} deployed`]);
-    expect((await dockerExec(fleet.hosts[2]!.container, "docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' live")).split('\n')).toContain('RELEASE=replayed');
+    for (const host of [fleet.hosts[0]!, fleet.hosts[2]!])
+      expect((await dockerExec(host.container, 'cat /tmp/baton-release')).trim()).toBe(image('v2'));
+    expect(
+      resumed.events
+        .filter((e) => e.type === 'host-finished')
+        .map((e) => `${(e as { host: string }).host} ${(e as { result: string }).result}`),
+    ).toEqual([`${names()[0]} unchanged`, `${names()[1]} unchanged`, `${names()[2]} deployed`]);
+    expect(
+      (
+        await dockerExec(
+          fleet.hosts[2]!.container,
+          "docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' live",
+        )
+      ).split('\n'),
+    ).toContain('RELEASE=replayed');
   });
 
   it('kill -9 mid-rollout, then resume: the rollout finishes with the same guards, skipping hosts already done', async () => {
@@ -166,7 +266,9 @@ describe('crash safety', () => {
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain(`'s deploy of ${image('v3')} (started `);
     expect(resumed.stderr).toMatch(/^baton: resuming /);
-    const finished = resumed.events.filter((e) => e.type === 'host-finished').map((e) => `${(e as { host: string }).host} ${(e as { result: string }).result}`);
+    const finished = resumed.events
+      .filter((e) => e.type === 'host-finished')
+      .map((e) => `${(e as { host: string }).host} ${(e as { result: string }).result}`);
     expect(finished).toContain(`${names()[0]} unchanged`);
     await expectFleetWhole(await traffic.stop());
     expect(await liveImages()).toEqual(names().map(() => image('v3')));
@@ -180,19 +282,22 @@ describe('crash safety', () => {
     ['register', (e) => hostStep(names()[0]!, 'register')(e)],
   ];
 
-  it.each(phases)('kill -9 during %s, then recover: every host in service, nothing left open; then resume: one version', async (_, when) => {
-    const traffic = load();
-    const tag = (await liveImages())[0] === image('v1') ? 'v2' : 'v1';
-    const killed = await deployUntil(deployArgs(tag), when, 'SIGKILL');
-    expect(killed.code).toBeNull();
-    const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
-    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
-    await expectFleetWhole(await traffic.stop());
-    // Recover puts hosts back in service as they are; resume then finishes the killed rollout.
-    const again = load();
-    const resumed = await runBaton(['resume', ...common(), '--reporter', 'json']);
-    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
-    await expectFleetWhole(await again.stop());
-    expect(await liveImages()).toEqual(names().map(() => image(tag)));
-  });
+  it.each(phases)(
+    'kill -9 during %s, then recover: every host in service, nothing left open; then resume: one version',
+    async (_, when) => {
+      const traffic = load();
+      const tag = (await liveImages())[0] === image('v1') ? 'v2' : 'v1';
+      const killed = await deployUntil(deployArgs(tag), when, 'SIGKILL');
+      expect(killed.code).toBeNull();
+      const recovered = await runBaton(['recover', ...common(), '--reporter', 'json']);
+      expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+      await expectFleetWhole(await traffic.stop());
+      // Recover puts hosts back in service as they are; resume then finishes the killed rollout.
+      const again = load();
+      const resumed = await runBaton(['resume', ...common(), '--reporter', 'json']);
+      expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+      await expectFleetWhole(await again.stop());
+      expect(await liveImages()).toEqual(names().map(() => image(tag)));
+    },
+  );
 });

@@ -31,11 +31,25 @@ export function useCrashSandbox(): void {
 
 export const image = (tag: string) => `${sandbox.fleet.appRepository}:${tag}`;
 export const common = () => ['--config', sandbox.configFile, '--deployment', 'sandbox'];
-export const deployArgs = (tag: string, ...more: string[]) => ['deploy', ...common(), '--image', image(tag), '--reporter', 'json', ...more];
+export const deployArgs = (tag: string, ...more: string[]) => [
+  'deploy',
+  ...common(),
+  '--image',
+  image(tag),
+  '--reporter',
+  'json',
+  ...more,
+];
 export const names = () => sandbox.fleet.hosts.map((h) => h.name);
 
 export async function liveImages(): Promise<string[]> {
-  return Promise.all(sandbox.fleet.hosts.map(async (h) => (JSON.parse(await dockerExec(h.container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config.Image));
+  return Promise.all(
+    sandbox.fleet.hosts.map(
+      async (h) =>
+        (JSON.parse(await dockerExec(h.container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config
+          .Image,
+    ),
+  );
 }
 
 /** The fleet as it must be after any run: all in service, guards as before, nothing left open. */
@@ -49,15 +63,28 @@ export async function expectFleetWhole(traffic: LoadResult): Promise<void> {
   expect(await sandbox.emulator.suspendedProcesses()).toEqual([]);
   expect(await sandbox.emulator.alarmsEnabled()).toBe(true);
   // In service by the load balancers' word is not enough: each host runs its live container.
-  for (const host of sandbox.fleet.hosts) expect((await dockerExec(host.container, "docker inspect -f '{{.State.Running}}' live 2>&1 || true")).trim(), host.name).toBe('true');
-  const lock = JSON.parse((await runBaton(['lock', 'status', ...common(), '--json'])).stdout) as { locked: boolean; journal: unknown };
+  for (const host of sandbox.fleet.hosts)
+    expect(
+      (await dockerExec(host.container, "docker inspect -f '{{.State.Running}}' live 2>&1 || true")).trim(),
+      host.name,
+    ).toBe('true');
+  const lock = JSON.parse((await runBaton(['lock', 'status', ...common(), '--json'])).stdout) as {
+    locked: boolean;
+    journal: unknown;
+  };
   expect(lock).toMatchObject({ locked: false, journal: null });
 }
 
-export const load = () => startLoad({ url: sandbox.fleet.lb.elbUrl, concurrency: 4, ratePerSecond: 50, maxSeconds: 180 });
+export const load = () =>
+  startLoad({ url: sandbox.fleet.lb.elbUrl, concurrency: 4, ratePerSecond: 50, maxSeconds: 180 });
 
 /** Runs a deploy and sends `signal` to it once `when` matches an event. */
-export async function deployUntil(args: string[], when: (e: DeployEvent) => boolean, signal: NodeJS.Signals, env?: Record<string, string>): Promise<BatonRun> {
+export async function deployUntil(
+  args: string[],
+  when: (e: DeployEvent) => boolean,
+  signal: NodeJS.Signals,
+  env?: Record<string, string>,
+): Promise<BatonRun> {
   let sent = false;
   const run = await runBaton(args, {
     ...(env && { env }),
@@ -86,4 +113,5 @@ export async function resetTo(tag: string): Promise<void> {
   expect(run.code, run.stdout + run.stderr).toBe(0);
 }
 
-export const hostStep = (host: string, step: string) => (e: DeployEvent) => e.type === 'step' && e.scope === 'host' && e.host === host && e.step === step && e.status === 'started';
+export const hostStep = (host: string, step: string) => (e: DeployEvent) =>
+  e.type === 'step' && e.scope === 'host' && e.host === host && e.step === step && e.status === 'started';

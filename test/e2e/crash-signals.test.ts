@@ -2,16 +2,34 @@
 import { describe, expect, it } from 'vitest';
 import { runBaton, type BatonRun } from './baton.ts';
 import type { DeployEvent } from '../../src/rollout/events.ts';
-import { aNewTag, common, deployArgs, deployUntil, expectFleetWhole, hostStep, image, liveImages, load, names, resetTo, sandbox, useCrashSandbox } from './crash-kit.ts';
+import {
+  aNewTag,
+  common,
+  deployArgs,
+  deployUntil,
+  expectFleetWhole,
+  hostStep,
+  image,
+  liveImages,
+  load,
+  names,
+  resetTo,
+  sandbox,
+  useCrashSandbox,
+} from './crash-kit.ts';
 
 useCrashSandbox();
 
 describe('crash safety', () => {
-  it('SIGHUP during the pre-pull (the operator\'s session dropped): nothing leaves service, the guards are undone, exit 130', async () => {
+  it("SIGHUP during the pre-pull (the operator's session dropped): nothing leaves service, the guards are undone, exit 130", async () => {
     const traffic = load();
     const before = await liveImages();
     await sandbox.emulator.clearCalls();
-    const run = await deployUntil(deployArgs('v2'), (e) => e.type === 'step' && e.step === 'pre-pull' && e.status === 'started', 'SIGHUP');
+    const run = await deployUntil(
+      deployArgs('v2'),
+      (e) => e.type === 'step' && e.step === 'pre-pull' && e.status === 'started',
+      'SIGHUP',
+    );
     expect(run.code, run.stdout + run.stderr).toBe(130);
     const calls = (await sandbox.emulator.calls()).map((c) => c.action);
     expect(calls).toContain('SuspendProcesses');
@@ -45,7 +63,9 @@ describe('crash safety', () => {
     });
     expect(closed).toBe(true);
     expect(run.code, run.stderr).toBe(130);
-    expect(run.stderr).toContain('baton: standard output is closed (EPIPE): stopping after the hosts in flight and undoing the guards');
+    expect(run.stderr).toContain(
+      'baton: standard output is closed (EPIPE): stopping after the hosts in flight and undoing the guards',
+    );
     expect(run.stderr).not.toContain('    at ');
     await expectFleetWhole(await traffic.stop());
   });
@@ -58,28 +78,31 @@ describe('crash safety', () => {
     ['register', (e) => hostStep(names()[0]!, 'register')(e)],
   ];
 
-  it.each(phases)('Ctrl-C once and twice during %s: the host in flight is finished or put back, guards undone, exit 130', async (_, when) => {
-    for (const times of [1, 2]) {
-      const traffic = load();
-      const tag = (await liveImages())[0] === image('v1') ? 'v2' : 'v1';
-      let sent = false;
-      const run = await runBaton(deployArgs(tag), {
-        onEvent: (e, child) => {
-          if (!sent && when(e)) {
-            sent = true;
-            child.kill('SIGINT');
-            if (times === 2) setTimeout(() => child.kill('SIGINT'), 50);
-          }
-        },
-      });
-      expect(sent).toBe(true);
-      expect(run.code, `${times}x: ${run.stdout}${run.stderr}`).toBe(130);
-      await expectFleetWhole(await traffic.stop());
-      // One host at most was changed; it runs one image or the other, never none.
-      const images = await liveImages();
-      expect(images.slice(1).every((i) => i === images[1])).toBe(true);
-    }
-  });
+  it.each(phases)(
+    'Ctrl-C once and twice during %s: the host in flight is finished or put back, guards undone, exit 130',
+    async (_, when) => {
+      for (const times of [1, 2]) {
+        const traffic = load();
+        const tag = (await liveImages())[0] === image('v1') ? 'v2' : 'v1';
+        let sent = false;
+        const run = await runBaton(deployArgs(tag), {
+          onEvent: (e, child) => {
+            if (!sent && when(e)) {
+              sent = true;
+              child.kill('SIGINT');
+              if (times === 2) setTimeout(() => child.kill('SIGINT'), 50);
+            }
+          },
+        });
+        expect(sent).toBe(true);
+        expect(run.code, `${times}x: ${run.stdout}${run.stderr}`).toBe(130);
+        await expectFleetWhole(await traffic.stop());
+        // One host at most was changed; it runs one image or the other, never none.
+        const images = await liveImages();
+        expect(images.slice(1).every((i) => i === images[1])).toBe(true);
+      }
+    },
+  );
 
   it('a lock force-released under a running deploy stops it at the next safe point, with the guards undone', async () => {
     await resetTo('v1');
@@ -97,7 +120,11 @@ describe('crash safety', () => {
     });
     expect((await released!).code).toBe(0);
     expect(run.code, run.stdout + run.stderr).toBe(130);
-    expect(run.events.some((e) => e.type === 'warning' && e.message.startsWith('this run lost the deploy lock (it was released by force)'))).toBe(true);
+    expect(
+      run.events.some(
+        (e) => e.type === 'warning' && e.message.startsWith('this run lost the deploy lock (it was released by force)'),
+      ),
+    ).toBe(true);
     // Stopped at the next safe point: the host in flight finished, the batches after it never started.
     const finished = run.events.filter((e) => e.type === 'host-finished') as { result: string }[];
     expect(finished.length).toBeLessThan(names().length);

@@ -23,13 +23,16 @@ afterAll(async () => {
 
 const image = (tag: string) => `${sandbox.fleet.appRepository}:${tag}`;
 const args = (...more: string[]) => ['--config', sandbox.configFile, '--deployment', 'sandbox', ...more];
-const liveImage = async (container: string) => (JSON.parse(await dockerExec(container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config.Image;
+const liveImage = async (container: string) =>
+  (JSON.parse(await dockerExec(container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config.Image;
 
 describe('instances that share a Name tag', () => {
   it('are each deployed exactly once, every call naming its own instance id, under load', async () => {
     const [a, b, c] = sandbox.fleet.hosts;
     const listed = await runBaton(['deploy', ...args('--image', image('v2'), '--list-hosts', '--reporter', 'json')]);
-    expect(listed.events.find((e) => e.type === 'run-started')).toMatchObject({ hosts: ['api', `web (${a!.instanceId})`, `web (${b!.instanceId})`] });
+    expect(listed.events.find((e) => e.type === 'run-started')).toMatchObject({
+      hosts: ['api', `web (${a!.instanceId})`, `web (${b!.instanceId})`],
+    });
 
     await sandbox.emulator.clearCalls();
     const load = startLoad({ url: sandbox.fleet.lb.elbUrl, concurrency: 4, ratePerSecond: 50, maxSeconds: 120 });
@@ -37,11 +40,19 @@ describe('instances that share a Name tag', () => {
     const traffic = await load.stop();
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(traffic.errors + traffic.non2xx, JSON.stringify(traffic.failures)).toBe(0);
-    const finished = run.events.filter((e) => e.type === 'host-finished').map((e) => `${(e as { host: string }).host} ${(e as { result: string }).result}`);
-    expect(finished.sort()).toEqual(['api deployed', `web (${a!.instanceId}) deployed`, `web (${b!.instanceId}) deployed`]);
+    const finished = run.events
+      .filter((e) => e.type === 'host-finished')
+      .map((e) => `${(e as { host: string }).host} ${(e as { result: string }).result}`);
+    expect(finished.sort()).toEqual([
+      'api deployed',
+      `web (${a!.instanceId}) deployed`,
+      `web (${b!.instanceId}) deployed`,
+    ]);
     for (const h of [a!, b!, c!]) expect(await liveImage(h.container)).toBe(image('v2'));
     const calls = await sandbox.emulator.calls();
-    const deregistered = calls.filter((x) => x.action === 'DeregisterInstancesFromLoadBalancer').map((x) => x.params['Instances.member.1.InstanceId']);
+    const deregistered = calls
+      .filter((x) => x.action === 'DeregisterInstancesFromLoadBalancer')
+      .map((x) => x.params['Instances.member.1.InstanceId']);
     const registered = calls.filter((x) => x.action === 'RegisterTargets').map((x) => x.params['Targets.member.1.Id']);
     expect(deregistered.sort()).toEqual([a!.instanceId, b!.instanceId, c!.instanceId].sort());
     expect(registered.sort()).toEqual([a!.instanceId, b!.instanceId, c!.instanceId].sort());
@@ -49,18 +60,37 @@ describe('instances that share a Name tag', () => {
 
   it('are selected together by their shared name, or one by one by instance id', async () => {
     const [a, b] = sandbox.fleet.hosts;
-    const hosts = async (pattern: string) => ((await runBaton(['deploy', ...args('--image', image('v3'), '--list-hosts', '--reporter', 'json', '--limit', pattern)])).events.find((e) => e.type === 'run-started') as { hosts: string[] }).hosts;
+    const hosts = async (pattern: string) =>
+      (
+        (
+          await runBaton([
+            'deploy',
+            ...args('--image', image('v3'), '--list-hosts', '--reporter', 'json', '--limit', pattern),
+          ])
+        ).events.find((e) => e.type === 'run-started') as { hosts: string[] }
+      ).hosts;
     expect(await hosts('web')).toEqual([`web (${a!.instanceId})`, `web (${b!.instanceId})`]);
     expect(await hosts(b!.instanceId)).toEqual([`web (${b!.instanceId})`]);
     expect(await hosts('api')).toEqual(['api']);
 
-    const one = await runBaton(['deploy', ...args('--image', image('v3'), '--reporter', 'json', '--limit', b!.instanceId)]);
+    const one = await runBaton([
+      'deploy',
+      ...args('--image', image('v3'), '--reporter', 'json', '--limit', b!.instanceId),
+    ]);
     expect(one.code, one.stdout + one.stderr).toBe(0);
     expect(await liveImage(a!.container)).toBe(image('v2'));
     expect(await liveImage(b!.container)).toBe(image('v3'));
 
-    const status = JSON.parse((await runBaton(['status', ...args('--json')])).stdout) as { host: string; instanceId: string; image: string }[];
-    expect(status.map((r) => `${r.host} ${r.image}`)).toEqual(['api ' + image('v2'), `web (${a!.instanceId}) ${image('v2')}`, `web (${b!.instanceId}) ${image('v3')}`]);
+    const status = JSON.parse((await runBaton(['status', ...args('--json')])).stdout) as {
+      host: string;
+      instanceId: string;
+      image: string;
+    }[];
+    expect(status.map((r) => `${r.host} ${r.image}`)).toEqual([
+      'api ' + image('v2'),
+      `web (${a!.instanceId}) ${image('v2')}`,
+      `web (${b!.instanceId}) ${image('v3')}`,
+    ]);
   });
 });
 
@@ -72,7 +102,11 @@ describe('the package', () => {
     const root = join(import.meta.dirname, '..', '..');
     // dist is built by the test command already: pack it as it is (prepack would build it again).
     // Never a synchronous child here: the emulator answering the deploy runs in this very process.
-    const { stdout: packed } = await execFileAsync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', project], { cwd: root });
+    const { stdout: packed } = await execFileAsync(
+      'npm',
+      ['pack', '--ignore-scripts', '--silent', '--pack-destination', project],
+      { cwd: root },
+    );
     const tarball = packed.trim().split('\n').pop()!;
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'ops', private: true, type: 'module' }));
     writeFileSync(join(project, '.npmrc'), 'omit-lockfile-registry-resolved=true\nfund=false\naudit=false\n');
@@ -86,8 +120,13 @@ describe('the package', () => {
       ].join('\n'),
     );
     const bin = join(project, 'node_modules', '.bin', 'baton');
-    expect((await runBaton(['--version'], { bin, cwd: project })).stdout.trim()).toBe((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
-    const run = await runBaton(['deploy', ...args('--image', image('v1'), '--playbook', join(project, 'playbook.ts'), '--reporter', 'json')], { bin, cwd: project });
+    expect((await runBaton(['--version'], { bin, cwd: project })).stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
+    );
+    const run = await runBaton(
+      ['deploy', ...args('--image', image('v1'), '--playbook', join(project, 'playbook.ts'), '--reporter', 'json')],
+      { bin, cwd: project },
+    );
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.events.find((e) => e.type === 'run-started')).toMatchObject({ playbook: 'ops deploy' });
     expect(run.events.filter((e) => e.type === 'step' && e.step === 'note' && e.status === 'ok')).toHaveLength(3);
@@ -101,8 +140,13 @@ describe('the OpenSSH client configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'baton-sshcfg-'));
     // The bastion a second time, by its name on the fleet's networks, reached through itself: two hops.
     const knownHosts = join(dir, 'known_hosts');
-    const bastionKeys = readFileSync(fleet.knownHostsFile, 'utf8').split('\n').filter((l) => l.startsWith(`[127.0.0.1]:${fleet.bastion.port} `));
-    writeFileSync(knownHosts, `${readFileSync(fleet.knownHostsFile, 'utf8')}${bastionKeys.map((l) => l.replace(/^\S+/, 'bastion')).join('\n')}\n`);
+    const bastionKeys = readFileSync(fleet.knownHostsFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith(`[127.0.0.1]:${fleet.bastion.port} `));
+    writeFileSync(
+      knownHosts,
+      `${readFileSync(fleet.knownHostsFile, 'utf8')}${bastionKeys.map((l) => l.replace(/^\S+/, 'bastion')).join('\n')}\n`,
+    );
     const sshConfig = join(dir, 'config');
     writeFileSync(
       sshConfig,
@@ -123,21 +167,44 @@ describe('the OpenSSH client configuration', () => {
       ].join('\n'),
     );
     // A configuration with no SSH settings of its own but the file to read.
-    const config = readFileSync(sandbox.configFile, 'utf8').replace(/^ssh:\n(  .*\n)+/m, `ssh:\n  config: ${sshConfig}\n`);
+    const config = readFileSync(sandbox.configFile, 'utf8').replace(
+      /^ssh:\n(  .*\n)+/m,
+      `ssh:\n  config: ${sshConfig}\n`,
+    );
     const configFile = join(dir, 'baton.yaml');
     writeFileSync(configFile, config);
     expect(config).not.toMatch(/identityFile|bastion:|knownHosts/);
-    const run = await runBaton(['deploy', '--config', configFile, '--deployment', 'sandbox', '--image', image('v1'), '--reporter', 'json']);
+    const run = await runBaton([
+      'deploy',
+      '--config',
+      configFile,
+      '--deployment',
+      'sandbox',
+      '--image',
+      image('v1'),
+      '--reporter',
+      'json',
+    ]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     for (const h of fleet.hosts) expect(await liveImage(h.container)).toBe(image('v1'));
 
     // ProxyCommand cannot be honoured: refused before anything changes, naming the file and line.
-    writeFileSync(sshConfig, `Host ${fleet.hosts[0]!.privateIp}\n  ProxyCommand nc %h %p\n${readFileSync(sshConfig, 'utf8')}`);
+    writeFileSync(
+      sshConfig,
+      `Host ${fleet.hosts[0]!.privateIp}\n  ProxyCommand nc %h %p\n${readFileSync(sshConfig, 'utf8')}`,
+    );
     await sandbox.emulator.clearCalls();
-    const refused = await runBaton(['deploy', '--config', configFile, '--deployment', 'sandbox', '--image', image('v2')]);
+    const refused = await runBaton([
+      'deploy',
+      '--config',
+      configFile,
+      '--deployment',
+      'sandbox',
+      '--image',
+      image('v2'),
+    ]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`${sshConfig}:2: ProxyCommand for ${fleet.hosts[0]!.privateIp} is not supported`);
     expect((await sandbox.emulator.calls()).filter((c) => c.write)).toEqual([]);
   });
 });
-

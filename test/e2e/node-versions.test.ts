@@ -17,7 +17,11 @@ const nodes: Record<string, string> = {};
 
 beforeAll(async () => {
   const script = join(import.meta.dirname, '..', '..', 'scripts', 'node-binary.mjs');
-  const [s, n22, n24] = await Promise.all([startSandbox({ hosts: 2 }), run(process.execPath, [script, '22'], { timeout: 300_000 }), run(process.execPath, [script, '24'], { timeout: 300_000 })]);
+  const [s, n22, n24] = await Promise.all([
+    startSandbox({ hosts: 2 }),
+    run(process.execPath, [script, '22'], { timeout: 300_000 }),
+    run(process.execPath, [script, '24'], { timeout: 300_000 }),
+  ]);
   sandbox = s;
   nodes['22'] = n22.stdout.trim();
   nodes['24'] = n24.stdout.trim();
@@ -34,9 +38,26 @@ describe.each([
     const node = nodes[major]!;
     expect((await run(node, ['--version'])).stdout).toMatch(new RegExp(`^v${major}\\.`));
     const image = `${sandbox.fleet.appRepository}:${tag}`;
-    const deployed = await runBaton([batonBin, 'deploy', '--config', sandbox.configFile, '--deployment', 'sandbox', '--image', image, '--reporter', 'plain'], { bin: node });
+    const deployed = await runBaton(
+      [
+        batonBin,
+        'deploy',
+        '--config',
+        sandbox.configFile,
+        '--deployment',
+        'sandbox',
+        '--image',
+        image,
+        '--reporter',
+        'plain',
+      ],
+      { bin: node },
+    );
     expect(deployed.code, deployed.stdout + deployed.stderr).toBe(0);
-    expect(deployed.stdout + deployed.stderr).not.toMatch(/NodeDeprecationWarning|node version|will no longer support/i);
-    for (const h of sandbox.fleet.hosts) expect(JSON.parse(await dockerExec(h.container, 'docker inspect live'))[0].Config.Image).toBe(image);
+    expect(deployed.stdout + deployed.stderr).not.toMatch(
+      /NodeDeprecationWarning|node version|will no longer support/i,
+    );
+    for (const h of sandbox.fleet.hosts)
+      expect(JSON.parse(await dockerExec(h.container, 'docker inspect live'))[0].Config.Image).toBe(image);
   });
 });

@@ -31,16 +31,47 @@ let webhook: { server: Server; url: string; bodies: string[] };
 beforeAll(async () => {
   sandbox = await startSandbox({ hosts: 2 });
   vault = await startVaultEmulator({
-    mounts: { secret: { version: 2, secrets: { api: [{ password: 'an-older-one' }, { password: DB_PASSWORD }], registry: { password: sandbox.fleet.privateRegistry.password }, tls: { key: TLS_KEY } } } },
+    mounts: {
+      secret: {
+        version: 2,
+        secrets: {
+          api: [{ password: 'an-older-one' }, { password: DB_PASSWORD }],
+          registry: { password: sandbox.fleet.privateRegistry.password },
+          tls: { key: TLS_KEY },
+        },
+      },
+    },
     // Renewable, as real tokens are: node-vault-client's renewal timer must not keep Baton alive.
-    tokens: { [TOKEN]: { paths: ['secret/data/api', 'secret/data/registry', 'secret/data/tls'], renewable: true, ttlSeconds: 3600 } },
+    tokens: {
+      [TOKEN]: {
+        paths: ['secret/data/api', 'secret/data/registry', 'secret/data/tls'],
+        renewable: true,
+        ttlSeconds: 3600,
+      },
+    },
   });
   dir = mkdtempSync(join(tmpdir(), 'baton-secrets-'));
   writeFileSync(join(dir, 'vault-pass'), 'sandbox vault password\n', { mode: 0o600 });
   // The !vault value as a team has it: written by Debian's ansible-vault, not by Baton.
-  const { stdout: vaulted } = await execFileAsync('ansible-vault', ['encrypt_string', '--vault-id', `ops@${join(dir, 'vault-pass')}`, '--name', 'API_TOKEN', API_TOKEN]);
-  const env = ['    DB_PASSWORD: vault:secret/data/api#password', ...vaulted.trimEnd().split('\n').map((l) => `    ${l}`)].join('\n');
-  const config = readFileSync(sandbox.configFile, 'utf8').replace(/^container:\n/m, `vault:\n  address: ${vault.url}\ncontainer:\n  env:\n${env}\n`);
+  const { stdout: vaulted } = await execFileAsync('ansible-vault', [
+    'encrypt_string',
+    '--vault-id',
+    `ops@${join(dir, 'vault-pass')}`,
+    '--name',
+    'API_TOKEN',
+    API_TOKEN,
+  ]);
+  const env = [
+    '    DB_PASSWORD: vault:secret/data/api#password',
+    ...vaulted
+      .trimEnd()
+      .split('\n')
+      .map((l) => `    ${l}`),
+  ].join('\n');
+  const config = readFileSync(sandbox.configFile, 'utf8').replace(
+    /^container:\n/m,
+    `vault:\n  address: ${vault.url}\ncontainer:\n  env:\n${env}\n`,
+  );
   writeFileSync(join(dir, 'baton.yaml'), config);
   const bodies: string[] = [];
   const server = createServer((req, res) => {
@@ -60,9 +91,18 @@ afterAll(async () => {
 });
 
 const image = (tag: string) => `${sandbox.fleet.appRepository}:${tag}`;
-const liveImage = async (container: string) => (JSON.parse(await dockerExec(container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config.Image;
+const liveImage = async (container: string) =>
+  (JSON.parse(await dockerExec(container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config.Image;
 const env = { VAULT_TOKEN: TOKEN, BATON_WEBHOOK_URL: '' };
-const args = (...more: string[]) => ['--config', join(dir, 'baton.yaml'), '--deployment', 'sandbox', '--vault-password-file', join(dir, 'vault-pass'), ...more];
+const args = (...more: string[]) => [
+  '--config',
+  join(dir, 'baton.yaml'),
+  '--deployment',
+  'sandbox',
+  '--vault-password-file',
+  join(dir, 'vault-pass'),
+  ...more,
+];
 
 /** Every host's process command lines, sampled until stopped: a secret in argv would show here. */
 function sampleCommandLines() {
@@ -73,7 +113,10 @@ function sampleCommandLines() {
     while (!stop) {
       await Promise.all(
         sandbox.fleet.hosts.map(async (h) => {
-          const out = await dockerExec(h.container, "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done").catch(() => '');
+          const out = await dockerExec(
+            h.container,
+            "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done",
+          ).catch(() => '');
           for (const line of out.split('\n')) if (line.trim()) seen.add(line);
         }),
       );
@@ -90,7 +133,12 @@ function sampleCommandLines() {
 /** Files a deploy might leave behind on a host that hold a secret. */
 async function filesHolding(secret: string): Promise<string[]> {
   const found = await Promise.all(
-    sandbox.fleet.hosts.map(async (h) => (await dockerExec(h.container, `grep -rlsF -- '${secret}' /tmp /dev/shm /home/deploy /run/user /var/tmp || true`)).split('\n').filter(Boolean).map((f) => `${h.name}:${f}`)),
+    sandbox.fleet.hosts.map(async (h) =>
+      (await dockerExec(h.container, `grep -rlsF -- '${secret}' /tmp /dev/shm /home/deploy /run/user /var/tmp || true`))
+        .split('\n')
+        .filter(Boolean)
+        .map((f) => `${h.name}:${f}`),
+    ),
   );
   return found.flat();
 }
@@ -105,11 +153,17 @@ function expectNowhere(run: BatonRun, where: string): void {
 describe('secrets from HashiCorp Vault and Ansible Vault', () => {
   it('reach the container and nowhere else: no argv on any host, no file, no output, no S3 object, no webhook body', async () => {
     const stopSampling = sampleCommandLines();
-    const run = await runBaton(['deploy', ...args('--image', image('v2'), '--reporter', 'json')], { env: { ...env, BATON_WEBHOOK_URL: webhook.url } });
+    const run = await runBaton(['deploy', ...args('--image', image('v2'), '--reporter', 'json')], {
+      env: { ...env, BATON_WEBHOOK_URL: webhook.url },
+    });
     const plain = await runBaton(['deploy', ...args('--image', image('v3'), '--reporter', 'plain')], { env });
     const teamcity = await runBaton(['deploy', ...args('--image', image('v2'), '--reporter', 'teamcity')], { env });
     const sampled = await stopSampling();
-    for (const [r, name] of [[run, 'json'], [plain, 'plain'], [teamcity, 'teamcity']] as const) {
+    for (const [r, name] of [
+      [run, 'json'],
+      [plain, 'plain'],
+      [teamcity, 'teamcity'],
+    ] as const) {
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expectNowhere(r, name);
     }
@@ -146,10 +200,16 @@ describe('secrets from HashiCorp Vault and Ansible Vault', () => {
 
     const stopSampling = sampleCommandLines();
     const login = ['-e', 'registry.username=deployer', '-e', 'registry.password=vault:secret/data/registry#password'];
-    const withVault = await runBaton(['deploy', ...args('--image', privateImage('v2'), '--reporter', 'plain', ...login)], { env });
+    const withVault = await runBaton(
+      ['deploy', ...args('--image', privateImage('v2'), '--reporter', 'plain', ...login)],
+      { env },
+    );
     expect(withVault.code, withVault.stdout + withVault.stderr).toBe(0);
     await sandbox.emulator.clearCalls();
-    const withEcr = await runBaton(['deploy', ...args('--image', privateImage('v3'), '--reporter', 'plain', '-e', 'registry.ecr=true')], { env });
+    const withEcr = await runBaton(
+      ['deploy', ...args('--image', privateImage('v3'), '--reporter', 'plain', '-e', 'registry.ecr=true')],
+      { env },
+    );
     expect(withEcr.code, withEcr.stdout + withEcr.stderr).toBe(0);
     const sampled = await stopSampling();
     expect((await sandbox.emulator.calls()).filter((c) => c.action === 'GetAuthorizationToken')).toHaveLength(1);
@@ -160,13 +220,30 @@ describe('secrets from HashiCorp Vault and Ansible Vault', () => {
       for (const r of [withVault, withEcr]) expect((r.stdout + r.stderr).includes(secret)).toBe(false);
     }
     // The hosts' own docker configuration holds no login either.
-    for (const h of sandbox.fleet.hosts) expect(await dockerExec(h.container, 'cat /home/deploy/.docker/config.json 2>/dev/null || true')).not.toContain('registry:5001');
+    for (const h of sandbox.fleet.hosts)
+      expect(await dockerExec(h.container, 'cat /home/deploy/.docker/config.json 2>/dev/null || true')).not.toContain(
+        'registry:5001',
+      );
   });
 
   it('can be files instead of env: on a tmpfs, mounted read-only, invisible to docker inspect, removed once no container mounts them', async () => {
     const withFiles = join(dir, 'baton-files.yaml');
-    writeFileSync(withFiles, readFileSync(join(dir, 'baton.yaml'), 'utf8').replace(/^container:\n/m, 'container:\n  secretFilesDir: /dev/shm\n  secretFiles:\n    /run/secrets/tls.key: vault:secret/data/tls#key\n'));
-    const filesArgs = (...more: string[]) => ['--config', withFiles, '--deployment', 'sandbox', '--vault-password-file', join(dir, 'vault-pass'), ...more];
+    writeFileSync(
+      withFiles,
+      readFileSync(join(dir, 'baton.yaml'), 'utf8').replace(
+        /^container:\n/m,
+        'container:\n  secretFilesDir: /dev/shm\n  secretFiles:\n    /run/secrets/tls.key: vault:secret/data/tls#key\n',
+      ),
+    );
+    const filesArgs = (...more: string[]) => [
+      '--config',
+      withFiles,
+      '--deployment',
+      'sandbox',
+      '--vault-password-file',
+      join(dir, 'vault-pass'),
+      ...more,
+    ];
     const line = TLS_KEY.split('\n')[1]!;
     const stopSampling = sampleCommandLines();
     const run = await runBaton(['deploy', ...filesArgs('--image', image('v2'), '--reporter', 'plain')], { env });
@@ -179,21 +256,47 @@ describe('secrets from HashiCorp Vault and Ansible Vault', () => {
       expect(await dockerExec(h.container, 'docker inspect live')).not.toContain(line);
       // On the host, the one copy is the mounted file on the tmpfs, in a folder for the deploy user alone.
       const held = await filesHolding(line);
-      expect(held.filter((f) => f.startsWith(`${h.name}:`)).map((f) => f.replace(/baton-secrets\.\w+/, 'baton-secrets.X'))).toEqual([`${h.name}:/dev/shm/baton-secrets.X/0`]);
-      expect((await dockerExec(h.container, `stat -c '%a %U' /dev/shm/baton-secrets.* /dev/shm/baton-secrets.*/0`)).trim()).toBe('700 deploy\n444 deploy');
+      expect(
+        held.filter((f) => f.startsWith(`${h.name}:`)).map((f) => f.replace(/baton-secrets\.\w+/, 'baton-secrets.X')),
+      ).toEqual([`${h.name}:/dev/shm/baton-secrets.X/0`]);
+      expect(
+        (await dockerExec(h.container, `stat -c '%a %U' /dev/shm/baton-secrets.* /dev/shm/baton-secrets.*/0`)).trim(),
+      ).toBe('700 deploy\n444 deploy');
     }
     // Two deploys later no container mounts them: the prune after a deploy removes the folder (once it
     // is old enough not to be one a run in flight has just made).
-    for (const tag of ['v3', 'v1']) expect((await runBaton(['deploy', ...filesArgs('--image', image(tag), '--reporter', 'plain')], { env })).code).toBe(0);
-    await Promise.all(sandbox.fleet.hosts.map((h) => dockerExec(h.container, "touch -d '-20 minutes' /dev/shm/baton-secrets.*")));
-    expect((await runBaton(['deploy', ...filesArgs('--image', image('v2'), '--reporter', 'plain')], { env })).code).toBe(0);
+    for (const tag of ['v3', 'v1'])
+      expect(
+        (await runBaton(['deploy', ...filesArgs('--image', image(tag), '--reporter', 'plain')], { env })).code,
+      ).toBe(0);
+    await Promise.all(
+      sandbox.fleet.hosts.map((h) => dockerExec(h.container, "touch -d '-20 minutes' /dev/shm/baton-secrets.*")),
+    );
+    expect(
+      (await runBaton(['deploy', ...filesArgs('--image', image('v2'), '--reporter', 'plain')], { env })).code,
+    ).toBe(0);
     const left = await filesHolding(line);
     // What is left is the folders of live and live-previous, the two containers that mount one.
     expect(left.length).toBe(sandbox.fleet.hosts.length * 2);
   });
 
   it('are masked in the log lines of a new container that prints them and fails', async () => {
-    const run = await runBaton(['deploy', ...args('--image', image('v3'), '--reporter', 'json', '-e', 'container.env.PRINT_ENV=1', '-e', 'container.env.CRASH=1')], { env });
+    const run = await runBaton(
+      [
+        'deploy',
+        ...args(
+          '--image',
+          image('v3'),
+          '--reporter',
+          'json',
+          '-e',
+          'container.env.PRINT_ENV=1',
+          '-e',
+          'container.env.CRASH=1',
+        ),
+      ],
+      { env },
+    );
     expect(run.code, run.stdout + run.stderr).toBe(1);
     expectNowhere(run, 'failed deploy');
     expect(run.stdout).toMatch(/DB_PASSWORD=\*\*\*/);
@@ -204,13 +307,20 @@ describe('secrets from HashiCorp Vault and Ansible Vault', () => {
 
   it('stop before anything changes when Vault refuses, naming the path and the reason, never the token', async () => {
     await sandbox.emulator.clearCalls();
-    const denied = await runBaton(['deploy', ...args('--image', image('v2'), '--reporter', 'plain')], { env: { VAULT_TOKEN: 'hvs.not-a-token' } });
+    const denied = await runBaton(['deploy', ...args('--image', image('v2'), '--reporter', 'plain')], {
+      env: { VAULT_TOKEN: 'hvs.not-a-token' },
+    });
     expect(denied.code).toBe(2);
     expect(denied.stderr).toMatch(/vault:secret\/data\/api#password: permission denied/);
     expect(denied.stdout + denied.stderr).not.toContain('hvs.not-a-token');
-    const noPassword = await runBaton(['deploy', '--config', join(dir, 'baton.yaml'), '--deployment', 'sandbox', '--image', image('v2')], { env });
+    const noPassword = await runBaton(
+      ['deploy', '--config', join(dir, 'baton.yaml'), '--deployment', 'sandbox', '--image', image('v2')],
+      { env },
+    );
     expect(noPassword.code).toBe(2);
-    expect(noPassword.stderr).toMatch(/container\.env\.API_TOKEN: is encrypted with Ansible Vault \(vault id ops\); give its password/);
+    expect(noPassword.stderr).toMatch(
+      /container\.env\.API_TOKEN: is encrypted with Ansible Vault \(vault id ops\); give its password/,
+    );
     vault.seal(true);
     try {
       const sealed = await runBaton(['deploy', ...args('--image', image('v2'))], { env });

@@ -22,7 +22,9 @@ export interface RunningSandbox {
 }
 
 /** Starts a fleet and a detached emulator; both stay up until `downSandbox`. */
-export async function upSandbox(options: { hosts?: number; log?: (line: string) => void } = {}): Promise<RunningSandbox> {
+export async function upSandbox(
+  options: { hosts?: number; log?: (line: string) => void } = {},
+): Promise<RunningSandbox> {
   const log = options.log ?? (() => {});
   const fleet = await startFleet({ hosts: options.hosts, log });
   try {
@@ -30,9 +32,17 @@ export async function upSandbox(options: { hosts?: number; log?: (line: string) 
     const readyFile = join(fleet.dir, 'emulator.json');
     writeFileSync(specFile, JSON.stringify(emulatorSpecFor(fleet), null, 2));
     const logFd = openSync(join(fleet.dir, 'emulator.log'), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', emulatorMain, '--spec', specFile, '--ready-file', readyFile], { detached: true, stdio: ['ignore', logFd, logFd] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', emulatorMain, '--spec', specFile, '--ready-file', readyFile],
+      { detached: true, stdio: ['ignore', logFd, logFd] },
+    );
     child.unref();
-    const { url } = await waitForFile<{ url: string; pid: number }>(readyFile, 20_000, () => `the AWS emulator did not start: see ${join(fleet.dir, 'emulator.log')}`);
+    const { url } = await waitForFile<{ url: string; pid: number }>(
+      readyFile,
+      20_000,
+      () => `the AWS emulator did not start: see ${join(fleet.dir, 'emulator.log')}`,
+    );
     const configFile = join(fleet.dir, 'baton.yaml');
     writeFileSync(configFile, sandboxConfig(fleet, url));
     writeFileSync(join(fleetRoot, 'current'), fleet.id);
@@ -60,7 +70,9 @@ export async function downSandbox(id: string): Promise<void> {
 }
 
 export function listSandboxes(): string[] {
-  return existsSync(fleetRoot) ? readdirSync(fleetRoot).filter((f) => existsSync(join(fleetRoot, f, 'fleet.json'))) : [];
+  return existsSync(fleetRoot)
+    ? readdirSync(fleetRoot).filter((f) => existsSync(join(fleetRoot, f, 'fleet.json')))
+    : [];
 }
 
 export function describeSandbox(s: RunningSandbox): string {
@@ -96,7 +108,11 @@ async function waitForFile<T>(file: string, timeoutMs: number, problem: () => st
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { hosts: { type: 'string', default: '3' } } });
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { hosts: { type: 'string', default: '3' } },
+  });
   const [command, id] = positionals;
   switch (command) {
     case 'up': {

@@ -13,7 +13,9 @@ export class DockerError extends Error {
     readonly code: number | null,
     readonly stderr: string,
   ) {
-    super(`docker ${args.slice(0, 4).join(' ')}${args.length > 4 ? ' …' : ''} failed (${code}): ${stderr.trim().split('\n').slice(-5).join('\n')}`);
+    super(
+      `docker ${args.slice(0, 4).join(' ')}${args.length > 4 ? ' …' : ''} failed (${code}): ${stderr.trim().split('\n').slice(-5).join('\n')}`,
+    );
   }
 }
 
@@ -21,7 +23,10 @@ export class DockerError extends Error {
 const DEFAULT_TIMEOUT_MS = 240_000;
 
 /** Runs `docker ARGS`, resolving with its stdout; rejects with DockerError on a non-zero exit or at its deadline. */
-export function docker(args: readonly string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
+export function docker(
+  args: readonly string[],
+  options: { input?: string | Buffer; timeoutMs?: number } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(dockerBin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -38,34 +43,87 @@ export function docker(args: readonly string[], options: { input?: string | Buff
     child.on('close', (code) => {
       clearTimeout(timer);
       if (code === 0) resolve(Buffer.concat(out).toString());
-      else reject(new DockerError(args, code, `${timedOut ? `timed out after ${timeoutMs / 1000} s\n` : ''}${Buffer.concat(err).toString()}`));
+      else
+        reject(
+          new DockerError(
+            args,
+            code,
+            `${timedOut ? `timed out after ${timeoutMs / 1000} s\n` : ''}${Buffer.concat(err).toString()}`,
+          ),
+        );
     });
     child.stdin.end(options.input);
   });
 }
 
 /** Runs a shell script inside a container (the container's own `sh`), returning stdout. */
-export function dockerExec(container: string, script: string, options: { user?: string; input?: string } = {}): Promise<string> {
+export function dockerExec(
+  container: string,
+  script: string,
+  options: { user?: string; input?: string } = {},
+): Promise<string> {
   const user = options.user ? ['--user', options.user] : [];
-  return docker(['exec', ...(options.input !== undefined ? ['-i'] : []), ...user, container, 'sh', '-c', script], options);
+  return docker(
+    ['exec', ...(options.input !== undefined ? ['-i'] : []), ...user, container, 'sh', '-c', script],
+    options,
+  );
 }
 
 /** Pipes `docker save IMAGE` of the outer engine into `docker load` inside a container. */
 export function pipeImage(image: string, container: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const save = execFile(dockerBin, ['save', image], { encoding: 'buffer', maxBuffer: 1 << 30 });
-    const load = spawn(dockerBin, ['exec', '-i', container, 'docker', 'load', '-q'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const load = spawn(dockerBin, ['exec', '-i', container, 'docker', 'load', '-q'], {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
     save.stdout!.pipe(load.stdin);
-    load.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`docker load into ${container} failed (${code})`))));
+    load.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`docker load into ${container} failed (${code})`)),
+    );
   });
 }
 
 const CAPABILITIES = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
-  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
-  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
-  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
-  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_MODULE',
+  'SYS_RAWIO',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_PACCT',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_NICE',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'MKNOD',
+  'LEASE',
+  'AUDIT_WRITE',
+  'AUDIT_CONTROL',
+  'SETFCAP',
+  'MAC_OVERRIDE',
+  'MAC_ADMIN',
+  'SYSLOG',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'AUDIT_READ',
+  'PERFMON',
+  'BPF',
   'CHECKPOINT_RESTORE',
 ] as const;
 
@@ -81,10 +139,14 @@ export function dockerInDockerFlags(status = readFileSync('/proc/self/status', '
   const missing = CAPABILITIES.filter((_, bit) => ((bounding >> BigInt(bit)) & 1n) === 0n);
   if (missing.length === 0) return ['--privileged'];
   return [
-    '--cap-add', 'ALL',
+    '--cap-add',
+    'ALL',
     ...missing.flatMap((cap) => ['--cap-drop', cap]),
-    '--security-opt', 'seccomp=unconfined',
-    '--security-opt', 'apparmor=unconfined',
-    '--security-opt', 'systempaths=unconfined',
+    '--security-opt',
+    'seccomp=unconfined',
+    '--security-opt',
+    'apparmor=unconfined',
+    '--security-opt',
+    'systempaths=unconfined',
   ];
 }

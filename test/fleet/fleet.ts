@@ -43,7 +43,13 @@ export interface Fleet {
    * The same images behind a login: `registry:5001/baton/app`. `username`/`password` log in; so do
    * user `AWS` and `ecrPassword`, which the AWS emulator's ECR hands out as its token.
    */
-  readonly privateRegistry: { readonly server: string; readonly appRepository: string; readonly username: string; readonly password: string; readonly ecrPassword: string };
+  readonly privateRegistry: {
+    readonly server: string;
+    readonly appRepository: string;
+    readonly username: string;
+    readonly password: string;
+    readonly ecrPassword: string;
+  };
   readonly registryPushUrl: string;
   readonly lb: {
     /** The classic ELB's listener, through HAProxy. */
@@ -73,7 +79,8 @@ const roles = join(import.meta.dirname, 'image');
 
 export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const count = options.hosts ?? 3;
-  if (!Number.isInteger(count) || count < 1 || count > 16) throw new Error(`hosts: ${count} is not a whole number from 1 to 16`);
+  if (!Number.isInteger(count) || count < 1 || count > 16)
+    throw new Error(`hosts: ${count} is not a whole number from 1 to 16`);
   const started = Date.now();
   const phases: string[] = [];
   const log = (line: string) => {
@@ -84,7 +91,12 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const id = `f${randomBytes(3).toString('hex')}`;
   const dir = join(fleetRoot, id);
   mkdirSync(dir, { recursive: true });
-  const label = ['--label', `baton.fleet=${id}`, '--label', `baton.fleet.owner=${options.ephemeral ? process.pid : 'cli'}`];
+  const label = [
+    '--label',
+    `baton.fleet=${id}`,
+    '--label',
+    `baton.fleet.owner=${options.ephemeral ? process.pid : 'cli'}`,
+  ];
   const name = (role: string) => `baton-${id}-${role}`;
   const made: string[] = [];
   try {
@@ -99,7 +111,10 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       password: randomBytes(12).toString('hex'),
       ecrPassword: randomBytes(24).toString('base64url'),
     };
-    const htpasswd = [`${privateRegistry.username}:${bcrypt(privateRegistry.password)}`, `AWS:${bcrypt(privateRegistry.ecrPassword)}`].join('\n');
+    const htpasswd = [
+      `${privateRegistry.username}:${bcrypt(privateRegistry.password)}`,
+      `AWS:${bcrypt(privateRegistry.ecrPassword)}`,
+    ].join('\n');
 
     const privateNet = name('private');
     const edgeNet = name('edge');
@@ -109,7 +124,22 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     const common = [...label, '-v', `${roles}:/fleet:ro`, '-e', `AUTHORIZED_KEYS=${authorizedKeys}`];
     const run = async (role: string, args: string[], script: string, networks: string[]) => {
       const [first, ...rest] = networks;
-      await docker(['run', '-d', '--name', name(role), '--hostname', role, '--network', first!, '--network-alias', role, ...common, ...args, base, script]);
+      await docker([
+        'run',
+        '-d',
+        '--name',
+        name(role),
+        '--hostname',
+        role,
+        '--network',
+        first!,
+        '--network-alias',
+        role,
+        ...common,
+        ...args,
+        base,
+        script,
+      ]);
       made.push(name(role));
       for (const net of rest) await docker(['network', 'connect', '--alias', role, net, name(role)]);
     };
@@ -118,9 +148,26 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     log(`starting bastion, registry and ${count} app hosts`);
     await Promise.all([
       run('bastion', ['-p', '127.0.0.1::22'], '/fleet/roles/bastion.sh', [edgeNet, privateNet]),
-      run('registry', ['-p', '127.0.0.1::5000', '-e', `PRIVATE_HTPASSWD=${htpasswd}`], '/fleet/roles/registry.sh', [edgeNet, privateNet]),
+      run('registry', ['-p', '127.0.0.1::5000', '-e', `PRIVATE_HTPASSWD=${htpasswd}`], '/fleet/roles/registry.sh', [
+        edgeNet,
+        privateNet,
+      ]),
       ...hostNames.map((host) =>
-        run(host, [...dockerInDockerFlags(), '-v', '/var/lib/docker', '-e', `REGISTRY=${REGISTRY_ALIAS}`, '-e', `PRIVATE_REGISTRY=${PRIVATE_REGISTRY_ALIAS}`, ...(hardened(host) ? ['-e', 'ALLOW_TCP_FORWARDING=no'] : [])], '/fleet/roles/host.sh', [privateNet]),
+        run(
+          host,
+          [
+            ...dockerInDockerFlags(),
+            '-v',
+            '/var/lib/docker',
+            '-e',
+            `REGISTRY=${REGISTRY_ALIAS}`,
+            '-e',
+            `PRIVATE_REGISTRY=${PRIVATE_REGISTRY_ALIAS}`,
+            ...(hardened(host) ? ['-e', 'ALLOW_TCP_FORWARDING=no'] : []),
+          ],
+          '/fleet/roles/host.sh',
+          [privateNet],
+        ),
       ),
     ]);
     const hosts: FleetHost[] = await Promise.all(
@@ -138,16 +185,25 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       await waitForLog(name('registry'), 'registry ready');
       await waitForRegistry(registryPushUrl);
       log('pushing the app images to the registry');
-      await Promise.all(Object.entries(apps).map(([variant, tag]) => pushImage(tag, `${registryPushUrl}/baton/app:${variant}`)));
+      await Promise.all(
+        Object.entries(apps).map(([variant, tag]) => pushImage(tag, `${registryPushUrl}/baton/app:${variant}`)),
+      );
     })();
     const lbDir = join(dir, 'lb');
     mkdirSync(lbDir);
     writeFileSync(join(lbDir, 'haproxy.cfg'), haproxyConfig(hosts));
     const balanced = (async () => {
-      await run('lb', ['-v', `${lbDir}:/fleet-lb:ro`, '-p', '127.0.0.1::8080', '-p', '127.0.0.1::8081', '-p', '127.0.0.1::9999'], '/fleet/roles/lb.sh', [edgeNet, privateNet]);
+      await run(
+        'lb',
+        ['-v', `${lbDir}:/fleet-lb:ro`, '-p', '127.0.0.1::8080', '-p', '127.0.0.1::8081', '-p', '127.0.0.1::9999'],
+        '/fleet/roles/lb.sh',
+        [edgeNet, privateNet],
+      );
       await waitForLog(name('lb'), 'lb ready');
     })();
-    const ready = Promise.all(['bastion', ...hostNames].map((role) => waitForLog(name(role), `${role === 'bastion' ? role : 'host'} ready`)));
+    const ready = Promise.all(
+      ['bastion', ...hostNames].map((role) => waitForLog(name(role), `${role === 'bastion' ? role : 'host'} ready`)),
+    );
     await Promise.all([pushed, balanced, ready]);
     log('bastion, registry, load balancer and hosts ready');
 
@@ -159,7 +215,14 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     const appRepository = `${REGISTRY_ALIAS}/baton/app`;
     const initial = `${appRepository}:${options.initial ?? 'v1'}`;
     log(`running ${initial} as live on every host`);
-    await Promise.all(hosts.map((h) => dockerExec(h.container, `docker pull -q ${initial} >/dev/null && docker run -d --name live --restart unless-stopped -p 8080:8080 -v /dev/log:/dev/log --label baton.image=${initial} ${initial}`)));
+    await Promise.all(
+      hosts.map((h) =>
+        dockerExec(
+          h.container,
+          `docker pull -q ${initial} >/dev/null && docker run -d --name live --restart unless-stopped -p 8080:8080 -v /dev/log:/dev/log --label baton.image=${initial} ${initial}`,
+        ),
+      ),
+    );
     const runtimeApi = { host: '127.0.0.1', port: apiPort! };
     await waitForServersUp(runtimeApi, hosts.length * 2);
 
@@ -177,11 +240,16 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     };
     writeFileSync(join(dir, 'fleet.json'), JSON.stringify(fleet, null, 2));
     // A slow start says where its time went, so a CI log shows which step to look at.
-    if (Date.now() - started > SLOW_START_MS) process.stderr.write(`fleet ${id}: slow start (${phases.join('; ')}; ready at ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    if (Date.now() - started > SLOW_START_MS)
+      process.stderr.write(
+        `fleet ${id}: slow start (${phases.join('; ')}; ready at ${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+      );
     return fleet;
   } catch (error) {
     await stopFleet(id).catch(() => {});
-    throw new Error(`fleet ${id} did not start (${phases.join('; ')}): ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `fleet ${id} did not start (${phases.join('; ')}): ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -189,14 +257,25 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
 export async function stopFleet(id: string): Promise<void> {
   const containers = (await docker(['ps', '-aq', '--filter', `label=baton.fleet=${id}`])).split('\n').filter(Boolean);
   if (containers.length) await docker(['rm', '-f', '-v', ...containers]);
-  const networks = (await docker(['network', 'ls', '-q', '--filter', `label=baton.fleet=${id}`])).split('\n').filter(Boolean);
+  const networks = (await docker(['network', 'ls', '-q', '--filter', `label=baton.fleet=${id}`]))
+    .split('\n')
+    .filter(Boolean);
   if (networks.length) await docker(['network', 'rm', ...networks]);
   rmSync(join(fleetRoot, id), { recursive: true, force: true });
 }
 
 /** A bcrypt hash for the registry's htpasswd (cost 4: the registry checks it on every request). */
 function bcrypt(password: string): string {
-  return execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt, sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))'], { input: password, encoding: 'utf8' }).trim();
+  return execFileSync(
+    'python3',
+    [
+      '-W',
+      'ignore',
+      '-c',
+      'import crypt, sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))',
+    ],
+    { input: password, encoding: 'utf8' },
+  ).trim();
 }
 
 /** EC2-shaped instance ids, stable for a fleet: `i-` and 17 hex digits. */
@@ -218,7 +297,9 @@ async function publishedPort(container: string, port: number): Promise<number> {
 }
 
 async function privateIp(container: string, network: string): Promise<string> {
-  return (await docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container])).trim();
+  return (
+    await docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container])
+  ).trim();
 }
 
 /**

@@ -53,7 +53,12 @@ export async function ensureBaseImage(log: (line: string) => void = () => {}): P
 export async function ensureAppImages(log: (line: string) => void = () => {}): Promise<Record<AppVariant, string>> {
   if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install Debian's busybox-static`);
   const appDir = join(imageDir, 'app');
-  const recipe = hashOf(...readdirSync(appDir).sort().map((f) => readFileSync(join(appDir, f))), readFileSync(BUSYBOX));
+  const recipe = hashOf(
+    ...readdirSync(appDir)
+      .sort()
+      .map((f) => readFileSync(join(appDir, f))),
+    readFileSync(BUSYBOX),
+  );
   const tags = {} as Record<AppVariant, string>;
   let context: string | undefined;
   try {

@@ -20,7 +20,11 @@ export function hashedHost(host: string, salt = randomBytes(20)): string {
   return `|1|${salt.toString('base64')}|${hmac}`;
 }
 
-export async function knownHostsFor(bastionContainer: string, bastionPattern: string, hosts: readonly FleetHost[]): Promise<string> {
+export async function knownHostsFor(
+  bastionContainer: string,
+  bastionPattern: string,
+  hosts: readonly FleetHost[],
+): Promise<string> {
   const lines = (await hostKeys(bastionContainer)).map((key) => `${bastionPattern} ${key}`);
   for (const host of hosts) {
     for (const key of await hostKeys(host.container)) lines.push(`${hashedHost(host.privateIp)} ${key}`);

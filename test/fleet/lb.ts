@@ -53,7 +53,11 @@ export async function serverStats(api: { host: string; port: number }) {
 }
 
 /** Waits until `count` servers report UP (the API may not answer for the first moments). */
-export async function waitForServersUp(api: { host: string; port: number }, count: number, timeoutMs = 60_000): Promise<void> {
+export async function waitForServersUp(
+  api: { host: string; port: number },
+  count: number,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {

@@ -10,10 +10,20 @@ import { docker } from './docker.ts';
 
 export const fleetRoot = join(import.meta.dirname, '..', '..', '.fleet');
 
-
 /** Removes fleets whose owning test process has died. */
 export async function sweepStaleFleets(log: (line: string) => void = () => {}): Promise<void> {
-  const rows = (await docker(['ps', '-a', '--filter', 'label=baton.fleet', '--format', '{{.ID}} {{.Label "baton.fleet"}} {{.Label "baton.fleet.owner"}}'])).split('\n').filter(Boolean);
+  const rows = (
+    await docker([
+      'ps',
+      '-a',
+      '--filter',
+      'label=baton.fleet',
+      '--format',
+      '{{.ID}} {{.Label "baton.fleet"}} {{.Label "baton.fleet.owner"}}',
+    ])
+  )
+    .split('\n')
+    .filter(Boolean);
   const stale = new Set<string>();
   for (const row of rows) {
     const [, fleet, owner] = row.split(' ');
@@ -23,7 +33,9 @@ export async function sweepStaleFleets(log: (line: string) => void = () => {}): 
     log(`removing fleet ${fleet}, left by a test run that is no longer running`);
     const ids = (await docker(['ps', '-aq', '--filter', `label=baton.fleet=${fleet}`])).split('\n').filter(Boolean);
     if (ids.length) await docker(['rm', '-f', '-v', ...ids]);
-    const nets = (await docker(['network', 'ls', '-q', '--filter', `label=baton.fleet=${fleet}`])).split('\n').filter(Boolean);
+    const nets = (await docker(['network', 'ls', '-q', '--filter', `label=baton.fleet=${fleet}`]))
+      .split('\n')
+      .filter(Boolean);
     if (nets.length) await docker(['network', 'rm', ...nets]);
     rmSync(join(fleetRoot, fleet), { recursive: true, force: true });
   }

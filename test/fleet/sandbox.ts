@@ -33,11 +33,27 @@ export function emulatorSpecFor(fleet: Fleet, options: SandboxAwsOptions = {}): 
     instances: fleet.hosts.map((h, i) => ({
       instanceId: h.instanceId,
       privateIp: h.privateIp,
-      tags: { Name: options.nameTags?.[i] ?? h.name, stack: SANDBOX.stack, release: SANDBOX.release, deployment: SANDBOX.deployment },
+      tags: {
+        Name: options.nameTags?.[i] ?? h.name,
+        stack: SANDBOX.stack,
+        release: SANDBOX.release,
+        deployment: SANDBOX.deployment,
+      },
     })),
     autoScalingGroups: [{ name: RESOURCES.autoScalingGroup, instanceIds: ids }],
-    classicLoadBalancers: [{ name: RESOURCES.classicElb, instanceIds: ids, drainingTimeoutSec: 30, backend: BACKENDS.classicElb }],
-    targetGroups: [{ name: RESOURCES.targetGroup, instanceIds: ids, port: 8080, deregistrationDelaySec: 30, backend: BACKENDS.targetGroup, targetType: options.targetType ?? 'instance' }],
+    classicLoadBalancers: [
+      { name: RESOURCES.classicElb, instanceIds: ids, drainingTimeoutSec: 30, backend: BACKENDS.classicElb },
+    ],
+    targetGroups: [
+      {
+        name: RESOURCES.targetGroup,
+        instanceIds: ids,
+        port: 8080,
+        deregistrationDelaySec: 30,
+        backend: BACKENDS.targetGroup,
+        targetType: options.targetType ?? 'instance',
+      },
+    ],
     alarms: SANDBOX_ALARMS.map((name) => ({ name, actionsEnabled: true })),
     buckets: [SANDBOX_STATE_BUCKET],
     ecr: { registry: fleet.privateRegistry.server, password: fleet.privateRegistry.ecrPassword },
@@ -50,7 +66,11 @@ export class EmulatorControl {
   constructor(readonly url: string) {}
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${this.url}/_emulator/${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${this.url}/_emulator/${path}`, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
     if (!res.ok) throw new Error(`emulator ${method} ${path}: HTTP ${res.status} ${await res.text()}`);
     const text = await res.text();
     return (text ? JSON.parse(text) : undefined) as T;
@@ -95,7 +115,9 @@ export interface Sandbox {
 }
 
 /** A fleet and an in-process emulator, removed by `stop()` or, if this process dies, by the next start. */
-export async function startSandbox(options: Omit<FleetOptions, 'ephemeral'> & SandboxAwsOptions = {}): Promise<Sandbox> {
+export async function startSandbox(
+  options: Omit<FleetOptions, 'ephemeral'> & SandboxAwsOptions = {},
+): Promise<Sandbox> {
   const { nameTags, targetType, ...fleetOptions } = options;
   const fleet = await startFleet({ ...fleetOptions, ephemeral: true }).catch(async (error: unknown) => {
     // The fleet is test equipment, not Baton: a start that failed (a docker command that hung on a
@@ -104,7 +126,10 @@ export async function startSandbox(options: Omit<FleetOptions, 'ephemeral'> & Sa
     return startFleet({ ...fleetOptions, ephemeral: true });
   });
   try {
-    const emulator = await startEmulator(emulatorSpecFor(fleet, { ...(nameTags && { nameTags }), ...(targetType && { targetType }) }), { host: '127.0.0.1', port: 0 });
+    const emulator = await startEmulator(
+      emulatorSpecFor(fleet, { ...(nameTags && { nameTags }), ...(targetType && { targetType }) }),
+      { host: '127.0.0.1', port: 0 },
+    );
     const configFile = join(fleet.dir, 'baton.yaml');
     writeFileSync(configFile, sandboxConfig(fleet, emulator.url));
     return {

@@ -42,7 +42,12 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
 
 const health = async (instanceId: string) => {
   try {
-    const out = await aws.elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: RESOURCES.classicElb, Instances: [{ InstanceId: instanceId }] }));
+    const out = await aws.elb.send(
+      new DescribeInstanceHealthCommand({
+        LoadBalancerName: RESOURCES.classicElb,
+        Instances: [{ InstanceId: instanceId }],
+      }),
+    );
     return out.InstanceStates?.[0];
   } catch (error) {
     if ((error as Error).name === 'InvalidEndPointException') return undefined;
@@ -57,16 +62,22 @@ describe('sandbox traffic path', () => {
     await until('host 1 to serve', async () => (await requestsLogged(one!.container)) > 5);
 
     const instance = { InstanceId: one!.instanceId };
-    await aws.elb.send(new DeregisterInstancesFromLoadBalancerCommand({ LoadBalancerName: RESOURCES.classicElb, Instances: [instance] }));
+    await aws.elb.send(
+      new DeregisterInstancesFromLoadBalancerCommand({ LoadBalancerName: RESOURCES.classicElb, Instances: [instance] }),
+    );
     await until('host 1 to be deregistered', async () => (await health(one!.instanceId)) === undefined);
     const outAt = await requestsLogged(one!.container);
     const otherAt = await requestsLogged(two!.container);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(await requestsLogged(one!.container)).toBe(outAt);
     expect(await requestsLogged(two!.container)).toBeGreaterThan(otherAt + 20);
-    expect((await sandbox.haproxyServers()).find((s) => s.backend === 'elb_web' && s.server === one!.instanceId)?.status).toBe('MAINT');
+    expect(
+      (await sandbox.haproxyServers()).find((s) => s.backend === 'elb_web' && s.server === one!.instanceId)?.status,
+    ).toBe('MAINT');
 
-    await aws.elb.send(new RegisterInstancesWithLoadBalancerCommand({ LoadBalancerName: RESOURCES.classicElb, Instances: [instance] }));
+    await aws.elb.send(
+      new RegisterInstancesWithLoadBalancerCommand({ LoadBalancerName: RESOURCES.classicElb, Instances: [instance] }),
+    );
     await until('host 1 to be InService', async () => (await health(one!.instanceId))?.State === 'InService');
     await until('host 1 to serve again', async () => (await requestsLogged(one!.container)) > outAt + 5, 10_000);
 

@@ -33,7 +33,10 @@ const hasKeygen = (() => {
 })();
 // Skipped only in an ad-hoc run: under CI and the README's test command (which installs it) they run, and fail.
 const mayRun = hasKeygen || requireTools;
-if (!mayRun) console.warn('test/ssh/known-hosts.test.ts: ssh-keygen not found (apt-get install openssh-client); skipping the tests that need it');
+if (!mayRun)
+  console.warn(
+    'test/ssh/known-hosts.test.ts: ssh-keygen not found (apt-get install openssh-client); skipping the tests that need it',
+  );
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-known-hosts-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,7 +101,12 @@ describe.skipIf(!mayRun)('known_hosts against OpenSSH tools', () => {
     execFileSync('ssh-keygen', ['-H', '-f', f], { stdio: 'ignore' });
     const text = readFileSync(f, 'utf8');
     expect(text).not.toContain('10.0.0');
-    expect(text.trim().split('\n').every((l) => l.startsWith('|1|'))).toBe(true);
+    expect(
+      text
+        .trim()
+        .split('\n')
+        .every((l) => l.startsWith('|1|')),
+    ).toBe(true);
     const entries = readKnownHosts(f);
     expect(lookup(entries, '10.0.0.7', 22, a.blob).status).toBe('match');
     expect(lookup(entries, '10.0.0.8', 2222, b.blob).status).toBe('match');
@@ -144,17 +152,31 @@ describe.skipIf(!mayRun)('known_hosts against OpenSSH tools', () => {
 
   it('tells a changed key from a key of another type, and rejects revoked keys', () => {
     const ecdsa = newKey('ecdsa');
-    const entries = parseKnownHosts(`h ${a.line}\nother ${ecdsa.line}\n@revoked * ${b.line}\n@cert-authority * ${b.line}\n`);
+    const entries = parseKnownHosts(
+      `h ${a.line}\nother ${ecdsa.line}\n@revoked * ${b.line}\n@cert-authority * ${b.line}\n`,
+    );
     expect(lookup(entries, 'h', 22, b.blob)).toEqual({ status: 'revoked', line: 3 });
     const c = newKey();
-    expect(lookup(entries, 'h', 22, c.blob)).toEqual({ status: 'mismatch', line: 1, reason: 'changed', knownTypes: ['ssh-ed25519'] });
-    expect(lookup(entries, 'other', 22, c.blob)).toEqual({ status: 'mismatch', line: 2, reason: 'other-type', knownTypes: [ecdsa.type] });
+    expect(lookup(entries, 'h', 22, c.blob)).toEqual({
+      status: 'mismatch',
+      line: 1,
+      reason: 'changed',
+      knownTypes: ['ssh-ed25519'],
+    });
+    expect(lookup(entries, 'other', 22, c.blob)).toEqual({
+      status: 'mismatch',
+      line: 2,
+      reason: 'other-type',
+      knownTypes: [ecdsa.type],
+    });
     expect(lookup(entries, 'nobody', 22, c.blob)).toEqual({ status: 'unknown' });
     expect(knownKeyTypes(entries, 'other', 22)).toEqual([ecdsa.type]);
   });
 
   it('skips @cert-authority lines, unknown markers and malformed lines', () => {
-    const entries = parseKnownHosts(`@cert-authority * ${a.line}\n@bogus h ${a.line}\nh ssh-ed25519\n   \n#h ${a.line}\n`);
+    const entries = parseKnownHosts(
+      `@cert-authority * ${a.line}\n@bogus h ${a.line}\nh ssh-ed25519\n   \n#h ${a.line}\n`,
+    );
     expect(entries.map((e) => e.marker)).toEqual(['@cert-authority']);
     expect(lookup(entries, 'h', 22, a.blob).status).toBe('unknown');
   });
@@ -168,7 +190,12 @@ describe('known_hosts helpers', () => {
 
   it('asks for the key types already known first', () => {
     expect(hostKeyAlgorithms([])[0]).toBe('ssh-ed25519');
-    expect(hostKeyAlgorithms(['ssh-rsa']).slice(0, 4)).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519']);
+    expect(hostKeyAlgorithms(['ssh-rsa']).slice(0, 4)).toEqual([
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+      'ssh-rsa',
+      'ssh-ed25519',
+    ]);
     expect(hostKeyAlgorithms(['ecdsa-sha2-nistp256', 'sk-ssh-ed25519@openssh.com'])[0]).toBe('ecdsa-sha2-nistp256');
     expect(new Set(hostKeyAlgorithms(['ssh-ed25519'])).size).toBe(hostKeyAlgorithms(['ssh-ed25519']).length);
   });

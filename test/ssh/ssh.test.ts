@@ -11,7 +11,14 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SshSettings } from '../../src/config/types.ts';
-import { BatonError, ConfigError, HostKeyError, InterruptedError, RemoteCommandError, TimeoutError } from '../../src/errors.ts';
+import {
+  BatonError,
+  ConfigError,
+  HostKeyError,
+  InterruptedError,
+  RemoteCommandError,
+  TimeoutError,
+} from '../../src/errors.ts';
 import type { Host } from '../../src/inventory/host.ts';
 import { op, script, sh } from '../../src/remote/command.ts';
 import { ConnectError, connectFleet, Semaphore } from '../../src/ssh/fleet.ts';
@@ -21,7 +28,10 @@ const SSHD = '/usr/sbin/sshd';
 const haveSshd = existsSync(SSHD);
 // Skipped only in an ad-hoc run: under CI and the README's test command (which installs it) they run, and fail.
 const mayRun = haveSshd || requireTools;
-if (!mayRun) console.warn(`test/ssh/ssh.test.ts: ${SSHD} not found (apt-get install openssh-server, as scripts/test.sh does); skipping the tests against a real sshd`);
+if (!mayRun)
+  console.warn(
+    `test/ssh/ssh.test.ts: ${SSHD} not found (apt-get install openssh-server, as scripts/test.sh does); skipping the tests against a real sshd`,
+  );
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-ssh-'));
 let sshd: ChildProcess | undefined;
@@ -30,7 +40,8 @@ let web: Server | undefined;
 let webPort = 0;
 const user = userInfo().username;
 
-const keygen = (file: string, type = 'ed25519') => execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', '', '-f', file]);
+const keygen = (file: string, type = 'ed25519') =>
+  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', '', '-f', file]);
 const freePort = () =>
   new Promise<number>((resolve) => {
     const s = createNetServer().listen(0, '127.0.0.1', () => {
@@ -40,7 +51,8 @@ const freePort = () =>
   });
 const pub = (name: string) => readFileSync(join(dir, `${name}.pub`), 'utf8').trim();
 const hostLine = (name: string, key = 'host_key') => `${name} ${pub(key)}\n`;
-const printed = (key: string) => execFileSync('ssh-keygen', ['-lf', join(dir, `${key}.pub`)], { encoding: 'utf8' }).split(' ')[1]!;
+const printed = (key: string) =>
+  execFileSync('ssh-keygen', ['-lf', join(dir, `${key}.pub`)], { encoding: 'utf8' }).split(' ')[1]!;
 
 beforeAll(async () => {
   if (!haveSshd) return;
@@ -114,10 +126,11 @@ function knownHostsFile(text: string): string {
   return file;
 }
 const trusted = () => knownHostsFile(hostLine(`[127.0.0.1]:${port}`));
-const failure = (p: Promise<unknown>) => p.then(
-  () => expect.unreachable('it should have failed'),
-  (e: unknown) => e as Error,
-);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => expect.unreachable('it should have failed'),
+    (e: unknown) => e as Error,
+  );
 
 // Each exec starts the user's shell; a heavy ~/.bashrc (pyenv, nvm) makes that take a second or more.
 describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout: 120_000 }, () => {
@@ -136,7 +149,9 @@ describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout
       const error = await failure(remote.exec(op('sh', '-c', 'echo out; echo broken >&2; exit 3')));
       expect(error).toBeInstanceOf(RemoteCommandError);
       expect(error).toMatchObject({ exitCode_: 3, stderrTail: 'broken', host: 'app-1' });
-      expect(error.message).toBe("app-1: `sh -c 'echo out; echo broken >&2; exit 3'` failed with exit code 3:\n  broken");
+      expect(error.message).toBe(
+        "app-1: `sh -c 'echo out; echo broken >&2; exit 3'` failed with exit code 3:\n  broken",
+      );
     } finally {
       await fleet.close();
     }
@@ -192,7 +207,9 @@ describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout
     // Every session starts the user's shell: on a small machine, 10 at once take seconds.
     const fleet = await connectFleet({ ssh: settings(trusted(), { commandTimeout: 100_000 }) }, [app1]);
     try {
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => fleet.host('app-1').exec(op('sh', '-c', `sleep 0.2; echo ${i}`))));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => fleet.host('app-1').exec(op('sh', '-c', `sleep 0.2; echo ${i}`))),
+      );
       expect(results.map((r) => r.stdout.trim())).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
     } finally {
       await fleet.close();
@@ -202,7 +219,11 @@ describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout
   it('fetches a URL on the host through the connection', async () => {
     const fleet = await connectFleet({ ssh: settings(trusted()) }, [app1]);
     try {
-      expect(await fleet.host('app-1').httpGet(webPort, '/health', 2_000)).toEqual({ status: 200, body: 'you asked for /health', via: 'tunnel' });
+      expect(await fleet.host('app-1').httpGet(webPort, '/health', 2_000)).toEqual({
+        status: 200,
+        body: 'you asked for /health',
+        via: 'tunnel',
+      });
       expect((await fleet.host('app-1').httpGet(webPort, '/x', 2_000)).status).toBe(404);
       const closed = await freePort();
       const error = await failure(fleet.host('app-1').httpGet(closed, '/health', 2_000));
@@ -233,7 +254,10 @@ describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout
     const direct = await connectFleet({ ssh: settings(file, { bastion: undefined }) }, [app1, app2]);
     try {
       for (const f of [fleet, direct]) {
-        const [a, b] = await Promise.all([f.host('app-1').exec(op('echo', '1')), f.host('app-2').exec(op('echo', '2'))]);
+        const [a, b] = await Promise.all([
+          f.host('app-1').exec(op('echo', '1')),
+          f.host('app-2').exec(op('echo', '2')),
+        ]);
         expect([a.stdout, b.stdout]).toEqual(['1\n', '2\n']);
       }
       expect(() => fleet.host('app-3')).toThrow(BatonError);
@@ -247,20 +271,32 @@ describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout
     const closed = await freePort();
     const error = await failure(connectFleet({ ssh: settings(trusted()) }, [{ ...app1, ssh: { port: closed } }]));
     expect(error).toBeInstanceOf(ConnectError);
-    expect(error.message).toMatch(new RegExp(`^app-1 \\(127\\.0\\.0\\.1:${closed}\\) through bastion 127\\.0\\.0\\.1:${port}: the bastion could not open a tunnel: `));
-    const direct = await failure(connectFleet({ ssh: settings(trusted(), { bastion: { host: '127.0.0.1', port: closed, user } }) }, [app1]));
+    expect(error.message).toMatch(
+      new RegExp(
+        `^app-1 \\(127\\.0\\.0\\.1:${closed}\\) through bastion 127\\.0\\.0\\.1:${port}: the bastion could not open a tunnel: `,
+      ),
+    );
+    const direct = await failure(
+      connectFleet({ ssh: settings(trusted(), { bastion: { host: '127.0.0.1', port: closed, user } }) }, [app1]),
+    );
     expect(direct.message).toMatch(new RegExp(`^bastion 127\\.0\\.0\\.1:${closed}: .*ECONNREFUSED`));
   });
 
   it('says which key failed to log in, and needs a key or an agent', async () => {
     keygen(join(dir, 'stranger_key'));
-    const error = await failure(connectFleet({ ssh: settings(trusted(), { identityFile: join(dir, 'stranger_key') }) }, [app1]));
-    expect(error.message).toContain(`bastion 127.0.0.1:${port}: ${user} could not log in with the key ${join(dir, 'stranger_key')}`);
+    const error = await failure(
+      connectFleet({ ssh: settings(trusted(), { identityFile: join(dir, 'stranger_key') }) }, [app1]),
+    );
+    expect(error.message).toContain(
+      `bastion 127.0.0.1:${port}: ${user} could not log in with the key ${join(dir, 'stranger_key')}`,
+    );
     expect(error.message).not.toContain('PRIVATE KEY');
     const agent = process.env.SSH_AUTH_SOCK;
     delete process.env.SSH_AUTH_SOCK;
     try {
-      const none = await failure(connectFleet({ ssh: settings(trusted(), { identityFile: undefined }), source: 'baton.yml' }, [app1]));
+      const none = await failure(
+        connectFleet({ ssh: settings(trusted(), { identityFile: undefined }), source: 'baton.yml' }, [app1]),
+      );
       expect(none).toBeInstanceOf(ConfigError);
       expect(none.message).toMatch(/^baton\.yml: ssh\.identityFile: .*SSH_AUTH_SOCK/);
       expect((none as ConfigError).exitCode).toBe(2);
@@ -274,7 +310,9 @@ describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout
     const error = await failure(connectFleet({ ssh: settings(file) }, [app1]));
     expect(error).toBeInstanceOf(HostKeyError);
     expect((error as HostKeyError).fingerprint).toBe(printed('host_key'));
-    expect(error.message).toContain(`bastion 127.0.0.1:${port}: host key ${printed('host_key')} (ssh-ed25519) is not in ${file}`);
+    expect(error.message).toContain(
+      `bastion 127.0.0.1:${port}: host key ${printed('host_key')} (ssh-ed25519) is not in ${file}`,
+    );
     expect(error.message).toContain(`ssh-keyscan -p ${port} 127.0.0.1 >> ${file}`);
     expect(error.message).toContain('--accept-new-host-keys');
     expect((error as HostKeyError).exitCode).toBe(2);
@@ -286,7 +324,9 @@ describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout
     const error = await failure(connectFleet({ ssh: settings(file) }, [app1, app2]));
     expect(error).toBeInstanceOf(HostKeyError);
     expect(error).toMatchObject({ host: 'app-2', fingerprint: printed('host_key') });
-    expect(error.message).toContain(`app-2 (localhost:${port}) through bastion 127.0.0.1:${port}: host key ${printed('host_key')}`);
+    expect(error.message).toContain(
+      `app-2 (localhost:${port}) through bastion 127.0.0.1:${port}: host key ${printed('host_key')}`,
+    );
     expect(error.message).toContain(`ssh -p ${port} ${user}@127.0.0.1 ssh-keyscan -p ${port} localhost >> ${file}`);
   });
 
@@ -294,7 +334,9 @@ describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout
     const file = knownHostsFile(hostLine(`[127.0.0.1]:${port}`, 'other_host_key'));
     const error = await failure(connectFleet({ ssh: settings(file, { acceptNewHostKeys: true }) }, [app1]));
     expect(error).toBeInstanceOf(HostKeyError);
-    expect(error.message).toContain(`bastion 127.0.0.1:${port}: HOST KEY CHANGED: it presented ${printed('host_key')}, but ${file} line 1`);
+    expect(error.message).toContain(
+      `bastion 127.0.0.1:${port}: HOST KEY CHANGED: it presented ${printed('host_key')}, but ${file} line 1`,
+    );
     expect((error as HostKeyError).exitCode).toBe(2);
     // Behind the bastion too.
     const behind = knownHostsFile(hostLine(`[127.0.0.1]:${port}`) + hostLine(`[localhost]:${port}`, 'other_host_key'));
@@ -320,8 +362,12 @@ describe.skipIf(!mayRun)('SSH through a bastion, against a real sshd', { timeout
     expect(lines).toHaveLength(2);
     expect(lines.every((l) => l.startsWith('|1|'))).toBe(true);
     // ssh-keygen itself finds the recorded hosts in the hashed file.
-    expect(execFileSync('ssh-keygen', ['-F', `[127.0.0.1]:${port}`, '-f', file], { encoding: 'utf8' })).toContain(pub('host_key'));
-    expect(execFileSync('ssh-keygen', ['-F', `[localhost]:${port}`, '-f', file], { encoding: 'utf8' })).toContain(pub('host_key'));
+    expect(execFileSync('ssh-keygen', ['-F', `[127.0.0.1]:${port}`, '-f', file], { encoding: 'utf8' })).toContain(
+      pub('host_key'),
+    );
+    expect(execFileSync('ssh-keygen', ['-F', `[localhost]:${port}`, '-f', file], { encoding: 'utf8' })).toContain(
+      pub('host_key'),
+    );
     const again = await connectFleet({ ssh: settings(file) }, [app1, app2]);
     await again.close();
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(2);

@@ -44,7 +44,7 @@ function random(seed: number) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const int = (n: number) => Math.floor(next() * n);
-  const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   return { next, int, pick };
 }
 
@@ -72,7 +72,10 @@ function model(seed: number): Model {
   // hosts only, and hosts shared between groups.
   const leaves = [...groups.keys()];
   names.slice(Math.max(3, names.length - 2)).forEach((parent, i) => {
-    groups.set(parent, { hosts: r.next() < 0.5 || i > 0 ? [r.pick(hosts)] : [], children: i === 0 ? leaves.filter(() => r.next() < 0.5).slice(0, 3) : [] });
+    groups.set(parent, {
+      hosts: r.next() < 0.5 || i > 0 ? [r.pick(hosts)] : [],
+      children: i === 0 ? leaves.filter(() => r.next() < 0.5).slice(0, 3) : [],
+    });
   });
   for (const [, g] of groups) if (r.next() < 0.4) g.hosts.push(r.pick(hosts));
   const ungrouped = Array.from({ length: r.int(3) }, (_, i) => `solo${i + 1}`);
@@ -114,7 +117,13 @@ function patterns(m: Model, seed: number, retryFile: string, count: number): str
       case 4:
         return `${r.pick(m.hosts).slice(0, -1)}?`;
       case 5:
-        return r.pick([`~${r.pick(m.hosts).slice(0, 2)}`, '~.*1$', `~(${r.pick(groups)}|${r.pick(groups)})`, `~${r.pick(m.hosts).slice(1, 3)}`, '~[a-m]']);
+        return r.pick([
+          `~${r.pick(m.hosts).slice(0, 2)}`,
+          '~.*1$',
+          `~(${r.pick(groups)}|${r.pick(groups)})`,
+          `~${r.pick(m.hosts).slice(1, 3)}`,
+          '~[a-m]',
+        ]);
       case 6:
         return `${r.pick(groups)}[${r.pick(['0', '1', '-1', '0:1', '1:', '1:0', '0:0', '2:3', '1-2'])}]`;
       case 7:
@@ -138,7 +147,16 @@ function patterns(m: Model, seed: number, retryFile: string, count: number): str
 }
 
 function askAnsible(file: string, list: string[], seed: string): Record<string, string[] | 'ERROR'> {
-  const run = spawnSync(PYTHON, ['-c', ASK, file, JSON.stringify(list)], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, PYTHONHASHSEED: seed, ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'false' } });
+  const run = spawnSync(PYTHON, ['-c', ASK, file, JSON.stringify(list)], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: {
+      ...process.env,
+      PYTHONHASHSEED: seed,
+      ANSIBLE_LOCALHOST_WARNING: 'false',
+      ANSIBLE_INVENTORY_UNPARSED_WARNING: 'false',
+    },
+  });
   if (run.status !== 0) throw new Error(`ansible could not read ${file}:\n${run.stderr}`);
   return JSON.parse(run.stdout) as Record<string, string[] | 'ERROR'>;
 }
@@ -147,7 +165,22 @@ const dir = mkdtempSync(join(tmpdir(), 'baton-limit-random-'));
 afterAll(() => rmSync(dir, { recursive: true }));
 
 /** The cases the issue named, on an inventory that has them. */
-const NAMED = ['~(lb|metrics), *', '~search:&prod', 'queue*:~.*11$:&lb12', 'me*', 'web[1:0]', '~ed', 'metrics[1:0]', '~me:!metrics2', 'prod:lb', 'lb:&prod', 'p*[2]', 'p*[1:3]', 'all:!prod', 'metrics:&me*[1]'];
+const NAMED = [
+  '~(lb|metrics), *',
+  '~search:&prod',
+  'queue*:~.*11$:&lb12',
+  'me*',
+  'web[1:0]',
+  '~ed',
+  'metrics[1:0]',
+  '~me:!metrics2',
+  'prod:lb',
+  'lb:&prod',
+  'p*[2]',
+  'p*[1:3]',
+  'all:!prod',
+  'metrics:&me*[1]',
+];
 
 describe('--limit against ansible-core on generated inventories', () => {
   for (const seed of [11, 23, 37, 41, 53, 67]) {
@@ -163,13 +196,31 @@ describe('--limit against ansible-core on generated inventories', () => {
           m.groups.set('lb', { hosts: ['lb12', 'lb2'], children: [] });
           // A host named as a group: `lb` alone is the host, `&lb` and `!lb` the group (Ansible's own quirk).
           m.groups.set('queue', { hosts: ['queue11', 'queue2', 'lb'], children: [] });
-          m.hosts = [...new Set([...m.hosts, 'metrics4', 'metrics3', 'metrics1', 'metrics2', 'search1', 'med2', 'queue11', 'lb12', 'lb2', 'queue2', 'lb'])];
+          m.hosts = [
+            ...new Set([
+              ...m.hosts,
+              'metrics4',
+              'metrics3',
+              'metrics1',
+              'metrics2',
+              'search1',
+              'med2',
+              'queue11',
+              'lb12',
+              'lb2',
+              'queue2',
+              'lb',
+            ]),
+          ];
         }
         const file = join(dir, `inventory-${seed}.${kind}`);
         writeFileSync(file, kind === 'ini' ? ini(m) : yaml(m));
         const retryFile = join(dir, `retry-${seed}`);
         writeFileSync(retryFile, `${m.hosts.slice(0, 3).join('\n')}\n`);
-        const list = [...(seed === 11 ? NAMED.concat(`@${retryFile}:!${m.hosts[0]}`) : []), ...patterns(m, seed * 7, retryFile, 70)];
+        const list = [
+          ...(seed === 11 ? NAMED.concat(`@${retryFile}:!${m.hosts[0]}`) : []),
+          ...patterns(m, seed * 7, retryFile, 70),
+        ];
         const [first, second] = [askAnsible(file, list, '1'), askAnsible(file, list, '2')];
         const { hosts, groupHosts } = loadInventory(file);
         let ordered = 0;

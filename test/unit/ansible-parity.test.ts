@@ -38,14 +38,23 @@ print(json.dumps({'order': [h.name for h in im.get_hosts('all')], 'hosts': hosts
 
 interface AnsibleView {
   order: string[];
-  hosts: Record<string, { groups: string[]; address: string; user?: string; port?: number | string; common_args?: string }>;
+  hosts: Record<
+    string,
+    { groups: string[]; address: string; user?: string; port?: number | string; common_args?: string }
+  >;
   selected: Record<string, string[]>;
 }
 
 function askAnsible(file: string, patterns: string[]): AnsibleView {
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} not found: install Debian's ansible-core (npm test does)`);
-  const run = spawnSync(PYTHON, ['-c', ASK_ANSIBLE, file, JSON.stringify(patterns)], { encoding: 'utf8', env: { ...process.env, ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'false' } });
-  if (run.status !== 0) throw new Error(`ansible could not read ${file} (is Debian's ansible-core installed? npm test installs it):\n${run.stderr}`);
+  const run = spawnSync(PYTHON, ['-c', ASK_ANSIBLE, file, JSON.stringify(patterns)], {
+    encoding: 'utf8',
+    env: { ...process.env, ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'false' },
+  });
+  if (run.status !== 0)
+    throw new Error(
+      `ansible could not read ${file} (is Debian's ansible-core installed? npm test installs it):\n${run.stderr}`,
+    );
   return JSON.parse(run.stdout) as AnsibleView;
 }
 
@@ -108,17 +117,65 @@ const YAML = `all:
 `;
 
 const PATTERNS = [
-  'all', '*', 'web', 'db', 'eu', 'app', 'ungrouped',
-  'web01.example.com', 'web0*', '*.example.com', 'db-?.example.com',
-  'web:db', 'web,db', 'eu:&web', 'app:!eu', 'web:&us:!web04.example.com', 'app:!db:&eu',
-  '~web0[13]', '~^db-[ab]', 'web[0]', 'web[-1]', 'web[1:2]', 'web[2:]', 'web[:1]', 'db[0]:web[0]',
-  'eu:us', '!eu', 'web:!web-canary.example.com', 'app[2]', 'app[3:5]', 'eu[1:]:us[0]', 'all[0]', 'app[-2:]', 'web[1-2]', 'web0[12].example.com', 'web0[!12].example.com', 'db-[a-b]*',
+  'all',
+  '*',
+  'web',
+  'db',
+  'eu',
+  'app',
+  'ungrouped',
+  'web01.example.com',
+  'web0*',
+  '*.example.com',
+  'db-?.example.com',
+  'web:db',
+  'web,db',
+  'eu:&web',
+  'app:!eu',
+  'web:&us:!web04.example.com',
+  'app:!db:&eu',
+  '~web0[13]',
+  '~^db-[ab]',
+  'web[0]',
+  'web[-1]',
+  'web[1:2]',
+  'web[2:]',
+  'web[:1]',
+  'db[0]:web[0]',
+  'eu:us',
+  '!eu',
+  'web:!web-canary.example.com',
+  'app[2]',
+  'app[3:5]',
+  'eu[1:]:us[0]',
+  'all[0]',
+  'app[-2:]',
+  'web[1-2]',
+  'web0[12].example.com',
+  'web0[!12].example.com',
+  'db-[a-b]*',
 ];
 
 describe('Baton reads inventories and --limit patterns as Ansible does', () => {
   for (const [kind, text, patterns] of [
     ['INI', INI, PATTERNS],
-    ['YAML', YAML, ['all', 'web', 'workers', 'gpu', 'ungrouped', 'workers:!gpu', 'workers:&gpu', 'worker[1:2]', 'worker*', '~^w', 'web[0]:gpu[-1]']],
+    [
+      'YAML',
+      YAML,
+      [
+        'all',
+        'web',
+        'workers',
+        'gpu',
+        'ungrouped',
+        'workers:!gpu',
+        'workers:&gpu',
+        'worker[1:2]',
+        'worker*',
+        '~^w',
+        'web[0]:gpu[-1]',
+      ],
+    ],
   ] as const) {
     it(`${kind}: the same hosts, groups, addresses, users and ports`, () => {
       const file = join(dir, `hosts.${kind === 'INI' ? 'ini' : 'yml'}`);
@@ -128,7 +185,13 @@ describe('Baton reads inventories and --limit patterns as Ansible does', () => {
       expect(baton.map((h) => h.name)).toEqual(ansible.order);
       for (const h of baton) {
         const a = ansible.hosts[h.name]!;
-        expect({ host: h.name, groups: [...h.groups].filter((g) => g !== 'all').sort(), address: h.address, user: h.ssh?.user, port: h.ssh?.port }).toEqual({
+        expect({
+          host: h.name,
+          groups: [...h.groups].filter((g) => g !== 'all').sort(),
+          address: h.address,
+          user: h.ssh?.user,
+          port: h.ssh?.port,
+        }).toEqual({
           host: h.name,
           groups: a.groups,
           address: a.address,

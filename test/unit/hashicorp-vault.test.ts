@@ -47,8 +47,13 @@ async function read(settings: Parameters<typeof openVault>[0], env: NodeJS.Proce
 describe('vault: references', () => {
   it('parses KV v2 and v1 paths, versions and keys, and nothing else', () => {
     expect(parseVaultReference('vault:secret/data/api#password')).toEqual({ path: 'secret/data/api', key: 'password' });
-    expect(parseVaultReference('vault:secret/data/api?version=3#password')).toEqual({ path: 'secret/data/api', version: 3, key: 'password' });
-    for (const bad of ['vault:secret/data/api', 'vault:/abs#k', 'vault:a b#k', 'secret/data/api#k', 'vault:x#']) expect(parseVaultReference(bad)).toBeUndefined();
+    expect(parseVaultReference('vault:secret/data/api?version=3#password')).toEqual({
+      path: 'secret/data/api',
+      version: 3,
+      key: 'password',
+    });
+    for (const bad of ['vault:secret/data/api', 'vault:/abs#k', 'vault:a b#k', 'secret/data/api#k', 'vault:x#'])
+      expect(parseVaultReference(bad)).toBeUndefined();
   });
 });
 
@@ -75,10 +80,20 @@ describe('vault: auth methods and engines', () => {
   it('logs in with AppRole from files, and says so when the secret id is wrong', async () => {
     const auth = { roleIdFile: join(dir, 'role-id'), secretIdFile: join(dir, 'secret-id') };
     expect(await read({ address: vault.url, auth }, {}, 'vault:secret/data/api#password')).toBe('second');
-    expect(await read({ address: vault.url }, { VAULT_ROLE_ID: 'role-1', VAULT_SECRET_ID: 'secret-1' }, 'vault:secret/data/api#password')).toBe('second');
-    await expect(read({ address: vault.url, auth: { ...auth, secretIdFile: join(dir, 'wrong-secret-id') } }, {}, 'vault:secret/data/api#password')).rejects.toThrow(
-      /vault:secret\/data\/api#password: refused: invalid role or secret ID/,
-    );
+    expect(
+      await read(
+        { address: vault.url },
+        { VAULT_ROLE_ID: 'role-1', VAULT_SECRET_ID: 'secret-1' },
+        'vault:secret/data/api#password',
+      ),
+    ).toBe('second');
+    await expect(
+      read(
+        { address: vault.url, auth: { ...auth, secretIdFile: join(dir, 'wrong-secret-id') } },
+        {},
+        'vault:secret/data/api#password',
+      ),
+    ).rejects.toThrow(/vault:secret\/data\/api#password: refused: invalid role or secret ID/);
   });
 
   it('logs in with AWS IAM auth, signing with the credentials of the environment', async () => {
@@ -86,15 +101,28 @@ describe('vault: auth methods and engines', () => {
     const saved = Object.fromEntries(Object.keys(keys).map((k) => [k, process.env[k]]));
     Object.assign(process.env, keys);
     try {
-      expect(await read({ address: vault.url, auth: { method: 'aws', role: 'deployer' } }, {}, 'vault:secret/data/api#password')).toBe('second');
+      expect(
+        await read(
+          { address: vault.url, auth: { method: 'aws', role: 'deployer' } },
+          {},
+          'vault:secret/data/api#password',
+        ),
+      ).toBe('second');
     } finally {
-      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
     }
   });
 
   it('sends the namespace on every request, token lookup included', async () => {
-    expect(await read({ address: vault.url, namespace: 'team' }, { VAULT_TOKEN: 'hvs.team' }, 'vault:secret/data/api#password')).toBe('second');
+    expect(
+      await read(
+        { address: vault.url, namespace: 'team' },
+        { VAULT_TOKEN: 'hvs.team' },
+        'vault:secret/data/api#password',
+      ),
+    ).toBe('second');
     const lookups = vault.requests.filter((r) => r.path === '/v1/auth/token/lookup-self' && r.namespace === 'team');
     expect(lookups.length).toBeGreaterThan(0);
   });
@@ -104,23 +132,38 @@ describe('vault: errors', () => {
   const env = { VAULT_ADDR: '', VAULT_TOKEN: 'hvs.reader' };
   it('name the path and the reason, never the token', async () => {
     const cases: [string, NodeJS.ProcessEnv, RegExp][] = [
-      ['vault:secret/data/other#password', { VAULT_TOKEN: 'hvs.reader' }, /vault:secret\/data\/other#password: permission denied/],
+      [
+        'vault:secret/data/other#password',
+        { VAULT_TOKEN: 'hvs.reader' },
+        /vault:secret\/data\/other#password: permission denied/,
+      ],
       ['vault:secret/data/api#password', { VAULT_TOKEN: 'hvs.wrong-token' }, /permission denied \(token auth/],
       ['vault:kv1/missing#token', { VAULT_TOKEN: 'hvs.reader' }, /vault:kv1\/missing#token: not found/],
-      ['vault:secret/data/api#user', { VAULT_TOKEN: 'hvs.reader' }, /the secret has no key "user" \(it has: password\)/],
+      [
+        'vault:secret/data/api#user',
+        { VAULT_TOKEN: 'hvs.reader' },
+        /the secret has no key "user" \(it has: password\)/,
+      ],
     ];
     for (const [text, e, expected] of cases) {
-      const error = await read({ address: vault.url }, e, text).then(() => undefined, (x: Error) => x);
+      const error = await read({ address: vault.url }, e, text).then(
+        () => undefined,
+        (x: Error) => x,
+      );
       expect(error?.message, text).toMatch(expected);
       expect(error?.message).not.toContain('hvs.');
     }
     vault.seal(true);
     try {
-      await expect(read({ address: vault.url }, { VAULT_TOKEN: 'hvs.reader' }, 'vault:secret/data/api#password')).rejects.toThrow(/Vault at http:\/\/127\.0\.0\.1:\d+ is sealed/);
+      await expect(
+        read({ address: vault.url }, { VAULT_TOKEN: 'hvs.reader' }, 'vault:secret/data/api#password'),
+      ).rejects.toThrow(/Vault at http:\/\/127\.0\.0\.1:\d+ is sealed/);
     } finally {
       vault.seal(false);
     }
-    await expect(read({ address: 'http://127.0.0.1:9' }, { VAULT_TOKEN: 'hvs.reader' }, 'vault:secret/data/api#password')).rejects.toThrow(/cannot reach Vault at http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
+    await expect(
+      read({ address: 'http://127.0.0.1:9' }, { VAULT_TOKEN: 'hvs.reader' }, 'vault:secret/data/api#password'),
+    ).rejects.toThrow(/cannot reach Vault at http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
     await expect(openVault(undefined, env)).rejects.toThrow(/vault\.address: is not set, nor is VAULT_ADDR/);
     const home = process.env.HOME;
     process.env.HOME = dir;

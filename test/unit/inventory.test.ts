@@ -49,12 +49,17 @@ describe('static Ansible inventories', () => {
       `all:\n  vars: { ansible_user: deploy }\n  children:\n    web:\n      hosts:\n        web[1:2]: { ansible_host: 10.0.0.1 }\n      vars:\n        ansible_ssh_common_args: "-o ProxyJump=ops@bastion.example:2200"\n`,
     );
     const inv = loadInventory(file);
-    expect(inv.hosts.map((h) => `${h.name} ${h.groups.join(',')} ${h.ssh?.user}`)).toEqual(['web1 web deploy', 'web2 web deploy']);
+    expect(inv.hosts.map((h) => `${h.name} ${h.groups.join(',')} ${h.ssh?.user}`)).toEqual([
+      'web1 web deploy',
+      'web2 web deploy',
+    ]);
     expect(inv.bastion).toEqual({ host: 'bastion.example', port: 2200, user: 'ops' });
   });
 
   it('names the file and line of what it cannot read', () => {
-    expect(() => loadInventory(write('bad.ini', '[web]\nweb1 ansible_host\n'))).toThrow(/bad.ini:2: cannot read "ansible_host" \(expected key=value\)/);
+    expect(() => loadInventory(write('bad.ini', '[web]\nweb1 ansible_host\n'))).toThrow(
+      /bad.ini:2: cannot read "ansible_host" \(expected key=value\)/,
+    );
     expect(() => loadInventory(join(dir, 'missing.ini'))).toThrow(/cannot read the inventory .*missing.ini/);
   });
 });

@@ -21,12 +21,30 @@ const stores: [string, () => ObjectStore][] = [
   ['an S3 bucket', () => new S3Objects(bucket.s3, 'baton-state')],
   ['a local directory', () => new DirectoryObjects(mkdtempSync(join(tmpdir(), 'baton-state-')))],
 ];
-const run = { id: 'r1', kind: 'deploy' as const, deployer: 'alice', machine: 'm', pid: 1, image: 'app:v2', startedAt: '2026-12-01T10:00:00.000Z', hosts: ['web-1'] };
+const run = {
+  id: 'r1',
+  kind: 'deploy' as const,
+  deployer: 'alice',
+  machine: 'm',
+  pid: 1,
+  image: 'app:v2',
+  startedAt: '2026-12-01T10:00:00.000Z',
+  hosts: ['web-1'],
+};
 const host = { name: 'web-1', address: '10.0.0.1', instanceId: 'i-1' };
-const deregistered: Change = { kind: 'deregistered', host, membership: { kind: 'classic', name: 'web', drainTimeoutMs: 0 } };
+const deregistered: Change = {
+  kind: 'deregistered',
+  host,
+  membership: { kind: 'classic', name: 'web', drainTimeoutMs: 0 },
+};
 
 describe.each(stores)('in %s', (_, objects) => {
-  const store = () => new StateStore(objects(), { prefix: 'baton', staleAfter: 60_000 }, { stack: 'web', release: 'api', deployment: `d${++n}` });
+  const store = () =>
+    new StateStore(
+      objects(),
+      { prefix: 'baton', staleAfter: 60_000 },
+      { stack: 'web', release: 'api', deployment: `d${++n}` },
+    );
 
   it('creates only if absent, replaces and deletes only the version read', async () => {
     const s = store();
@@ -45,7 +63,11 @@ describe.each(stores)('in %s', (_, objects) => {
   it('holds each entry durably before the change, leaves what is open, and removes itself once all is closed', async () => {
     const s = store();
     const journal = await Journal.start(s, run);
-    const entry = await journal.record(deregistered, 'web-1 (i-1) out of classic ELB web', 'aws elb register-instances-with-load-balancer ...');
+    const entry = await journal.record(
+      deregistered,
+      'web-1 (i-1) out of classic ELB web',
+      'aws elb register-instances-with-load-balancer ...',
+    );
     // Durable: another reader (the next deployer) sees it open.
     const seen = await readJournal(s);
     expect(openEntries(seen!.doc).map((e) => e.what)).toEqual(['web-1 (i-1) out of classic ELB web']);
@@ -71,7 +93,11 @@ describe.each(stores)('in %s', (_, objects) => {
 describe('the local state directory', () => {
   it('leaves no temporary file behind, and lists what it holds', async () => {
     const root = mkdtempSync(join(tmpdir(), 'baton-state-'));
-    const s = new StateStore(new DirectoryObjects(root), { prefix: 'baton', staleAfter: 60_000 }, { stack: 'web', release: 'api', deployment: 'local' });
+    const s = new StateStore(
+      new DirectoryObjects(root),
+      { prefix: 'baton', staleAfter: 60_000 },
+      { stack: 'web', release: 'api', deployment: 'local' },
+    );
     await s.write('history/2.json', { n: 2 });
     await s.write('history/1.json', { n: 1 }, { absent: true });
     expect(await s.list('history')).toEqual(['history/1.json', 'history/2.json']);
@@ -100,7 +126,11 @@ describe('a journal whose writes go wrong', () => {
       url: (k) => inner.url(k),
       close: () => undefined,
     };
-    const store = new StateStore(objects, { prefix: 'baton', staleAfter: 60_000 }, { stack: 'web', release: 'api', deployment: 'flaky' });
+    const store = new StateStore(
+      objects,
+      { prefix: 'baton', staleAfter: 60_000 },
+      { stack: 'web', release: 'api', deployment: 'flaky' },
+    );
     return { store, failNext: (how: 'fail' | 'lose-answer') => (next = how) };
   }
 

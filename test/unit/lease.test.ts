@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/rollout/events.ts';
-import { Journal, openEntries, readJournal, UnreadableJournalError, type JournalDocument } from '../../src/state/journal.ts';
+import {
+  Journal,
+  openEntries,
+  readJournal,
+  UnreadableJournalError,
+  type JournalDocument,
+} from '../../src/state/journal.ts';
 import { RunLedger } from '../../src/state/ledger.ts';
 import { acquireLock, forceRelease, inspectLock, type LockIdentity, type LockRecord } from '../../src/state/lock.ts';
 import { S3Objects } from '../../src/state/s3-objects.ts';
@@ -19,14 +25,52 @@ import { useStateBucket } from '../aws-emulator/s3-bucket.ts';
 
 const bucket = useStateBucket();
 let n = 0;
-const store = (staleAfter = 60_000, deployment = `lease${++n}`) => new StateStore(new S3Objects(bucket.s3, 'baton-state'), { prefix: 'baton', staleAfter }, { stack: 'web', release: 'api', deployment });
-const who = (holder: string): LockIdentity => ({ id: `run-${holder}`, holder, command: 'deploy registry/app:v2', startedAt: new Date().toISOString() });
-const run = { id: 'r1', kind: 'deploy' as const, deployer: 'alice', machine: 'm', pid: 1, image: 'app:v2', startedAt: '2026-12-01T10:00:00.000Z', hosts: ['web-1'] };
+const store = (staleAfter = 60_000, deployment = `lease${++n}`) =>
+  new StateStore(
+    new S3Objects(bucket.s3, 'baton-state'),
+    { prefix: 'baton', staleAfter },
+    { stack: 'web', release: 'api', deployment },
+  );
+const who = (holder: string): LockIdentity => ({
+  id: `run-${holder}`,
+  holder,
+  command: 'deploy registry/app:v2',
+  startedAt: new Date().toISOString(),
+});
+const run = {
+  id: 'r1',
+  kind: 'deploy' as const,
+  deployer: 'alice',
+  machine: 'm',
+  pid: 1,
+  image: 'app:v2',
+  startedAt: '2026-12-01T10:00:00.000Z',
+  hosts: ['web-1'],
+};
 const host = { name: 'web-1', address: '10.0.0.1', instanceId: 'i-1' };
 
 /** A run in a process of its own; `ask` sends a line and resolves with the next line it prints that is an answer. */
-function startHolder(deployment: string, staleAfter: number): { child: ChildProcessWithoutNullStreams; lines: string[]; next: (pattern: RegExp) => Promise<string>; ask: (line: string) => Promise<string> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'lease-holder.ts'), bucket.emulator.url, deployment, String(staleAfter)], { stdio: 'pipe' });
+function startHolder(
+  deployment: string,
+  staleAfter: number,
+): {
+  child: ChildProcessWithoutNullStreams;
+  lines: string[];
+  next: (pattern: RegExp) => Promise<string>;
+  ask: (line: string) => Promise<string>;
+} {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(import.meta.dirname, 'fixtures', 'lease-holder.ts'),
+      bucket.emulator.url,
+      deployment,
+      String(staleAfter),
+    ],
+    { stdio: 'pipe' },
+  );
   const lines: string[] = [];
   const waiting: { pattern: RegExp; resolve: (l: string) => void }[] = [];
   let stderr = '';
@@ -40,7 +84,10 @@ function startHolder(deployment: string, staleAfter: number): { child: ChildProc
     new Promise<string>((resolve, reject) => {
       const seen = lines.find((l) => pattern.test(l) && !used.has(l));
       if (seen) return (used.add(seen), resolve(seen));
-      const timer = setTimeout(() => reject(new Error(`no line ${pattern} from the holder; it printed:\n${lines.join('\n')}\n${stderr}`)), 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`no line ${pattern} from the holder; it printed:\n${lines.join('\n')}\n${stderr}`)),
+        20_000,
+      );
       waiting.push({ pattern, resolve: (l) => (clearTimeout(timer), used.add(l), resolve(l)) });
     });
   const used = new Set<string>();
@@ -69,7 +116,11 @@ describe('the lease', () => {
       }
       expect(lock!.stale).toMatch(/^it has not been renewed for/);
       const events = new EventBus();
-      const successor = new RunLedger(s, { id: 'successor', kind: 'recover', deployer: 'sam', deployment, startedAt: new Date().toISOString() }, events);
+      const successor = new RunLedger(
+        s,
+        { id: 'successor', kind: 'recover', deployer: 'sam', deployment, startedAt: new Date().toISOString() },
+        events,
+      );
       const left = await successor.takeOver();
       expect(openEntries(left).map((e) => e.what)).toEqual(['web-1 (i-1) out of classic ELB web']);
       expect((await inspectLock(s))!.record).toMatchObject({ holder: 'sam', epoch: 2 });
@@ -78,14 +129,22 @@ describe('the lease', () => {
 
       holder.child.kill('SIGCONT');
       // Whatever it tries first, it is refused: its lease is not proven, and the renewal finds sam's lock.
-      expect(await holder.ask('fence')).toMatch(/^refused: this run lost the deploy lock \(it is now held by sam \(recover; pid \d+ on .*\)\): it changes nothing more on the fleet/);
+      expect(await holder.ask('fence')).toMatch(
+        /^refused: this run lost the deploy lock \(it is now held by sam \(recover; pid \d+ on .*\)\): it changes nothing more on the fleet/,
+      );
       expect(await holder.ask('record')).toMatch(/^refused: this run lost the deploy lock/);
       expect(await holder.next(/^lost: /)).toMatch(/^lost: it is now held by sam .* \(fenced: true\)$/);
       expect(await holder.ask('end')).toBe('ended');
       // Its end wrote nothing over sam's journal or lock.
       expect(await readJournal(s)).toEqual(ours);
       expect((await inspectLock(s))!.record.holder).toBe('sam');
-      expect(holder.lines).toContain('warning: this run lost the deploy lock while it ran (it is now held by sam (recover; pid ' + process.pid + ' on ' + (await inspectLock(s))!.record.machine + ')): it left the lock and the journal to the run that holds it now');
+      expect(holder.lines).toContain(
+        'warning: this run lost the deploy lock while it ran (it is now held by sam (recover; pid ' +
+          process.pid +
+          ' on ' +
+          (await inspectLock(s))!.record.machine +
+          ')): it left the lock and the journal to the run that holds it now',
+      );
       await successor.end({ outcome: 'recovered', exitCode: 0, hosts: [] });
     } finally {
       holder.child.kill('SIGCONT');
@@ -100,8 +159,16 @@ describe('the lease', () => {
     bucket.emulator.injectFault({ action: 'PutObject', kind: 'error5xx', key: 'lock.json', times: 1_000 });
     try {
       await new Promise((r) => setTimeout(r, 1_000));
-      await expect(journal.fence()).rejects.toThrow(/^this run cannot prove it still holds the deploy lock .*: its last renewal that succeeded was \d\.\ds ago \(state.staleAfter is 1\.0s\)/);
-      await expect(journal.record({ kind: 'alarms-disabled', alarms: ['a'] }, 'alarm actions disabled: a', 'aws cloudwatch enable-alarm-actions ...')).rejects.toThrow(/cannot prove/);
+      await expect(journal.fence()).rejects.toThrow(
+        /^this run cannot prove it still holds the deploy lock .*: its last renewal that succeeded was \d\.\ds ago \(state.staleAfter is 1\.0s\)/,
+      );
+      await expect(
+        journal.record(
+          { kind: 'alarms-disabled', alarms: ['a'] },
+          'alarm actions disabled: a',
+          'aws cloudwatch enable-alarm-actions ...',
+        ),
+      ).rejects.toThrow(/cannot prove/);
     } finally {
       bucket.emulator.clearFaults();
     }
@@ -116,11 +183,16 @@ describe('a lock released by force', () => {
     const s = store();
     const lost: [string, boolean][] = [];
     let journal: Journal | undefined;
-    const held = await acquireLock(s, who('tia'), { onLost: (why, fenced) => lost.push([why, fenced]), stillOurs: () => journal!.unchanged() });
+    const held = await acquireLock(s, who('tia'), {
+      onLost: (why, fenced) => lost.push([why, fenced]),
+      stillOurs: () => journal!.unchanged(),
+    });
     journal = await Journal.start(s, run, undefined, held);
     await forceRelease(s);
     // Its journal writes go on while the renewal finds the lock gone and takes it back.
-    const writes = Array.from({ length: 12 }, (_, i) => journal!.record({ kind: 'alarms-disabled', alarms: [`a${i}`] }, `alarm actions disabled: a${i}`, 'fix'));
+    const writes = Array.from({ length: 12 }, (_, i) =>
+      journal!.record({ kind: 'alarms-disabled', alarms: [`a${i}`] }, `alarm actions disabled: a${i}`, 'fix'),
+    );
     await held.renew();
     await Promise.all(writes);
     expect(lost).toEqual([['it was released by force', false]]);
@@ -169,16 +241,37 @@ describe("S3's own faults", () => {
 describe('the journal format', () => {
   it('refuses a journal of a newer format or with a change it does not know, and leaves it as it is', async () => {
     const s = store();
-    const entry = { seq: 1, what: 'web-1 parked in the green pool', fix: 'baton2 unpark web-1', openedAt: '2026-12-01T10:00:00.000Z' };
-    const future: JournalDocument = { format: 1, run, entries: [{ ...entry, change: { kind: 'parked', host } as never }] };
+    const entry = {
+      seq: 1,
+      what: 'web-1 parked in the green pool',
+      fix: 'baton2 unpark web-1',
+      openedAt: '2026-12-01T10:00:00.000Z',
+    };
+    const future: JournalDocument = {
+      format: 1,
+      run,
+      entries: [{ ...entry, change: { kind: 'parked', host } as never }],
+    };
     await s.write('journal.json', future);
     const error = await readJournal(s).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnreadableJournalError);
-    expect((error as Error).message).toContain('journal.json: the journal holds entry 1 of kind "parked" (web-1 parked in the green pool), which this Baton cannot undo: it was written by a newer Baton');
+    expect((error as Error).message).toContain(
+      'journal.json: the journal holds entry 1 of kind "parked" (web-1 parked in the green pool), which this Baton cannot undo: it was written by a newer Baton',
+    );
     await s.write('journal.json', { ...future, format: 2, entries: [] });
     await expect(readJournal(s)).rejects.toThrow('the journal has format 2, and this Baton reads format 1 only');
     // A run refuses to start over it, and leaves it as it was.
-    const ledger = new RunLedger(s, { id: 'r9', kind: 'deploy', deployer: 'rex', deployment: s.scope.deployment, startedAt: new Date().toISOString() }, new EventBus());
+    const ledger = new RunLedger(
+      s,
+      {
+        id: 'r9',
+        kind: 'deploy',
+        deployer: 'rex',
+        deployment: s.scope.deployment,
+        startedAt: new Date().toISOString(),
+      },
+      new EventBus(),
+    );
     await expect(ledger.begin(['web-1'])).rejects.toThrow('the journal has format 2');
     expect((await s.read<JournalDocument>('journal.json'))!.value.format).toBe(2);
     expect(await inspectLock(s)).toBeUndefined();

@@ -9,7 +9,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseWebhookUrl, notifyWebhook, type NotifyContext } from '../../src/report/notify.ts';
 import { EventBus, type DeployEvent } from '../../src/rollout/events.ts';
 
-const context: NotifyContext = { stack: 'web', release: 'api', deployment: 'integration', deployer: 'alice', kind: 'deploy' };
+const context: NotifyContext = {
+  stack: 'web',
+  release: 'api',
+  deployment: 'integration',
+  deployer: 'alice',
+  kind: 'deploy',
+};
 const SECRET = '/services/T000/B000/XXXXsecretXXXX';
 let server: Server | undefined;
 let bodies: unknown[] = [];
@@ -33,9 +39,29 @@ afterEach(async () => {
   server = undefined;
 });
 
-const started: DeployEvent = { type: 'run-started', playbook: 'deploy', image: 'reg/app:v2', deployment: 'integration', hosts: ['app-1', 'app-2'], batches: [['app-1'], ['app-2']], preTasks: [], steps: [], check: false };
-const finished = (outcome: 'deployed' | 'rolled-back' | 'failed' | 'checked', exitCode: number, hosts: Extract<DeployEvent, { type: 'run-finished' }>['hosts']): DeployEvent => ({ type: 'run-finished', outcome, exitCode, ms: 12_345, hosts, maxRssKb: 1 });
-const ok = (host: string) => ({ host, result: 'deployed' as const, oldImage: 'reg/app:v1', newImage: 'reg/app:v2', outOfServiceMs: 1500 });
+const started: DeployEvent = {
+  type: 'run-started',
+  playbook: 'deploy',
+  image: 'reg/app:v2',
+  deployment: 'integration',
+  hosts: ['app-1', 'app-2'],
+  batches: [['app-1'], ['app-2']],
+  preTasks: [],
+  steps: [],
+  check: false,
+};
+const finished = (
+  outcome: 'deployed' | 'rolled-back' | 'failed' | 'checked',
+  exitCode: number,
+  hosts: Extract<DeployEvent, { type: 'run-finished' }>['hosts'],
+): DeployEvent => ({ type: 'run-finished', outcome, exitCode, ms: 12_345, hosts, maxRssKb: 1 });
+const ok = (host: string) => ({
+  host,
+  result: 'deployed' as const,
+  oldImage: 'reg/app:v1',
+  newImage: 'reg/app:v2',
+  outOfServiceMs: 1500,
+});
 
 describe('webhook notifications', () => {
   it('posts the start and the end of a run, in order, as Slack-compatible JSON', async () => {
@@ -63,8 +89,19 @@ describe('webhook notifications', () => {
         body: {
           text: ':white_check_mark: alice deployed reg/app:v2 to web/api integration: 2/2 hosts in 12.3 s',
           baton: {
-            event: 'finished', ...context, build: 'Deploy #42', image: 'reg/app:v2', outcome: 'deployed', exitCode: 0, ms: 12_345,
-            hosts: [1, 2].map((i) => ({ host: `app-${i}`, result: 'deployed', oldImage: 'reg/app:v1', newImage: 'reg/app:v2' })),
+            event: 'finished',
+            ...context,
+            build: 'Deploy #42',
+            image: 'reg/app:v2',
+            outcome: 'deployed',
+            exitCode: 0,
+            ms: 12_345,
+            hosts: [1, 2].map((i) => ({
+              host: `app-${i}`,
+              result: 'deployed',
+              oldImage: 'reg/app:v1',
+              newImage: 'reg/app:v2',
+            })),
           },
         },
       },
@@ -76,15 +113,33 @@ describe('webhook notifications', () => {
     const events = new EventBus();
     const notifier = notifyWebhook(url, events, context);
     events.emit(started);
-    events.emit({ type: 'undo-failed', what: 'resume autoscaling', error: 'HTTP 503', fix: 'aws autoscaling resume-processes --auto-scaling-group-name web-api' });
-    events.emit(finished('rolled-back', 3, [{ host: 'app-1', result: 'rolled-back', oldImage: 'reg/app:v1', newImage: 'reg/app:v2', outOfServiceMs: 900, error: 'health check failed: HTTP 500' }]));
+    events.emit({
+      type: 'undo-failed',
+      what: 'resume autoscaling',
+      error: 'HTTP 503',
+      fix: 'aws autoscaling resume-processes --auto-scaling-group-name web-api',
+    });
+    events.emit(
+      finished('rolled-back', 3, [
+        {
+          host: 'app-1',
+          result: 'rolled-back',
+          oldImage: 'reg/app:v1',
+          newImage: 'reg/app:v2',
+          outOfServiceMs: 900,
+          error: 'health check failed: HTTP 500',
+        },
+      ]),
+    );
     await notifier.close();
     const last = bodies[1] as { body: { text: string; baton: { needsOperator: unknown } } };
     expect(last.body.text).toBe(
       ":warning: alice's deploy to web/api integration failed and was rolled back (0/1 hosts changed): app-1: health check failed: HTTP 500 (back on reg/app:v1)" +
         ' — the fleet needs an operator: resume autoscaling failed, fix with `aws autoscaling resume-processes --auto-scaling-group-name web-api`',
     );
-    expect(last.body.baton.needsOperator).toEqual([{ what: 'resume autoscaling', fix: 'aws autoscaling resume-processes --auto-scaling-group-name web-api' }]);
+    expect(last.body.baton.needsOperator).toEqual([
+      { what: 'resume autoscaling', fix: 'aws autoscaling resume-processes --auto-scaling-group-name web-api' },
+    ]);
   });
 
   it('sends nothing for --check', async () => {
@@ -101,12 +156,16 @@ describe('webhook notifications', () => {
     const cases: [string, () => Promise<URL>, RegExp][] = [
       ['5xx', () => listen((respond) => respond(500)), /failed: HTTP 500 \(the run goes on\)$/],
       ['silent', () => listen(() => undefined), /failed: no answer within 0.3s \(the run goes on\)$/],
-      ['refused', async () => {
-        const url = await listen(() => undefined);
-        await new Promise((resolve) => server!.close(resolve));
-        server = undefined;
-        return url;
-      }, /failed: ECONNREFUSED \(the run goes on\)$/],
+      [
+        'refused',
+        async () => {
+          const url = await listen(() => undefined);
+          await new Promise((resolve) => server!.close(resolve));
+          server = undefined;
+          return url;
+        },
+        /failed: ECONNREFUSED \(the run goes on\)$/,
+      ],
     ];
     for (const [name, start, expected] of cases) {
       const url = await start();
@@ -117,7 +176,9 @@ describe('webhook notifications', () => {
       events.emit(started);
       await notifier.close();
       expect(warnings, name).toHaveLength(1);
-      expect(warnings[0], name).toMatch(new RegExp(`^webhook notification to ${url.origin.replace(/[.]/g, '\\.')} failed`));
+      expect(warnings[0], name).toMatch(
+        new RegExp(`^webhook notification to ${url.origin.replace(/[.]/g, '\\.')} failed`),
+      );
       expect(warnings[0], name).toMatch(expected);
       expect(JSON.stringify(events.history), name).not.toContain('secret');
       server?.closeAllConnections();
@@ -125,8 +186,12 @@ describe('webhook notifications', () => {
   });
 
   it('refuses a URL that is not http(s), without echoing it', () => {
-    expect(() => parseWebhookUrl('ftp://hooks.example/services/secret', '$BATON_WEBHOOK_URL')).toThrow('$BATON_WEBHOOK_URL: is not an http(s) URL (scheme ftp:)');
-    expect(() => parseWebhookUrl('not a url secret', '$BATON_WEBHOOK_URL')).toThrow(/^\$BATON_WEBHOOK_URL: is not an http\(s\) URL$/);
+    expect(() => parseWebhookUrl('ftp://hooks.example/services/secret', '$BATON_WEBHOOK_URL')).toThrow(
+      '$BATON_WEBHOOK_URL: is not an http(s) URL (scheme ftp:)',
+    );
+    expect(() => parseWebhookUrl('not a url secret', '$BATON_WEBHOOK_URL')).toThrow(
+      /^\$BATON_WEBHOOK_URL: is not an http\(s\) URL$/,
+    );
     expect(parseWebhookUrl('https://hooks.example/x', 'env').origin).toBe('https://hooks.example');
   });
 });

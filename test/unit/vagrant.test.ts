@@ -12,13 +12,22 @@ const vagrant = spawnSync('vagrant', ['--version']).status === 0;
 
 describe('the Vagrant topology', () => {
   it.skipIf(!vagrant && !requireTools)('passes `vagrant validate` (no provider needed)', () => {
-    const out = execFileSync('vagrant', ['validate', '--ignore-provider'], { cwd: root, encoding: 'utf8', env: { ...process.env, VAGRANT_CHECKPOINT_DISABLE: '1' } });
+    const out = execFileSync('vagrant', ['validate', '--ignore-provider'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, VAGRANT_CHECKPOINT_DISABLE: '1' },
+    });
     expect(out).toContain('Vagrantfile validated successfully');
   });
 
   it('matches its static inventory and its AWS emulator spec: app hosts only, same addresses and instance ids, the bastion as ProxyJump', async () => {
     const vagrantfile = readFileSync(join(root, 'Vagrantfile'), 'utf8');
-    const vmHosts = Object.fromEntries([...vagrantfile.matchAll(/"(app-\d+)" => \["([\d.]+)", "(i-[0-9a-f]+)"\]/g)].map((m) => [m[1], { ip: m[2], id: m[3] }]));
+    const vmHosts = Object.fromEntries(
+      [...vagrantfile.matchAll(/"(app-\d+)" => \["([\d.]+)", "(i-[0-9a-f]+)"\]/g)].map((m) => [
+        m[1],
+        { ip: m[2], id: m[3] },
+      ]),
+    );
     expect(Object.keys(vmHosts)).toHaveLength(2);
     const inventory = loadInventory(join(root, 'inventory', 'vagrant.ini'));
     // The load balancer VM is no deploy target: the inventory's `all` is the app hosts.

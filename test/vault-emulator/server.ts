@@ -30,7 +30,10 @@ import type { AddressInfo } from 'node:net';
 
 export interface VaultSpec {
   /** KV engines by mount path (no slashes), with their version. Secrets keyed by path inside the mount. For v2 each secret is a list of versions (oldest first; a `null` entry is a deleted version). */
-  mounts: Record<string, { version: 1 | 2; secrets: Record<string, Record<string, string> | (Record<string, string> | null)[]> }>;
+  mounts: Record<
+    string,
+    { version: 1 | 2; secrets: Record<string, Record<string, string> | (Record<string, string> | null)[]> }
+  >;
   /** Tokens: id → policy. `paths` are path prefixes the token may read (e.g. 'secret/data/api'), `*` for all. renewable/ttl as Vault reports. */
   tokens?: Record<string, { paths: string[]; ttlSeconds?: number; renewable?: boolean; namespace?: string }>;
   /** AppRoles: role_id → { secretId, paths, ttlSeconds?, renewable? }; login issues a fresh token with those paths. */
@@ -74,15 +77,33 @@ interface Token {
 
 type Reply = { status: number; body?: unknown };
 type Op = 'read' | 'list' | 'update' | 'delete' | 'patch';
-const OPS: Record<string, Op> = { GET: 'read', LIST: 'list', POST: 'update', PUT: 'update', DELETE: 'delete', PATCH: 'patch' };
+const OPS: Record<string, Op> = {
+  GET: 'read',
+  LIST: 'list',
+  POST: 'update',
+  PUT: 'update',
+  DELETE: 'delete',
+  PATCH: 'patch',
+};
 
 const reply = (status: number, body?: unknown): Reply => ({ status, body });
 const errors = (status: number, ...messages: string[]): Reply => reply(status, { errors: messages });
 /** Vault wraps request-handling errors in go-multierror's text. */
-const multi = (...messages: string[]) => `${messages.length === 1 ? '1 error' : `${messages.length} errors`} occurred:\n${messages.map((m) => `\t* ${m}\n`).join('')}\n`;
+const multi = (...messages: string[]) =>
+  `${messages.length === 1 ? '1 error' : `${messages.length} errors`} occurred:\n${messages.map((m) => `\t* ${m}\n`).join('')}\n`;
 const denied = () => errors(403, multi('permission denied'));
 const unsupported = () => errors(405, multi('unsupported operation'));
-const envelope = (fields: Record<string, unknown>) => ({ request_id: randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data: null, wrap_info: null, warnings: null, auth: null, ...fields });
+const envelope = (fields: Record<string, unknown>) => ({
+  request_id: randomUUID(),
+  lease_id: '',
+  renewable: false,
+  lease_duration: 0,
+  data: null,
+  wrap_info: null,
+  warnings: null,
+  auth: null,
+  ...fields,
+});
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const random62 = (n: number) => [...randomBytes(n)].map((b) => BASE62[b % 62]).join('');
 const trimSlashes = (s: string) => s.replace(/^\/+|\/+$/g, '');
@@ -104,7 +125,18 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
   for (const [id, t] of Object.entries(spec.tokens ?? {})) {
     const ttl = t.ttlSeconds ?? 0;
     const root = t.paths.includes('*') && ttl === 0;
-    issue({ paths: t.paths, ttl, renewable: t.renewable ?? ttl > 0, namespace: trimSlashes(t.namespace ?? ''), path: root ? 'auth/token/root' : 'auth/token/create', displayName: root ? 'root' : 'token', meta: null }, id);
+    issue(
+      {
+        paths: t.paths,
+        ttl,
+        renewable: t.renewable ?? ttl > 0,
+        namespace: trimSlashes(t.namespace ?? ''),
+        path: root ? 'auth/token/root' : 'auth/token/create',
+        displayName: root ? 'root' : 'token',
+        meta: null,
+      },
+      id,
+    );
   }
 
   const expiresAt = (t: Token) => (t.ttl ? (t.renewedAt ?? t.createdAt) + t.ttl * 1000 : undefined);
@@ -149,14 +181,24 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
     if (!secretId) return errors(400, 'missing secret_id');
     if (secretId !== role.secretId) return errors(400, 'invalid role or secret ID');
     const ttl = role.ttlSeconds ?? DEFAULT_TTL;
-    return issue({ paths: role.paths, ttl, renewable: role.renewable ?? ttl > 0, namespace, path: 'auth/approle/login', displayName: 'approle', meta: { role_name: roleId } });
+    return issue({
+      paths: role.paths,
+      ttl,
+      renewable: role.renewable ?? ttl > 0,
+      namespace,
+      path: 'auth/approle/login',
+      displayName: 'approle',
+      meta: { role_name: roleId },
+    });
   };
 
   const awsLogin = (body: Record<string, unknown>, namespace: string) => (): Reply | Token => {
     const field = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : '');
     const b64 = (name: string) => {
       const raw = field(name);
-      return /^[A-Za-z0-9+/]*={0,2}$/.test(raw) && raw.length % 4 === 0 ? Buffer.from(raw, 'base64').toString('utf8') : undefined;
+      return /^[A-Za-z0-9+/]*={0,2}$/.test(raw) && raw.length % 4 === 0
+        ? Buffer.from(raw, 'base64').toString('utf8')
+        : undefined;
     };
     const method = field('iam_http_request_method');
     if (!method) return errors(400, 'missing iam_http_request_method');
@@ -177,7 +219,10 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
     let headers: Record<string, unknown> | undefined;
     const rawHeaders = body.iam_request_headers;
     try {
-      const parsed: unknown = typeof rawHeaders === 'string' ? JSON.parse(rawHeaders.trim().startsWith('{') ? rawHeaders : (b64('iam_request_headers') ?? '')) : rawHeaders;
+      const parsed: unknown =
+        typeof rawHeaders === 'string'
+          ? JSON.parse(rawHeaders.trim().startsWith('{') ? rawHeaders : (b64('iam_request_headers') ?? ''))
+          : rawHeaders;
       if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) headers = parsed as Record<string, unknown>;
     } catch {
       headers = undefined;
@@ -185,17 +230,39 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
     if (!headers || Object.keys(headers).length === 0) return errors(400, 'missing iam_request_headers');
     // What STS would answer (Vault quotes it): the request must be a signed GetCallerIdentity.
     const sts = (status: number, code: string, message: string) =>
-      errors(400, `error making upstream request: received error code ${status} from STS: <ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
+      errors(
+        400,
+        `error making upstream request: received error code ${status} from STS: <ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+      );
     const action = new URLSearchParams(stsBody).get('Action') ?? url.searchParams.get('Action');
     // Vault sends it to STS with the client's Host header: signed for another host, STS refuses it.
-    if (!/^sts(\.[a-z0-9-]+)?\.amazonaws\.com(\.cn)?$/.test(url.hostname)) return sts(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
-    if (action !== 'GetCallerIdentity') return sts(400, 'InvalidAction', `Could not find operation ${action ?? ''} for version 2011-06-15`);
-    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) return sts(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
+    if (!/^sts(\.[a-z0-9-]+)?\.amazonaws\.com(\.cn)?$/.test(url.hostname))
+      return sts(
+        403,
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided.',
+      );
+    if (action !== 'GetCallerIdentity')
+      return sts(400, 'InvalidAction', `Could not find operation ${action ?? ''} for version 2011-06-15`);
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'authorization'))
+      return sts(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
     const roleName = field('role');
-    if (!roleName) return errors(400, 'entry for role  not found (the emulator cannot infer the role from the caller ARN: send role)');
+    if (!roleName)
+      return errors(
+        400,
+        'entry for role  not found (the emulator cannot infer the role from the caller ARN: send role)',
+      );
     const role = Object.hasOwn(spec.awsRoles!, roleName) ? spec.awsRoles![roleName]! : undefined;
     if (!role) return errors(400, `entry for role ${roleName} not found`);
-    return issue({ paths: role.paths, ttl: DEFAULT_TTL, renewable: true, namespace, path: 'auth/aws/login', displayName: `aws-${roleName}`, meta: { auth_type: 'iam', role_id: awsRoleIds.get(roleName)! } });
+    return issue({
+      paths: role.paths,
+      ttl: DEFAULT_TTL,
+      renewable: true,
+      namespace,
+      path: 'auth/aws/login',
+      displayName: `aws-${roleName}`,
+      meta: { auth_type: 'iam', role_id: awsRoleIds.get(roleName)! },
+    });
   };
 
   const lookupSelf = (t: Token): Reply => {
@@ -236,7 +303,8 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
   };
 
   // KV: version k of n was written (n-k) minutes before the emulator started; deletions at the start.
-  const versionsOf = (entry: Record<string, string> | (Record<string, string> | null)[]) => (Array.isArray(entry) ? entry : [entry]);
+  const versionsOf = (entry: Record<string, string> | (Record<string, string> | null)[]) =>
+    Array.isArray(entry) ? entry : [entry];
   const createdTime = (k: number, n: number) => iso(startedAt - (n - k) * 60_000);
   const versionMeta = (versions: (Record<string, string> | null)[], k: number) => ({
     created_time: createdTime(k, versions.length),
@@ -275,11 +343,18 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
       const versions = find(key);
       if (!versions) return errors(404);
       const asked = query.get('version') ?? '0';
-      if (!/^\d+$/.test(asked)) return errors(400, `error converting input ${asked} for field "version": strconv.ParseInt: parsing "${asked}": invalid syntax`);
+      if (!/^\d+$/.test(asked))
+        return errors(
+          400,
+          `error converting input ${asked} for field "version": strconv.ParseInt: parsing "${asked}": invalid syntax`,
+        );
       const k = Number(asked) || versions.length;
       if (k > versions.length) return errors(404);
       const data = versions[k - 1] ?? null;
-      return reply(data ? 200 : 404, envelope({ data: { data, metadata: versionMeta(versions, k) }, mount_type: 'kv' }));
+      return reply(
+        data ? 200 : 404,
+        envelope({ data: { data, metadata: versionMeta(versions, k) }, mount_type: 'kv' }),
+      );
     }
     if (api === 'metadata') {
       if (op === 'list') return listKeys(secrets, key);
@@ -293,12 +368,26 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
           return [String(i + 1), { created_time, deletion_time, destroyed }];
         }),
       );
-      return reply(200, envelope({
-        data: { cas_required: false, created_time: createdTime(1, n), current_version: n, custom_metadata: null, delete_version_after: '0s', max_versions: 0, oldest_version: 0, updated_time: createdTime(n, n), versions: all },
-        mount_type: 'kv',
-      }));
+      return reply(
+        200,
+        envelope({
+          data: {
+            cas_required: false,
+            created_time: createdTime(1, n),
+            current_version: n,
+            custom_metadata: null,
+            delete_version_after: '0s',
+            max_versions: 0,
+            oldest_version: 0,
+            updated_time: createdTime(n, n),
+            versions: all,
+          },
+          mount_type: 'kv',
+        }),
+      );
     }
-    if (['config', 'subkeys', 'delete', 'undelete', 'destroy'].includes(api)) return errors(404, multi('unsupported path')); // real endpoints, not emulated
+    if (['config', 'subkeys', 'delete', 'undelete', 'destroy'].includes(api))
+      return errors(404, multi('unsupported path')); // real endpoints, not emulated
     const cli = { read: 'get', list: 'list', update: 'put', delete: 'delete', patch: 'patch' }[op];
     const warning = `Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv ${cli}' for this operation.`;
     return reply(404, envelope({ warnings: [warning] }));
@@ -316,8 +405,28 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
       if (method !== 'GET' && method !== 'HEAD') return errors(405);
       const code = (name: string, fallback: number) => Number(url.searchParams.get(name) ?? '') || fallback;
       const health = sealed
-        ? { initialized: true, sealed: true, standby: true, performance_standby: false, replication_performance_mode: 'unknown', replication_dr_mode: 'unknown', server_time_utc: unix(Date.now()), version: VERSION }
-        : { initialized: true, sealed: false, standby: false, performance_standby: false, replication_performance_mode: 'disabled', replication_dr_mode: 'disabled', server_time_utc: unix(Date.now()), version: VERSION, cluster_name: 'vault-cluster-emulator', cluster_id: '00000000-0000-4000-8000-000000000000' };
+        ? {
+            initialized: true,
+            sealed: true,
+            standby: true,
+            performance_standby: false,
+            replication_performance_mode: 'unknown',
+            replication_dr_mode: 'unknown',
+            server_time_utc: unix(Date.now()),
+            version: VERSION,
+          }
+        : {
+            initialized: true,
+            sealed: false,
+            standby: false,
+            performance_standby: false,
+            replication_performance_mode: 'disabled',
+            replication_dr_mode: 'disabled',
+            server_time_utc: unix(Date.now()),
+            version: VERSION,
+            cluster_name: 'vault-cluster-emulator',
+            cluster_id: '00000000-0000-4000-8000-000000000000',
+          };
       return reply(sealed ? code('sealedcode', 503) : code('activecode', 200), method === 'HEAD' ? undefined : health);
     }
     if (sealed) return errors(503, 'Vault is sealed');
@@ -360,8 +469,12 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
     if (writes ? !token.paths.includes('*') : !grants(token, acl)) return denied();
 
     const [first = '', second = ''] = path.split('/');
-    if (first !== 'auth' && Object.hasOwn(spec.mounts, first)) return kv(spec.mounts[first]!, path.slice(first.length + 1), op, url.searchParams);
-    const builtin = ['sys', 'cubbyhole', 'identity'].includes(first) || (first === 'auth' && (second === 'token' || (second === 'approle' && !!spec.approles) || (second === 'aws' && !!spec.awsRoles)));
+    if (first !== 'auth' && Object.hasOwn(spec.mounts, first))
+      return kv(spec.mounts[first]!, path.slice(first.length + 1), op, url.searchParams);
+    const builtin =
+      ['sys', 'cubbyhole', 'identity'].includes(first) ||
+      (first === 'auth' &&
+        (second === 'token' || (second === 'approle' && !!spec.approles) || (second === 'aws' && !!spec.awsRoles)));
     if (builtin) return errors(404, multi('unsupported path')); // mounted in Vault, not emulated here
     return errors(404, `no handler for route ${JSON.stringify(path)}. route entry not found.`);
   };
@@ -377,10 +490,20 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
     } catch (error) {
       r = errors(500, multi(`internal error: ${(error as Error).message}`));
     }
-    requests.push({ method, path: url.pathname + url.search, headers: Object.keys(headers), ...(namespace && { namespace }), status: r.status });
+    requests.push({
+      method,
+      path: url.pathname + url.search,
+      headers: Object.keys(headers),
+      ...(namespace && { namespace }),
+      status: r.status,
+    });
     const text = typeof r.body === 'string';
     const body = r.body === undefined ? '' : text ? (r.body as string) : `${JSON.stringify(r.body)}\n`;
-    return { status: r.status, headers: { 'content-type': text ? 'text/plain; charset=utf-8' : 'application/json', 'cache-control': 'no-store' }, body };
+    return {
+      status: r.status,
+      headers: { 'content-type': text ? 'text/plain; charset=utf-8' : 'application/json', 'cache-control': 'no-store' },
+      body,
+    };
   };
 
   const server = createServer((req, res) => {
@@ -398,7 +521,12 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
     const end = packet.indexOf('\r\n\r\n');
     const [requestLine = '', ...lines] = packet.slice(0, end < 0 ? packet.length : end).split('\r\n');
     const [method = '', target = ''] = requestLine.split(' ');
-    if (error.code !== 'HPE_INVALID_METHOD' || !/^[A-Z]+$/.test(method) || !target.startsWith('/') || !socket.writable) {
+    if (
+      error.code !== 'HPE_INVALID_METHOD' ||
+      !/^[A-Z]+$/.test(method) ||
+      !target.startsWith('/') ||
+      !socket.writable
+    ) {
       socket.destroy();
       return;
     }
@@ -408,7 +536,11 @@ export async function startVaultEmulator(spec: VaultSpec): Promise<VaultEmulator
       if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
     const out = serve(method, target, headers, end < 0 ? '' : packet.slice(end + 4));
-    const head = Object.entries({ ...out.headers, 'content-length': String(Buffer.byteLength(out.body)), connection: 'close' }).map(([k, v]) => `${k}: ${v}\r\n`);
+    const head = Object.entries({
+      ...out.headers,
+      'content-length': String(Buffer.byteLength(out.body)),
+      connection: 'close',
+    }).map(([k, v]) => `${k}: ${v}\r\n`);
     socket.end(`HTTP/1.1 ${out.status} ${STATUS_CODES[out.status] ?? ''}\r\n${head.join('')}\r\n${out.body}`);
   });
   await new Promise<void>((resolve, reject) => {

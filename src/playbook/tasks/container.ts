@@ -37,7 +37,11 @@ export function replaceContainer(): HostTask {
             await waitHealthy(ctx, signal);
           },
         });
-        const setAside = dockerSetAside(container.name, previousName(container.name), Math.ceil(container.stopTimeout / 1000));
+        const setAside = dockerSetAside(
+          container.name,
+          previousName(container.name),
+          Math.ceil(container.stopTimeout / 1000),
+        );
         // Never aborted half-way (a second Ctrl-C included): a command cut off on our side may still run on
         // the host while its compensation runs, and the two would race. It is bounded by its deadline.
         await remote.exec(setAside, { timeoutMs: timeoutMs + container.stopTimeout });
@@ -76,7 +80,9 @@ export function replaceContainer(): HostTask {
     explain: (ctx, target) => {
       const { name, ports, volumes } = ctx.config.container;
       const run = `run ${ctx.image} as ${name} (ports ${ports.join(', ') || 'none'}; volumes ${volumes.join(', ')})`;
-      return target.live ? `stop ${name} (${target.live.image}), keep it as ${previousName(name)} for rollback, ${run}` : run;
+      return target.live
+        ? `stop ${name} (${target.live.image}), keep it as ${previousName(name)} for rollback, ${run}`
+        : run;
     },
   };
 }

@@ -54,6 +54,9 @@ export function silenceAlarms(): RunTask {
       await ctx.aws.alarms.disable(enabled);
       return enabled.join(', ');
     },
-    explain: () => (enabled.length ? `disable the actions of ${enabled.join(', ')}; enabled again at the end, whatever happens` : 'nothing: no alarm with actions enabled'),
+    explain: () =>
+      enabled.length
+        ? `disable the actions of ${enabled.join(', ')}; enabled again at the end, whatever happens`
+        : 'nothing: no alarm with actions enabled',
   };
 }

@@ -41,6 +41,7 @@ export function healthCheck(): HostTask {
     async run(ctx) {
       return waitHealthy(ctx, ctx.signal);
     },
-    explain: (ctx) => `wait until ${describeCheck(ctx.config.health)} passes ${ctx.config.health.healthyThreshold} time(s) in a row (at most ${Math.round(ctx.config.health.timeout / 1000)}s)`,
+    explain: (ctx) =>
+      `wait until ${describeCheck(ctx.config.health)} passes ${ctx.config.health.healthyThreshold} time(s) in a row (at most ${Math.round(ctx.config.health.timeout / 1000)}s)`,
   };
 }

@@ -18,7 +18,9 @@ export function deregister(): HostTask {
      */
     async prepare(ctx, target) {
       if (target.memberships.length || ctx.config.rollout.allowNoLoadBalancer) return;
-      const why = target.host.instanceId ? `instance ${target.host.instanceId} is registered in no classic ELB or target group` : 'it has no instance_id in the inventory, so its load balancers cannot be found';
+      const why = target.host.instanceId
+        ? `instance ${target.host.instanceId} is registered in no classic ELB or target group`
+        : 'it has no instance_id in the inventory, so its load balancers cannot be found';
       throw new ConfigError(
         '--no-load-balancer',
         `${target.host.name} is in no load balancer Baton can see (${why}): it would be stopped while a load balancer may still send it traffic. Give it an instance_id, or pass --no-load-balancer (rollout.allowNoLoadBalancer) if it serves no traffic through one`,

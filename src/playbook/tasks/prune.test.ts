@@ -20,7 +20,12 @@ describe('image pruning', () => {
     ];
     const inUse = new Set(['sha256:5', 'sha256:2']);
     expect(imagesToRemove(listed, inUse, 1).map((i) => i.ref)).toEqual(['r/app:v3', 'r/app:also-v3', 'r/app:<none>']);
-    expect(imagesToRemove(listed, inUse, 0).map((i) => i.ref)).toEqual(['r/app:v4', 'r/app:v3', 'r/app:also-v3', 'r/app:<none>']);
+    expect(imagesToRemove(listed, inUse, 0).map((i) => i.ref)).toEqual([
+      'r/app:v4',
+      'r/app:v3',
+      'r/app:also-v3',
+      'r/app:<none>',
+    ]);
     expect(imagesToRemove(listed, inUse, 5)).toEqual([]);
   });
 });

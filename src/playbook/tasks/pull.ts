@@ -18,9 +18,16 @@ export function prePull(options: { concurrency?: number } = {}): RunTask {
         for (let t = queue.shift(); t; t = queue.shift()) {
           try {
             const { command, stdin } = dockerPull(ctx.image, ctx.registryLogin);
-            await t.remote.exec(command, { timeoutMs: ctx.config.timeouts.pull, signal: ctx.signal, ...(stdin !== undefined && { stdin }) });
+            await t.remote.exec(command, {
+              timeoutMs: ctx.config.timeouts.pull,
+              signal: ctx.signal,
+              ...(stdin !== undefined && { stdin }),
+            });
             // What the tag names now, on this host: a host is unchanged only when it runs this very image.
-            const { stdout } = await t.remote.exec(dockerImageIdentity(ctx.image), { timeoutMs: ctx.config.ssh.commandTimeout, signal: ctx.signal });
+            const { stdout } = await t.remote.exec(dockerImageIdentity(ctx.image), {
+              timeoutMs: ctx.config.ssh.commandTimeout,
+              signal: ctx.signal,
+            });
             const [id, ...digests] = stdout.trim().split(' ');
             // The digest of the repository pulled from, as the registry names this image.
             const repository = ctx.image.replace(/@.*$/, '').replace(/:[^:/]*$/, '');
@@ -32,9 +39,11 @@ export function prePull(options: { concurrency?: number } = {}): RunTask {
         }
       };
       await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 8, queue.length) }, worker));
-      if (failures.length) throw new PullError(`could not pull ${ctx.image}; no host left service:\n${failures.join('\n')}`);
+      if (failures.length)
+        throw new PullError(`could not pull ${ctx.image}; no host left service:\n${failures.join('\n')}`);
       return `${ctx.image} on ${ctx.targets.length} host${ctx.targets.length === 1 ? '' : 's'}`;
     },
-    explain: (ctx) => `${ctx.registryLogin ? `log in to ${ctx.registryLogin.server} as ${ctx.registryLogin.username} (for this pull only) and ` : ''}docker pull ${ctx.image} on ${ctx.targets.length} host(s), ${Math.min(options.concurrency ?? 8, ctx.targets.length)} at a time, before any host leaves service`,
+    explain: (ctx) =>
+      `${ctx.registryLogin ? `log in to ${ctx.registryLogin.server} as ${ctx.registryLogin.username} (for this pull only) and ` : ''}docker pull ${ctx.image} on ${ctx.targets.length} host(s), ${Math.min(options.concurrency ?? 8, ctx.targets.length)} at a time, before any host leaves service`,
   };
 }

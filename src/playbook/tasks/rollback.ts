@@ -16,7 +16,10 @@ export function requireRollbackCandidates(): RunTask {
     async prepare(ctx) {
       const missing = ctx.targets.filter((t) => !t.previous).map((t) => t.host.name);
       if (missing.length) {
-        throw new ConfigError('', `nothing to roll back to on ${missing.join(', ')}: no ${previousName(ctx.config.container.name)} container (narrow the hosts with --limit)`);
+        throw new ConfigError(
+          '',
+          `nothing to roll back to on ${missing.join(', ')}: no ${previousName(ctx.config.container.name)} container (narrow the hosts with --limit)`,
+        );
       }
     },
     async run(ctx) {
@@ -32,7 +35,12 @@ export function swapToPrevious(): HostTask {
     name: 'swap to previous container',
     async run(ctx) {
       const { name, stopTimeout } = ctx.config.container;
-      const swap = dockerSwapWithPrevious(name, previousName(name), Math.ceil(stopTimeout / 1000), ctx.config.container.restart);
+      const swap = dockerSwapWithPrevious(
+        name,
+        previousName(name),
+        Math.ceil(stopTimeout / 1000),
+        ctx.config.container.restart,
+      );
       const timeoutMs = ctx.config.ssh.commandTimeout + stopTimeout;
       // By id, whatever state the swap ends in; a host rolled back within the run is looked at now.
       const keptId = ctx.target.live?.id ?? (await inspectLive(ctx.target.remote, name))?.id;
