@@ -16,6 +16,10 @@ npm run build --silent
 # The whole tree, tests included: some tests are claims only the compiler checks (@ts-expect-error).
 say "type-checking"
 npx tsc --noEmit -p .
+# The shape of the code: Prettier's formatting, then ESLint (correctness, file and function length,
+# the layering of src/; see eslint.config.js).
+say "linting"
+npm run lint --silent
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT

@@ -26,7 +26,6 @@ export async function pollUntil<T>(
   const started = Date.now();
   const deadline = started + options.timeoutMs;
   let interval = options.intervalMs ?? 100;
-  let seen = '';
   for (;;) {
     if (options.signal?.aborted) throw new InterruptedError(`interrupted while waiting for ${options.what}`);
     let result: Awaited<ReturnType<typeof check>>;
@@ -38,7 +37,7 @@ export async function pollUntil<T>(
       throw error;
     }
     if (result.done) return result.value;
-    seen = result.seen;
+    const seen = result.seen;
     const left = deadline - Date.now();
     if (left <= 0) throw new TimeoutError(options.what, Date.now() - started, seen);
     await sleep(Math.min(interval, left), options.signal);

@@ -1,7 +1,7 @@
 /** EC2 inventory: the running instances tagged with a stack, release and deployment. */
 import { paginateDescribeInstances, type EC2Client, type Filter } from '@aws-sdk/client-ec2';
 import { InventoryError } from '../errors.ts';
-import { printable } from '../report/printable.ts';
+import { printable } from '../printable.ts';
 import type { Host } from '../inventory/host.ts';
 
 export interface TagQuery {

@@ -4,7 +4,7 @@
  * draining timeout). Back: register everywhere, wait until every one reports it in service.
  */
 import { describeMembership, type LoadBalancers, type Membership, type TargetState } from './load-balancers.ts';
-import type { DeployConfig } from '../config/index.ts';
+import type { DeployConfig } from '../config/types.ts';
 import type { Host } from '../inventory/host.ts';
 import { pollUntil } from '../poll.ts';
 

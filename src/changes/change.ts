@@ -9,9 +9,9 @@
 import type { Alarms } from '../aws/alarms.ts';
 import type { AutoScaling } from '../aws/autoscaling.ts';
 import type { LoadBalancers } from '../aws/load-balancers.ts';
-import type { DeployConfig } from '../config/index.ts';
+import type { DeployConfig } from '../config/types.ts';
 import type { Host } from '../inventory/host.ts';
-import type { RemoteHost } from '../ssh/remote-host.ts';
+import type { RemoteHost } from '../remote/host.ts';
 
 /** Enough of a host to reach it again without its inventory: what the journal keeps of it. */
 export type JournalHost = Pick<Host, 'name' | 'address' | 'instanceId' | 'ssh'>;

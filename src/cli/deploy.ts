@@ -25,7 +25,7 @@ import { ConfigError } from '../errors.ts';
 import { parseRemoteRun, personalDeployment, remoteRunTag, teamcityBranch, type RemoteRun } from './remote-run.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
 import { notifyWebhook, parseWebhookUrl } from '../report/notify.ts';
-import { EventBus, type HostSummary } from '../rollout/events.ts';
+import { EventBus, type HostSummary } from '../events/events.ts';
 import { InterruptController } from '../rollout/interrupt.ts';
 import { guardProcess } from './lifecycle.ts';
 import { deploy } from '../rollout/run.ts';

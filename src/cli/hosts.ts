@@ -6,7 +6,7 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { awsSettings, createEc2Client, type AwsClients } from '../aws/clients.ts';
 import { findInstancesByTags } from '../aws/ec2.ts';
-import type { DeployConfig } from '../config/index.ts';
+import type { DeployConfig } from '../config/types.ts';
 import { isAwsEc2Inventory, loadAwsEc2Inventory } from '../inventory/aws-ec2.ts';
 import type { Host } from '../inventory/host.ts';
 import { selectHosts } from '../inventory/limit.ts';

@@ -7,7 +7,7 @@
  * - an uncaught exception or unhandled rejection somewhere: reported, then the run aborts its steps in
  *   flight and undoes, rather than dying with the fleet half-changed.
  */
-import type { EventBus } from '../rollout/events.ts';
+import type { EventBus } from '../events/events.ts';
 import type { InterruptController } from '../rollout/interrupt.ts';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -10,7 +10,7 @@ import { describeHosts } from '../inventory/host.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { openInventory } from '../inventory/static.ts';
 import { loadPlaybook } from '../playbook/load.ts';
-import { EventBus } from '../rollout/events.ts';
+import { EventBus } from '../events/events.ts';
 import { planFor, runStartedEvent } from '../rollout/plan.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
 

@@ -5,7 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { BatonError, ExitCode } from '../errors.ts';
 import { maskSecrets } from '../secrets/mask.ts';
-import { printable } from '../report/printable.ts';
+import { printable } from '../printable.ts';
 import { setVaultPasswordSources } from '../secrets/sources.ts';
 import { problemIdentity, serviceMessage } from '../report/teamcity.ts';
 import type { ReporterName } from '../report/choose.ts';

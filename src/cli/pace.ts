@@ -5,7 +5,7 @@
  */
 import { createInterface } from 'node:readline';
 import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
-import type { EventBus } from '../rollout/events.ts';
+import type { EventBus } from '../events/events.ts';
 import type { InterruptController } from '../rollout/interrupt.ts';
 import { ConfigError, formatDuration } from '../errors.ts';
 import { sleep } from '../poll.ts';

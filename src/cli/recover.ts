@@ -7,7 +7,7 @@ import { awsSettings, createAwsClients } from '../aws/clients.ts';
 import { extraVarKey, loadConfig } from '../config/index.ts';
 import { ConfigError, ExitCode } from '../errors.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
-import { EventBus } from '../rollout/events.ts';
+import { EventBus } from '../events/events.ts';
 import { InterruptController } from '../rollout/interrupt.ts';
 import { planRecovery, recover } from '../rollout/recover.ts';
 import { connectFleet } from '../ssh/fleet.ts';

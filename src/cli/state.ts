@@ -9,7 +9,7 @@ import { readHistory, type HistoryEntry } from '../state/history.ts';
 import { describeUnfinished, openEntries, readJournal, UnreadableJournalError } from '../state/journal.ts';
 import { describeHeld, forceRelease, inspectLock, type LockView } from '../state/lock.ts';
 import { openStateStore, type StateStore } from '../state/store.ts';
-import { printable } from '../report/printable.ts';
+import { printable } from '../printable.ts';
 
 /** Text for a person: what came from outside (tags, labels, log lines, remote errors) cannot drive the terminal. */
 const say = (text: string) => process.stdout.write(printable(text));

@@ -14,7 +14,7 @@ import { hostSource } from './hosts.ts';
 import { describeHeld, inspectLock } from '../state/lock.ts';
 import { openStateStore } from '../state/store.ts';
 import { describeUnfinished, openEntries, readJournal, UnreadableJournalError } from '../state/journal.ts';
-import { printable } from '../report/printable.ts';
+import { printable } from '../printable.ts';
 
 /** Text for a person: what came from outside (tags, labels, log lines, remote errors) cannot drive the terminal. */
 const say = (text: string) => process.stdout.write(printable(text));

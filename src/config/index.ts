@@ -256,7 +256,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
   const secretFilesDir = container.string('secretFilesDir', {
     optional: true,
     check: (v) =>
-      /^\/[A-Za-z0-9._@+\/-]*[^/]$/.test(v) && !/(^|\/)\.\.(\/|$)/.test(v)
+      /^\/[A-Za-z0-9._@+/-]*[^/]$/.test(v) && !/(^|\/)\.\.(\/|$)/.test(v)
         ? undefined
         : 'is not an absolute path on the hosts (like /run/baton-secrets)',
   });
@@ -363,7 +363,7 @@ function build(r: Reader, source: string, deployment: string): DeployConfig {
       ...(secretFilesDir && { secretFilesDir }),
       secretFiles: container.map('secretFiles', {
         fallback: {},
-        key: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._@+\/-]+$/,
+        key: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._@+/-]+$/,
         value: (v, key) => expandEnv(v, `container.secretFiles.${key}`),
         secret: true,
       }),

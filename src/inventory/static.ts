@@ -256,7 +256,12 @@ function orderedGroups(groups: Map<string, Group>, root: string): string[] {
   while (level.length) {
     const next: string[] = [];
     for (const g of level)
-      for (const c of groups.get(g)?.children ?? []) if (!seen.has(c)) (seen.add(c), next.push(c), ordered.push(c));
+      for (const c of groups.get(g)?.children ?? []) {
+        if (seen.has(c)) continue;
+        seen.add(c);
+        next.push(c);
+        ordered.push(c);
+      }
     level = next;
   }
   return ordered.filter((g) => groups.has(g));

@@ -9,9 +9,9 @@ import type { AwsClients } from '../aws/clients.ts';
 import type { LoadBalancers, Membership } from '../aws/load-balancers.ts';
 import type { DeployConfig, Serial } from '../config/index.ts';
 import type { Host } from '../inventory/host.ts';
-import type { EventBus } from '../rollout/events.ts';
+import type { EventBus } from '../events/events.ts';
 import type { RegistryLogin } from '../remote/docker.ts';
-import type { RemoteHost } from '../ssh/remote-host.ts';
+import type { RemoteHost } from '../remote/host.ts';
 import type { Change } from '../changes/index.ts';
 import type { ContainerFacts } from '../remote/container.ts';
 

@@ -4,8 +4,8 @@
  * tasks, `baton recover`, `baton status` and discovery.
  */
 import { RemoteCommandError } from '../errors.ts';
-import type { DeployConfig } from '../config/index.ts';
-import type { RemoteHost } from '../ssh/remote-host.ts';
+import type { DeployConfig } from '../config/types.ts';
+import type { RemoteHost } from './host.ts';
 import {
   dockerAwaitChanges,
   dockerInspectContainer,

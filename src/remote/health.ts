@@ -7,9 +7,9 @@ import { BatonError, indent } from '../errors.ts';
 import { pollUntil } from '../poll.ts';
 import { custom } from './command.ts';
 import type { HealthSettings } from '../config/types.ts';
-import type { DeployConfig } from '../config/index.ts';
+import type { DeployConfig } from '../config/types.ts';
 import type { Host } from '../inventory/host.ts';
-import type { RemoteHost } from '../ssh/remote-host.ts';
+import type { RemoteHost } from './host.ts';
 import { inspectLive, logsTail } from './container.ts';
 
 export class HealthCheckError extends BatonError {}

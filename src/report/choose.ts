@@ -1,5 +1,5 @@
 /** The renderer is chosen once, here at the edge; nothing else asks whether stdout is a terminal. */
-import type { EventBus } from '../rollout/events.ts';
+import type { EventBus } from '../events/events.ts';
 import { jsonReporter } from './json.ts';
 import { listrReporter } from './listr.ts';
 import { plainReporter } from './plain.ts';

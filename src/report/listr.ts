@@ -5,9 +5,9 @@
  */
 import { Listr, type ListrTask } from 'listr2';
 import { formatMs } from '../errors.ts';
-import type { DeployEvent, EventListener, Timed } from '../rollout/events.ts';
+import type { DeployEvent, EventListener, Timed } from '../events/events.ts';
 import { summaryTable } from './plain.ts';
-import { printable } from './printable.ts';
+import { printable } from '../printable.ts';
 
 type Wrapper = Parameters<ListrTask['task']>[1];
 type StepEvent = Extract<DeployEvent, { type: 'step' }>;

@@ -10,7 +10,7 @@
  *     outcome?, exitCode?, ms?, needsOperator?: { what, fix }[] }
  */
 import { ConfigError } from '../errors.ts';
-import type { DeployEvent, EventBus, HostSummary } from '../rollout/events.ts';
+import type { DeployEvent, EventBus, HostSummary } from '../events/events.ts';
 
 export interface NotifyContext {
   readonly stack: string;

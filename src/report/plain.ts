@@ -1,9 +1,9 @@
 /**
  * Plain timestamped lines, for CI logs and pipes: one line per step outcome, then a closing summary.
  */
-import type { EventListener, HostSummary, Timed, DeployEvent } from '../rollout/events.ts';
+import type { EventListener, HostSummary, Timed, DeployEvent } from '../events/events.ts';
 import { formatMs } from '../errors.ts';
-import { printable } from './printable.ts';
+import { printable } from '../printable.ts';
 
 export function plainReporter(out: NodeJS.WritableStream): EventListener {
   const line = (at: number, text: string) =>

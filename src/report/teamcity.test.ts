@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DeployEvent } from '../rollout/events.ts';
+import type { DeployEvent } from '../events/events.ts';
 import { escapeValue, problemIdentity, serviceMessage, teamcityReporter } from './teamcity.ts';
 
 describe('TeamCity service messages', () => {

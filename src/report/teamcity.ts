@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { formatMs } from '../errors.ts';
-import type { EventListener } from '../rollout/events.ts';
+import type { EventListener } from '../events/events.ts';
 import { summaryTable } from './plain.ts';
 
 /** TeamCity's escaping for attribute values: | ' [ ] and line breaks, and the Unicode line separators. */

@@ -8,7 +8,7 @@ import { LeaseLostError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import { awaitCapacity } from './capacity.ts';
-import type { HostSummary } from './events.ts';
+import type { HostSummary } from '../events/events.ts';
 import { alreadyRuns, runHost } from './host.ts';
 import type { ChangeLog } from './journal-log.ts';
 import type { DeployOptions } from './options.ts';

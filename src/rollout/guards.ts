@@ -9,7 +9,7 @@ import { describeChange, fixCommand, undoChange, undoStep, type Change, type Und
 import { LeaseLostError } from '../errors.ts';
 import type { RunContext } from '../playbook/types.ts';
 import type { JournalEntry } from '../state/journal.ts';
-import type { EventBus } from './events.ts';
+import type { EventBus } from '../events/events.ts';
 import type { ChangeLog } from './journal-log.ts';
 
 interface Guard {

@@ -8,7 +8,7 @@ import { InterruptedError, LeaseLostError } from '../errors.ts';
 import type { Compensation, HostContext, HostTask, RunContext, Target } from '../playbook/types.ts';
 import type { JournalEntry } from '../state/journal.ts';
 import { describeChange, fixCommand } from '../changes/index.ts';
-import type { HostSummary } from './events.ts';
+import type { HostSummary } from '../events/events.ts';
 import type { ChangeLog } from './journal-log.ts';
 
 /** Compensations must finish even after a second Ctrl-C: each gets its own deadline instead. */

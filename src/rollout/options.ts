@@ -1,11 +1,11 @@
 /** What a run is given (the CLI, the playbook API and the tests build it) and what it returns. */
 import type { AwsClients } from '../aws/clients.ts';
-import type { DeployConfig } from '../config/index.ts';
+import type { DeployConfig } from '../config/types.ts';
 import type { Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import type { RegistryLogin } from '../remote/docker.ts';
-import type { FleetConnection } from '../ssh/remote-host.ts';
-import type { EventBus, HostSummary, RunOutcome } from './events.ts';
+import type { FleetConnection } from '../remote/host.ts';
+import type { EventBus, HostSummary, RunOutcome } from '../events/events.ts';
 import type { Interrupt } from './interrupt.ts';
 import type { ChangeLog } from './journal-log.ts';
 

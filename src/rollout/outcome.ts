@@ -9,7 +9,7 @@
  * - a post-task that failed after every host was deployed is its own outcome (7).
  */
 import { ExitCode } from '../errors.ts';
-import type { RunOutcome } from './events.ts';
+import type { RunOutcome } from '../events/events.ts';
 
 /** What the executor saw, in the order it saw it. */
 export type RunFact =

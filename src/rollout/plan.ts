@@ -6,7 +6,7 @@
 import type { RolloutSettings, Serial, SerialStep } from '../config/types.ts';
 import { ConfigError } from '../errors.ts';
 import type { Playbook } from '../playbook/types.ts';
-import type { DeployEvent } from './events.ts';
+import type { DeployEvent } from '../events/events.ts';
 
 export interface PlanOptions {
   readonly serial: Serial;

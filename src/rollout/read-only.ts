@@ -8,8 +8,8 @@ import type { LoadBalancers } from '../aws/load-balancers.ts';
 import { describeHosts, type Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import { inspectLive, previousName } from '../remote/container.ts';
-import type { FleetConnection } from '../ssh/remote-host.ts';
-import type { DeployEvent } from './events.ts';
+import type { FleetConnection } from '../remote/host.ts';
+import type { DeployEvent } from '../events/events.ts';
 import { alreadyRuns } from './host.ts';
 import type { DeployOptions } from './options.ts';
 

@@ -22,12 +22,12 @@ import {
   type JournalHost,
   type UndoContext,
 } from '../changes/index.ts';
-import type { DeployConfig } from '../config/index.ts';
+import type { DeployConfig } from '../config/types.ts';
 import { ExitCode, LeaseLostError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
-import type { FleetConnection } from '../ssh/remote-host.ts';
+import type { FleetConnection } from '../remote/host.ts';
 import type { JournalEntry } from '../state/journal.ts';
-import type { DeployEvent, EventBus, RunOutcome } from './events.ts';
+import type { DeployEvent, EventBus, RunOutcome } from '../events/events.ts';
 import type { ChangeLog } from './journal-log.ts';
 
 export interface RecoverOptions {

@@ -7,7 +7,7 @@ import type { Host } from '../inventory/host.ts';
 import { rollbackPlaybook } from '../playbook/rollback.ts';
 import type { RunContext, Target } from '../playbook/types.ts';
 import { renderShell, sh } from '../remote/shell.ts';
-import type { HostSummary } from './events.ts';
+import type { HostSummary } from '../events/events.ts';
 import { runHost } from './host.ts';
 import type { ChangeLog } from './journal-log.ts';
 import { awaitCapacity } from './capacity.ts';

@@ -19,8 +19,8 @@ import {
   suspendAutoscaling,
 } from '../playbook/index.ts';
 import { argvOf, describeCommand, type Command } from '../remote/command.ts';
-import type { FleetConnection, RemoteHost } from '../ssh/remote-host.ts';
-import { EventBus, type DeployEvent } from './events.ts';
+import type { FleetConnection, RemoteHost } from '../remote/host.ts';
+import { EventBus, type DeployEvent } from '../events/events.ts';
 import { InterruptController } from './interrupt.ts';
 import { memoryLog, type ChangeLog } from './journal-log.ts';
 import { deploy, type DeployOptions } from './run.ts';

@@ -11,7 +11,7 @@ import { BatonError, ExitCode, InterruptedError, LeaseLostError, NothingChangedE
 import type { Host } from '../inventory/host.ts';
 import type { RunContext, Target } from '../playbook/types.ts';
 import { runBatches, runPostTasks, settleSwitched, type Rollout } from './batches.ts';
-import type { HostSummary, RunOutcome } from './events.ts';
+import type { HostSummary, RunOutcome } from '../events/events.ts';
 import { GuardStack } from './guards.ts';
 import { memoryLog, type ChangeLog } from './journal-log.ts';
 import type { DeployOptions, DeployResult } from './options.ts';

@@ -9,7 +9,7 @@ import type { Host } from '../inventory/host.ts';
 import { authFor, connect, ConnectError, tunnel, type Auth, type Connection, type Endpoint } from './connection.ts';
 import { HostSession } from './host-session.ts';
 import { planRoutes, type Hop } from './route.ts';
-import type { FleetConnection } from './remote-host.ts';
+import type { FleetConnection } from '../remote/host.ts';
 
 export { ConnectError } from './connection.ts';
 export { Semaphore } from './semaphore.ts';

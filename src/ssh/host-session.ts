@@ -9,7 +9,7 @@ import { BatonError, InterruptedError, RemoteCommandError, TimeoutError } from '
 import { describeCommand, renderCommand, type Command } from '../remote/command.ts';
 import { onHostGet, parseOnHostGet } from '../remote/http-probe.ts';
 import { ConnectError, type Connection } from './connection.ts';
-import type { ExecOptions, ExecResult, HttpAnswer, RemoteHost } from './remote-host.ts';
+import type { ExecOptions, ExecResult, HttpAnswer, RemoteHost } from '../remote/host.ts';
 import { Semaphore } from './semaphore.ts';
 import { getOver } from './tunnel-http.ts';
 

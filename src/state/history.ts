@@ -3,7 +3,7 @@
  * order. A run writes its entry when it takes the lock (`running`) and again when it ends, so a run that
  * was killed still shows, as one that did not finish.
  */
-import type { HostSummary, RunOutcome } from '../rollout/events.ts';
+import type { HostSummary, RunOutcome } from '../events/events.ts';
 import type { StateStore } from './store.ts';
 import type { RunReplay } from './journal.ts';
 

@@ -3,7 +3,7 @@
  * lasts, proven before every change, lost for good once another run may own the fleet.
  */
 import { formatDuration, LeaseLostError } from '../errors.ts';
-import type { DeployEvent } from '../rollout/events.ts';
+import type { DeployEvent } from '../events/events.ts';
 import type { LockRecord } from './lock.ts';
 import type { StateStore } from './store.ts';
 

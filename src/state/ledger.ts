@@ -5,7 +5,7 @@
  * the commands that deal with it.
  */
 import { hostname } from 'node:os';
-import type { EventBus, HostSummary, RunOutcome } from '../rollout/events.ts';
+import type { EventBus, HostSummary, RunOutcome } from '../events/events.ts';
 import { recordHistory, type HistoryEntry } from './history.ts';
 import {
   describeUnfinished,

@@ -7,7 +7,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { awsSettings, clientConfig } from '../aws/clients.ts';
-import type { DeployConfig } from '../config/index.ts';
+import type { DeployConfig } from '../config/types.ts';
 import type { ObjectStore, StoredObject, WriteCondition } from './objects.ts';
 
 export class S3Objects implements ObjectStore {

@@ -9,7 +9,7 @@
  * same conditional semantics, so a lone operator still gets a lock, a journal and `baton recover`;
  * every run then says loudly that other machines cannot see them.
  */
-import type { DeployConfig, StateSettings } from '../config/index.ts';
+import type { DeployConfig, StateSettings } from '../config/types.ts';
 import type { ObjectStore, WriteCondition } from './objects.ts';
 
 export type { WriteCondition } from './objects.ts';

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DeployEvent } from '../../src/rollout/events.ts';
+import type { DeployEvent } from '../../src/events/events.ts';
 
 export const batonBin = join(import.meta.dirname, '..', '..', 'bin', 'baton.js');
 

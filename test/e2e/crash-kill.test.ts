@@ -5,7 +5,7 @@ import { dockerExec } from '../fleet/docker.ts';
 import { writeFileSync } from 'node:fs';
 import { SANDBOX_STATE_BUCKET } from '../fleet/sandbox-config.ts';
 import { runBaton, type BatonRun } from './baton.ts';
-import type { DeployEvent } from '../../src/rollout/events.ts';
+import type { DeployEvent } from '../../src/events/events.ts';
 import {
   common,
   deployArgs,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { dockerExec } from '../fleet/docker.ts';
 import { startLoad, type LoadResult } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
-import type { DeployEvent } from '../../src/rollout/events.ts';
+import type { DeployEvent } from '../../src/events/events.ts';
 import { runBaton, type BatonRun } from './baton.ts';
 
 export let sandbox: Sandbox;

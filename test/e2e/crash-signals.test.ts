@@ -1,7 +1,7 @@
 /** Runs stopped by a signal (SIGHUP, SIGTERM, Ctrl-C once and twice), a closed stdout, a lock released by force: each ends as crash-kit.ts says a run must. */
 import { describe, expect, it } from 'vitest';
 import { runBaton, type BatonRun } from './baton.ts';
-import type { DeployEvent } from '../../src/rollout/events.ts';
+import type { DeployEvent } from '../../src/events/events.ts';
 import {
   aNewTag,
   common,

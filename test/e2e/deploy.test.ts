@@ -11,7 +11,7 @@ import { docker, dockerExec } from '../fleet/docker.ts';
 import { ensureAppImages } from '../fleet/images.ts';
 import { startLoad } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
-import type { DeployEvent } from '../../src/rollout/events.ts';
+import type { DeployEvent } from '../../src/events/events.ts';
 import { runBaton, runBatonInTerminal, type BatonRun } from './baton.ts';
 import { checkBlocks, parseServiceMessages } from './service-messages.ts';
 import { problemIdentity } from '../../src/report/teamcity.ts';

@@ -168,7 +168,7 @@ describe('the OpenSSH client configuration', () => {
     );
     // A configuration with no SSH settings of its own but the file to read.
     const config = readFileSync(sandbox.configFile, 'utf8').replace(
-      /^ssh:\n(  .*\n)+/m,
+      /^ssh:\n( {2}.*\n)+/m,
       `ssh:\n  config: ${sshConfig}\n`,
     );
     const configFile = join(dir, 'baton.yaml');

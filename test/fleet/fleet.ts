@@ -249,6 +249,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     await stopFleet(id).catch(() => {});
     throw new Error(
       `fleet ${id} did not start (${phases.join('; ')}): ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
     );
   }
 }
@@ -342,7 +343,9 @@ async function waitForRegistry(address: string, timeoutMs = 30_000): Promise<voi
   for (;;) {
     try {
       if ((await fetch(`http://${address}/v2/`)).ok) return;
-    } catch {}
+    } catch {
+      // Not up yet: asked again below.
+    }
     if (Date.now() > deadline) throw new Error(`the registry at ${address} did not answer within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }

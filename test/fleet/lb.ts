@@ -59,7 +59,7 @@ export async function waitForServersUp(
   timeoutMs = 60_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = '';
+  let last: string | undefined;
   for (;;) {
     try {
       const stats = await serverStats(api);

@@ -9,7 +9,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { EventBus } from '../../src/rollout/events.ts';
+import { EventBus } from '../../src/events/events.ts';
 import {
   Journal,
   openEntries,

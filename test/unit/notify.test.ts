@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseWebhookUrl, notifyWebhook, type NotifyContext } from '../../src/report/notify.ts';
-import { EventBus, type DeployEvent } from '../../src/rollout/events.ts';
+import { EventBus, type DeployEvent } from '../../src/events/events.ts';
 
 const context: NotifyContext = {
   stack: 'web',

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LockedError } from '../../src/errors.ts';
-import { EventBus } from '../../src/rollout/events.ts';
+import { EventBus } from '../../src/events/events.ts';
 import { readHistory, recordHistory } from '../../src/state/history.ts';
 import { acquireLock, forceRelease, inspectLock, type LockIdentity } from '../../src/state/lock.ts';
 import { StateStore } from '../../src/state/store.ts';

@@ -2,7 +2,7 @@
  * What tasks see of a host: run a command, fetch a URL on the host itself. The SSH transport implements
  * it (through the bastion); tests of pure logic may implement it in memory.
  */
-import type { Command } from '../remote/command.ts';
+import type { Command } from './command.ts';
 
 export interface ExecResult {
   readonly stdout: string;
