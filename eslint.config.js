@@ -56,11 +56,10 @@ const folders = LAYERS.flat().filter((f) => f !== 'base');
  * Functions and files over the limits when the limits came in, at their length then: they may shrink,
  * never grow. Each is a split still to make.
  */
-const OVER_THE_LIMITS = {
+export const OVER_THE_LIMITS = {
   'src/cli/main.ts': { 'max-lines': 549, 'max-lines-per-function': 284 },
   'src/cli/deploy.ts': { 'max-lines': 335, 'max-lines-per-function': 181 },
   'src/cli/recover.ts': { 'max-lines': 302, 'max-lines-per-function': 110 },
-  'src/config/index.ts': { 'max-lines': 552, 'max-lines-per-function': 240 },
   'src/inventory/aws-ec2.ts': { 'max-lines': 576 },
   'src/report/listr.ts': { 'max-lines-per-function': 113 },
   'src/report/teamcity.ts': { 'max-lines-per-function': 105 },
