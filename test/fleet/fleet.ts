@@ -157,9 +157,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
           host,
           [
             ...dockerInDockerFlags(),
-            // The host's images and containers in memory: on disk, the journalled writes of every
-            // dockerd in every fleet (layers, containerd's metadata, logs) kept the kernel's writeback
-            // threads busier than Baton itself.
+            // The host's images and containers in memory: nothing of a test host needs to outlive
+            // it, and its dockerd's writes (layers, containerd's metadata, logs) stay off the disk.
             '--tmpfs',
             '/var/lib/docker:rw,exec,dev,suid,size=1g',
             // Syslog (a line per request under load) and dockerd's log, likewise.
