@@ -57,7 +57,6 @@ const folders = LAYERS.flat().filter((f) => f !== 'base');
  * never grow. Each is a split still to make.
  */
 export const OVER_THE_LIMITS = {
-  'src/cli/deploy.ts': { 'max-lines': 335, 'max-lines-per-function': 181 },
   'src/cli/recover.ts': { 'max-lines': 302, 'max-lines-per-function': 110 },
   'src/inventory/aws-ec2.ts': { 'max-lines': 576 },
   'src/report/listr.ts': { 'max-lines-per-function': 113 },

@@ -129,3 +129,40 @@ function unescapeProperty(s: string): string {
       : (({ t: '\t', n: '\n', r: '\r', f: '\f' } as Record<string, string>)[e] ?? e),
   );
 }
+
+/** A personal build's image: `<repository>:<user>-<feature>-<commit>`. */
+export function personalImage(
+  run: RemoteRun | undefined,
+  options: { readonly rollback?: boolean; readonly imageRepository?: string; readonly commit?: string },
+): string | undefined {
+  if (options.rollback) return undefined;
+  if (!run) throw new ConfigError('--image', 'say which image to deploy');
+  if (!options.imageRepository || !options.commit) {
+    throw new ConfigError(
+      '--image',
+      `give --image, or --image-repository and --commit to build the tag of ${run.branch} (the commit is read from BUILD_VCS_NUMBER under TeamCity)`,
+    );
+  }
+  return `${options.imageRepository}:${remoteRunTag(run, options.commit)}`;
+}
+
+/** Whose build this is (a remote-run branch names its user, and where the branch came from) and where it goes. */
+export function whoseBuild(options: { readonly branch?: string; readonly deployment?: string }) {
+  const fromTeamcity = options.branch === undefined ? teamcityBranch() : undefined;
+  const personal = parseRemoteRun(options.branch ?? fromTeamcity?.branch);
+  const branchSource = fromTeamcity
+    ? fromTeamcity.source
+    : process.env.BATON_BRANCH !== undefined && options.branch === process.env.BATON_BRANCH
+      ? '$BATON_BRANCH'
+      : '--branch';
+  // A personal build goes to its user's own deployment unless another is named (then checked once loaded).
+  const deployment = options.deployment ?? personal?.user;
+  if (!deployment)
+    throw new ConfigError(
+      '--deployment',
+      'say which deployment to deploy into (or build a remote-run/<user>/<feature> branch)',
+    );
+  return { personal, branchSource, deployment };
+}
+
+export type WhoseBuild = ReturnType<typeof whoseBuild>;
