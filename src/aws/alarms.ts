@@ -2,14 +2,12 @@
  * CloudWatch alarms: silence their actions during a rollout (a host out of service should not page
  * anyone), and re-enable exactly those Baton silenced.
  */
-import {
-  DescribeAlarmsCommand,
-  DisableAlarmActionsCommand,
-  EnableAlarmActionsCommand,
-  type CloudWatchClient,
-} from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigError } from '../errors.ts';
 import { renderShell, sh } from '../remote/shell.ts';
+import { cloudWatchSdk } from './sdk.ts';
+
+const { DescribeAlarmsCommand, DisableAlarmActionsCommand, EnableAlarmActionsCommand } = cloudWatchSdk();
 
 export class Alarms {
   constructor(private readonly client: CloudWatchClient) {}

@@ -2,14 +2,16 @@
  * Auto Scaling: hold the groups still during a rollout. Baton records which processes it suspended
  * itself and resumes only those: processes an operator had suspended stay suspended.
  */
-import {
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { renderShell, sh } from '../remote/shell.ts';
+import { autoScalingSdk } from './sdk.ts';
+
+const {
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
   ResumeProcessesCommand,
   SuspendProcessesCommand,
-  type AutoScalingClient,
-} from '@aws-sdk/client-auto-scaling';
-import { renderShell, sh } from '../remote/shell.ts';
+} = autoScalingSdk();
 
 export class AutoScaling {
   constructor(private readonly client: AutoScalingClient) {}

@@ -2,12 +2,19 @@
  * The AWS SDK clients Baton uses, built once per run from the configuration. Credentials come from the
  * SDK's default chain (environment, profile, SSO, instance role...), so Baton never handles keys itself.
  */
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingClient } from '@aws-sdk/client-elastic-load-balancing';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DeployConfig } from '../config/types.ts';
+import { autoScalingSdk, cloudWatchSdk, ec2Sdk, elbSdk, elbv2Sdk } from './sdk.ts';
+
+const { AutoScalingClient } = autoScalingSdk();
+const { CloudWatchClient } = cloudWatchSdk();
+const { EC2Client } = ec2Sdk();
+const { ElasticLoadBalancingClient } = elbSdk();
+const { ElasticLoadBalancingV2Client } = elbv2Sdk();
+type AutoScalingClient = InstanceType<typeof AutoScalingClient>;
+type CloudWatchClient = InstanceType<typeof CloudWatchClient>;
+type EC2Client = InstanceType<typeof EC2Client>;
+type ElasticLoadBalancingClient = InstanceType<typeof ElasticLoadBalancingClient>;
+type ElasticLoadBalancingV2Client = InstanceType<typeof ElasticLoadBalancingV2Client>;
 
 export interface AwsSettings {
   readonly region: string;

@@ -1,8 +1,11 @@
 /** EC2 inventory: the running instances tagged with a stack, release and deployment. */
-import { paginateDescribeInstances, type EC2Client, type Filter } from '@aws-sdk/client-ec2';
+import type { EC2Client, Filter } from '@aws-sdk/client-ec2';
 import { InventoryError } from '../errors.ts';
 import { printable } from '../printable.ts';
 import type { Host } from '../inventory/host.ts';
+import { ec2Sdk } from './sdk.ts';
+
+const { paginateDescribeInstances } = ec2Sdk();
 
 export interface TagQuery {
   readonly stack: string;

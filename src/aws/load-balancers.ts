@@ -3,24 +3,26 @@
  * interface: find where a host is registered, take it out and wait until drained, put it back and wait
  * until in service. Waits are sized from each load balancer's own draining settings.
  */
-import {
+import type { ElasticLoadBalancingClient } from '@aws-sdk/client-elastic-load-balancing';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { BatonError } from '../errors.ts';
+import { renderShell, sh } from '../remote/shell.ts';
+import { elbSdk, elbv2Sdk } from './sdk.ts';
+
+const {
   DeregisterInstancesFromLoadBalancerCommand,
   DescribeInstanceHealthCommand,
   DescribeLoadBalancerAttributesCommand,
   paginateDescribeLoadBalancers,
   RegisterInstancesWithLoadBalancerCommand,
-  type ElasticLoadBalancingClient,
-} from '@aws-sdk/client-elastic-load-balancing';
-import {
+} = elbSdk();
+const {
   DeregisterTargetsCommand,
   DescribeTargetGroupAttributesCommand,
   DescribeTargetHealthCommand,
   paginateDescribeTargetGroups,
   RegisterTargetsCommand,
-  type ElasticLoadBalancingV2Client,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
-import { BatonError } from '../errors.ts';
-import { renderShell, sh } from '../remote/shell.ts';
+} = elbv2Sdk();
 
 /**
  * Where an instance is registered, with how long that load balancer lets connections drain. A target

@@ -8,6 +8,7 @@ import type { AwsSettings } from '../aws/clients.ts';
 import type { RegistrySettings } from '../config/types.ts';
 import type { RegistryLogin } from '../remote/docker.ts';
 import { registerSecret } from './mask.ts';
+import { ecrSdk } from '../aws/sdk.ts';
 
 /** The registry part of an image reference (`registry.example.com:5000/team/app:1` → `registry.example.com:5000`). */
 export function registryOf(image: string): string {
@@ -34,7 +35,7 @@ export async function registryLogin(
     registerSecret(settings.password!, 'registry.password');
     return { server, username: settings.username!, password: settings.password! };
   }
-  const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
+  const { ECRClient, GetAuthorizationTokenCommand } = ecrSdk();
   const { clientConfig } = await import('../aws/clients.ts');
   const ecr = new ECRClient(clientConfig(aws));
   try {

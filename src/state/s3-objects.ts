@@ -1,14 +1,11 @@
 /** The state bucket: objects in S3 with its conditional writes (`If-None-Match: *`, `If-Match`). */
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  paginateListObjectsV2,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
 import { awsSettings, clientConfig } from '../aws/clients.ts';
 import type { DeployConfig } from '../config/types.ts';
 import type { ObjectStore, StoredObject, WriteCondition } from './objects.ts';
+import { s3Sdk } from '../aws/sdk.ts';
+
+const { DeleteObjectCommand, GetObjectCommand, paginateListObjectsV2, PutObjectCommand, S3Client } = s3Sdk();
+type S3Client = InstanceType<typeof S3Client>;
 
 export class S3Objects implements ObjectStore {
   readonly shared = true;

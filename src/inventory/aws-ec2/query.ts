@@ -1,7 +1,10 @@
 /** The instances an aws_ec2 inventory's filters select, region by region, as DescribeInstances answers. */
-import { paginateDescribeInstances, type EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
+import type { EC2Client, Filter, Instance } from '@aws-sdk/client-ec2';
+import { ec2Sdk } from '../../aws/sdk.ts';
 import { InventoryError } from '../../errors.ts';
 import type { AwsEc2Config } from './types.ts';
+
+const { paginateDescribeInstances } = ec2Sdk();
 
 /** An instance with its reservation's OwnerId, RequesterId and ReservationId, as the plugin adds them. */
 export type Found = Instance & { OwnerId?: string; RequesterId: string; ReservationId?: string };
