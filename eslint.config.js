@@ -57,7 +57,6 @@ const folders = LAYERS.flat().filter((f) => f !== 'base');
  * never grow. Each is a split still to make.
  */
 export const OVER_THE_LIMITS = {
-  'src/cli/recover.ts': { 'max-lines': 302, 'max-lines-per-function': 110 },
   'src/report/listr.ts': { 'max-lines-per-function': 113 },
   'src/report/teamcity.ts': { 'max-lines-per-function': 105 },
   'src/rollout/batches.ts': { 'max-lines-per-function': 82 },

@@ -31,6 +31,7 @@ export type Run = (command: () => Promise<number>) => Promise<void>;
 const load = {
   deploy: () => import('./deploy.ts'),
   recover: () => import('./recover.ts'),
+  resume: () => import('./resume.ts'),
   state: () => import('./state.ts'),
   status: () => import('./status.ts'),
   vault: () => import('./vault.ts'),
@@ -141,7 +142,7 @@ export function recoverCommands<T>(y: Argv<T>, run: Run): Argv<T> {
         }),
       (args) =>
         run(async () =>
-          (await load.recover()).runResume({ ...recoverArgs(args), acceptNewHostKeys: args['accept-new-host-keys'] }),
+          (await load.resume()).runResume({ ...recoverArgs(args), acceptNewHostKeys: args['accept-new-host-keys'] }),
         ),
     );
 }
