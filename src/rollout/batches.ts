@@ -32,7 +32,7 @@ export interface Rollout {
 /** The batches in order; returns the number of the batch that failed past `maxFailPercentage`, if one did. */
 export async function runBatches(r: Rollout): Promise<number | undefined> {
   const { ctx, plan, options, facts, byName } = r;
-  const { events, config } = ctx;
+  const { events } = ctx;
   for (const [index, batch] of plan.batches.entries()) {
     const untouched = () =>
       plan.batches
@@ -60,39 +60,7 @@ export async function runBatches(r: Rollout): Promise<number | undefined> {
       return undefined;
     }
     const leaving = batch.map((h) => byName.get(h.name)!).filter((t) => !alreadyRuns(ctx, t));
-    if (config.rollout.minInService > 0 && leaving.length) {
-      const why = await events.step(
-        {},
-        `count capacity for batch ${index + 1}`,
-        () =>
-          awaitCapacity(
-            ctx.aws.loadBalancers,
-            leaving,
-            config.rollout.minInService,
-            config.timeouts.inService,
-            ctx.signal,
-          ),
-        (w) => w,
-      );
-      if (why) {
-        events.emit({
-          type: 'warning',
-          message: `stopped before batch ${index + 1}/${plan.batches.length}: ${why}; ${keepTheirImage(untouched())}`,
-        });
-        const switchedSoFar = [...r.summaries.values()].filter((s) => s.result === 'deployed');
-        facts.push({ kind: 'capacity-stop', switchedBefore: switchedSoFar.length > 0 });
-        if (switchedSoFar.length)
-          events.emit({
-            type: 'warning',
-            message: mixedFleetMessage(
-              switchedSoFar,
-              plan.batches.flat().map((h) => h.name),
-              options.deployment,
-            ),
-          });
-        return undefined;
-      }
-    }
+    if (await stoppedForCapacity(r, index, leaving, untouched())) return undefined;
     const hosts = batch.map((h) => h.name);
     events.emit({ type: 'batch', index: index + 1, of: plan.batches.length, hosts, status: 'started' });
     const results = await Promise.all(batch.map((h) => runHost(ctx, byName.get(h.name)!, r.playbook.tasks, r.journal)));
@@ -112,6 +80,40 @@ export async function runBatches(r: Rollout): Promise<number | undefined> {
     if (failed.length && plan.shouldStop(failed.length, batch.length)) return index + 1;
   }
   return undefined;
+}
+
+/**
+ * With `rollout.minInService`: waits until taking `leaving` out keeps enough hosts in service behind
+ * each load balancer; when it never does, says so (and how the fleet is mixed) and stops the rollout.
+ */
+async function stoppedForCapacity(r: Rollout, index: number, leaving: Target[], untouched: string[]): Promise<boolean> {
+  const { ctx, plan, options, facts } = r;
+  const { events, config } = ctx;
+  if (config.rollout.minInService <= 0 || !leaving.length) return false;
+  const why = await events.step(
+    {},
+    `count capacity for batch ${index + 1}`,
+    () =>
+      awaitCapacity(ctx.aws.loadBalancers, leaving, config.rollout.minInService, config.timeouts.inService, ctx.signal),
+    (w) => w,
+  );
+  if (!why) return false;
+  events.emit({
+    type: 'warning',
+    message: `stopped before batch ${index + 1}/${plan.batches.length}: ${why}; ${keepTheirImage(untouched)}`,
+  });
+  const switchedSoFar = [...r.summaries.values()].filter((s) => s.result === 'deployed');
+  facts.push({ kind: 'capacity-stop', switchedBefore: switchedSoFar.length > 0 });
+  if (switchedSoFar.length)
+    events.emit({
+      type: 'warning',
+      message: mixedFleetMessage(
+        switchedSoFar,
+        plan.batches.flat().map((h) => h.name),
+        options.deployment,
+      ),
+    });
+  return true;
 }
 
 /** After a failed batch: the hosts switched before it go back (`onFailure: rollback`), or stay and are named. */

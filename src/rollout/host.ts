@@ -94,33 +94,42 @@ export async function runHost(
     return summary;
   } catch (error) {
     const reason = (error as Error).message;
-    let result: HostSummary['result'] = error instanceof LeaseLostError ? 'failed' : 'rolled-back';
-    for (const c of compensations.reverse()) {
-      try {
-        // No blind undo: a run that lost its lease leaves the host to the run that holds it now.
-        await journal.fence();
-        await events.step({ host: name }, c.what, () => c.undo(AbortSignal.timeout(COMPENSATION_TIMEOUT_MS)));
-        for (const e of c.entries) void journal.close(e);
-      } catch (undoError) {
-        result = 'failed';
-        if (undoError instanceof LeaseLostError) {
-          const left = compensations.slice(compensations.indexOf(c)).flatMap((x) => x.entries);
-          events.emit({
-            type: 'warning',
-            message: `${name}: not put back: ${undoError.message}; left open: ${left.map((e) => e.what).join('; ') || 'nothing journaled'}`,
-          });
-          break;
-        }
-        const left = compensations.slice(compensations.indexOf(c)).flatMap((x) => x.entries);
-        events.emit({
-          type: 'warning',
-          message: `${name}: could not ${c.what}: ${(undoError as Error).message}; left for \`baton recover\`: ${left.map((e) => e.what).join('; ') || 'nothing journaled'}`,
-        });
-        break;
-      }
-    }
+    const putBack = await compensate(name, compensations, journal, events);
+    const result: HostSummary['result'] = error instanceof LeaseLostError || !putBack ? 'failed' : 'rolled-back';
     const summary = { ...base, result, outOfServiceMs: outOfService(), error: reason };
     events.emit({ type: 'host-finished', ...summary });
     return summary;
   }
+}
+
+/**
+ * Undoes a host's changes, newest first, each only while the run holds its lease; stops at the first
+ * that fails and says what is left open. True when everything was put back.
+ */
+async function compensate(
+  name: string,
+  compensations: (Compensation & { entries: JournalEntry[] })[],
+  journal: ChangeLog,
+  events: RunContext['events'],
+): Promise<boolean> {
+  for (const c of compensations.reverse()) {
+    try {
+      // No blind undo: a run that lost its lease leaves the host to the run that holds it now.
+      await journal.fence();
+      await events.step({ host: name }, c.what, () => c.undo(AbortSignal.timeout(COMPENSATION_TIMEOUT_MS)));
+      for (const e of c.entries) void journal.close(e);
+    } catch (undoError) {
+      const left = compensations.slice(compensations.indexOf(c)).flatMap((x) => x.entries);
+      const open = left.map((e) => e.what).join('; ') || 'nothing journaled';
+      events.emit({
+        type: 'warning',
+        message:
+          undoError instanceof LeaseLostError
+            ? `${name}: not put back: ${undoError.message}; left open: ${open}`
+            : `${name}: could not ${c.what}: ${(undoError as Error).message}; left for \`baton recover\`: ${open}`,
+      });
+      return false;
+    }
+  }
+  return true;
 }

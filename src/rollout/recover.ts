@@ -85,18 +85,7 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const left: JournalEntry[] = [];
   /** Hosts whose container could not be made healthy: they stay out of service. */
   const unhealthy = new Set<string>();
-  const ids = [...new Set(todo.flatMap((e) => changeHost(e.change)?.instanceId ?? []))];
-  // Not knowing (no ec2:DescribeInstances permission, throttling) is no reason to undo nothing.
-  const gone =
-    ids.length && options.gone
-      ? await options.gone(ids).catch((error: unknown) => {
-          events.emit({
-            type: 'warning',
-            message: `could not ask EC2 which instances are terminated (${(error as Error).message}): every entry is undone as usual`,
-          });
-          return new Set<string>();
-        })
-      : new Set<string>();
+  const gone = await terminatedInstances(todo, options);
   for (const entry of todo) {
     const c = entry.change;
     const host = changeHost(c);
@@ -152,4 +141,18 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
     maxRssKb: process.resourceUsage().maxRSS,
   });
   return { outcome, exitCode, left };
+}
+
+/** The instances of `todo`'s hosts that EC2 says are terminated; none when EC2 cannot say. */
+async function terminatedInstances(todo: readonly JournalEntry[], options: RecoverOptions): Promise<Set<string>> {
+  const ids = [...new Set(todo.flatMap((e) => changeHost(e.change)?.instanceId ?? []))];
+  if (!ids.length || !options.gone) return new Set<string>();
+  // Not knowing (no ec2:DescribeInstances permission, throttling) is no reason to undo nothing.
+  return options.gone(ids).catch((error: unknown) => {
+    options.events.emit({
+      type: 'warning',
+      message: `could not ask EC2 which instances are terminated (${(error as Error).message}): every entry is undone as usual`,
+    });
+    return new Set<string>();
+  });
 }

@@ -44,24 +44,7 @@ export async function rollBackSwitched(
     type: 'warning',
     message: `batch ${failedBatch} failed: putting ${hosts.join(', ')} back on the image ${hosts.length === 1 ? 'it' : 'they'} ran before (rollout.onFailure: rollback)`,
   });
-  // Each switched host as it is now: the new image live, the one it ran before kept.
-  const now = (h: Host): Target => {
-    const t = byName.get(h.name)!;
-    const s = summaries.get(h.name)!;
-    return {
-      ...t,
-      live: undefined,
-      liveImage: s.newImage,
-      liveImageId: s.imageId,
-      previous: {
-        id: '',
-        image: s.oldImage!,
-        ...(s.oldImageId && { imageId: s.oldImageId }),
-        running: false,
-        labels: {},
-      },
-    };
-  };
+  const now = (h: Host) => asSwitched(byName.get(h.name)!, summaries.get(h.name)!);
   const back: RunContext = { ...ctx, targetImage: (t) => t.previous?.image };
   let result: 'rolled-back' | 'failed' = 'rolled-back';
   for (const [i, batch] of undo.entries()) {
@@ -103,6 +86,23 @@ export async function rollBackSwitched(
     if (result === 'failed') break;
   }
   return result === 'rolled-back' && nothingBefore.length ? 'mixed' : result;
+}
+
+/** A switched host as it is now: the new image live, the one it ran before kept. */
+function asSwitched(target: Target, s: HostSummary): Target {
+  return {
+    ...target,
+    live: undefined,
+    liveImage: s.newImage,
+    liveImageId: s.imageId,
+    previous: {
+      id: '',
+      image: s.oldImage!,
+      ...(s.oldImageId && { imageId: s.oldImageId }),
+      running: false,
+      labels: {},
+    },
+  };
 }
 
 /** `onFailure: stop`: which hosts run what, and the exact commands that make the fleet one version. */

@@ -9,7 +9,7 @@ import { AutoScaling } from '../aws/autoscaling.ts';
 import { LoadBalancers } from '../aws/load-balancers.ts';
 import { BatonError, ExitCode, InterruptedError, LeaseLostError, NothingChangedError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
-import type { RunContext, Target } from '../playbook/types.ts';
+import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import { runBatches, runPostTasks, settleSwitched, type Rollout } from './batches.ts';
 import type { HostSummary, RunOutcome } from '../events/events.ts';
 import { GuardStack } from './guards.ts';
@@ -72,37 +72,14 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       events.emit(explainPlan(ctx, playbook, plan.batches));
       return finish('checked', ExitCode.Ok, []);
     }
-    for (const task of playbook.preTasks) {
-      if (options.interrupt.stopRequested) throw new InterruptedError('interrupted before any host left service');
-      await events.step(
-        {},
-        task.name,
-        () => task.run(ctx),
-        (d) => d || undefined,
-      );
-    }
+    await runPreTasks(ctx, playbook, options);
     const byName = new Map(targets.map((t) => [t.host.name, t]));
     const rollout: Rollout = { ctx, playbook, plan, journal, byName, options, summaries, facts };
     const failedBatch = await runBatches(rollout);
     if (failedBatch !== undefined) await settleSwitched(rollout, failedBatch);
     if (outcomeOf(facts) === 'deployed') await runPostTasks(rollout);
   } catch (error) {
-    if (error instanceof BatonError && error.exitCode === ExitCode.BadInput) throw error;
-    // Nothing changed yet (discovery, a read-only check): no undo, no summary; the error says it all.
-    if (!guards.size && !summaries.size && !options.interrupt.stopRequested) {
-      // An AWS answer is left for the error boundary to word; a Baton error that defaults to "rolled back" is not one.
-      if (!(error instanceof BatonError) || error.exitCode !== ExitCode.RolledBack) throw error;
-      throw new NothingChangedError(error.message, { cause: error });
-    }
-    // A pre-task aborted by a second interrupt fails with whatever its call failed with: still an interrupt.
-    const cause =
-      error instanceof LeaseLostError
-        ? 'lease-lost'
-        : error instanceof InterruptedError || options.interrupt.signal.aborted
-          ? 'interrupted'
-          : 'other';
-    facts.push({ kind: 'error', cause });
-    events.emit({ type: 'warning', message: (error as Error).message });
+    recordFailure(error, { changed: guards.size > 0 || summaries.size > 0, options, facts });
   } finally {
     if (await guards.undoAll(config.timeouts.undo)) facts.push({ kind: 'undo-failed' });
     await fleet.close();
@@ -118,6 +95,43 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   );
   const { outcome, exitCode } = decide(facts);
   return finish(outcome, exitCode, hosts);
+}
+
+/** The playbook's pre-tasks, in order, before any host leaves service; an interrupt stops them. */
+async function runPreTasks(ctx: RunContext, playbook: Playbook, options: DeployOptions): Promise<void> {
+  for (const task of playbook.preTasks) {
+    if (options.interrupt.stopRequested) throw new InterruptedError('interrupted before any host left service');
+    await options.events.step(
+      {},
+      task.name,
+      () => task.run(ctx),
+      (d) => d || undefined,
+    );
+  }
+}
+
+/**
+ * What a failure means for the run: before anything changed it is thrown as it is (bad input, an AWS
+ * answer) or as "nothing changed"; after, it is a fact for the outcome, and the undo runs.
+ */
+function recordFailure(error: unknown, r: { changed: boolean; options: DeployOptions; facts: RunFact[] }): void {
+  const { options } = r;
+  if (error instanceof BatonError && error.exitCode === ExitCode.BadInput) throw error;
+  // Nothing changed yet (discovery, a read-only check): no undo, no summary; the error says it all.
+  if (!r.changed && !options.interrupt.stopRequested) {
+    // An AWS answer is left for the error boundary to word; a Baton error that defaults to "rolled back" is not one.
+    if (!(error instanceof BatonError) || error.exitCode !== ExitCode.RolledBack) throw error;
+    throw new NothingChangedError(error.message, { cause: error });
+  }
+  // A pre-task aborted by a second interrupt fails with whatever its call failed with: still an interrupt.
+  const cause =
+    error instanceof LeaseLostError
+      ? 'lease-lost'
+      : error instanceof InterruptedError || options.interrupt.signal.aborted
+        ? 'interrupted'
+        : 'other';
+  r.facts.push({ kind: 'error', cause });
+  options.events.emit({ type: 'warning', message: (error as Error).message });
 }
 
 /**
