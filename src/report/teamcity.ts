@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { formatMs } from '../errors.ts';
-import type { EventListener } from '../events/events.ts';
+import type { DeployEvent, EventListener } from '../events/events.ts';
 import { summaryTable } from './plain.ts';
 
 /** TeamCity's escaping for attribute values: | ' [ ] and line breaks, and the Unicode line separators. */
@@ -67,12 +67,7 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
         });
         break;
       case 'plan':
-        for (const t of e.preTasks) emit('message', { text: `would ${t.step}: ${t.would}`, timestamp });
-        for (const h of e.hosts)
-          emit('message', {
-            text: `batch ${h.batch}, ${h.host}: ${h.steps.map((s) => `${s.step}: ${s.would}`).join('; ')}`,
-            timestamp,
-          });
+        planMessages(emit, e, timestamp);
         break;
       case 'batch':
         if (e.status === 'started')
@@ -82,12 +77,7 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
       case 'step': {
         if (e.scope === 'run') {
           if (e.status === 'started') progress(e.step);
-          else
-            emit('message', {
-              text: `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`,
-              status: e.status === 'failed' ? 'ERROR' : undefined,
-              timestamp,
-            });
+          else emit('message', { text: stepDone(e), status: e.status === 'failed' ? 'ERROR' : undefined, timestamp });
           break;
         }
         if (!openHosts.has(e.host)) {
@@ -97,7 +87,7 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
         if (e.status === 'started') emit('message', { text: `${e.step}: started`, flowId: e.host, timestamp });
         else
           emit('message', {
-            text: `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`,
+            text: stepDone(e),
             flowId: e.host,
             status: e.status === 'failed' ? 'ERROR' : undefined,
             timestamp,
@@ -105,14 +95,7 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
         break;
       }
       case 'host-finished':
-        if (openHosts.delete(e.host)) {
-          emit('message', {
-            text: `${e.result}${e.outOfServiceMs ? `, out of service ${formatMs(e.outOfServiceMs)}` : ''}`,
-            flowId: e.host,
-            timestamp,
-          });
-          emit('blockClosed', { name: e.host, flowId: e.host, timestamp });
-        }
+        if (openHosts.delete(e.host)) closeHost(emit, e, timestamp);
         if (e.result === 'rolled-back' || e.result === 'failed') {
           problems++;
           emit('buildProblem', {
@@ -136,22 +119,57 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
           identity: problemIdentity(deployment, 'undo', e.what),
         });
         break;
-      case 'run-finished': {
-        emit('buildStatisticValue', { key: 'baton.deploy.ms', value: e.ms });
-        for (const h of e.hosts)
-          if (h.outOfServiceMs)
-            emit('buildStatisticValue', { key: `baton.host.${h.host}.outOfServiceMs`, value: h.outOfServiceMs });
-        if (e.outcome === 'deployed') emit('setParameter', { name: 'baton.deployed.image', value: image });
-        const text = `${e.outcome} ${image} to ${deployment}: ${e.hosts.filter((h) => h.result === 'deployed').length}/${e.hosts.length} hosts (exit ${e.exitCode})`;
-        // A build fails by a build problem (buildStatus only ever takes SUCCESS): one for the run when no
-        // host or undo reported its own (an image that would not pull, an interrupt).
-        if (e.exitCode !== 0 && problems === 0)
-          emit('buildProblem', { description: text, identity: problemIdentity(deployment, 'run', e.outcome) });
-        // The table holds host names from EC2 tags: inside a message, escaped, it can never start one.
-        if (e.hosts.length) emit('message', { text: summaryTable(e.hosts).trimEnd(), timestamp });
-        emit('buildStatus', { text: `{build.status.text}; ${text}` });
+      case 'run-finished':
+        finishRun(emit, e, { image, deployment, problems, timestamp });
         break;
-      }
     }
   };
+}
+
+type Emit = (name: string, attributes: Record<string, string | number | undefined>) => void;
+
+/** A step that ended: its status, how long it took, and what it found. */
+const stepDone = (e: { step: string; status: string; ms?: number; detail?: string }) =>
+  `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}${e.detail ? ` — ${e.detail}` : ''}`;
+
+/** The run's end: statistics, the deployed image as a parameter, a build problem if none was raised, the status. */
+function finishRun(
+  emit: Emit,
+  e: Extract<DeployEvent, { type: 'run-finished' }>,
+  run: { image: string; deployment: string; problems: number; timestamp: string },
+): void {
+  const { image, deployment } = run;
+  emit('buildStatisticValue', { key: 'baton.deploy.ms', value: e.ms });
+  for (const h of e.hosts)
+    if (h.outOfServiceMs)
+      emit('buildStatisticValue', { key: `baton.host.${h.host}.outOfServiceMs`, value: h.outOfServiceMs });
+  if (e.outcome === 'deployed') emit('setParameter', { name: 'baton.deployed.image', value: image });
+  const text = `${e.outcome} ${image} to ${deployment}: ${e.hosts.filter((h) => h.result === 'deployed').length}/${e.hosts.length} hosts (exit ${e.exitCode})`;
+  // A build fails by a build problem (buildStatus only ever takes SUCCESS): one for the run when no
+  // host or undo reported its own (an image that would not pull, an interrupt).
+  if (e.exitCode !== 0 && run.problems === 0)
+    emit('buildProblem', { description: text, identity: problemIdentity(deployment, 'run', e.outcome) });
+  // The table holds host names from EC2 tags: inside a message, escaped, it can never start one.
+  if (e.hosts.length) emit('message', { text: summaryTable(e.hosts).trimEnd(), timestamp: run.timestamp });
+  emit('buildStatus', { text: `{build.status.text}; ${text}` });
+}
+
+/** A host's block closes with its result and how long it was out of service. */
+function closeHost(emit: Emit, e: Extract<DeployEvent, { type: 'host-finished' }>, timestamp: string): void {
+  emit('message', {
+    text: `${e.result}${e.outOfServiceMs ? `, out of service ${formatMs(e.outOfServiceMs)}` : ''}`,
+    flowId: e.host,
+    timestamp,
+  });
+  emit('blockClosed', { name: e.host, flowId: e.host, timestamp });
+}
+
+/** `--check`: what each pre-task and each host's step would do, one message each. */
+function planMessages(emit: Emit, e: Extract<DeployEvent, { type: 'plan' }>, timestamp: string): void {
+  for (const t of e.preTasks) emit('message', { text: `would ${t.step}: ${t.would}`, timestamp });
+  for (const h of e.hosts)
+    emit('message', {
+      text: `batch ${h.batch}, ${h.host}: ${h.steps.map((s) => `${s.step}: ${s.would}`).join('; ')}`,
+      timestamp,
+    });
 }
