@@ -41,6 +41,8 @@ export interface RecoverOptions {
   readonly signal: AbortSignal;
   /** Which instances are gone for good (terminated): their entries are closed with a note, never retried forever. */
   readonly gone?: (instanceIds: readonly string[]) => Promise<Set<string>>;
+  /** The AWS adapters; by default built from `aws` (tests pass fakes, as they do for deploy). */
+  readonly services?: UndoContext['aws'];
 }
 
 export interface RecoverResult {
@@ -66,7 +68,7 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const { config, events, journal } = options;
   const started = Date.now();
   const todo = newestFirst(options.entries);
-  const aws = {
+  const aws = options.services ?? {
     loadBalancers: new LoadBalancers(options.aws.elb, options.aws.elbv2),
     autoscaling: new AutoScaling(options.aws.autoscaling),
     alarms: new Alarms(options.aws.cloudwatch),
