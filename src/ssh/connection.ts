@@ -161,20 +161,8 @@ export function connect(to: Endpoint, ssh: SshSettings, auth: Auth, sock?: Clien
     };
     client.on('ready', () => {
       if (settled) return;
-      if (newKey) {
-        // Re-read: a parallel connection to the same address may have recorded it (or another key) meanwhile.
-        try {
-          const verdict = lookup(readKnownHosts(ssh.knownHosts), to.host, to.port, newKey);
-          if (verdict.status === 'unknown') appendKnownHost(ssh.knownHosts, to.host, to.port, newKey);
-          else if (verdict.status !== 'match') return fail(hostKeyError(to, ssh, newKey, verdict)!);
-        } catch (error) {
-          return fail(
-            new ConnectError(
-              `${to.label}: cannot record its host key in ${ssh.knownHosts}: ${(error as Error).message}`,
-            ),
-          );
-        }
-      }
+      const refused = newKey && recordNewKey(to, ssh, newKey);
+      if (refused) return fail(refused);
       settled = true;
       resolve(connection);
     });
@@ -222,6 +210,23 @@ export function connect(to: Endpoint, ssh: SshSettings, auth: Auth, sock?: Clien
       fail(new ConnectError(`${to.label}: ${(error as Error).message}`));
     }
   });
+}
+
+/**
+ * Records a new host key once the handshake proved the server holds it; the error when it cannot be, or
+ * when known_hosts, read again, now holds another key for the host (a parallel connection recorded it).
+ */
+function recordNewKey(to: Endpoint, ssh: SshSettings, key: Buffer): Error | undefined {
+  try {
+    const verdict = lookup(readKnownHosts(ssh.knownHosts), to.host, to.port, key);
+    if (verdict.status === 'unknown') appendKnownHost(ssh.knownHosts, to.host, to.port, key);
+    else if (verdict.status !== 'match') return hostKeyError(to, ssh, key, verdict);
+    return undefined;
+  } catch (error) {
+    return new ConnectError(
+      `${to.label}: cannot record its host key in ${ssh.knownHosts}: ${(error as Error).message}`,
+    );
+  }
 }
 
 /** The error for a key known_hosts does not vouch for; undefined for a match. */
