@@ -149,12 +149,19 @@ export function rolloutOptions<T>(y: Argv<T>) {
     });
 }
 
+/** `--deployment`, `--config` and `-e`: the options of every command that acts on one named deployment. */
+function deploymentOptions<T>(y: Argv<T>, example: string) {
+  return y.option('deployment', DEPLOYMENT).option('config', CONFIG).option('extra-vars', extraVars(example));
+}
+
+/** The same three, as the commands take them. */
+function deploymentArgs(args: { deployment: string; config: string; 'extra-vars': (string | number)[] }) {
+  return { deployment: args.deployment, configFile: args.config, extraVars: args['extra-vars'].map(String) };
+}
+
 /** The options `recover` and `resume` share. */
 export function recoverOptions<T>(y: Argv<T>) {
-  return y
-    .option('deployment', DEPLOYMENT)
-    .option('config', CONFIG)
-    .option('extra-vars', extraVars('ssh.user=admin'))
+  return deploymentOptions(y, 'ssh.user=admin')
     .option('check', { type: 'boolean', default: false, describe: 'print what would be done, and change nothing' })
     .option('reporter', {
       choices: ['auto', 'tty', 'plain', 'json', 'teamcity'] as const,
@@ -163,43 +170,17 @@ export function recoverOptions<T>(y: Argv<T>) {
     });
 }
 
-export function recoverArgs(args: {
-  deployment: string;
-  config: string;
-  'extra-vars': (string | number)[];
-  check: boolean;
-  reporter: ReporterName;
-}) {
-  return {
-    deployment: args.deployment,
-    configFile: args.config,
-    extraVars: args['extra-vars'].map(String),
-    check: args.check,
-    reporter: args.reporter,
-  };
+export function recoverArgs(args: Parameters<typeof deploymentArgs>[0] & { check: boolean; reporter: ReporterName }) {
+  return { ...deploymentArgs(args), check: args.check, reporter: args.reporter };
 }
 
 /** The options of the commands that read the state bucket. */
 export function stateOptions<T>(y: Argv<T>) {
-  return y
-    .option('deployment', DEPLOYMENT)
-    .option('config', CONFIG)
-    .option('extra-vars', extraVars('state.bucket=other'))
-    .option('json', JSON_OUTPUT);
+  return deploymentOptions(y, 'state.bucket=other').option('json', JSON_OUTPUT);
 }
 
-export function stateArgs(args: {
-  deployment: string;
-  config: string;
-  'extra-vars': (string | number)[];
-  json: boolean;
-}) {
-  return {
-    deployment: args.deployment,
-    configFile: args.config,
-    extraVars: args['extra-vars'].map(String),
-    json: args.json,
-  };
+export function stateArgs(args: Parameters<typeof deploymentArgs>[0] & { json: boolean }) {
+  return { ...deploymentArgs(args), json: args.json };
 }
 
 export type RolloutArgs = Awaited<ReturnType<ReturnType<typeof rolloutOptions>['parseAsync']>>;
