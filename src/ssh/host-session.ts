@@ -5,18 +5,17 @@
  */
 import type { ClientChannel } from 'ssh2';
 import type { SshSettings } from '../config/types.ts';
-import { BatonError, InterruptedError, RemoteCommandError, TimeoutError } from '../errors.ts';
+import { BatonError, RemoteCommandError, TimeoutError } from '../errors.ts';
 import { describeCommand, renderCommand, type Command } from '../remote/command.ts';
 import { onHostGet, parseOnHostGet } from '../remote/http-probe.ts';
 import { ConnectError, type Connection } from './connection.ts';
 import type { ExecOptions, ExecResult, HttpAnswer, RemoteHost } from '../remote/host.ts';
 import { Semaphore } from './semaphore.ts';
 import { getOver } from './tunnel-http.ts';
+import { interrupted, kill, lastLine, tail } from './channel.ts';
 
 /** Stored stderr is capped to its end: errors quote the last lines. */
 const STDERR_CAP = 64 * 1024;
-/** Lines of stderr an error quotes. */
-const TAIL_LINES = 20;
 /** How long a killed channel may take to close before its slot is given back anyway. */
 const CLOSE_GRACE_MS = 10_000;
 /** Retries of a session refused by sshd's MaxSessions (about 10s in all). */
@@ -26,13 +25,6 @@ const ADMINISTRATIVELY_PROHIBITED = 1;
 
 /** The host's sshd refuses `direct-tcpip` channels: HTTP checks run on the host instead. */
 class ForwardingRefusedError extends BatonError {}
-
-/** Why an aborted call stopped: the signal's reason when it is one of ours, else an InterruptedError. */
-function interrupted(signal: AbortSignal, what: string): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof BatonError) return reason;
-  return new InterruptedError(`${what}: interrupted`, { cause: reason });
-}
 
 export class HostSession implements RemoteHost {
   private readonly channels: Semaphore;
@@ -284,26 +276,4 @@ export class HostSession implements RemoteHost {
       });
     });
   }
-}
-
-/** Stops a channel: KILL to the command (sshd may ignore it without a pty), then close. */
-function kill(channel: ClientChannel): void {
-  try {
-    channel.signal('KILL');
-  } catch {
-    // the channel may be gone already
-  }
-  try {
-    channel.close();
-  } catch {
-    // likewise
-  }
-}
-
-function tail(text: string, lines = TAIL_LINES): string {
-  return text.trim().split('\n').slice(-lines).join('\n');
-}
-
-function lastLine(text: string): string | undefined {
-  return text.trim().split('\n').at(-1) || undefined;
 }
