@@ -10,16 +10,15 @@ import { loadPlaybook } from '../playbook/load.ts';
 import type { Playbook } from '../playbook/types.ts';
 import { rollbackPlaybook } from '../playbook/rollback.ts';
 import { ConfigError } from '../errors.ts';
-import { personalDeployment, personalImage, whoseBuild, type RemoteRun, type WhoseBuild } from './remote-run.ts';
+import { personalDeployment, personalImage, whoseBuild, type WhoseBuild } from './remote-run.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
-import { notifyWebhook, parseWebhookUrl } from '../report/notify.ts';
+import { parseWebhookUrl } from '../report/notify.ts';
 import { EventBus } from '../events/events.ts';
 import { InterruptController } from '../rollout/interrupt.ts';
 import { guardProcess } from './lifecycle.ts';
+import { recordRun } from './run-record.ts';
 import { hostsChangedByLastDeploy, pickChanged, writeRetryFile } from './rollback-hosts.ts';
-import { ciBuild, deployerName, replayOf, runId } from './run-identity.ts';
 
-export { ciBuild, deployerName, runId } from './run-identity.ts';
 import { deploy } from '../rollout/run.ts';
 import { connectFleet } from '../ssh/fleet.ts';
 import { RunLedger } from '../state/ledger.ts';
@@ -194,68 +193,6 @@ function readFlags(options: DeployCommandOptions) {
     : undefined;
   const step = options.step ?? false;
   return { overrides, canary, lockWaitMs, webhook, step, asks: checkPaceNeedsTerminal({ step, canary }) };
-}
-
-/** When the lock is lost: say what that means for this run, and stop it after the hosts in flight. */
-function stopOnLostLock(events: EventBus, interrupt: InterruptController) {
-  return (why: string, fenced: boolean) => {
-    events.emit({
-      type: 'warning',
-      message: fenced
-        ? `this run lost the deploy lock (${why}): another run may own the fleet now, so this one changes nothing more (no new change, no undo); what it left open stays in the journal for that run`
-        : why.startsWith('it was released by force')
-          ? `this run lost the deploy lock (${why}): stopping after the hosts in flight, undoing the guards`
-          : `this run cannot renew the deploy lock (${why}): stopping after the hosts in flight; it changes and undoes nothing until a renewal succeeds`,
-    });
-    interrupt.request();
-  };
-}
-
-/** The run's ledger (lock, journal, history) and webhook: who runs what, where, from which build. */
-function recordRun(r: {
-  store: StateStore;
-  events: EventBus;
-  interrupt: InterruptController;
-  config: DeployConfig;
-  options: DeployCommandOptions;
-  flags: ReturnType<typeof readFlags>;
-  deployment: string;
-  image: string | undefined;
-  personal: RemoteRun | undefined;
-}) {
-  const { config, options, events } = r;
-  const deployer = deployerName();
-  const kind = options.rollback ? 'rollback' : 'deploy';
-  const build = ciBuild();
-  const notifier =
-    r.flags.webhook &&
-    !options.listHosts &&
-    notifyWebhook(r.flags.webhook, events, {
-      stack: config.stack,
-      release: config.release,
-      deployment: r.deployment,
-      deployer,
-      kind,
-      ...(build && { build }),
-    });
-  const startedAt = new Date();
-  const ledger = new RunLedger(
-    r.store,
-    {
-      id: runId(startedAt),
-      kind,
-      deployer,
-      deployment: r.deployment,
-      ...(r.image && { image: r.image }),
-      ...(r.personal && { branch: r.personal.branch }),
-      ...(build && { build }),
-      startedAt: startedAt.toISOString(),
-      replay: replayOf(options, config),
-    },
-    events,
-    { waitMs: r.flags.lockWaitMs, signal: r.interrupt.stopSignal, onLost: stopOnLostLock(events, r.interrupt) },
-  );
-  return { ledger, notifier, deployer };
 }
 
 interface RollOut {
