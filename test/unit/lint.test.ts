@@ -62,22 +62,23 @@ describe('the linter', () => {
 
   it('lists each file still over the limits at its length today, so the list only ever shrinks', async () => {
     // Each file under the plain limits: what it measures now must be what the table says.
+    const plain = new ESLint({
+      cwd: root,
+      overrideConfigFile: true,
+      overrideConfig: [
+        { files: ['**/*.ts'], languageOptions: { parser: (await import('typescript-eslint')).parser } },
+        {
+          files: ['**/*.ts'],
+          rules: {
+            'max-lines': ['error', { max: 300, skipBlankLines: true, skipComments: true }],
+            'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+          },
+        },
+      ],
+    });
     for (const [file, limits] of Object.entries(OVER_THE_LIMITS)) {
       const text = readFileSync(`${root}${file}`, 'utf8');
-      const [result] = await new ESLint({
-        cwd: root,
-        overrideConfigFile: true,
-        overrideConfig: [
-          { files: ['**/*.ts'], languageOptions: { parser: (await import('typescript-eslint')).parser } },
-          {
-            files: ['**/*.ts'],
-            rules: {
-              'max-lines': ['error', { max: 300, skipBlankLines: true, skipComments: true }],
-              'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
-            },
-          },
-        ],
-      }).lintText(text, { filePath: `${root}${file}` });
+      const [result] = await plain.lintText(text, { filePath: `${root}${file}` });
       const measured: Record<string, number> = {};
       for (const m of result!.messages) {
         const n = Number(/\((\d+)\)/.exec(m.message)?.[1]);
