@@ -31,8 +31,10 @@ export default defineConfig({
           env,
           include: ['test/fleet/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           testTimeout: 600_000,
-          // A sandbox start that hangs fails on its own deadlines (docker commands, readiness) and is tried once more.
-          hookTimeout: 600_000,
+          // A sandbox start waits at most 4 minutes for a start slot, is given up at 6 minutes and tried
+          // once more (test/fleet/sandbox.ts); the hook's limit is above all of that, so a failed start
+          // reports its own phases rather than this limit.
+          hookTimeout: 1_200_000,
           globalSetup: ['test/fleet/global-setup.ts'],
           // Three fleets at a time: a fleet's tests mostly wait (drains, health checks, SSH round
           // trips), so three keep 2 cores busy without starving one. Each fleet is its own: its own

@@ -19,6 +19,7 @@ import { ensureAppImages, ensureBaseImage, type AppVariant } from './images.ts';
 import { haproxyConfig, waitForServersUp } from './lb.ts';
 import { knownHostsFor } from './known-hosts.ts';
 import { fleetRoot, sweepStaleFleets } from './lifecycle.ts';
+import { machineSnapshot } from './machine.ts';
 
 export interface FleetHost {
   readonly name: string;
@@ -120,6 +121,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     const edgeNet = name('edge');
     await docker(['network', 'create', '--internal', ...label, privateNet]);
     await docker(['network', 'create', ...label, edgeNet]);
+    log('networks created');
 
     const common = [...label, '-v', `${roles}:/fleet:ro`, '-e', `AUTHORIZED_KEYS=${authorizedKeys}`];
     const run = async (role: string, args: string[], script: string, networks: string[]) => {
@@ -175,6 +177,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
         ),
       ),
     ]);
+    log('containers created');
     const hosts: FleetHost[] = await Promise.all(
       hostNames.map(async (host, i) => ({
         name: host,
@@ -193,6 +196,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       await Promise.all(
         Object.entries(apps).map(([variant, tag]) => pushImage(tag, `${registryPushUrl}/baton/app:${variant}`)),
       );
+      log('app images pushed');
     })();
     const lbDir = join(dir, 'lb');
     mkdirSync(lbDir);
@@ -205,12 +209,16 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
         [edgeNet, privateNet],
       );
       await waitForLog(name('lb'), 'lb ready');
+      log('load balancer ready');
     })();
     const ready = Promise.all(
-      ['bastion', ...hostNames].map((role) => waitForLog(name(role), `${role === 'bastion' ? role : 'host'} ready`)),
+      ['bastion', ...hostNames].map(async (role) => {
+        await waitForLog(name(role), `${role === 'bastion' ? role : 'host'} ready`);
+        log(`${role} ready`);
+      }),
     );
     await Promise.all([pushed, balanced, ready]);
-    log('bastion, registry, load balancer and hosts ready');
+    log('every container ready');
 
     const bastionPort = await publishedPort(name('bastion'), 22);
     const knownHostsFile = join(dir, 'known_hosts');
@@ -229,6 +237,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       ),
     );
     const runtimeApi = { host: '127.0.0.1', port: apiPort! };
+    log('waiting for HAProxy to see every host up');
     await waitForServersUp(runtimeApi, hosts.length * 2);
 
     const fleet: Fleet = {
@@ -247,13 +256,13 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     // A slow start says where its time went, so a CI log shows which step to look at.
     if (Date.now() - started > SLOW_START_MS)
       process.stderr.write(
-        `fleet ${id}: slow start (${phases.join('; ')}; ready at ${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+        `fleet ${id}: slow start (${phases.join('; ')}; ready at ${((Date.now() - started) / 1000).toFixed(1)} s; machine: ${machineSnapshot()})\n`,
       );
     return fleet;
   } catch (error) {
     await stopFleet(id).catch(() => {});
     throw new Error(
-      `fleet ${id} did not start (${phases.join('; ')}): ${error instanceof Error ? error.message : String(error)}`,
+      `fleet ${id} did not start (${phases.join('; ')}; machine: ${machineSnapshot()}): ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     );
   }

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import type { EmulatorCall, EmulatorFault, EmulatorSpec, EmulatorState } from '../aws-emulator/types.ts';
 import { startEmulator } from '../aws-emulator/server.ts';
 import { startFleet, stopFleet, type Fleet, type FleetOptions } from './fleet.ts';
-import { serverStats } from './lb.ts';
-import { BACKENDS } from './lb.ts';
+import { BACKENDS, serverStats } from './lb.ts';
+import { machineSnapshot } from './machine.ts';
+import { inStartSlot } from './start-slots.ts';
 import { SANDBOX, SANDBOX_ALARMS, SANDBOX_STATE_BUCKET, sandboxConfig } from './sandbox-config.ts';
 
 /** The names the emulator gives the sandbox's AWS resources. */
@@ -114,16 +115,22 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
+/** How long one start of a sandbox's fleet may take before it is given up and tried again. */
+const ATTEMPT_DEADLINE_MS = 360_000;
+
 /** A fleet and an in-process emulator, removed by `stop()` or, if this process dies, by the next start. */
 export async function startSandbox(
   options: Omit<FleetOptions, 'ephemeral'> & SandboxAwsOptions = {},
 ): Promise<Sandbox> {
   const { nameTags, targetType, ...fleetOptions } = options;
-  const fleet = await startFleet({ ...fleetOptions, ephemeral: true }).catch(async (error: unknown) => {
-    // The fleet is test equipment, not Baton: a start that failed (a docker command that hung on a
-    // loaded machine) is said loudly and tried once more, from nothing (startFleet removed its parts).
+  const attempt = () => inStartSlot(() => startFleetOnce(fleetOptions), fleetOptions.log);
+  const fleet = await attempt().catch(async (error: unknown) => {
+    // The fleet is test equipment, not Baton: a start that failed or hung (a docker command stuck on a
+    // loaded machine) is said loudly and tried once more, from nothing.
     process.stderr.write(`sandbox: the fleet did not start, starting it once more: ${String(error)}\n`);
-    return startFleet({ ...fleetOptions, ephemeral: true });
+    return attempt().catch((again: unknown) => {
+      throw new Error(`the sandbox's fleet did not start, twice. First: ${String(error)}. Then: ${String(again)}`);
+    });
   });
   try {
     const emulator = await startEmulator(
@@ -146,4 +153,33 @@ export async function startSandbox(
     await stopFleet(fleet.id);
     throw error;
   }
+}
+
+/**
+ * One start of the fleet, given up at ATTEMPT_DEADLINE_MS with what it had done by then. A start given
+ * up goes on in the background until its own docker deadlines end it; whatever it made is removed then.
+ */
+function startFleetOnce(options: Omit<FleetOptions, 'ephemeral'>): Promise<Fleet> {
+  const started = Date.now();
+  const phases: string[] = [];
+  const attempt = startFleet({
+    ...options,
+    ephemeral: true,
+    log: (line) => {
+      phases.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${line}`);
+      options.log?.(line);
+    },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      attempt.then((late) => stopFleet(late.id)).catch(() => {});
+      reject(
+        new Error(
+          `the fleet was not up within ${ATTEMPT_DEADLINE_MS / 1000} s (${phases.join('; ')}; machine: ${machineSnapshot()})`,
+        ),
+      );
+    }, ATTEMPT_DEADLINE_MS);
+  });
+  return Promise.race([attempt, deadline]).finally(() => clearTimeout(timer));
 }
