@@ -322,7 +322,7 @@ async function privateIp(container: string, network: string): Promise<string> {
  * `docker logs` would start a docker client ten times a second per container: with three fleets
  * starting at once, enough processes to starve the machine of the CPU the fleets need to start).
  */
-function waitForLog(container: string, text: string, timeoutMs = 90_000): Promise<void> {
+function waitForLog(container: string, text: string, timeoutMs = 180_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(dockerBin, ['logs', '--follow', container], { stdio: ['ignore', 'pipe', 'pipe'] });
     let seen = '';

@@ -10,7 +10,7 @@ import { startEmulator } from '../aws-emulator/server.ts';
 import { startFleet, stopFleet, type Fleet, type FleetOptions } from './fleet.ts';
 import { BACKENDS, serverStats } from './lb.ts';
 import { machineSnapshot } from './machine.ts';
-import { inStartSlot } from './start-slots.ts';
+import { inTurn } from './turns.ts';
 import { SANDBOX, SANDBOX_ALARMS, SANDBOX_STATE_BUCKET, sandboxConfig } from './sandbox-config.ts';
 
 /** The names the emulator gives the sandbox's AWS resources. */
@@ -123,7 +123,7 @@ export async function startSandbox(
   options: Omit<FleetOptions, 'ephemeral'> & SandboxAwsOptions = {},
 ): Promise<Sandbox> {
   const { nameTags, targetType, ...fleetOptions } = options;
-  const attempt = () => inStartSlot(() => startFleetOnce(fleetOptions), fleetOptions.log);
+  const attempt = () => inTurn(() => startFleetOnce(fleetOptions), fleetOptions.log);
   const fleet = await attempt().catch(async (error: unknown) => {
     // The fleet is test equipment, not Baton: a start that failed or hung (a docker command stuck on a
     // loaded machine) is said loudly and tried once more, from nothing.
@@ -146,7 +146,7 @@ export async function startSandbox(
       haproxyServers: () => serverStats(fleet.lb.runtimeApi),
       stop: async () => {
         await emulator.close();
-        await stopFleet(fleet.id);
+        await inTurn(() => stopFleet(fleet.id));
       },
     };
   } catch (error) {
