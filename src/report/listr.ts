@@ -20,22 +20,89 @@ interface Slot {
 }
 
 export function listrReporter(terminal: NodeJS.WritableStream): EventListener & { finished: Promise<void> } {
-  // Everything written here passes through printable(): no outside text drives the terminal.
-  const out = { write: (text: string) => terminal.write(printable(text)) };
-  const slots = new Map<string, Slot>();
-  const key = (host: string | undefined, step: string) => `${host ?? ''}\u0000${step}`;
-  let list: Listr | undefined;
-  let finished: Promise<void> = Promise.resolve();
+  const view = new TreeView(terminal);
+  return Object.assign((e: Timed<DeployEvent>) => view.on(e), {
+    get finished() {
+      return view.finished;
+    },
+  });
+}
+
+class TreeView {
+  /** Everything written here passes through printable(): no outside text drives the terminal. */
+  private readonly out: { write(text: string): void };
+  private readonly slots = new Map<string, Slot>();
+  private list: Listr | undefined;
+  finished: Promise<void> = Promise.resolve();
   /** Run-level steps that happen after the tree (the guards' undo), printed under it. */
-  const after: string[] = [];
+  private readonly after: string[] = [];
+
+  constructor(terminal: NodeJS.WritableStream) {
+    this.out = { write: (text: string) => terminal.write(printable(text)) };
+  }
+
+  on(e: Timed<DeployEvent>): void {
+    switch (e.type) {
+      case 'run-started':
+        if (e.check) this.out.write(`plan: ${e.batches.map((b, i) => `batch ${i + 1}: ${b.join(', ')}`).join('; ')}\n`);
+        else this.draw(e);
+        return;
+      case 'step':
+        if (e.status !== 'started') this.settle(e);
+        return;
+      case 'run-finished':
+        return this.finish(e);
+      case 'plan':
+        return this.plan(e);
+      case 'warning':
+        return this.out.write(`WARNING: ${e.message}\n`);
+      case 'undo-failed':
+        return this.out.write(`!!! NOT UNDONE: ${e.what}: ${e.error}\n!!! fix it by hand with:\n${e.fix}\n`);
+    }
+  }
+
+  /** The whole tree, drawn in advance: set-up steps, checks, pre-tasks, then batches of hosts of steps. */
+  private draw(e: Extract<DeployEvent, { type: 'run-started' }>): void {
+    const tasks: ListrTask[] = [
+      this.declare('connect'),
+      this.declare('discover'),
+      ...e.preTasks.map((t) => this.declare(`check: ${t}`)),
+      ...e.preTasks.map((t) => this.declare(t)),
+      ...e.batches.map((hosts, i) => ({
+        title: printable(`batch ${i + 1}/${e.batches.length}: ${hosts.join(', ')}`),
+        task: (_: unknown, w: Wrapper) =>
+          w.newListr(
+            hosts.map((h) => ({
+              title: printable(h, { oneLine: true }),
+              task: (_: unknown, hw: Wrapper) =>
+                hw.newListr(
+                  e.steps.map((s) => this.declare(s, h)),
+                  { exitOnError: true },
+                ),
+            })),
+            { concurrent: true, exitOnError: false },
+          ),
+      })),
+    ];
+    this.list = new Listr(tasks, {
+      exitOnError: false,
+      concurrent: false,
+      rendererOptions: { collapseSubtasks: false, collapseErrors: false },
+    });
+    this.finished = this.list.run().then(
+      () => undefined,
+      () => undefined,
+    );
+  }
 
   /** A listr task that stays open until the step's ok/failed/skipped event arrives. */
-  const mirrored = (title: string, host?: string): ListrTask =>
-    ({
+  private declare(title: string, host?: string): ListrTask {
+    const slot: Slot = { settle: (e) => (slot.early = e), done: false };
+    this.slots.set(key(host, title), slot);
+    return {
       title,
       task: (_: unknown, wrapper: Wrapper) =>
         new Promise<void>((resolve, reject) => {
-          const slot = slots.get(key(host, title))!;
           slot.wrapper = wrapper;
           slot.settle = (e) => {
             slot.done = true;
@@ -48,94 +115,41 @@ export function listrReporter(terminal: NodeJS.WritableStream): EventListener & 
           };
           if (slot.early) slot.settle(slot.early);
         }),
-    }) as ListrTask;
-  const declare = (title: string, host?: string): ListrTask => {
-    const slot: Slot = { settle: (e) => (slot.early = e), done: false };
-    slots.set(key(host, title), slot);
-    return mirrored(title, host);
-  };
+    } as ListrTask;
+  }
 
-  const listener = (e: Timed<DeployEvent>) => {
-    switch (e.type) {
-      case 'run-started': {
-        if (e.check)
-          return void out.write(`plan: ${e.batches.map((b, i) => `batch ${i + 1}: ${b.join(', ')}`).join('; ')}\n`);
-        const tasks: ListrTask[] = [
-          declare('connect'),
-          declare('discover'),
-          ...e.preTasks.flatMap((t) => [declare(`check: ${t}`)]),
-          ...e.preTasks.map((t) => declare(t)),
-          ...e.batches.map((hosts, i) => ({
-            title: printable(`batch ${i + 1}/${e.batches.length}: ${hosts.join(', ')}`),
-            task: (_: unknown, w: Wrapper) =>
-              w.newListr(
-                hosts.map((h) => ({
-                  title: printable(h, { oneLine: true }),
-                  task: (_: unknown, hw: Wrapper) =>
-                    hw.newListr(
-                      e.steps.map((s) => declare(s, h)),
-                      { exitOnError: true },
-                    ),
-                })),
-                { concurrent: true, exitOnError: false },
-              ),
-          })),
-        ];
-        list = new Listr(tasks, {
-          exitOnError: false,
-          concurrent: false,
-          rendererOptions: { collapseSubtasks: false, collapseErrors: false },
-        });
-        finished = list.run().then(
-          () => undefined,
-          () => undefined,
-        );
-        return;
-      }
-      case 'step': {
-        const slot = slots.get(key(e.scope === 'host' ? e.host : undefined, e.step));
-        if (slot && e.status !== 'started') slot.settle(e);
-        else if (!slot && e.status !== 'started') {
-          // A step not drawn in advance (a compensation, an undo): shown as output of what is running.
-          const line = `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}`;
-          const host = e.scope === 'host' ? e.host : undefined;
-          const running = [...slots.entries()].find(
-            ([k, s]) => !s.done && s.wrapper && (host === undefined || k.startsWith(`${host}\u0000`)),
-          );
-          if (running) running[1].wrapper!.output = printable(line);
-          else if (list) after.push(line);
-          else out.write(`${line}${e.detail ? ` — ${e.detail}` : ''}\n`);
-        }
-        return;
-      }
-      case 'run-finished':
-        // Steps the run never reached (a stopped rollout) are shown as skipped.
-        for (const [k, slot] of slots)
-          if (!slot.done) slot.settle({ type: 'step', scope: 'run', step: k, status: 'skipped', detail: 'not run' });
-        void finished.then(() => {
-          for (const line of after) out.write(`${line}\n`);
-          out.write(`${e.outcome} in ${formatMs(e.ms)} (exit ${e.exitCode})\n`);
-          if (e.hosts.length) out.write(summaryTable(e.hosts));
-        });
-        return;
-      case 'plan':
-        for (const t of e.preTasks) out.write(`would ${t.step}: ${t.would}\n`);
-        for (const h of e.hosts) {
-          out.write(`batch ${h.batch}, ${h.host} (now ${h.from ?? 'no live container'}):\n`);
-          for (const s of h.steps) out.write(`  ${s.step}: ${s.would}\n`);
-        }
-        return;
-      case 'warning':
-        out.write(`WARNING: ${e.message}\n`);
-        return;
-      case 'undo-failed':
-        out.write(`!!! NOT UNDONE: ${e.what}: ${e.error}\n!!! fix it by hand with:\n${e.fix}\n`);
-        return;
+  private settle(e: StepEvent): void {
+    const host = e.scope === 'host' ? e.host : undefined;
+    const slot = this.slots.get(key(host, e.step));
+    if (slot) return slot.settle(e);
+    // A step not drawn in advance (a compensation, an undo): shown as output of what is running.
+    const line = `${e.step}: ${e.status}${e.ms !== undefined ? ` (${formatMs(e.ms)})` : ''}`;
+    const running = [...this.slots.entries()].find(
+      ([k, s]) => !s.done && s.wrapper && (host === undefined || k.startsWith(`${host}\u0000`)),
+    );
+    if (running) running[1].wrapper!.output = printable(line);
+    else if (this.list) this.after.push(line);
+    else this.out.write(`${line}${e.detail ? ` — ${e.detail}` : ''}\n`);
+  }
+
+  private finish(e: Extract<DeployEvent, { type: 'run-finished' }>): void {
+    // Steps the run never reached (a stopped rollout) are shown as skipped.
+    for (const [k, slot] of this.slots)
+      if (!slot.done) slot.settle({ type: 'step', scope: 'run', step: k, status: 'skipped', detail: 'not run' });
+    void this.finished.then(() => {
+      for (const line of this.after) this.out.write(`${line}\n`);
+      this.out.write(`${e.outcome} in ${formatMs(e.ms)} (exit ${e.exitCode})\n`);
+      if (e.hosts.length) this.out.write(summaryTable(e.hosts));
+    });
+  }
+
+  private plan(e: Extract<DeployEvent, { type: 'plan' }>): void {
+    for (const t of e.preTasks) this.out.write(`would ${t.step}: ${t.would}\n`);
+    for (const h of e.hosts) {
+      this.out.write(`batch ${h.batch}, ${h.host} (now ${h.from ?? 'no live container'}):\n`);
+      for (const s of h.steps) this.out.write(`  ${s.step}: ${s.would}\n`);
     }
-  };
-  return Object.assign(listener, {
-    get finished() {
-      return finished;
-    },
-  });
+  }
 }
+
+const key = (host: string | undefined, step: string) => `${host ?? ''}\u0000${step}`;
