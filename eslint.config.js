@@ -57,7 +57,6 @@ const folders = LAYERS.flat().filter((f) => f !== 'base');
  * never grow. Each is a split still to make.
  */
 export const OVER_THE_LIMITS = {
-  'src/ssh/fleet.ts': { 'max-lines-per-function': 116 },
   'src/ssh/host-session.ts': { 'max-lines-per-function': 101 },
 };
 

@@ -27,91 +27,29 @@ export async function connectFleet(
   const { ssh } = config;
   const routes = planRoutes(ssh, hosts);
   for (const w of routes.warnings) options.onWarning?.(w);
-  // Each hop's own settings: its known_hosts file, its key (from ~/.ssh/config when Baton was given none).
-  const auths = new Map<string, Auth>();
-  const settingsOf = (hop: Hop): SshSettings => ({
-    ...ssh,
-    knownHosts: hop.knownHosts,
-    ...(hop.identityFile && { identityFile: hop.identityFile }),
-  });
-  const authOf = (hop: Hop): Auth => {
-    const key = hop.identityFile ?? '';
-    if (!auths.has(key)) auths.set(key, authFor(settingsOf(hop), hop.identityFile ? 'ssh.config' : config.source));
-    return auths.get(key)!;
-  };
-  const jumps = routes.jumps;
-  const last = jumps.at(-1);
-  const bastionSettings = last && { host: last.host, port: last.port, user: last.user };
-  // The jump hosts' sessions, outermost first; the last one opens the hosts' tunnels.
-  let chain: Connection[] = [];
+  const hops = new Hops(ssh, config.source);
+  const jumps = new JumpChain(routes.jumps, hops, ssh.connectTimeout);
   const opened: HostSession[] = [];
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       // The hosts first: their sessions run inside the bastion's tunnels; then the hops, innermost first.
       await Promise.all(opened.map((h) => h.connection.end()));
-      for (const c of [...chain].reverse()) await c.end();
+      await jumps.end();
     })());
-
-  /** The innermost jump host's connection, opened again (hop by hop) if it closed; one attempt shared by every host asking. */
-  let reconnecting: Promise<Connection> | undefined;
-  const bastionNow = async (): Promise<Connection> => {
-    const current = chain.at(-1);
-    if (current && !current.closed && chain.every((c) => !c.closed)) return current;
-    reconnecting ??= (async () => {
-      for (const c of chain) void c.end(0);
-      const next: Connection[] = [];
-      try {
-        for (const [i, hop] of jumps.entries()) {
-          const name = i === jumps.length - 1 ? 'bastion' : `jump host ${hop.alias}`;
-          const endpoint: Endpoint = {
-            name,
-            label: `${name === 'bastion' ? 'bastion' : name} ${hop.host}:${hop.port}`,
-            host: hop.host,
-            port: hop.port,
-            user: hop.user,
-          };
-          const previous = next.at(-1);
-          next.push(
-            await connect(
-              endpoint,
-              settingsOf(hop),
-              authOf(hop),
-              previous ? await tunnel(previous, endpoint, ssh.connectTimeout) : undefined,
-            ),
-          );
-        }
-      } catch (error) {
-        for (const c of next) void c.end(0);
-        throw error;
-      }
-      chain = next;
-      return next.at(-1)!;
-    })().finally(() => (reconnecting = undefined));
-    return reconnecting;
-  };
   const open = async (endpoint: Endpoint, hop: Hop): Promise<Connection> =>
-    connect(
+    hops.connect(
       endpoint,
-      settingsOf(hop),
-      authOf(hop),
-      jumps.length ? await tunnel(await bastionNow(), endpoint, ssh.connectTimeout) : undefined,
+      hop,
+      jumps.length ? await tunnel(await jumps.bastion(), endpoint, ssh.connectTimeout) : undefined,
     );
 
   try {
-    if (jumps.length && hosts.length) await bastionNow();
-    const via = bastionSettings ? ` through bastion ${bastionSettings.host}:${bastionSettings.port}` : '';
+    if (jumps.length && hosts.length) await jumps.bastion();
     const results = await Promise.allSettled(
       hosts.map(async (host) => {
         const hop = routes.hosts.get(host.name)!;
-        const endpoint: Endpoint = {
-          name: host.name,
-          label: `${host.name} (${hop.host}:${hop.port})${via}`,
-          host: hop.host,
-          port: hop.port,
-          user: hop.user,
-          ...(bastionSettings && { via: bastionSettings }),
-        };
+        const endpoint = hostEndpoint(host, hop, jumps.bastionAddress);
         const remote = new HostSession(
           host.name,
           await open(endpoint, hop),
@@ -125,20 +63,113 @@ export async function connectFleet(
     );
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     if (failures.length) throw fleetError(failures);
-    const byName = new Map(opened.map((h) => [h.name, h]));
-    return {
-      host(name) {
-        const h = byName.get(name);
-        if (!h)
-          throw new BatonError(`no SSH connection to ${name}: it is not among the ${byName.size} hosts connected`);
-        return h;
-      },
-      close,
-      [Symbol.asyncDispose]: close,
-    };
+    return fleetOf(opened, close);
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+function hostEndpoint(host: Host, hop: Hop, bastion: Endpoint['via']): Endpoint {
+  const via = bastion ? ` through bastion ${bastion.host}:${bastion.port}` : '';
+  return {
+    name: host.name,
+    label: `${host.name} (${hop.host}:${hop.port})${via}`,
+    host: hop.host,
+    port: hop.port,
+    user: hop.user,
+    ...(bastion && { via: bastion }),
+  };
+}
+
+function fleetOf(opened: readonly HostSession[], close: () => Promise<void>): FleetConnection {
+  const byName = new Map(opened.map((h) => [h.name, h]));
+  return {
+    host(name) {
+      const h = byName.get(name);
+      if (!h) throw new BatonError(`no SSH connection to ${name}: it is not among the ${byName.size} hosts connected`);
+      return h;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Each hop's own settings: its known_hosts file, its key (from ~/.ssh/config when Baton was given none). */
+class Hops {
+  /** One Auth per key file: a key is read (and its passphrase asked) once. */
+  private readonly auths = new Map<string, Auth>();
+
+  constructor(
+    private readonly ssh: SshSettings,
+    private readonly source: string | undefined,
+  ) {}
+
+  settings(hop: Hop): SshSettings {
+    return { ...this.ssh, knownHosts: hop.knownHosts, ...(hop.identityFile && { identityFile: hop.identityFile }) };
+  }
+
+  connect(endpoint: Endpoint, hop: Hop, through?: Awaited<ReturnType<typeof tunnel>>): Promise<Connection> {
+    const key = hop.identityFile ?? '';
+    if (!this.auths.has(key))
+      this.auths.set(key, authFor(this.settings(hop), hop.identityFile ? 'ssh.config' : this.source));
+    return connect(endpoint, this.settings(hop), this.auths.get(key)!, through);
+  }
+}
+
+/**
+ * The jump hosts' sessions, outermost first; the last one, the bastion, opens the hosts' tunnels. If any
+ * has closed, the chain is opened again hop by hop, in one attempt shared by every host asking.
+ */
+class JumpChain {
+  private chain: Connection[] = [];
+  private reconnecting: Promise<Connection> | undefined;
+
+  constructor(
+    private readonly jumps: readonly Hop[],
+    private readonly hops: Hops,
+    private readonly connectTimeout: number,
+  ) {}
+
+  get length(): number {
+    return this.jumps.length;
+  }
+
+  /** The bastion as the hosts' endpoints name it. */
+  get bastionAddress(): Endpoint['via'] {
+    const last = this.jumps.at(-1);
+    return last && { host: last.host, port: last.port, user: last.user };
+  }
+
+  bastion(): Promise<Connection> {
+    const current = this.chain.at(-1);
+    if (current && this.chain.every((c) => !c.closed)) return Promise.resolve(current);
+    this.reconnecting ??= this.reopen().finally(() => (this.reconnecting = undefined));
+    return this.reconnecting;
+  }
+
+  async end(): Promise<void> {
+    for (const c of [...this.chain].reverse()) await c.end();
+  }
+
+  private async reopen(): Promise<Connection> {
+    for (const c of this.chain) void c.end(0);
+    const next: Connection[] = [];
+    try {
+      for (const [i, hop] of this.jumps.entries()) {
+        const name = i === this.jumps.length - 1 ? 'bastion' : `jump host ${hop.alias}`;
+        const { host, port, user } = hop;
+        const endpoint: Endpoint = { name, label: `${name} ${host}:${port}`, host, port, user };
+        const previous = next.at(-1);
+        const through = previous ? await tunnel(previous, endpoint, this.connectTimeout) : undefined;
+        next.push(await this.hops.connect(endpoint, hop, through));
+      }
+    } catch (error) {
+      for (const c of next) void c.end(0);
+      throw error;
+    }
+    this.chain = next;
+    return next.at(-1)!;
   }
 }
 
