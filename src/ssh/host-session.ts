@@ -5,31 +5,25 @@
  */
 import type { ClientChannel } from 'ssh2';
 import type { SshSettings } from '../config/types.ts';
-import { BatonError, RemoteCommandError, TimeoutError } from '../errors.ts';
-import { describeCommand, renderCommand, type Command } from '../remote/command.ts';
+import { BatonError, TimeoutError } from '../errors.ts';
+import type { Command } from '../remote/command.ts';
 import { onHostGet, parseOnHostGet } from '../remote/http-probe.ts';
 import { ConnectError, type Connection } from './connection.ts';
 import type { ExecOptions, ExecResult, HttpAnswer, RemoteHost } from '../remote/host.ts';
 import { Semaphore } from './semaphore.ts';
 import { getOver } from './tunnel-http.ts';
-import { interrupted, kill, lastLine, tail } from './channel.ts';
+import { runCommand, type SessionForCommands } from './command-run.ts';
 
-/** Stored stderr is capped to its end: errors quote the last lines. */
-const STDERR_CAP = 64 * 1024;
-/** How long a killed channel may take to close before its slot is given back anyway. */
-const CLOSE_GRACE_MS = 10_000;
-/** Retries of a session refused by sshd's MaxSessions (about 10s in all). */
-const OPEN_RETRIES = 15;
 /** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (RFC 4254 §5.1): sshd's answer under `AllowTcpForwarding no`. */
 const ADMINISTRATIVELY_PROHIBITED = 1;
 
 /** The host's sshd refuses `direct-tcpip` channels: HTTP checks run on the host instead. */
 class ForwardingRefusedError extends BatonError {}
 
-export class HostSession implements RemoteHost {
-  private readonly channels: Semaphore;
+export class HostSession implements RemoteHost, SessionForCommands {
+  readonly channels: Semaphore;
   /** The commands running now, each with how to give up on it. */
-  private readonly inFlight = new Set<(error: Error) => void>();
+  readonly inFlight = new Set<(error: Error) => void>();
   private reopening: Promise<void> | undefined;
   /** Set once sshd has refused a tunnel: HTTP checks then run on the host. */
   private forwardingRefused = false;
@@ -73,7 +67,7 @@ export class HostSession implements RemoteHost {
    * A session that closed is opened again, once, for the next command (host keys checked again): so a
    * dropped connection does not strand a host out of service when it could still be put back.
    */
-  private ensureOpen(): Promise<void> {
+  ensureOpen(): Promise<void> {
     if (!this.connection.closed) return Promise.resolve();
     this.reopening ??= this.reopen()
       .then((c) => {
@@ -91,115 +85,10 @@ export class HostSession implements RemoteHost {
   /**
    * Runs `command` (rendered once for the remote shell). Resolves on exit code 0; rejects with
    * RemoteCommandError (the last lines of stderr), TimeoutError at the deadline (counted from when a
-   * channel slot is free), or the interruption when `signal` aborts. A command given up on has its channel
-   * closed (after a KILL signal, which sshd may ignore without a pty).
+   * channel slot is free), or the interruption when `signal` aborts (see command-run.ts).
    */
   exec(command: Command, options: ExecOptions = {}): Promise<ExecResult> {
-    const what = describeCommand(command);
-    const timeoutMs = options.timeoutMs ?? this.ssh.commandTimeout;
-    const { signal } = options;
-    return new Promise<ExecResult>((resolve, reject) => {
-      let settled = false;
-      let stream: ClientChannel | undefined;
-      let release: (() => void) | undefined;
-      let grace: NodeJS.Timeout | undefined;
-      let stderr = '';
-      const settle = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        this.inFlight.delete(giveUp);
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        fn();
-      };
-      /** Closes the channel; its slot comes back when it has closed (or after a grace period). */
-      const stop = () => {
-        if (!stream || !release) return;
-        kill(stream);
-        grace ??= setTimeout(release, CLOSE_GRACE_MS).unref();
-      };
-      const giveUp = (error: Error) => {
-        stop();
-        settle(() => reject(error));
-      };
-      let timer: NodeJS.Timeout | undefined;
-      this.inFlight.add(giveUp);
-      const onAbort = () => giveUp(interrupted(signal!, `${this.name}: \`${what}\``));
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-
-      void this.channels.acquire().then((rel) => {
-        if (settled) return rel(); // interrupted while waiting for a slot
-        release = rel;
-        // The deadline runs from the start of the command, not from the wait for a slot.
-        timer = setTimeout(
-          () => giveUp(new TimeoutError(`${this.name}: \`${what}\` to finish`, timeoutMs, lastLine(stderr))),
-          timeoutMs,
-        );
-        const cannotRun = (message: string) => {
-          rel();
-          settle(() =>
-            reject(new ConnectError(`${this.connection.endpoint.label}: could not run \`${what}\`: ${message}`)),
-          );
-        };
-        const open = (attempt: number, reopened = false): void => {
-          if (settled) return rel();
-          if (this.connection.closed) {
-            if (reopened) return cannotRun('the SSH connection is closed');
-            return void this.ensureOpen().then(
-              () => open(attempt, true),
-              (error: Error) => cannotRun(`the SSH connection closed, and opening it again failed: ${error.message}`),
-            );
-          }
-          try {
-            this.connection.client.exec(renderCommand(command), (error, channel) => {
-              if (error) {
-                // sshd refuses a session beyond MaxSessions ("open failed"), also for a moment after a
-                // channel closed: wait and retry until the deadline.
-                if (/open failed/i.test(error.message) && attempt < OPEN_RETRIES)
-                  return void setTimeout(open, Math.min(50 * 2 ** attempt, 1_000), attempt + 1);
-                return cannotRun(error.message);
-              }
-              stream = channel;
-              // The deadline or the interruption came while the channel was opening.
-              if (settled) return stop();
-              let stdout = '';
-              let exitCode: number | null = null;
-              let exitSignal: string | undefined;
-              channel.setEncoding('utf8');
-              channel.on('data', (chunk: string) => (stdout += chunk));
-              channel.stderr.setEncoding('utf8');
-              channel.stderr.on('data', (chunk: string) => {
-                stderr += chunk;
-                if (stderr.length > STDERR_CAP * 2) stderr = stderr.slice(-STDERR_CAP);
-              });
-              channel.on('exit', (code: number | null, sig?: string) => {
-                exitCode = code ?? null;
-                exitSignal = sig ?? undefined;
-              });
-              channel.on('error', (e: Error) => giveUp(new BatonError(`${this.name}: \`${what}\`: ${e.message}`)));
-              channel.on('close', (code?: number | null, sig?: string) => {
-                clearTimeout(grace);
-                rel();
-                if (exitCode === null && typeof code === 'number') exitCode = code;
-                exitSignal ??= sig ?? undefined;
-                if (stderr.length > STDERR_CAP) stderr = stderr.slice(-STDERR_CAP);
-                settle(() =>
-                  exitCode === 0
-                    ? resolve({ stdout, stderr, exitCode: 0 })
-                    : reject(new RemoteCommandError(this.name, what, exitCode, tail(stderr || stdout), exitSignal)),
-                );
-              });
-              if (options.stdin !== undefined) channel.end(options.stdin);
-              else channel.end();
-            });
-          } catch (error) {
-            cannotRun((error as Error).message);
-          }
-        };
-        open(0);
-      });
-    });
+    return runCommand(this, command, options, options.timeoutMs ?? this.ssh.commandTimeout);
   }
 
   /**
