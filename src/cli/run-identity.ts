@@ -19,19 +19,19 @@ export function ciBuild(): string | undefined {
   return env.BUILD_URL;
 }
 
+/** The flags of a run that `baton resume` gives again. */
+export interface ReplayFlags {
+  readonly playbookFile?: string;
+  readonly inventoryFile?: string;
+  readonly serial?: string;
+  readonly onFailure?: 'rollback' | 'stop';
+  readonly limit?: string;
+  readonly noLoadBalancer?: boolean;
+  readonly extraVars: readonly string[];
+}
+
 /** How this run can be run again (`baton resume`): what it was given, secrets by key only. */
-export function replayOf(
-  options: {
-    readonly playbookFile?: string;
-    readonly inventoryFile?: string;
-    readonly serial?: string;
-    readonly onFailure?: 'rollback' | 'stop';
-    readonly limit?: string;
-    readonly noLoadBalancer?: boolean;
-    readonly extraVars: readonly string[];
-  },
-  config: DeployConfig,
-): RunReplay {
+export function replayOf(options: ReplayFlags, config: DeployConfig): RunReplay {
   const bastion = config.ssh.bastion;
   return {
     ...(options.playbookFile && { playbook: resolve(options.playbookFile) }),

@@ -5,9 +5,8 @@ import { notifyWebhook } from '../report/notify.ts';
 import type { InterruptController } from '../rollout/interrupt.ts';
 import { RunLedger } from '../state/ledger.ts';
 import type { StateStore } from '../state/store.ts';
-import type { DeployCommandOptions } from './deploy.ts';
 import type { RemoteRun } from './remote-run.ts';
-import { ciBuild, deployerName, replayOf, runId } from './run-identity.ts';
+import { ciBuild, deployerName, replayOf, runId, type ReplayFlags } from './run-identity.ts';
 
 /** When the lock is lost: say what that means for this run, and stop it after the hosts in flight. */
 function stopOnLostLock(events: EventBus, interrupt: InterruptController) {
@@ -30,7 +29,7 @@ export function recordRun(r: {
   events: EventBus;
   interrupt: InterruptController;
   config: DeployConfig;
-  options: DeployCommandOptions;
+  options: ReplayFlags & { readonly rollback?: boolean; readonly listHosts?: boolean };
   flags: { readonly webhook?: URL | undefined; readonly lockWaitMs: number };
   deployment: string;
   image: string | undefined;
