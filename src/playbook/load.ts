@@ -1,29 +1,25 @@
 /**
  * Loads a playbook: a TypeScript module whose default export is a `playbook({...})`, run without a
- * build step (tsx compiles it on the fly). Without a path, the built-in rolling deploy.
+ * build step (tsx compiles it on the fly). Without a path, the built-in rolling deploy, compiled with
+ * Baton: tsx and its worker are loaded only for a playbook of the user's.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { register } from 'tsx/esm/api';
+import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.ts';
 import type { Playbook, PlaybookDefinition } from './types.ts';
 import { playbook } from './index.ts';
-
-const builtIn = fileURLToPath(new URL('../../../playbooks/deploy.ts', import.meta.url));
+import { deployPlaybook } from './deploy.ts';
 
 export async function loadPlaybook(file?: string): Promise<Playbook> {
-  const path = file
-    ? resolve(file)
-    : existsSync(builtIn)
-      ? builtIn
-      : fileURLToPath(new URL('../../playbooks/deploy.ts', import.meta.url));
+  if (file === undefined) return deployPlaybook;
+  const path = resolve(file);
   if (!existsSync(path)) throw new ConfigError('--playbook', `${path} does not exist`);
   let module: { default?: unknown };
   try {
     // Registered globally (not tsImport's namespace) so the playbook's `import ... from 'baton'` gets
     // the very modules the CLI runs: one copy of each task and error class.
-    registerTypeScript();
+    await registerTypeScript();
     module = (await import(pathToFileURL(path).href)) as { default?: unknown };
   } catch (error) {
     throw new ConfigError('--playbook', `${path} could not be loaded: ${(error as Error).message}`);
@@ -36,8 +32,7 @@ export async function loadPlaybook(file?: string): Promise<Playbook> {
   return playbook(candidate as PlaybookDefinition);
 }
 
-let registered = false;
-function registerTypeScript(): void {
-  if (!registered) register();
-  registered = true;
+let registered: Promise<void> | undefined;
+function registerTypeScript(): Promise<void> {
+  return (registered ??= import('tsx/esm/api').then(({ register }) => void register()));
 }
