@@ -7,8 +7,6 @@ import { ConfigError } from '../errors.ts';
 import { renderShell, sh } from '../remote/shell.ts';
 import { cloudWatchSdk } from './sdk.ts';
 
-const { DescribeAlarmsCommand, DisableAlarmActionsCommand, EnableAlarmActionsCommand } = cloudWatchSdk();
-
 export class Alarms {
   constructor(private readonly client: CloudWatchClient) {}
 
@@ -18,7 +16,9 @@ export class Alarms {
     const enabled: string[] = [];
     const found = new Set<string>();
     for (let i = 0; i < names.length; i += 100) {
-      const out = await this.client.send(new DescribeAlarmsCommand({ AlarmNames: names.slice(i, i + 100) }));
+      const out = await this.client.send(
+        new cloudWatchSdk.DescribeAlarmsCommand({ AlarmNames: names.slice(i, i + 100) }),
+      );
       for (const alarm of [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])]) {
         found.add(alarm.AlarmName!);
         if (alarm.ActionsEnabled) enabled.push(alarm.AlarmName!);
@@ -32,12 +32,12 @@ export class Alarms {
 
   async disable(names: readonly string[]): Promise<void> {
     for (let i = 0; i < names.length; i += 100)
-      await this.client.send(new DisableAlarmActionsCommand({ AlarmNames: names.slice(i, i + 100) }));
+      await this.client.send(new cloudWatchSdk.DisableAlarmActionsCommand({ AlarmNames: names.slice(i, i + 100) }));
   }
 
   async enable(names: readonly string[]): Promise<void> {
     for (let i = 0; i < names.length; i += 100)
-      await this.client.send(new EnableAlarmActionsCommand({ AlarmNames: names.slice(i, i + 100) }));
+      await this.client.send(new cloudWatchSdk.EnableAlarmActionsCommand({ AlarmNames: names.slice(i, i + 100) }));
   }
 }
 

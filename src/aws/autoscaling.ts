@@ -6,13 +6,6 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { renderShell, sh } from '../remote/shell.ts';
 import { autoScalingSdk } from './sdk.ts';
 
-const {
-  DescribeAutoScalingGroupsCommand,
-  DescribeAutoScalingInstancesCommand,
-  ResumeProcessesCommand,
-  SuspendProcessesCommand,
-} = autoScalingSdk();
-
 export class AutoScaling {
   constructor(private readonly client: AutoScalingClient) {}
 
@@ -21,7 +14,7 @@ export class AutoScaling {
     const groups = new Set<string>();
     for (let i = 0; i < instanceIds.length; i += 50) {
       const out = await this.client.send(
-        new DescribeAutoScalingInstancesCommand({ InstanceIds: instanceIds.slice(i, i + 50) }),
+        new autoScalingSdk.DescribeAutoScalingInstancesCommand({ InstanceIds: instanceIds.slice(i, i + 50) }),
       );
       for (const instance of out.AutoScalingInstances ?? [])
         if (instance.AutoScalingGroupName) groups.add(instance.AutoScalingGroupName);
@@ -33,7 +26,9 @@ export class AutoScaling {
   async notSuspended(groups: readonly string[], processes: readonly string[]): Promise<Map<string, string[]>> {
     const result = new Map<string, string[]>();
     if (!groups.length) return result;
-    const out = await this.client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [...groups] }));
+    const out = await this.client.send(
+      new autoScalingSdk.DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [...groups] }),
+    );
     for (const group of out.AutoScalingGroups ?? []) {
       const already = new Set((group.SuspendedProcesses ?? []).map((p) => p.ProcessName));
       const mine = processes.filter((p) => !already.has(p));
@@ -44,13 +39,13 @@ export class AutoScaling {
 
   async suspendProcesses(group: string, processes: readonly string[]): Promise<void> {
     await this.client.send(
-      new SuspendProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }),
+      new autoScalingSdk.SuspendProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }),
     );
   }
 
   async resumeProcesses(group: string, processes: readonly string[]): Promise<void> {
     await this.client.send(
-      new ResumeProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }),
+      new autoScalingSdk.ResumeProcessesCommand({ AutoScalingGroupName: group, ScalingProcesses: [...processes] }),
     );
   }
 }

@@ -2,19 +2,13 @@
  * The AWS SDK clients Baton uses, built once per run from the configuration. Credentials come from the
  * SDK's default chain (environment, profile, SSO, instance role...), so Baton never handles keys itself.
  */
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingClient } from '@aws-sdk/client-elastic-load-balancing';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DeployConfig } from '../config/types.ts';
 import { autoScalingSdk, cloudWatchSdk, ec2Sdk, elbSdk, elbv2Sdk } from './sdk.ts';
-
-const { AutoScalingClient } = autoScalingSdk();
-const { CloudWatchClient } = cloudWatchSdk();
-const { EC2Client } = ec2Sdk();
-const { ElasticLoadBalancingClient } = elbSdk();
-const { ElasticLoadBalancingV2Client } = elbv2Sdk();
-type AutoScalingClient = InstanceType<typeof AutoScalingClient>;
-type CloudWatchClient = InstanceType<typeof CloudWatchClient>;
-type EC2Client = InstanceType<typeof EC2Client>;
-type ElasticLoadBalancingClient = InstanceType<typeof ElasticLoadBalancingClient>;
-type ElasticLoadBalancingV2Client = InstanceType<typeof ElasticLoadBalancingV2Client>;
 
 export interface AwsSettings {
   readonly region: string;
@@ -53,18 +47,18 @@ export function awsSettings(
 export function createAwsClients(settings: AwsSettings): AwsClients {
   const common = clientConfig(settings);
   const clients = {
-    ec2: new EC2Client(common),
-    elb: new ElasticLoadBalancingClient(common),
-    elbv2: new ElasticLoadBalancingV2Client(common),
-    autoscaling: new AutoScalingClient(common),
-    cloudwatch: new CloudWatchClient(common),
+    ec2: new ec2Sdk.EC2Client(common),
+    elb: new elbSdk.ElasticLoadBalancingClient(common),
+    elbv2: new elbv2Sdk.ElasticLoadBalancingV2Client(common),
+    autoscaling: new autoScalingSdk.AutoScalingClient(common),
+    cloudwatch: new cloudWatchSdk.CloudWatchClient(common),
   };
   const destroy = () => Object.values(clients).forEach((c) => c.destroy());
   return { ...clients, destroy, [Symbol.dispose]: destroy };
 }
 
 /** An EC2 client alone (an inventory that spans regions needs one per region). */
-export const createEc2Client = (settings: AwsSettings): EC2Client => new EC2Client(clientConfig(settings));
+export const createEc2Client = (settings: AwsSettings): EC2Client => new ec2Sdk.EC2Client(clientConfig(settings));
 
 /** The settings every SDK client of Baton's shares: region, retries, endpoint, profile. */
 export function clientConfig(settings: AwsSettings) {

@@ -5,8 +5,6 @@ import { printable } from '../printable.ts';
 import type { Host } from '../inventory/host.ts';
 import { ec2Sdk } from './sdk.ts';
 
-const { paginateDescribeInstances } = ec2Sdk();
-
 export interface TagQuery {
   readonly stack: string;
   readonly release: string;
@@ -21,7 +19,7 @@ export async function goneInstances(ec2: EC2Client, ids: readonly string[]): Pro
   if (!ids.length) return new Set();
   const alive = new Set<string>();
   // By filter, not InstanceIds: an unknown id then is simply absent instead of failing the whole call.
-  for await (const page of paginateDescribeInstances(
+  for await (const page of ec2Sdk.paginateDescribeInstances(
     { client: ec2, pageSize: 200 },
     { Filters: [{ Name: 'instance-id', Values: [...ids] }] },
   )) {
@@ -42,7 +40,7 @@ export async function findInstancesByTags(ec2: EC2Client, query: TagQuery): Prom
     { Name: 'instance-state-name', Values: ['running'] },
   ];
   const hosts: Host[] = [];
-  for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 200 }, { Filters: filters })) {
+  for await (const page of ec2Sdk.paginateDescribeInstances({ client: ec2, pageSize: 200 }, { Filters: filters })) {
     for (const reservation of page.Reservations ?? []) {
       for (const instance of reservation.Instances ?? []) {
         if (!instance.InstanceId || !instance.PrivateIpAddress) continue;

@@ -9,21 +9,6 @@ import { BatonError } from '../errors.ts';
 import { renderShell, sh } from '../remote/shell.ts';
 import { elbSdk, elbv2Sdk } from './sdk.ts';
 
-const {
-  DeregisterInstancesFromLoadBalancerCommand,
-  DescribeInstanceHealthCommand,
-  DescribeLoadBalancerAttributesCommand,
-  paginateDescribeLoadBalancers,
-  RegisterInstancesWithLoadBalancerCommand,
-} = elbSdk();
-const {
-  DeregisterTargetsCommand,
-  DescribeTargetGroupAttributesCommand,
-  DescribeTargetHealthCommand,
-  paginateDescribeTargetGroups,
-  RegisterTargetsCommand,
-} = elbv2Sdk();
-
 /**
  * Where an instance is registered, with how long that load balancer lets connections drain. A target
  * group registers an instance by its id (`instance` targets) or by its private IP (`ip` targets), on a
@@ -100,19 +85,19 @@ export class LoadBalancers {
     const byIp = new Map(instances.flatMap((i) => (i.privateIp ? [[i.privateIp, i.instanceId] as const] : [])));
     const result = new Map<string, Membership[]>(instances.map((i) => [i.instanceId, []]));
 
-    for await (const page of paginateDescribeLoadBalancers({ client: this.elb }, {})) {
+    for await (const page of elbSdk.paginateDescribeLoadBalancers({ client: this.elb }, {})) {
       for (const lb of page.LoadBalancerDescriptions ?? []) {
         const members = (lb.Instances ?? []).map((i) => i.InstanceId!).filter((id) => byId.has(id));
         if (!members.length) continue;
         const attrs = await this.elb.send(
-          new DescribeLoadBalancerAttributesCommand({ LoadBalancerName: lb.LoadBalancerName }),
+          new elbSdk.DescribeLoadBalancerAttributesCommand({ LoadBalancerName: lb.LoadBalancerName }),
         );
         const draining = attrs.LoadBalancerAttributes?.ConnectionDraining;
         const drainTimeoutMs = draining?.Enabled ? (draining.Timeout ?? 300) * 1000 : 0;
         for (const id of members) result.get(id)!.push({ kind: 'classic', name: lb.LoadBalancerName!, drainTimeoutMs });
       }
     }
-    for await (const page of paginateDescribeTargetGroups({ client: this.elbv2 }, {})) {
+    for await (const page of elbv2Sdk.paginateDescribeTargetGroups({ client: this.elbv2 }, {})) {
       for (const tg of page.TargetGroups ?? []) {
         const type = tg.TargetType ?? 'instance';
         if (NOT_INSTANCES.has(type)) continue;
@@ -122,11 +107,13 @@ export class LoadBalancers {
           );
         }
         const owner = (id: string) => (type === 'ip' ? byIp.get(id) : byId.has(id) ? id : undefined);
-        const health = await this.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg.TargetGroupArn }));
+        const health = await this.elbv2.send(
+          new elbv2Sdk.DescribeTargetHealthCommand({ TargetGroupArn: tg.TargetGroupArn }),
+        );
         const targets = (health.TargetHealthDescriptions ?? []).filter((t) => t.Target?.Id && owner(t.Target.Id));
         if (!targets.length) continue;
         const attrs = await this.elbv2.send(
-          new DescribeTargetGroupAttributesCommand({ TargetGroupArn: tg.TargetGroupArn }),
+          new elbv2Sdk.DescribeTargetGroupAttributesCommand({ TargetGroupArn: tg.TargetGroupArn }),
         );
         const delay = attrs.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value;
         for (const { Target: t } of targets) {
@@ -148,14 +135,14 @@ export class LoadBalancers {
   async deregister(instanceId: string, m: Membership): Promise<void> {
     if (m.kind === 'classic') {
       await this.elb.send(
-        new DeregisterInstancesFromLoadBalancerCommand({
+        new elbSdk.DeregisterInstancesFromLoadBalancerCommand({
           LoadBalancerName: m.name,
           Instances: [{ InstanceId: instanceId }],
         }),
       );
     } else {
       await this.elbv2.send(
-        new DeregisterTargetsCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }),
+        new elbv2Sdk.DeregisterTargetsCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }),
       );
     }
   }
@@ -163,13 +150,15 @@ export class LoadBalancers {
   async register(instanceId: string, m: Membership): Promise<void> {
     if (m.kind === 'classic') {
       await this.elb.send(
-        new RegisterInstancesWithLoadBalancerCommand({
+        new elbSdk.RegisterInstancesWithLoadBalancerCommand({
           LoadBalancerName: m.name,
           Instances: [{ InstanceId: instanceId }],
         }),
       );
     } else {
-      await this.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }));
+      await this.elbv2.send(
+        new elbv2Sdk.RegisterTargetsCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }),
+      );
     }
   }
 
@@ -180,12 +169,12 @@ export class LoadBalancers {
   async inService(m: Membership, signal?: AbortSignal): Promise<string[]> {
     const options = signal ? { abortSignal: signal } : {};
     if (m.kind === 'classic') {
-      const out = await this.elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: m.name }), options);
+      const out = await this.elb.send(new elbSdk.DescribeInstanceHealthCommand({ LoadBalancerName: m.name }), options);
       return (out.InstanceStates ?? [])
         .filter((h) => h.State === 'InService' && !/deregistration/i.test(h.Description ?? ''))
         .map((h) => h.InstanceId!);
     }
-    const out = await this.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: m.arn }), options);
+    const out = await this.elbv2.send(new elbv2Sdk.DescribeTargetHealthCommand({ TargetGroupArn: m.arn }), options);
     return (out.TargetHealthDescriptions ?? [])
       .filter((t) => t.TargetHealth?.State === 'healthy')
       .map((t) => `${t.Target!.Id!}:${t.Target!.Port ?? ''}`);
@@ -201,7 +190,10 @@ export class LoadBalancers {
     if (m.kind === 'classic') {
       try {
         const out = await this.elb.send(
-          new DescribeInstanceHealthCommand({ LoadBalancerName: m.name, Instances: [{ InstanceId: instanceId }] }),
+          new elbSdk.DescribeInstanceHealthCommand({
+            LoadBalancerName: m.name,
+            Instances: [{ InstanceId: instanceId }],
+          }),
           options,
         );
         const h = out.InstanceStates?.[0];
@@ -220,7 +212,7 @@ export class LoadBalancers {
       }
     }
     const out = await this.elbv2.send(
-      new DescribeTargetHealthCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }),
+      new elbv2Sdk.DescribeTargetHealthCommand({ TargetGroupArn: m.arn, Targets: [targetOf(instanceId, m)] }),
       options,
     );
     const h = out.TargetHealthDescriptions?.[0]?.TargetHealth;

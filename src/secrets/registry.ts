@@ -35,7 +35,7 @@ export async function registryLogin(
     registerSecret(settings.password!, 'registry.password');
     return { server, username: settings.username!, password: settings.password! };
   }
-  const { ECRClient, GetAuthorizationTokenCommand } = ecrSdk();
+  const { ECRClient, GetAuthorizationTokenCommand } = ecrSdk;
   const { clientConfig } = await import('../aws/clients.ts');
   const ecr = new ECRClient(clientConfig(aws));
   try {

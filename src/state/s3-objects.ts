@@ -2,10 +2,8 @@
 import { awsSettings, clientConfig } from '../aws/clients.ts';
 import type { DeployConfig } from '../config/types.ts';
 import type { ObjectStore, StoredObject, WriteCondition } from './objects.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from '../aws/sdk.ts';
-
-const { DeleteObjectCommand, GetObjectCommand, paginateListObjectsV2, PutObjectCommand, S3Client } = s3Sdk();
-type S3Client = InstanceType<typeof S3Client>;
 
 export class S3Objects implements ObjectStore {
   readonly shared = true;
@@ -16,7 +14,7 @@ export class S3Objects implements ObjectStore {
   static forConfig(config: Pick<DeployConfig, 'aws' | 'region' | 'state' | 'timeouts'>, bucket: string): S3Objects {
     // Path-style addressing where an endpoint is given (an emulator, a VPC endpoint without bucket DNS).
     return new S3Objects(
-      new S3Client({
+      new s3Sdk.S3Client({
         ...clientConfig(awsSettings(config, config.state.region)),
         forcePathStyle: !!config.aws.endpoint,
       }),
@@ -33,7 +31,7 @@ export class S3Objects implements ObjectStore {
 
   async get(key: string): Promise<StoredObject | undefined> {
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.s3.send(new s3Sdk.GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const body = (await out.Body?.transformToString()) ?? '';
       return {
         body,
@@ -54,7 +52,7 @@ export class S3Objects implements ObjectStore {
   private async putOnce(key: string, body: string, condition?: WriteCondition): Promise<string | undefined> {
     try {
       const out = await this.s3.send(
-        new PutObjectCommand({
+        new s3Sdk.PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
           Body: body,
@@ -77,7 +75,7 @@ export class S3Objects implements ObjectStore {
   private async deleteOnce(key: string, etag?: string): Promise<boolean> {
     try {
       await this.s3.send(
-        new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(etag !== undefined && { IfMatch: etag }) }),
+        new s3Sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(etag !== undefined && { IfMatch: etag }) }),
       );
       return true;
     } catch (error) {
@@ -88,7 +86,7 @@ export class S3Objects implements ObjectStore {
 
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = [];
-    for await (const page of paginateListObjectsV2(
+    for await (const page of s3Sdk.paginateListObjectsV2(
       { client: this.s3, pageSize: 1000 },
       { Bucket: this.bucket, Prefix: prefix },
     )) {

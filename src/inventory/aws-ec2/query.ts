@@ -4,8 +4,6 @@ import { ec2Sdk } from '../../aws/sdk.ts';
 import { InventoryError } from '../../errors.ts';
 import type { AwsEc2Config } from './types.ts';
 
-const { paginateDescribeInstances } = ec2Sdk();
-
 /** An instance with its reservation's OwnerId, RequesterId and ReservationId, as the plugin adds them. */
 export type Found = Instance & { OwnerId?: string; RequesterId: string; ReservationId?: string };
 
@@ -17,7 +15,7 @@ export async function queryInstances(
   const describe = async (ec2: EC2Client, region: string, filters: Filter[]): Promise<Found[]> => {
     const found: Found[] = [];
     try {
-      for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 200 }, { Filters: filters })) {
+      for await (const page of ec2Sdk.paginateDescribeInstances({ client: ec2, pageSize: 200 }, { Filters: filters })) {
         for (const r of page.Reservations ?? []) {
           for (const i of r.Instances ?? [])
             if (i.InstanceId)
