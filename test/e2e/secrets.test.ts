@@ -5,14 +5,14 @@
  * run), no file left on a host, no byte of Baton's output under any reporter, the S3 history and lock,
  * or the webhook; also when the new container prints them to its log and fails.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerExec } from '../fleet/docker.ts';
+import { dockerBin, dockerExec } from '../fleet/docker.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import { startVaultEmulator, type VaultEmulator } from '../vault-emulator/server.ts';
 import { runBaton, type BatonRun } from './baton.ts';
@@ -104,28 +104,39 @@ const args = (...more: string[]) => [
   ...more,
 ];
 
-/** Every host's process command lines, sampled until stopped: a secret in argv would show here. */
+/**
+ * Every host's process command lines, sampled until stopped: a secret in argv would show here. One shell
+ * loop inside each host reads /proc about ten times a second (a docker exec per sample cost thousands
+ * of docker clients a run); it ends when told to, or after 10 minutes whatever happens.
+ */
+let samplings = 0;
 function sampleCommandLines() {
+  const stopFile = `/tmp/stop-sampling-${process.pid}-${++samplings}`;
+  const loop = [
+    'end=$(( $(date +%s) + 600 ))',
+    `while [ ! -e ${stopFile} ] && [ $(date +%s) -lt $end ]; do`,
+    "  for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done; echo '-- sample'; sleep 0.05",
+    'done',
+  ].join('\n');
   const seen = new Set<string>();
-  let samples = 0;
-  let stop = false;
-  const loop = (async () => {
-    while (!stop) {
-      await Promise.all(
-        sandbox.fleet.hosts.map(async (h) => {
-          const out = await dockerExec(
-            h.container,
-            "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done",
-          ).catch(() => '');
-          for (const line of out.split('\n')) if (line.trim()) seen.add(line);
-        }),
-      );
-      samples++;
-    }
-  })();
+  const samplers = sandbox.fleet.hosts.map((h) => {
+    const child = spawn(dockerBin, ['exec', h.container, 'sh', '-c', loop], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let partial = '';
+    let samples = 0;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (line === '-- sample') samples++;
+        else if (line.trim()) seen.add(line);
+      }
+    });
+    return { host: h, samples: new Promise<number>((resolve) => child.on('close', () => resolve(samples))) };
+  });
   return async () => {
-    stop = true;
-    await loop;
+    await Promise.all(samplers.map(({ host }) => dockerExec(host.container, `touch ${stopFile}`)));
+    // The fewest samples any host took: each host must have been watched throughout.
+    const samples = Math.min(...(await Promise.all(samplers.map((s) => s.samples))));
     return { lines: [...seen], samples };
   };
 }
