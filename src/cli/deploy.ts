@@ -11,11 +11,11 @@ import type { Playbook } from '../playbook/types.ts';
 import { rollbackPlaybook } from '../playbook/rollback.ts';
 import { ConfigError } from '../errors.ts';
 import { personalDeployment, personalImage, whoseBuild, type WhoseBuild } from './remote-run.ts';
-import { chooseReporter, type ReporterName } from '../report/choose.ts';
+import type { ReporterName } from '../report/choose.ts';
 import { parseWebhookUrl } from '../report/notify.ts';
-import { EventBus } from '../events/events.ts';
-import { InterruptController } from '../rollout/interrupt.ts';
-import { guardProcess } from './lifecycle.ts';
+import type { EventBus } from '../events/events.ts';
+import type { InterruptController } from '../rollout/interrupt.ts';
+import { openRunSession } from './session.ts';
 import { recordRun } from './run-record.ts';
 import { hostsChangedByLastDeploy, pickChanged, writeRetryFile } from './rollback-hosts.ts';
 
@@ -24,7 +24,7 @@ import { connectFleet } from '../ssh/fleet.ts';
 import { RunLedger } from '../state/ledger.ts';
 import { checkPaceNeedsTerminal, pace, parseCanary } from './pace.ts';
 import { describeHeld, inspectLock } from '../state/lock.ts';
-import { openStateStore, type StateStore } from '../state/store.ts';
+import type { StateStore } from '../state/store.ts';
 
 export interface DeployCommandOptions {
   /** The branch being built: `remote-run/<user>/<feature>` makes this a personal deploy. */
@@ -79,13 +79,13 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   const imageProblem = image === undefined ? undefined : imageReferenceProblem(image);
   if (imageProblem) throw new ConfigError('--image', `${JSON.stringify(image)} ${imageProblem}`);
   const playbook = options.rollback ? rollbackPlaybook : await loadPlaybook(options.playbookFile);
-  const events = new EventBus();
   // Prompts and a redrawing task list would fight over the terminal: asking means plain lines.
-  const reporter = chooseReporter(flags.asks && options.reporter === 'auto' ? 'plain' : options.reporter, events);
-  const interrupt = new InterruptController();
-  const stopListening = guardProcess(interrupt, events);
+  await using session = await openRunSession(
+    config,
+    flags.asks && options.reporter === 'auto' ? 'plain' : options.reporter,
+  );
+  const { store, events, interrupt } = session;
   aws ??= createAwsClients(awsSettings(config));
-  const store = await openStateStore(config);
   const { ledger, notifier, deployer } = recordRun({
     store,
     events,
@@ -124,11 +124,8 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
     });
     throw error;
   } finally {
-    stopListening();
     aws.destroy();
-    store.close();
     if (notifier) await notifier.close();
-    await reporter.close();
   }
 }
 

@@ -6,17 +6,17 @@
 import { awsSettings, createAwsClients, type AwsClients } from '../aws/clients.ts';
 import { loadConfig, type DeployConfig } from '../config/index.ts';
 import { ConfigError, ExitCode } from '../errors.ts';
-import { chooseReporter, type ReporterName } from '../report/choose.ts';
-import { EventBus } from '../events/events.ts';
-import { InterruptController } from '../rollout/interrupt.ts';
+import type { ReporterName } from '../report/choose.ts';
+import type { EventBus } from '../events/events.ts';
+import type { InterruptController } from '../rollout/interrupt.ts';
 import { planRecovery, recover } from '../rollout/recover.ts';
 import { connectFleet } from '../ssh/fleet.ts';
 import { goneInstances } from '../aws/ec2.ts';
 import { openEntries, readJournal, type JournalDocument } from '../state/journal.ts';
 import { RunLedger } from '../state/ledger.ts';
-import { openStateStore, type StateStore } from '../state/store.ts';
+import type { StateStore } from '../state/store.ts';
 import { ciBuild, deployerName, runId } from './run-identity.ts';
-import { guardProcess } from './lifecycle.ts';
+import { openRunSession } from './session.ts';
 
 export interface RecoverCommandOptions {
   readonly deployment: string;
@@ -36,40 +36,31 @@ export async function runRecover(options: RecoverCommandOptions): Promise<number
     deployment: options.deployment,
     extraVars: [...options.extraVars],
   });
-  const store = await openStateStore(config);
-  const events = new EventBus();
-  const reporter = chooseReporter(options.reporter, events);
-  const interrupt = new InterruptController();
-  const stopListening = guardProcess(interrupt, events);
-  try {
-    if (options.check) return await planOnly(store, events);
-    using aws = createAwsClients(awsSettings(config));
-    const startedAt = new Date();
-    const ledger = new RunLedger(
-      store,
-      {
-        id: runId(startedAt),
-        kind: 'recover',
-        deployer: deployerName(),
-        deployment: options.deployment,
-        startedAt: startedAt.toISOString(),
-        ...(ciBuild() && { build: ciBuild() }),
-      },
-      events,
-      { signal: interrupt.stopSignal },
-    );
-    const left = await ledger.takeOver();
-    if (options.forget?.length) return await forgetEntries(ledger, left, options.forget, options.reason!, events);
-    if (!left) {
-      await ledger.end({ outcome: 'recovered', exitCode: ExitCode.Ok, hosts: [] });
-      return nothingOpen(store, events);
-    }
-    return await recoverLeft({ config, left, ledger, aws, events, interrupt });
-  } finally {
-    stopListening();
-    store.close();
-    await reporter.close();
+  await using session = await openRunSession(config, options.reporter);
+  const { store, events, interrupt } = session;
+  if (options.check) return await planOnly(store, events);
+  using aws = createAwsClients(awsSettings(config));
+  const startedAt = new Date();
+  const ledger = new RunLedger(
+    store,
+    {
+      id: runId(startedAt),
+      kind: 'recover',
+      deployer: deployerName(),
+      deployment: options.deployment,
+      startedAt: startedAt.toISOString(),
+      ...(ciBuild() && { build: ciBuild() }),
+    },
+    events,
+    { signal: interrupt.stopSignal },
+  );
+  const left = await ledger.takeOver();
+  if (options.forget?.length) return await forgetEntries(ledger, left, options.forget, options.reason!, events);
+  if (!left) {
+    await ledger.end({ outcome: 'recovered', exitCode: ExitCode.Ok, hosts: [] });
+    return nothingOpen(store, events);
   }
+  return await recoverLeft({ config, left, ledger, aws, events, interrupt });
 }
 
 /** `--forget` takes a reason, and a reason goes only with `--forget`. */
