@@ -5,6 +5,7 @@
  * join several settings (health.http or health.command, registry logins) are in the loader, and said in
  * the descriptions of the settings they join.
  */
+import { regionProblem } from '../aws/region.ts';
 import { CONTAINER, HEALTH, SSH } from './schema/hosts.ts';
 import { AUTOSCALING, AWS, DEFAULT_SHARED, ROLLOUT, TIMEOUTS } from './schema/rollout.ts';
 import { section } from './schema/setting.ts';
@@ -20,7 +21,7 @@ export * from './schema/state.ts';
 export const CONFIG = section('The top level of baton.yaml.', {
   region: {
     kind: 'string',
-    check: (v) => (/^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'is not an AWS region (like eu-west-1)'),
+    check: regionProblem,
     description: 'The AWS region of the hosts.',
   },
   stack: { kind: 'string', check: safeName, description: 'The `stack` tag of the hosts.' },

@@ -106,6 +106,13 @@ describe('configuration', () => {
     );
   });
 
+  it('holds the state bucket region to the same rule as the stack region, and takes regions past 9', () => {
+    expect(problem(() => parse(`${base}state: { bucket: b, region: europe }\n`))).toContain(
+      'state.region: "europe" is not an AWS region',
+    );
+    expect(parse(base.replace('region: eu-west-1', 'region: ap-east-12')).region).toBe('ap-east-12');
+  });
+
   it('reports every problem at once', () => {
     const text = base
       .replace('region: eu-west-1', 'region: europe')

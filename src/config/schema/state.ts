@@ -1,4 +1,5 @@
 /** Where Baton keeps its state, and where secrets and registry logins come from: state, vault, registry. */
+import { regionProblem } from '../../aws/region.ts';
 import { section, URL_CHECK } from './setting.ts';
 
 export const STATE = section(
@@ -21,7 +22,13 @@ export const STATE = section(
       check: (v) => (/^[^/].*[^/]$|^[^/]$/.test(v) ? undefined : 'must not start or end with /'),
       description: 'Key prefix: objects live under `<prefix>/<stack>/<release>/<deployment>/`.',
     },
-    region: { kind: 'string', optional: true, defaultText: 'region', description: 'The bucket’s region.' },
+    region: {
+      kind: 'string',
+      optional: true,
+      check: regionProblem,
+      defaultText: 'region',
+      description: 'The bucket’s region.',
+    },
     staleAfter: {
       kind: 'duration',
       fallback: 120_000,

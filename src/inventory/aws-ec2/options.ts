@@ -1,4 +1,5 @@
 /** An aws_ec2 inventory file's options, read and checked as the plugin reads them (see ../aws-ec2.ts). */
+import { isAwsRegion } from '../../aws/region.ts';
 import { InventoryError } from '../../errors.ts';
 import type { Filter } from '@aws-sdk/client-ec2';
 import { editDistance, isRecord, sanitizeGroupName, type AwsEc2Config } from './types.ts';
@@ -100,7 +101,7 @@ export function parseConfig(doc: unknown, file: string): AwsEc2Config {
   };
 
   const regions = doc.regions ?? [];
-  if (!Array.isArray(regions) || !regions.every((r) => typeof r === 'string' && /^[a-z]{2}(-[a-z]+)+-\d+$/.test(r))) {
+  if (!Array.isArray(regions) || !regions.every((r) => typeof r === 'string' && isAwsRegion(r))) {
     fail(`regions: ${JSON.stringify(regions)} must be a list of AWS regions (regions: [us-east-1])`);
   }
   if (!(regions as string[]).length)
