@@ -1,14 +1,15 @@
 /**
- * `deploy --list-hosts -i <static inventory>`: the hosts and batches a run would take, with nothing of
- * the AWS SDK loaded (it is most of Baton's start-up): the configuration, the inventory, `--limit` and
- * the batches only. EC2-tag and aws_ec2 inventories go the full way (they need AWS).
+ * `deploy --list-hosts -i <static inventory>`: the hosts and batches a run would take, with no state
+ * store, lock or AWS client opened: the configuration, the inventory, `--limit` and the batches only.
+ * The hosts are found and selected by the same HostSource as a deploy's. EC2-tag and aws_ec2
+ * inventories go the full way (they need AWS).
  */
 import { loadConfig, serialFromFlag } from '../config/index.ts';
 import { ConfigError, ExitCode } from '../errors.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
 import { describeHosts } from '../inventory/host.ts';
-import { selectHosts } from '../inventory/limit.ts';
-import { openInventory } from '../inventory/static.ts';
+import { awsSettings, createAwsClients } from '../aws/clients.ts';
+import { hostSource } from './hosts.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { EventBus } from '../events/events.ts';
 import { planFor, runStartedEvent } from '../rollout/plan.ts';
@@ -37,7 +38,12 @@ export async function runListHosts(options: ListHostsOptions): Promise<number> {
     extraVars: [...options.extraVars],
     ...(overrides && { overrides }),
   });
-  const inventory = await openInventory(options.inventoryFile);
+  using source = await hostSource(
+    config,
+    options.inventoryFile,
+    () => createAwsClients(awsSettings(config)),
+    options.deployment,
+  );
   const playbook = options.rollback
     ? (await import('../playbook/rollback.ts')).rollbackPlaybook
     : await loadPlaybook(options.playbookFile);
@@ -48,10 +54,10 @@ export async function runListHosts(options: ListHostsOptions): Promise<number> {
     const found = await events.step(
       {},
       'inventory',
-      async () =>
-        options.limit !== undefined
-          ? selectHosts(inventory.hosts, options.limit, '--limit', inventory.groupHosts)
-          : inventory.hosts,
+      async () => {
+        const all = await source.all();
+        return options.limit !== undefined ? source.select(all, options.limit) : all;
+      },
       describeHosts,
     );
     const image = options.image ?? (options.rollback ? "each host's previous container" : '');
