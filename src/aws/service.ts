@@ -3,7 +3,8 @@
  * wait until every load balancer has drained it (the wait is sized from that load balancer's own
  * draining timeout). Back: register everywhere, wait until every one reports it in service.
  */
-import { describeMembership, type LoadBalancers, type Membership, type TargetState } from './load-balancers.ts';
+import { describeMembership, type Membership, type TargetState } from './load-balancers.ts';
+import type { LoadBalancerService } from './services.ts';
 import type { DeployConfig } from '../config/types.ts';
 import type { Host } from '../inventory/host.ts';
 import { pollUntil } from '../poll.ts';
@@ -13,7 +14,7 @@ const OUT: readonly TargetState[] = ['not-registered', 'out-of-service'];
 /** What moving a host in and out of service needs: its load balancers, the timeouts, and a clock. */
 export interface ServiceMove {
   readonly config: Pick<DeployConfig, 'timeouts'>;
-  readonly loadBalancers: LoadBalancers;
+  readonly loadBalancers: LoadBalancerService;
   readonly host: Pick<Host, 'name' | 'instanceId'>;
   readonly memberships: readonly Membership[];
 }

@@ -6,9 +6,7 @@
  * beside this one; index.ts registers them in a type mapped over the kinds, so a kind that lacks one of
  * these, or a kind with no module, does not compile.
  */
-import type { Alarms } from '../aws/alarms.ts';
-import type { AutoScaling } from '../aws/autoscaling.ts';
-import type { LoadBalancers } from '../aws/load-balancers.ts';
+import type { AwsServices } from '../aws/services.ts';
 import type { DeployConfig } from '../config/types.ts';
 import type { Host } from '../inventory/host.ts';
 import type { RemoteHost } from '../remote/host.ts';
@@ -30,7 +28,7 @@ export const hostLabel = (h: JournalHost) =>
 /** What an undo may use: the configuration, the AWS adapters, a connection to a host, a signal. */
 export interface UndoContext {
   readonly config: DeployConfig;
-  readonly aws: { readonly loadBalancers: LoadBalancers; readonly autoscaling: AutoScaling; readonly alarms: Alarms };
+  readonly aws: AwsServices;
   /** The change's host, connected (once per host, by whoever provides the context). */
   reach(host: JournalHost): Promise<RemoteHost>;
   readonly signal: AbortSignal;

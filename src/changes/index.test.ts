@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { fakeAws } from '../../test/fakes/aws.ts';
+import { parseConfig } from '../config/index.ts';
 import { alarmsDisabled } from './alarms-disabled.ts';
 import { autoscalingSuspended } from './autoscaling-suspended.ts';
 import type { UndoContext } from './change.ts';
@@ -66,15 +68,19 @@ describe('the change kinds', () => {
 
   it("undoes a guard with its kind's own undo, the one recover runs", async () => {
     const calls: string[] = [];
-    const ctx = {
-      aws: {
-        autoscaling: {
-          resumeProcesses: async (group: string, processes: readonly string[]) =>
-            void calls.push(`resume ${group} ${processes.join(' ')}`),
-        },
-        alarms: { enable: async (alarms: readonly string[]) => void calls.push(`enable ${alarms.join(' ')}`) },
+    const { services } = fakeAws({ log: calls, membership: one.deregistered.membership });
+    const ctx: UndoContext = {
+      config: parseConfig(
+        'region: eu-west-1\nstack: web\nrelease: api\nssh: { user: deploy }\nhealth: { http: { port: 8080 } }\ndeployments: { x: {} }\n',
+        '/etc/baton/baton.yaml',
+        { deployment: 'x' },
+      ),
+      aws: services,
+      reach: async () => {
+        throw new Error('a guard reaches no host');
       },
-    } as unknown as UndoContext;
+      signal: new AbortController().signal,
+    };
     await undoChange(one['alarms-disabled'], ctx);
     await undoChange(one['autoscaling-suspended'], ctx);
     expect(calls).toEqual(['enable web-5xx', 'resume web-asg Launch Terminate']);

@@ -1,6 +1,7 @@
 /** `baton deploy`: assembles the run's dependencies from typed options and hands over to the executor. */
 import { knownHostsFileProblem } from '../ssh/known-hosts.ts';
 import { awsSettings, createAwsClients, type AwsClients } from '../aws/clients.ts';
+import { awsServices } from '../aws/services.ts';
 import { hostSource, type HostSource } from './hosts.ts';
 import { DEFAULT_SHARED, loadConfig, serialFromFlag, type DeployConfig } from '../config/index.ts';
 import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
@@ -248,6 +249,7 @@ async function rollOut(r: RollOut) {
     events,
     interrupt: r.interrupt,
     aws: r.aws,
+    services: awsServices(r.aws),
     connect: (hosts) =>
       connectFleet(config, hosts, { onWarning: (message) => events.emit({ type: 'warning', message }) }),
     lock: async (hosts) => ({ where: await r.ledger.begin(hosts.map((h) => h.name)), journal: r.ledger.journal }),

@@ -4,6 +4,7 @@
  * finishes the rollout it interrupted, skipping hosts already on its image.
  */
 import { awsSettings, createAwsClients, type AwsClients } from '../aws/clients.ts';
+import { awsServices } from '../aws/services.ts';
 import { loadConfig, type DeployConfig } from '../config/index.ts';
 import { ConfigError, ExitCode } from '../errors.ts';
 import type { ReporterName } from '../report/choose.ts';
@@ -126,7 +127,7 @@ async function recoverLeft(r: {
       config: reachable,
       entries: openEntries(left),
       journal: ledger.journal!,
-      aws,
+      services: awsServices(aws),
       connect: (hosts) => connectFleet(reachable, hosts),
       events,
       signal: r.interrupt.signal,

@@ -3,10 +3,9 @@
  * runs `preTasks` once before any host leaves service, `tasks` on each host, `postTasks` once at the end.
  * Tasks are typed objects; users compose their own playbooks from them (see playbooks/deploy.ts).
  */
-import type { Alarms } from '../aws/alarms.ts';
-import type { AutoScaling } from '../aws/autoscaling.ts';
+import type { AwsServices } from '../aws/services.ts';
 import type { AwsClients } from '../aws/clients.ts';
-import type { LoadBalancers, Membership } from '../aws/load-balancers.ts';
+import type { Membership } from '../aws/load-balancers.ts';
 import type { DeployConfig, Serial } from '../config/index.ts';
 import type { Host } from '../inventory/host.ts';
 import type { EventBus } from '../events/events.ts';
@@ -102,12 +101,7 @@ export interface RunContext {
    * names another image, and is deployed.
    */
   readonly pulled: Map<string, PulledImage>;
-  readonly aws: {
-    readonly clients: AwsClients;
-    readonly loadBalancers: LoadBalancers;
-    readonly autoscaling: AutoScaling;
-    readonly alarms: Alarms;
-  };
+  readonly aws: AwsServices & { readonly clients: AwsClients };
   readonly events: EventBus;
   /** Aborted by a second Ctrl-C: steps in flight stop; undo still runs. */
   readonly signal: AbortSignal;

@@ -6,7 +6,8 @@
  * service behind any of them waits for members to come back, up to `timeouts.inService`, then the
  * rollout stops before it.
  */
-import type { LoadBalancers, Membership } from '../aws/load-balancers.ts';
+import type { Membership } from '../aws/load-balancers.ts';
+import type { LoadBalancerService } from '../aws/services.ts';
 import { describeMembership } from '../aws/load-balancers.ts';
 import { formatDuration } from '../errors.ts';
 import { sleep } from '../poll.ts';
@@ -25,7 +26,7 @@ export interface Shortfall {
 
 /** What the batch would leave in service behind each of its load balancers, and the first one below `min`. */
 export async function shortfall(
-  lbs: Pick<LoadBalancers, 'inService'>,
+  lbs: Pick<LoadBalancerService, 'inService'>,
   batch: readonly Target[],
   min: number,
   signal?: AbortSignal,
@@ -51,7 +52,7 @@ export async function shortfall(
  * undefined then, or the sentence that says why it cannot once `waitMs` has passed.
  */
 export async function awaitCapacity(
-  lbs: Pick<LoadBalancers, 'inService'>,
+  lbs: Pick<LoadBalancerService, 'inService'>,
   batch: readonly Target[],
   min: number,
   waitMs: number,

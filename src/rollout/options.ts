@@ -1,8 +1,9 @@
 /** What a run is given (the CLI, the playbook API and the tests build it) and what it returns. */
 import type { AwsClients } from '../aws/clients.ts';
+import type { AwsServices } from '../aws/services.ts';
 import type { DeployConfig } from '../config/types.ts';
 import type { Host } from '../inventory/host.ts';
-import type { Playbook, RunContext, Target } from '../playbook/types.ts';
+import type { Playbook, Target } from '../playbook/types.ts';
 import type { RegistryLogin } from '../remote/docker.ts';
 import type { FleetConnection } from '../remote/host.ts';
 import type { EventBus, HostSummary, RunOutcome } from '../events/events.ts';
@@ -30,8 +31,8 @@ export interface DeployOptions {
   readonly events: EventBus;
   readonly interrupt: Interrupt;
   readonly aws: AwsClients;
-  /** The AWS adapters the run works through; by default built on `aws`'s clients (tests pass fakes). */
-  readonly services?: Omit<RunContext['aws'], 'clients'>;
+  /** The AWS adapters the run works through (the CLI builds them on `aws`'s clients; tests pass fakes). */
+  readonly services: AwsServices;
   readonly connect: (hosts: readonly Host[]) => Promise<FleetConnection>;
   /**
    * Runs once the selection is known and before the first connection, unless nothing will change

@@ -4,7 +4,7 @@
  * `--check` ends here, with every step's account of what it would do.
  */
 import { findInstancesByTags } from '../aws/ec2.ts';
-import type { LoadBalancers } from '../aws/load-balancers.ts';
+import type { LoadBalancerService } from '../aws/services.ts';
 import { describeHosts, type Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import { inspectLive, previousName } from '../remote/container.ts';
@@ -52,7 +52,7 @@ export function discoverTargets(
   options: DeployOptions,
   hosts: readonly Host[],
   fleet: FleetConnection,
-  lbs: LoadBalancers,
+  lbs: LoadBalancerService,
 ): Promise<Target[]> {
   const { events } = options;
   return events.step(
@@ -133,7 +133,7 @@ export function explainPlan(
 async function discover(
   hosts: readonly Host[],
   fleet: FleetConnection,
-  lbs: LoadBalancers,
+  lbs: LoadBalancerService,
   container: string,
 ): Promise<Target[]> {
   const instances = hosts.flatMap((h) => (h.instanceId ? [{ instanceId: h.instanceId, privateIp: h.privateIp }] : []));

@@ -4,8 +4,9 @@
  * is not stays open, and the order of undoing comes from one log.
  */
 import { describe, expect, it } from 'vitest';
-import type { Membership, TargetState } from '../aws/load-balancers.ts';
-import { describeChange, fixCommand, type Change, type UndoContext } from '../changes/index.ts';
+import { fakeAws } from '../../test/fakes/aws.ts';
+import type { Membership } from '../aws/load-balancers.ts';
+import { describeChange, fixCommand, type Change } from '../changes/index.ts';
 import { parseConfig } from '../config/index.ts';
 import { ExitCode, LeaseLostError } from '../errors.ts';
 import { EventBus, type DeployEvent } from '../events/events.ts';
@@ -31,22 +32,8 @@ const host = (name: string) => ({ name, address: `10.0.0.${name.charCodeAt(0)}`,
 /** The world recover acts on: a load balancer, an Auto Scaling group and alarms, and what each call did. */
 function fakeWorld() {
   const log: string[] = [];
-  const refuse = new Set<string>();
-  const registered = new Set<string>();
-  const services = {
-    loadBalancers: {
-      register: async (id: string) => {
-        if (refuse.has(id)) throw new Error(`RegisterTargets refused ${id}`);
-        log.push(`register ${id}`);
-        registered.add(id);
-      },
-      state: async (id: string): Promise<{ state: TargetState; detail: string }> =>
-        registered.has(id) ? { state: 'in-service', detail: 'healthy' } : { state: 'not-registered', detail: 'unused' },
-    },
-    autoscaling: { resumeProcesses: async (group: string) => void log.push(`resume ${group}`) },
-    alarms: { enable: async (names: readonly string[]) => void log.push(`enable ${names.join(',')}`) },
-  } as unknown as UndoContext['aws'];
-  return { log, refuse, services };
+  const { services, failing } = fakeAws({ log, membership: tg });
+  return { log, refuse: failing.register, services };
 }
 
 /** A host whose docker answers nothing: its container can be neither inspected nor restored. */
@@ -79,7 +66,6 @@ async function run(
     config,
     entries: (journal as ReturnType<typeof memoryLog>).entries.filter((e) => !e.closedAt),
     journal,
-    aws: {} as RecoverOptions['aws'],
     services: world.services,
     connect: async () => fleet,
     events,
@@ -105,7 +91,7 @@ describe('recover', () => {
     const w = fakeWorld();
     const journal = await journalOf([...guards, out('a'), out('b')]);
     const { result } = await run(w, journal);
-    expect(w.log).toEqual(['register i-b', 'register i-a', 'enable api-5xx', 'resume asg']);
+    expect(w.log).toEqual(['register i-b', 'register i-a', 'enable api-5xx', 'resume asg Launch Terminate']);
     expect(result).toMatchObject({ outcome: 'recovered', exitCode: ExitCode.Ok, left: [] });
     expect(open(journal)).toEqual([]);
   });
@@ -114,7 +100,7 @@ describe('recover', () => {
     const w = fakeWorld();
     const journal = await journalOf([...guards, out('a'), out('b')]);
     const { result, events } = await run(w, journal, { gone: async () => new Set(['i-a']) });
-    expect(w.log).toEqual(['register i-b', 'enable api-5xx', 'resume asg']);
+    expect(w.log).toEqual(['register i-b', 'enable api-5xx', 'resume asg Launch Terminate']);
     expect(result.exitCode).toBe(ExitCode.Ok);
     expect(journal.entries.find((e) => e.what.startsWith('a '))?.closedBecause).toBe(
       'instance i-a is terminated: nothing left to undo',
@@ -132,7 +118,7 @@ describe('recover', () => {
         throw new Error('UnauthorizedOperation');
       },
     });
-    expect(w.log).toEqual(['register i-a', 'enable api-5xx', 'resume asg']);
+    expect(w.log).toEqual(['register i-a', 'enable api-5xx', 'resume asg Launch Terminate']);
     expect(result.exitCode).toBe(ExitCode.Ok);
     expect(warnings(events)[0]).toMatch(/could not ask EC2 which instances are terminated \(UnauthorizedOperation\)/);
   });
@@ -142,7 +128,7 @@ describe('recover', () => {
     w.refuse.add('i-b');
     const journal = await journalOf([...guards, out('a'), out('b')]);
     const { result, events } = await run(w, journal);
-    expect(w.log).toEqual(['register i-a', 'enable api-5xx', 'resume asg']);
+    expect(w.log).toEqual(['register i-a', 'enable api-5xx', 'resume asg Launch Terminate']);
     expect(result).toMatchObject({ outcome: 'failed', exitCode: ExitCode.NeedsOperator });
     expect(open(journal)).toEqual(['b (i-b) out of target group api']);
     const failed = events.find((e) => e.type === 'undo-failed');
@@ -187,7 +173,7 @@ describe('recover', () => {
     };
     const journal = await journalOf([...guards, out('a'), replaced, out('b')]);
     const { result, events } = await run(w, journal);
-    expect(w.log).toEqual(['register i-b', 'enable api-5xx', 'resume asg']);
+    expect(w.log).toEqual(['register i-b', 'enable api-5xx', 'resume asg Launch Terminate']);
     expect(result.exitCode).toBe(ExitCode.NeedsOperator);
     expect(open(journal)).toEqual([journal.entries[2]!.what, journal.entries[3]!.what]);
     expect(warnings(events)).toContain('a (i-a) stays out of service: its container is not healthy');

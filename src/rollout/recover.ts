@@ -9,10 +9,7 @@
  * Every step closes its journal entry as it completes, so a recover that is itself interrupted is
  * simply run again.
  */
-import type { AwsClients } from '../aws/clients.ts';
-import { Alarms } from '../aws/alarms.ts';
-import { AutoScaling } from '../aws/autoscaling.ts';
-import { LoadBalancers } from '../aws/load-balancers.ts';
+import type { AwsServices } from '../aws/services.ts';
 import {
   changeHost,
   hostLabel,
@@ -35,14 +32,13 @@ export interface RecoverOptions {
   /** The open entries, as found in the journal. */
   readonly entries: readonly JournalEntry[];
   readonly journal: ChangeLog;
-  readonly aws: AwsClients;
+  /** The AWS adapters the undos use (the CLI builds them from its clients; tests pass fakes). */
+  readonly services: AwsServices;
   readonly connect: (hosts: readonly Host[]) => Promise<FleetConnection>;
   readonly events: EventBus;
   readonly signal: AbortSignal;
   /** Which instances are gone for good (terminated): their entries are closed with a note, never retried forever. */
   readonly gone?: (instanceIds: readonly string[]) => Promise<Set<string>>;
-  /** The AWS adapters; by default built from `aws` (tests pass fakes, as they do for deploy). */
-  readonly services?: UndoContext['aws'];
 }
 
 export interface RecoverResult {
@@ -68,11 +64,7 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const { config, events, journal } = options;
   const started = Date.now();
   const todo = newestFirst(options.entries);
-  const aws = options.services ?? {
-    loadBalancers: new LoadBalancers(options.aws.elb, options.aws.elbv2),
-    autoscaling: new AutoScaling(options.aws.autoscaling),
-    alarms: new Alarms(options.aws.cloudwatch),
-  };
+  const aws = options.services;
   // Host by host: one that cannot be reached keeps its own entries open, and nothing else waits on it.
   const connections = new Map<string, FleetConnection>();
   await using _closeAll = {

@@ -4,7 +4,8 @@
  * change is journaled before it is made, closed once undone, and what cannot be undone stays open.
  */
 import { describe, expect, it } from 'vitest';
-import type { Membership, TargetState } from '../aws/load-balancers.ts';
+import { fakeAws } from '../../test/fakes/aws.ts';
+import type { Membership } from '../aws/load-balancers.ts';
 import { parseConfig } from '../config/index.ts';
 import { LeaseLostError, RemoteCommandError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
@@ -137,46 +138,16 @@ function fakeWorld(names: string[]) {
   }));
   const remotes = new Map(names.map((n) => [n, new FakeHost(n, log, 'app:v1')]));
   const tg: Membership = { kind: 'target-group', name: 'api', arn: 'arn:tg/api', port: 8080, drainTimeoutMs: 0 };
-  const registered = new Set(hosts.map((h) => h.instanceId!));
-  const failing = { resume: false, register: new Set<string>(), stuckDraining: new Set<string>() };
+  const { services, registered, failing } = fakeAws({
+    log,
+    membership: tg,
+    registered: hosts.map((h) => h.instanceId!),
+  });
   const fleet: FleetConnection = {
     host: (n) => remotes.get(n)!,
     close: async () => undefined,
     [Symbol.asyncDispose]: async () => undefined,
   };
-  const services = {
-    loadBalancers: {
-      membershipsOf: async (instances: readonly { instanceId: string }[]) =>
-        new Map(instances.map((i) => [i.instanceId, [tg]])),
-      deregister: async (id: string) => void (log.push(`deregister ${id}`), registered.delete(id)),
-      register: async (id: string) => {
-        if (failing.register.has(id)) throw new Error(`RegisterTargets refused ${id}`);
-        log.push(`register ${id}`);
-        registered.add(id);
-      },
-      inService: async () => [...registered].map((id) => `${id}:8080`),
-      state: async (id: string): Promise<{ state: TargetState; detail: string }> =>
-        registered.has(id)
-          ? { state: 'in-service', detail: 'healthy' }
-          : failing.stuckDraining.has(id)
-            ? { state: 'draining', detail: 'draining' }
-            : { state: 'not-registered', detail: 'unused' },
-    },
-    autoscaling: {
-      groupsOf: async () => ['asg'],
-      notSuspended: async () => new Map([['asg', ['Launch', 'Terminate']]]),
-      suspendProcesses: async () => void log.push('suspend asg'),
-      resumeProcesses: async () => {
-        if (failing.resume) throw new Error('ResumeProcesses: service unavailable');
-        log.push('resume asg');
-      },
-    },
-    alarms: {
-      enabledOf: async () => ['api-5xx'],
-      disable: async () => void log.push('disable alarms'),
-      enable: async () => void log.push('enable alarms'),
-    },
-  } as unknown as NonNullable<DeployOptions['services']>;
   return { log, hosts, remotes, registered, failing, fleet, services };
 }
 
@@ -259,7 +230,12 @@ describe('the executor', () => {
     const { result } = await run(w, 'app:v2', { journal });
     expect(result.exitCode).toBe(1);
     expect(w.log).not.toContain('deregister i-a');
-    expect(w.log).toEqual(['suspend asg', 'disable alarms', 'enable alarms', 'resume asg']);
+    expect(w.log).toEqual([
+      'suspend asg Launch Terminate',
+      'disable api-5xx',
+      'enable api-5xx',
+      'resume asg Launch Terminate',
+    ]);
     expect(open(mem)).toEqual([]);
   });
 
@@ -287,7 +263,7 @@ describe('the executor', () => {
       ),
     ).toBe(true);
     expect(open(journal)).toEqual([]);
-    expect(w.log.at(-1)).toBe('resume asg');
+    expect(w.log.at(-1)).toBe('resume asg Launch Terminate');
   });
 
   it('with onFailure stop, leaves the fleet mixed, says so with the exact commands, and exits 6', async () => {
@@ -314,7 +290,7 @@ describe('the executor', () => {
     expect(w.registered.has('i-a')).toBe(false);
     expect(open(journal).map((e) => e.change.kind)).toEqual(['deregistered', 'container-replaced']);
     // The guards around the fleet are still undone.
-    expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
+    expect(w.log.slice(-2)).toEqual(['enable api-5xx', 'resume asg Launch Terminate']);
   });
 
   it('puts a host whose deregistration never completes back in service, and changes nothing on it', async () => {
@@ -385,7 +361,7 @@ describe('the executor', () => {
     expect(images(w)).toEqual(['app:v1', 'app:v1']);
     expect([...w.registered].sort()).toEqual(['i-a', 'i-b']);
     expect(open(journal)).toEqual([]);
-    expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
+    expect(w.log.slice(-2)).toEqual(['enable api-5xx', 'resume asg Launch Terminate']);
   });
 
   it('deploys a tag pushed again (another image under the same tag), and leaves a host alone only when it runs that very image', async () => {
@@ -478,7 +454,7 @@ describe('the executor', () => {
             'every host runs app:v2 and is in service, but the post-task "notify the release channel" failed: the channel is gone',
       ),
     ).toBe(true);
-    expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
+    expect(w.log.slice(-2)).toEqual(['enable api-5xx', 'resume asg Launch Terminate']);
   });
 
   it('counts capacity before each batch: a host left out counts, and a batch that would go below minInService never starts', async () => {
@@ -515,7 +491,7 @@ describe('the executor', () => {
     expect(result.exitCode).toBe(3);
     expect(w.registered.has('i-a')).toBe(false);
     expect(open(journal).map((e) => e.change.kind)).toEqual(['deregistered', 'container-replaced']);
-    expect(w.log.slice(-2)).toEqual(['enable alarms', 'resume asg']);
+    expect(w.log.slice(-2)).toEqual(['enable api-5xx', 'resume asg Launch Terminate']);
   });
 
   it('counts capacity before each batch of a rollback too: it never takes the load balancer below minInService to roll back', async () => {

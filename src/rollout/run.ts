@@ -4,10 +4,8 @@
  * pre-tasks, batches, the hosts switched before a failed batch, post-tasks; and always, in `finally`,
  * the guards' undo. What happened is kept as facts; one pure function (outcome.ts) decides the end.
  */
-import { Alarms } from '../aws/alarms.ts';
-import { AutoScaling } from '../aws/autoscaling.ts';
-import { LoadBalancers } from '../aws/load-balancers.ts';
 import { BatonError, ExitCode, InterruptedError, LeaseLostError, NothingChangedError } from '../errors.ts';
+import type { AwsServices } from '../aws/services.ts';
 import type { Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import { runBatches, runPostTasks, settleSwitched, type Rollout } from './batches.ts';
@@ -50,11 +48,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   if (options.listHosts) return finish('checked', ExitCode.Ok, []);
 
   const journal = await takeLock(options, found);
-  const services = options.services ?? {
-    loadBalancers: new LoadBalancers(options.aws.elb, options.aws.elbv2),
-    autoscaling: new AutoScaling(options.aws.autoscaling),
-    alarms: new Alarms(options.aws.cloudwatch),
-  };
+  const { services } = options;
   const fleet = await events.step(
     {},
     'connect',
@@ -152,7 +146,7 @@ async function takeLock(options: DeployOptions, hosts: readonly Host[]): Promise
 function runContext(
   options: DeployOptions,
   targets: Target[],
-  services: Omit<RunContext['aws'], 'clients'>,
+  services: AwsServices,
   guard: RunContext['guard'],
 ): RunContext {
   return {
