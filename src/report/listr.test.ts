@@ -6,7 +6,7 @@ import { listrReporter } from './listr.ts';
 const at = (e: DeployEvent): Timed<DeployEvent> => ({ ...e, at: 0 });
 
 /** Feeds events to the terminal view; returns what it wrote itself and what listr2 drew on stdout and stderr (not a TTY: a line per change). */
-async function draw(events: DeployEvent[]): Promise<{ ours: string; drawn: string }> {
+async function draw(events: DeployEvent[], { atOnce = false } = {}): Promise<{ ours: string; drawn: string }> {
   const terminal = new PassThrough();
   let ours = '';
   terminal.on('data', (b: Buffer) => (ours += b.toString()));
@@ -19,7 +19,8 @@ async function draw(events: DeployEvent[]): Promise<{ ours: string; drawn: strin
   const view = listrReporter(terminal);
   for (const e of events) {
     view(at(e));
-    await new Promise((r) => setImmediate(r));
+    // Between events, listr2 may draw; at once, the run's last events come before it reaches later batches.
+    if (!atOnce || e.type === 'run-started') await new Promise((r) => setImmediate(r));
   }
   await view.finished;
   await new Promise((r) => setImmediate(r));
@@ -45,7 +46,7 @@ const hostStep = (host: string, step: string, status: 'started' | 'ok' | 'failed
 });
 
 describe('the terminal view', () => {
-  it('draws the run as its tree, settles each step from its event, and prints the outcome under it', async () => {
+  it('draws the run as its tree, settles each step from its event, fails a host and its batch with a failed step, and prints the outcome under it', async () => {
     const { ours, drawn } = await draw([
       {
         type: 'run-started',
@@ -102,12 +103,63 @@ describe('the terminal view', () => {
       '✔ deregister (2.0s)',
       '› roll back: ok (10ms)',
       '✖ replace (500ms) [FAILED: health check failed]',
-      '✔ batch 2/2: app-2',
+      '✖ app-2 [FAILED: app-2 failed]',
+      '✖ batch 2/2: app-2 [FAILED: 1 of 1 hosts failed: app-2]',
       '',
     ]);
     expect(ours).toContain('WARNING: alarms left silenced\n');
     expect(ours).toContain('resume autoscaling: ok (30ms)\nfailed in 9.0s (exit 1)\n');
   });
+
+  it('finishes drawing when the run stops before its later batches: their steps are shown as not run', async () => {
+    const { ours, drawn } = await draw([
+      {
+        type: 'run-started',
+        playbook: 'rolling',
+        image: 'app:v2',
+        deployment: 'sandbox',
+        hosts: ['app-1', 'app-2'],
+        batches: [['app-1'], ['app-2']],
+        preTasks: [],
+        steps: ['deregister', 'replace'],
+        check: false,
+      },
+      step('connect', 'ok'),
+      step('discover', 'ok'),
+      hostStep('app-1', 'deregister', 'ok'),
+      hostStep('app-1', 'replace', 'failed', { detail: 'health check failed' }),
+      { type: 'run-finished', outcome: 'rolled-back', exitCode: 1, ms: 3000, hosts: [], maxRssKb: 1 },
+    ]);
+    expect(drawn).toContain('✖ batch 1/2: app-1 [FAILED: 1 of 1 hosts failed: app-1]');
+    expect(ours).toContain('rolled-back in 3.0s (exit 1)\n');
+  });
+
+  it('finishes drawing when the run finished before listr2 reached its later batches (it waited forever)', async () => {
+    const events: DeployEvent[] = [
+      {
+        type: 'run-started',
+        playbook: 'rolling',
+        image: 'app:v2',
+        deployment: 'sandbox',
+        hosts: ['app-1', 'app-2', 'app-3'],
+        batches: [['app-1'], ['app-2'], ['app-3']],
+        preTasks: [],
+        steps: ['deregister', 'replace'],
+        check: false,
+      },
+      step('connect', 'ok'),
+      step('discover', 'ok'),
+      hostStep('app-1', 'deregister', 'ok'),
+      hostStep('app-1', 'replace', 'failed', { detail: 'health check failed' }),
+      { type: 'run-finished', outcome: 'rolled-back', exitCode: 1, ms: 3000, hosts: [], maxRssKb: 1 },
+    ];
+    const { ours, drawn } = await draw(events, { atOnce: true });
+    expect(drawn).toContain('✖ batch 1/3: app-1 [FAILED: 1 of 1 hosts failed: app-1]');
+    expect(drawn).toContain('↓ batch 2/3: app-2 [SKIPPED: batch 2/3: not run (app-2)]');
+    expect(drawn).toContain('↓ batch 3/3: app-3 [SKIPPED: batch 3/3: not run (app-3)]');
+    expect(drawn).toContain('↓ replace [SKIPPED: not run]');
+    expect(ours).toContain('rolled-back in 3.0s (exit 1)\n');
+  }, 5_000);
 
   it('prints a plan for --check, and says what could not be undone with its fix', async () => {
     const { ours } = await draw([

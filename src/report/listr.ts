@@ -36,6 +36,10 @@ class TreeView {
   finished: Promise<void> = Promise.resolve();
   /** Run-level steps that happen after the tree (the guards' undo), printed under it. */
   private readonly after: string[] = [];
+  /** Steps the run never reached (by key): a host or batch with nothing else is drawn as not run. */
+  private readonly notRun = new Set<string>();
+  /** Hosts with a step drawn as failed: their host and batch are drawn failed too. */
+  private readonly failedHosts = new Set<string>();
 
   constructor(terminal: NodeJS.WritableStream) {
     this.out = { write: (text: string) => terminal.write(printable(text)) };
@@ -68,21 +72,7 @@ class TreeView {
       this.declare('discover'),
       ...e.preTasks.map((t) => this.declare(`check: ${t}`)),
       ...e.preTasks.map((t) => this.declare(t)),
-      ...e.batches.map((hosts, i) => ({
-        title: printable(`batch ${i + 1}/${e.batches.length}: ${hosts.join(', ')}`),
-        task: (_: unknown, w: Wrapper) =>
-          w.newListr(
-            hosts.map((h) => ({
-              title: printable(h, { oneLine: true }),
-              task: (_: unknown, hw: Wrapper) =>
-                hw.newListr(
-                  e.steps.map((s) => this.declare(s, h)),
-                  { exitOnError: true },
-                ),
-            })),
-            { concurrent: true, exitOnError: false },
-          ),
-      })),
+      ...e.batches.map((hosts, i) => this.batch(hosts, `batch ${i + 1}/${e.batches.length}`, e.steps)),
     ];
     this.list = new Listr(tasks, {
       exitOnError: false,
@@ -93,6 +83,40 @@ class TreeView {
       () => undefined,
       () => undefined,
     );
+  }
+
+  /**
+   * A batch of hosts side by side, each with its steps. A host with a failed step is drawn failed, and
+   * so is its batch, naming the hosts: listr2 would draw both as done, whatever their steps did.
+   */
+  private batch(hosts: readonly string[], title: string, steps: readonly string[]): ListrTask {
+    // Every step is declared now, so an event that comes before listr2 reaches its task is kept for it.
+    const stepsOf = new Map(hosts.map((h) => [h, steps.map((s) => this.declare(s, h))]));
+    const host = (h: string): ListrTask => ({
+      title: printable(h, { oneLine: true }),
+      task: async (_: unknown, w: Wrapper) => {
+        await w
+          .newListr(stepsOf.get(h)!, { exitOnError: true })
+          .run()
+          .catch(() => undefined);
+        if (this.failedHosts.has(h)) throw new Error(printable(`${h} failed`, { oneLine: true }));
+        if (steps.every((s) => this.notRun.has(key(h, s)))) w.skip(printable(`${h}: not run`, { oneLine: true }));
+      },
+    });
+    return {
+      title: printable(`${title}: ${hosts.join(', ')}`),
+      task: async (_: unknown, w: Wrapper) => {
+        await w
+          .newListr(hosts.map(host), { concurrent: true, exitOnError: false })
+          .run()
+          .catch(() => undefined);
+        const failed = hosts.filter((h) => this.failedHosts.has(h));
+        if (failed.length)
+          throw new Error(printable(`${failed.length} of ${hosts.length} hosts failed: ${failed.join(', ')}`));
+        if (hosts.every((h) => steps.every((s) => this.notRun.has(key(h, s)))))
+          w.skip(printable(`${title}: not run (${hosts.join(', ')})`));
+      },
+    };
   }
 
   /** A listr task that stays open until the step's ok/failed/skipped event arrives. */
@@ -120,6 +144,7 @@ class TreeView {
 
   private settle(e: StepEvent): void {
     const host = e.scope === 'host' ? e.host : undefined;
+    if (e.status === 'failed' && host !== undefined) this.failedHosts.add(host);
     const slot = this.slots.get(key(host, e.step));
     if (slot) return slot.settle(e);
     // A step not drawn in advance (a compensation, an undo): shown as output of what is running.
@@ -133,9 +158,13 @@ class TreeView {
   }
 
   private finish(e: Extract<DeployEvent, { type: 'run-finished' }>): void {
-    // Steps the run never reached (a stopped rollout) are shown as skipped.
+    // Steps the run never reached (a stopped rollout) are shown as skipped; one whose outcome came before
+    // listr2 reached it keeps that outcome.
     for (const [k, slot] of this.slots)
-      if (!slot.done) slot.settle({ type: 'step', scope: 'run', step: k, status: 'skipped', detail: 'not run' });
+      if (!slot.done && !slot.early) {
+        this.notRun.add(k);
+        slot.settle(notRun(k));
+      }
     void this.finished.then(() => {
       for (const line of this.after) this.out.write(`${line}\n`);
       this.out.write(`${e.outcome} in ${formatMs(e.ms)} (exit ${e.exitCode})\n`);
@@ -152,4 +181,11 @@ class TreeView {
   }
 }
 
+const notRun = (step: string): StepEvent => ({
+  type: 'step',
+  scope: 'run',
+  step,
+  status: 'skipped',
+  detail: 'not run',
+});
 const key = (host: string | undefined, step: string) => `${host ?? ''}\u0000${step}`;
