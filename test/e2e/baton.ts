@@ -82,10 +82,12 @@ export interface TerminalRun {
 export function runBatonInTerminal(
   args: string[],
   answers: { prompt: RegExp; reply: string }[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number; columns?: number } = {},
 ): Promise<TerminalRun> {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const command = [process.execPath, batonBin, ...args].map(quote).join(' ');
+  // A pseudo-terminal from script has no size until told one: a redrawing view needs its width.
+  const size = options.columns ? `stty cols ${options.columns} rows 50; ` : '';
+  const command = size + [process.execPath, batonBin, ...args].map(quote).join(' ');
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, ...sandboxEnv, ...options.env, TERM: 'dumb' };
     delete env.TEAMCITY_VERSION;

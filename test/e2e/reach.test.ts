@@ -8,7 +8,7 @@ import { dockerExec } from '../fleet/docker.ts';
 import { startLoad } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import { RESOURCES } from '../fleet/sandbox.ts';
-import { runBaton } from './baton.ts';
+import { runBaton, runBatonInTerminal } from './baton.ts';
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -120,5 +120,21 @@ describe('an IP target group and a host that refuses forwarding', () => {
       // live runs v3, live-previous keeps v2 for rollback: both stay; v1 goes; another repository's tag stays.
       expect(await images(h.container)).toEqual(['other/keep:1', `${repo}:v2`, `${repo}:v3`]);
     }
+  });
+
+  it('on a terminal, a failed rollout draws its failed batch and the batches it never reached, then exits', async () => {
+    // --serial 1: three batches; the first host fails its health check and the run stops after it.
+    const run = await runBatonInTerminal(
+      [
+        'deploy',
+        ...args('--image', image('unhealthy'), '--serial', '1', '--reporter', 'tty', '-e', 'health.timeout=5s'),
+      ],
+      [],
+      { timeoutMs: 120_000, columns: 120 },
+    );
+    expect(run.code, run.output).toBe(1);
+    expect(run.output).toContain('1 of 1 hosts failed');
+    expect(run.output).toMatch(/batch 3\/3: not run/);
+    expect(run.output).toMatch(/rolled-back in .* \(exit 1\)/);
   });
 });
