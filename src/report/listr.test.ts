@@ -45,20 +45,27 @@ const hostStep = (host: string, step: string, status: 'started' | 'ok' | 'failed
   ...more,
 });
 
+/** The run-started event of a run over `batches` of hosts, each host taking `steps`. */
+const started = (
+  batches: string[][],
+  steps: string[],
+  more: { preTasks?: string[]; check?: boolean } = {},
+): DeployEvent => ({
+  type: 'run-started',
+  playbook: 'rolling',
+  image: 'app:v2',
+  deployment: 'sandbox',
+  hosts: batches.flat(),
+  batches,
+  preTasks: more.preTasks ?? [],
+  steps,
+  check: more.check ?? false,
+});
+
 describe('the terminal view', () => {
   it('draws the run as its tree, settles each step from its event, fails a host and its batch with a failed step, and prints the outcome under it', async () => {
     const { ours, drawn } = await draw([
-      {
-        type: 'run-started',
-        playbook: 'rolling',
-        image: 'app:v2',
-        deployment: 'sandbox',
-        hosts: ['app-1', 'app-2'],
-        batches: [['app-1'], ['app-2']],
-        preTasks: ['suspend autoscaling'],
-        steps: ['deregister', 'replace'],
-        check: false,
-      },
+      started([['app-1'], ['app-2']], ['deregister', 'replace'], { preTasks: ['suspend autoscaling'] }),
       step('connect', 'ok', { ms: 1200 }),
       step('discover', 'ok', { ms: 300, detail: '2 hosts\nmore' }),
       step('check: suspend autoscaling', 'ok'),
@@ -113,17 +120,7 @@ describe('the terminal view', () => {
 
   it('finishes drawing when the run stops before its later batches: their steps are shown as not run', async () => {
     const { ours, drawn } = await draw([
-      {
-        type: 'run-started',
-        playbook: 'rolling',
-        image: 'app:v2',
-        deployment: 'sandbox',
-        hosts: ['app-1', 'app-2'],
-        batches: [['app-1'], ['app-2']],
-        preTasks: [],
-        steps: ['deregister', 'replace'],
-        check: false,
-      },
+      started([['app-1'], ['app-2']], ['deregister', 'replace']),
       step('connect', 'ok'),
       step('discover', 'ok'),
       hostStep('app-1', 'deregister', 'ok'),
@@ -136,17 +133,7 @@ describe('the terminal view', () => {
 
   it('finishes drawing when the run finished before listr2 reached its later batches (it waited forever)', async () => {
     const events: DeployEvent[] = [
-      {
-        type: 'run-started',
-        playbook: 'rolling',
-        image: 'app:v2',
-        deployment: 'sandbox',
-        hosts: ['app-1', 'app-2', 'app-3'],
-        batches: [['app-1'], ['app-2'], ['app-3']],
-        preTasks: [],
-        steps: ['deregister', 'replace'],
-        check: false,
-      },
+      started([['app-1'], ['app-2'], ['app-3']], ['deregister', 'replace']),
       step('connect', 'ok'),
       step('discover', 'ok'),
       hostStep('app-1', 'deregister', 'ok'),
@@ -163,17 +150,7 @@ describe('the terminal view', () => {
 
   it('prints a plan for --check, and says what could not be undone with its fix', async () => {
     const { ours } = await draw([
-      {
-        type: 'run-started',
-        playbook: 'rolling',
-        image: 'app:v2',
-        deployment: 'sandbox',
-        hosts: ['app-1'],
-        batches: [['app-1']],
-        preTasks: [],
-        steps: [],
-        check: true,
-      },
+      started([['app-1']], [], { check: true }),
       {
         type: 'plan',
         preTasks: [{ step: 'suspend autoscaling', would: 'suspend Launch, Terminate' }],
