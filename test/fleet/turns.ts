@@ -22,7 +22,14 @@ function take(): boolean {
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const owner = Number(readFileSync(turn, 'utf8').trim());
+    let owner: number;
+    try {
+      owner = Number(readFileSync(turn, 'utf8').trim());
+    } catch (gone) {
+      // Given back between the two calls: ask again.
+      if ((gone as NodeJS.ErrnoException).code === 'ENOENT') return take();
+      throw gone;
+    }
     // A turn being written has no PID yet: left alone. One whose owner is gone is freed and asked again.
     if (owner > 0 && !processAlive(owner)) {
       rmSync(turn, { force: true });
