@@ -92,6 +92,7 @@ class TreeView {
   private batch(hosts: readonly string[], title: string, steps: readonly string[]): ListrTask {
     // Every step is declared now, so an event that comes before listr2 reaches its task is kept for it.
     const stepsOf = new Map(hosts.map((h) => [h, steps.map((s) => this.declare(s, h))]));
+    const neverReached = (h: string) => steps.every((s) => this.notRun.has(key(h, s)));
     const host = (h: string): ListrTask => ({
       title: printable(h, { oneLine: true }),
       task: async (_: unknown, w: Wrapper) => {
@@ -100,7 +101,7 @@ class TreeView {
           .run()
           .catch(() => undefined);
         if (this.failedHosts.has(h)) throw new Error(printable(`${h} failed`, { oneLine: true }));
-        if (steps.every((s) => this.notRun.has(key(h, s)))) w.skip(printable(`${h}: not run`, { oneLine: true }));
+        if (neverReached(h)) w.skip(printable(`${h}: not run`, { oneLine: true }));
       },
     });
     return {
@@ -113,8 +114,7 @@ class TreeView {
         const failed = hosts.filter((h) => this.failedHosts.has(h));
         if (failed.length)
           throw new Error(printable(`${failed.length} of ${hosts.length} hosts failed: ${failed.join(', ')}`));
-        if (hosts.every((h) => steps.every((s) => this.notRun.has(key(h, s)))))
-          w.skip(printable(`${title}: not run (${hosts.join(', ')})`));
+        if (hosts.every(neverReached)) w.skip(printable(`${title}: not run (${hosts.join(', ')})`));
       },
     };
   }
