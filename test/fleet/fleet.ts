@@ -69,6 +69,8 @@ export interface FleetOptions {
   /** Remove the fleet automatically once this process has died (tests); CLI fleets stay until `down`. */
   ephemeral?: boolean;
   log?: (line: string) => void;
+  /** Where the start writes its phases, timed: a caller that gives up on it can say how far it got. */
+  phases?: string[];
 }
 
 /** A start slower than this says where its time went. */
@@ -83,7 +85,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   if (!Number.isInteger(count) || count < 1 || count > 16)
     throw new Error(`hosts: ${count} is not a whole number from 1 to 16`);
   const started = Date.now();
-  const phases: string[] = [];
+  const phases = options.phases ?? [];
   const log = (line: string) => {
     phases.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${line}`);
     options.log?.(line);

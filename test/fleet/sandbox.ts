@@ -159,17 +159,9 @@ export async function startSandbox(
  * One start of the fleet, given up at ATTEMPT_DEADLINE_MS with what it had done by then. A start given
  * up goes on in the background until its own docker deadlines end it; whatever it made is removed then.
  */
-function startFleetOnce(options: Omit<FleetOptions, 'ephemeral'>): Promise<Fleet> {
-  const started = Date.now();
+function startFleetOnce(options: Omit<FleetOptions, 'ephemeral' | 'phases'>): Promise<Fleet> {
   const phases: string[] = [];
-  const attempt = startFleet({
-    ...options,
-    ephemeral: true,
-    log: (line) => {
-      phases.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${line}`);
-      options.log?.(line);
-    },
-  });
+  const attempt = startFleet({ ...options, ephemeral: true, phases });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
