@@ -12,7 +12,7 @@ import { playbook } from './index.ts';
 import { deployPlaybook } from './deploy.ts';
 
 export async function loadPlaybook(file?: string): Promise<Playbook> {
-  if (file === undefined) return deployPlaybook;
+  if (!file) return deployPlaybook;
   const path = resolve(file);
   if (!existsSync(path)) throw new ConfigError('--playbook', `${path} does not exist`);
   let module: { default?: unknown };
