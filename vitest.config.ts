@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // The SDK's notice that its 2027 releases need Node 22: Baton supports Node >= 20.19 on purpose.
@@ -20,6 +21,9 @@ export default defineConfig({
             'test/ssh/**/*.test.ts',
           ],
           testTimeout: 30_000,
+          // One worker per core: vitest's default leaves one of two cores idle, and these files are
+          // short and independent (on 2 cores: 61 s instead of 112 s).
+          maxWorkers: availableParallelism(),
           // Before the fleet (a group of its own: its worker count differs), so the unit tests never
           // share 2 cores with three fleets and their 30 s limits stay honest.
           sequence: { groupOrder: 0 },
