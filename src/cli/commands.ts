@@ -23,6 +23,7 @@ import {
   stateOptions,
   vaultFileArgs,
   vaultFileOptions,
+  vaultPasswordsOf,
 } from './options.ts';
 
 /** Runs a command and keeps its exit code. */
@@ -169,6 +170,7 @@ export function inspectCommands<T>(y: Argv<T>, run: Run): Argv<T> {
             limit: args.limit,
             inventoryFile: args.inventory,
             extraVars: args['extra-vars'].map(String),
+            vaultPasswords: vaultPasswordsOf(args),
             json: args.json,
           }),
         ),
@@ -262,6 +264,7 @@ export function vaultCommands<T>(y: Argv<T>, run: Run): Argv<T> {
                 names: list(args.name),
                 stdinName: args['stdin-name'],
                 encryptVaultId: args['encrypt-vault-id'],
+                vaultPasswords: vaultPasswordsOf(args),
               }),
             ),
         )

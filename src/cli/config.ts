@@ -2,19 +2,15 @@
  * `baton config show`: the configuration one deployment runs with, every setting with where it came
  * from (the file and its path, `-e`, or Baton's default), secrets as `***`.
  */
-import { loadConfig, type Origin } from '../config/index.ts';
+import type { Origin } from '../config/index.ts';
 import { ExitCode } from '../errors.ts';
 import { MASK, maskSecrets } from '../secrets/mask.ts';
+import { loadFlaggedConfig } from './config-flags.ts';
 import type { StateCommandOptions } from './state.ts';
 
 export async function runConfigShow(options: StateCommandOptions): Promise<number> {
   const origins = new Map<string, Origin>();
-  const config = await loadConfig({
-    file: options.configFile,
-    deployment: options.deployment,
-    extraVars: [...options.extraVars],
-    origins,
-  });
+  const config = await loadFlaggedConfig(options, { origins });
   const rows: { path: string; value: unknown; from: string }[] = [];
   const walk = (value: unknown, path: string) => {
     if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {

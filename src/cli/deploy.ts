@@ -3,7 +3,8 @@ import { knownHostsFileProblem } from '../ssh/known-hosts.ts';
 import { awsSettings, createAwsClients, type AwsClients } from '../aws/clients.ts';
 import { awsServices } from '../aws/services.ts';
 import { hostSource, type HostSource } from './hosts.ts';
-import { DEFAULT_SHARED, loadConfig, serialFromFlag, type DeployConfig } from '../config/index.ts';
+import { DEFAULT_SHARED, serialFromFlag, type DeployConfig } from '../config/index.ts';
+import { loadFlaggedConfig, type ConfigFlags } from './config-flags.ts';
 import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
 import { registryLogin } from '../secrets/registry.ts';
@@ -27,7 +28,8 @@ import { checkPaceNeedsTerminal, pace, parseCanary } from './pace.ts';
 import { describeHeld, inspectLock } from '../state/lock.ts';
 import type { StateStore } from '../state/store.ts';
 
-export interface DeployCommandOptions {
+/** The deployment is optional: a remote-run branch names it. */
+export interface DeployCommandOptions extends Omit<ConfigFlags, 'deployment'> {
   /** The branch being built: `remote-run/<user>/<feature>` makes this a personal deploy. */
   readonly branch?: string;
   /** With a remote-run branch and no --image: the commit and repository the image tag is made from. */
@@ -40,7 +42,6 @@ export interface DeployCommandOptions {
   /** `baton rollback`: every selected host goes back to the container the last deploy kept. */
   readonly rollback?: boolean;
   readonly deployment?: string;
-  readonly configFile: string;
   readonly playbookFile?: string;
   readonly serial?: string;
   readonly check: boolean;
@@ -48,7 +49,6 @@ export interface DeployCommandOptions {
   /** A static Ansible inventory (INI or YAML) instead of EC2 tags. */
   readonly inventoryFile?: string;
   readonly listHosts?: boolean;
-  readonly extraVars: readonly string[];
   readonly acceptNewHostKeys?: boolean;
   /** Ask before each batch (at a terminal). */
   readonly step?: boolean;
@@ -71,9 +71,8 @@ export async function runDeploy(options: DeployCommandOptions): Promise<number> 
   let aws: AwsClients | undefined;
   using source = await hostSource(
     loaded,
-    options.inventoryFile,
+    { ...options, deployment },
     () => (aws ??= createAwsClients(awsSettings(loaded))),
-    deployment,
   );
   const config = checkedConfig(source.config, options, whose);
   const image = options.image ?? personalImage(personal, options);
@@ -136,12 +135,7 @@ function loadDeploymentConfig(
   flags: ReturnType<typeof readFlags>,
   { personal, branchSource, deployment }: WhoseBuild,
 ): Promise<DeployConfig> {
-  return loadConfig({
-    file: options.configFile,
-    deployment,
-    extraVars: [...options.extraVars],
-    overrides: flags.overrides,
-  }).catch((error: unknown) => {
+  return loadFlaggedConfig({ ...options, deployment }, { overrides: flags.overrides }).catch((error: unknown) => {
     // A personal build aimed at a deployment not its own is refused for that reason first, even when
     // the configuration has no such deployment (the refusal is what the user needs to read).
     if (personal && !options.forceShared)

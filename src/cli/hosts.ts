@@ -11,6 +11,7 @@ import { isAwsEc2Inventory, loadAwsEc2Inventory } from '../inventory/aws-ec2.ts'
 import type { Host } from '../inventory/host.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { openInventory, type StaticInventory } from '../inventory/static.ts';
+import type { ConfigFlags } from './config-flags.ts';
 
 export interface HostSource extends Disposable {
   /** The configuration, with the inventory's bastion if it names one. */
@@ -23,15 +24,19 @@ export interface HostSource extends Disposable {
   readonly fromFile: boolean;
 }
 
+/** What names the hosts: the deployment (its EC2 tags), or `-i` an inventory file (maybe vaulted). */
+export interface HostFlags extends Pick<ConfigFlags, 'deployment' | 'vaultPasswords'> {
+  readonly inventoryFile?: string | undefined;
+}
+
 export async function hostSource(
   loaded: DeployConfig,
-  inventoryFile: string | undefined,
+  { inventoryFile, deployment, vaultPasswords }: HostFlags,
   aws: () => AwsClients,
-  deployment: string,
 ): Promise<HostSource> {
   const ec2Inventory = inventoryFile !== undefined && isAwsEc2Inventory(inventoryFile);
   const inventory: StaticInventory | undefined =
-    inventoryFile && !ec2Inventory ? await openInventory(inventoryFile) : undefined;
+    inventoryFile && !ec2Inventory ? await openInventory(inventoryFile, vaultPasswords) : undefined;
   const jump = inventory?.bastion;
   const config = jump
     ? {

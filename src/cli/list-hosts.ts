@@ -4,7 +4,8 @@
  * The hosts are found and selected by the same HostSource as a deploy's. EC2-tag and aws_ec2
  * inventories go the full way (they need AWS).
  */
-import { loadConfig, serialFromFlag } from '../config/index.ts';
+import { serialFromFlag } from '../config/index.ts';
+import { loadFlaggedConfig, type ConfigFlags } from './config-flags.ts';
 import { ConfigError, ExitCode } from '../errors.ts';
 import { imageReferenceProblem } from '../remote/image.ts';
 import { describeHosts } from '../inventory/host.ts';
@@ -15,16 +16,13 @@ import { EventBus } from '../events/events.ts';
 import { planFor, runStartedEvent } from '../rollout/plan.ts';
 import { chooseReporter, type ReporterName } from '../report/choose.ts';
 
-export interface ListHostsOptions {
-  readonly deployment: string;
-  readonly configFile: string;
+export interface ListHostsOptions extends ConfigFlags {
   readonly inventoryFile: string;
   readonly image?: string;
   readonly playbookFile?: string;
   readonly rollback?: boolean;
   readonly limit?: string;
   readonly serial?: string;
-  readonly extraVars: readonly string[];
   readonly reporter: ReporterName;
 }
 
@@ -32,18 +30,8 @@ export async function runListHosts(options: ListHostsOptions): Promise<number> {
   const imageProblem = options.image === undefined ? undefined : imageReferenceProblem(options.image);
   if (imageProblem) throw new ConfigError('--image', `${JSON.stringify(options.image)} ${imageProblem}`);
   const overrides = options.serial === undefined ? undefined : { rollout: { serial: serialFromFlag(options.serial) } };
-  const config = await loadConfig({
-    file: options.configFile,
-    deployment: options.deployment,
-    extraVars: [...options.extraVars],
-    ...(overrides && { overrides }),
-  });
-  using source = await hostSource(
-    config,
-    options.inventoryFile,
-    () => createAwsClients(awsSettings(config)),
-    options.deployment,
-  );
+  const config = await loadFlaggedConfig(options, overrides && { overrides });
+  using source = await hostSource(config, options, () => createAwsClients(awsSettings(config)));
   const playbook = options.rollback
     ? (await import('../playbook/rollback.ts')).rollbackPlaybook
     : await loadPlaybook(options.playbookFile);

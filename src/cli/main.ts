@@ -5,10 +5,8 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { ExitCode } from '../errors.ts';
-import { setVaultPasswordSources } from '../secrets/sources.ts';
 import { report, UsageError, version } from './boundary.ts';
 import { inspectCommands, recoverCommands, rolloutCommands, vaultCommands, type Run } from './commands.ts';
-import { list } from './options.ts';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.Ok;
@@ -32,9 +30,6 @@ export async function main(argv: string[]): Promise<number> {
         global: true,
         describe: 'an Ansible Vault password file (the default vault id)',
       })
-      .middleware((args) =>
-        setVaultPasswordSources({ vaultIds: list(args['vault-id']), passwordFiles: list(args['vault-password-file']) }),
-      )
       .demandCommand(1, 'say what to do: baton deploy --help')
       .strict()
       .recommendCommands()

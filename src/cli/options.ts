@@ -4,6 +4,7 @@
  */
 import type { Argv } from 'yargs';
 import type { ReporterName } from '../report/choose.ts';
+import { vaultPasswordsFrom, type VaultPasswords } from '../secrets/sources.ts';
 
 /** Options several commands share. */
 export const DEPLOYMENT = {
@@ -28,6 +29,21 @@ export const extraVars = (example: string) =>
     describe: `override a setting: -e ${example}`,
   }) as const;
 
+/** A flag that may be repeated: none, one, or several values. */
+export const list = (v: unknown): string[] => (v === undefined ? [] : ([] as unknown[]).concat(v).map(String));
+
+/** The global `--vault-id` and `--vault-password-file` flags, as every command may be given them. */
+export interface VaultFlags {
+  'vault-id'?: unknown;
+  'vault-password-file'?: unknown;
+}
+
+/** The Ansible Vault passwords a command was given, for whatever file of its turns out vaulted. */
+export function vaultPasswordsOf(args: object): VaultPasswords {
+  const flags: VaultFlags = args;
+  return vaultPasswordsFrom({ vaultIds: list(flags['vault-id']), passwordFiles: list(flags['vault-password-file']) });
+}
+
 /**
  * `--list-hosts` from a static inventory needs no AWS: a light path that loads none of the SDK. EC2
  * tags, an aws_ec2 inventory, a remote-run branch or TeamCity (whose branch picks the deployment) take
@@ -49,15 +65,17 @@ export function quickList(args: {
   );
 }
 
-export function quickListArgs(args: {
-  deployment?: string;
-  config: string;
-  inventory?: string;
-  limit?: string;
-  serial?: string;
-  'extra-vars': (string | number)[];
-  reporter: ReporterName;
-}) {
+export function quickListArgs(
+  args: VaultFlags & {
+    deployment?: string;
+    config: string;
+    inventory?: string;
+    limit?: string;
+    serial?: string;
+    'extra-vars': (string | number)[];
+    reporter: ReporterName;
+  },
+) {
   return {
     deployment: args.deployment!,
     configFile: args.config,
@@ -65,6 +83,7 @@ export function quickListArgs(args: {
     limit: args.limit,
     serial: args.serial,
     extraVars: args['extra-vars'].map(String),
+    vaultPasswords: vaultPasswordsOf(args),
     reporter: args.reporter,
   };
 }
@@ -82,10 +101,10 @@ export function vaultFileOptions<T>(y: Argv<T>) {
     .option('encrypt-vault-id', { type: 'string', describe: 'the vault id to encrypt with, when several are given' });
 }
 
-/** A flag that may be repeated: none, one, or several values. */
-export const list = (v: unknown): string[] => (v === undefined ? [] : ([] as unknown[]).concat(v).map(String));
-
-export const vaultFileArgs = (args: { files: string[]; output?: string; 'encrypt-vault-id'?: string }) => ({
+export const vaultFileArgs = (
+  args: VaultFlags & { files: string[]; output?: string; 'encrypt-vault-id'?: string },
+) => ({
+  vaultPasswords: vaultPasswordsOf(args),
   files: args.files.map(String),
   output: args.output,
   encryptVaultId: args['encrypt-vault-id'],
@@ -154,9 +173,14 @@ function deploymentOptions<T>(y: Argv<T>, example: string) {
   return y.option('deployment', DEPLOYMENT).option('config', CONFIG).option('extra-vars', extraVars(example));
 }
 
-/** The same three, as the commands take them. */
-function deploymentArgs(args: { deployment: string; config: string; 'extra-vars': (string | number)[] }) {
-  return { deployment: args.deployment, configFile: args.config, extraVars: args['extra-vars'].map(String) };
+/** The same three, as the commands take them, with the vault passwords the configuration may need. */
+function deploymentArgs(args: VaultFlags & { deployment: string; config: string; 'extra-vars': (string | number)[] }) {
+  return {
+    deployment: args.deployment,
+    configFile: args.config,
+    extraVars: args['extra-vars'].map(String),
+    vaultPasswords: vaultPasswordsOf(args),
+  };
 }
 
 /** The options `recover` and `resume` share. */
@@ -195,6 +219,7 @@ export function rolloutArgs(args: RolloutArgs) {
     listHosts: args['list-hosts'],
     inventoryFile: args.inventory,
     extraVars: args['extra-vars'].map(String),
+    vaultPasswords: vaultPasswordsOf(args),
     acceptNewHostKeys: args['accept-new-host-keys'],
     step: args.step,
     canary: args.canary,

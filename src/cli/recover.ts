@@ -5,7 +5,8 @@
  */
 import { awsSettings, createAwsClients, type AwsClients } from '../aws/clients.ts';
 import { awsServices } from '../aws/services.ts';
-import { loadConfig, type DeployConfig } from '../config/index.ts';
+import type { DeployConfig } from '../config/index.ts';
+import { loadFlaggedConfig, type ConfigFlags } from './config-flags.ts';
 import { ConfigError, ExitCode } from '../errors.ts';
 import type { ReporterName } from '../report/choose.ts';
 import type { EventBus } from '../events/events.ts';
@@ -19,10 +20,7 @@ import type { StateStore } from '../state/store.ts';
 import { ciBuild, deployerName, runId } from './run-identity.ts';
 import { openRunSession } from './session.ts';
 
-export interface RecoverCommandOptions {
-  readonly deployment: string;
-  readonly configFile: string;
-  readonly extraVars: readonly string[];
+export interface RecoverCommandOptions extends ConfigFlags {
   readonly check: boolean;
   readonly reporter: ReporterName;
   /** Entries (by seq) to close by hand without their undo, with the reason: recorded in the history. */
@@ -32,11 +30,7 @@ export interface RecoverCommandOptions {
 
 export async function runRecover(options: RecoverCommandOptions): Promise<number> {
   checkForget(options);
-  const config = await loadConfig({
-    file: options.configFile,
-    deployment: options.deployment,
-    extraVars: [...options.extraVars],
-  });
+  const config = await loadFlaggedConfig(options);
   await using session = await openRunSession(config, options.reporter);
   const { store, events, interrupt } = session;
   if (options.check) return await planOnly(store, events);

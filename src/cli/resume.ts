@@ -3,7 +3,8 @@
  * (its playbook, inventory, bastion, serial, on-failure and -e), skipping hosts already on its image.
  */
 import { existsSync } from 'node:fs';
-import { extraVarKey, loadConfig } from '../config/index.ts';
+import { extraVarKey } from '../config/index.ts';
+import { loadFlaggedConfig } from './config-flags.ts';
 import { ConfigError, ExitCode } from '../errors.ts';
 import { readHistory } from '../state/history.ts';
 import { openEntries, readJournal, type RunReplay } from '../state/journal.ts';
@@ -20,11 +21,7 @@ export interface ResumeCommandOptions extends RecoverCommandOptions {
  * image to its hosts again, with the same guards; hosts already on that image are left alone.
  */
 export async function runResume(options: ResumeCommandOptions): Promise<number> {
-  const config = await loadConfig({
-    file: options.configFile,
-    deployment: options.deployment,
-    extraVars: [...options.extraVars],
-  });
+  const config = await loadFlaggedConfig(options);
   const store = await openStateStore(config);
   let target: Awaited<ReturnType<typeof interruptedRollout>>;
   try {
@@ -76,6 +73,7 @@ export async function runResume(options: ResumeCommandOptions): Promise<number> 
     deployment: options.deployment,
     configFile: options.configFile,
     extraVars,
+    vaultPasswords: options.vaultPasswords,
     check: options.check,
     limit: target.hosts.join(','),
     reporter: options.reporter,

@@ -2,7 +2,7 @@
  * `baton lock status`, `baton lock release --force` and `baton history`: what the state bucket says
  * about a deployment. Read-only, except a forced release.
  */
-import { loadConfig } from '../config/index.ts';
+import { loadFlaggedConfig, type ConfigFlags } from './config-flags.ts';
 import { ConfigError, ExitCode, formatDuration } from '../errors.ts';
 import { textTable } from '../report/plain.ts';
 import { readHistory, type HistoryEntry } from '../state/history.ts';
@@ -14,19 +14,12 @@ import { printable } from '../printable.ts';
 /** Text for a person: what came from outside (tags, labels, log lines, remote errors) cannot drive the terminal. */
 const say = (text: string) => process.stdout.write(printable(text));
 
-export interface StateCommandOptions {
-  readonly deployment: string;
-  readonly configFile: string;
-  readonly extraVars: readonly string[];
+export interface StateCommandOptions extends ConfigFlags {
   readonly json: boolean;
 }
 
 async function withStore<T>(options: StateCommandOptions, fn: (store: StateStore) => Promise<T>): Promise<T> {
-  const config = await loadConfig({
-    file: options.configFile,
-    deployment: options.deployment,
-    extraVars: [...options.extraVars],
-  });
+  const config = await loadFlaggedConfig(options);
   using store = await openStateStore(config);
   return await fn(store);
 }

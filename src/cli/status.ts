@@ -5,7 +5,7 @@
  */
 import { awsSettings, createAwsClients } from '../aws/clients.ts';
 import { describeMembership, LoadBalancers } from '../aws/load-balancers.ts';
-import { loadConfig } from '../config/index.ts';
+import { loadFlaggedConfig, type ConfigFlags } from './config-flags.ts';
 import { ExitCode } from '../errors.ts';
 import { inspectLive, previousName } from '../remote/container.ts';
 import { textTable } from '../report/plain.ts';
@@ -19,13 +19,10 @@ import { printable } from '../printable.ts';
 /** Text for a person: what came from outside (tags, labels, log lines, remote errors) cannot drive the terminal. */
 const say = (text: string) => process.stdout.write(printable(text));
 
-export interface StatusCommandOptions {
-  readonly deployment: string;
-  readonly configFile: string;
+export interface StatusCommandOptions extends ConfigFlags {
   readonly limit?: string;
   /** `-i`: an inventory instead of the deployment's EC2 tags. */
   readonly inventoryFile?: string;
-  readonly extraVars: readonly string[];
   readonly json: boolean;
 }
 
@@ -41,13 +38,9 @@ export interface HostStatus {
 }
 
 export async function runStatus(options: StatusCommandOptions): Promise<number> {
-  const loaded = await loadConfig({
-    file: options.configFile,
-    deployment: options.deployment,
-    extraVars: [...options.extraVars],
-  });
+  const loaded = await loadFlaggedConfig(options);
   using aws = createAwsClients(awsSettings(loaded));
-  using source = await hostSource(loaded, options.inventoryFile, () => aws, options.deployment);
+  using source = await hostSource(loaded, options, () => aws);
   const config = source.config;
   using store = await openStateStore(config);
   const all = await source.all();

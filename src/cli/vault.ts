@@ -7,9 +7,14 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ConfigError, ExitCode } from '../errors.ts';
 import { decryptVault, encryptVault, isVaulted, vaultedYamlValue, type VaultSecret } from '../secrets/ansible-vault.ts';
-import { vaultPasswords } from '../secrets/sources.ts';
+import type { VaultPasswords } from '../secrets/sources.ts';
 
-export interface VaultFileOptions {
+/** The passwords the command was given (--vault-id, --vault-password-file, else the environment). */
+interface VaultPasswordOption {
+  readonly vaultPasswords: VaultPasswords;
+}
+
+export interface VaultFileOptions extends VaultPasswordOption {
   readonly files: readonly string[];
   readonly output?: string;
   /** The vault id to encrypt with, when several passwords are given. */
@@ -38,7 +43,10 @@ function writeOutput(file: string, text: string | Buffer): void {
   renameSync(temporary, file);
 }
 
-async function encryptingSecret(encryptVaultId: string | undefined): Promise<VaultSecret> {
+async function encryptingSecret({
+  vaultPasswords,
+  encryptVaultId,
+}: VaultPasswordOption & { encryptVaultId?: string | undefined }): Promise<VaultSecret> {
   const secrets = await vaultPasswords();
   if (!secrets.length)
     throw new ConfigError(
@@ -70,7 +78,7 @@ function checkOutput(o: VaultFileOptions): void {
 
 export async function runVaultEncrypt(o: VaultFileOptions): Promise<number> {
   checkOutput(o);
-  const secret = await encryptingSecret(o.encryptVaultId);
+  const secret = await encryptingSecret(o);
   for (const file of inputsOf(o)) {
     const text = readInput(file);
     if (isVaulted(text)) throw new ConfigError('', `${file} is already encrypted`);
@@ -85,7 +93,7 @@ export async function runVaultDecrypt(o: VaultFileOptions): Promise<number> {
   for (const file of inputsOf(o)) {
     const text = readInput(file);
     if (!isVaulted(text)) throw new ConfigError('', `${file} is not encrypted with Ansible Vault`);
-    writeOutput(o.output ?? file, decryptVault(text, await vaultPasswords(), file));
+    writeOutput(o.output ?? file, decryptVault(text, await o.vaultPasswords(), file));
   }
   process.stderr.write('Decryption successful\n');
   return ExitCode.Ok;
@@ -94,12 +102,12 @@ export async function runVaultDecrypt(o: VaultFileOptions): Promise<number> {
 export async function runVaultView(o: VaultFileOptions): Promise<number> {
   for (const file of inputsOf(o)) {
     const text = readInput(file);
-    process.stdout.write(isVaulted(text) ? decryptVault(text, await vaultPasswords(), file) : text);
+    process.stdout.write(isVaulted(text) ? decryptVault(text, await o.vaultPasswords(), file) : text);
   }
   return ExitCode.Ok;
 }
 
-export interface EncryptStringOptions {
+export interface EncryptStringOptions extends VaultPasswordOption {
   readonly strings: readonly string[];
   readonly names: readonly string[];
   /** Read the one string from stdin, and print it under this name. */
@@ -108,7 +116,7 @@ export interface EncryptStringOptions {
 }
 
 export async function runVaultEncryptString(o: EncryptStringOptions): Promise<number> {
-  const secret = await encryptingSecret(o.encryptVaultId);
+  const secret = await encryptingSecret(o);
   const items: { name?: string; value: string }[] = o.strings.map((value, i) => ({
     ...(o.names[i] !== undefined && { name: o.names[i] }),
     value,

@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.ts';
 import { decryptVault, isVaulted, type VaultSecret } from '../secrets/ansible-vault.ts';
 import { openVault, parseVaultReference } from '../secrets/hashicorp-vault.ts';
 import { registerSecret } from '../secrets/mask.ts';
-import { vaultPasswords } from '../secrets/sources.ts';
+import { vaultPasswordsFrom, type VaultPasswords } from '../secrets/sources.ts';
 import { revealVaulted, VAULT_TAG } from '../secrets/yaml-vault.ts';
 import { buildConfig } from './build.ts';
 import { deepMerge, isSecretExtraVar, parseExtraVar } from './layers.ts';
@@ -31,8 +31,10 @@ export interface LoadOptions {
   readonly extraVars?: readonly string[];
   /** From flags (`--serial`), applied after the overlay and before extra vars. */
   readonly overrides?: Readonly<Record<string, unknown>>;
-  /** Ansible Vault passwords for `!vault` values (loadConfig reads them only if the file has some). */
+  /** Ansible Vault passwords for `!vault` values (parseConfig). */
   readonly vaultSecrets?: readonly VaultSecret[];
+  /** Where loadConfig gets them, asked only if the file has some (default: the environment's). */
+  readonly vaultPasswords?: VaultPasswords;
   /** Filled with where each given value came from, by dotted path (`baton config show`). */
   readonly origins?: Map<string, Origin>;
 }
@@ -49,6 +51,7 @@ export async function loadConfig(options: LoadOptions & { readonly file: string 
     );
   }
   // A whole file encrypted with ansible-vault, or `!vault` values in it: passwords are read only then.
+  const vaultPasswords = options.vaultPasswords ?? vaultPasswordsFrom();
   if (isVaulted(text)) text = decryptVault(text, await vaultPasswords(), options.file).toString('utf8');
   const vaultSecrets = /!vault\b/.test(text) ? await vaultPasswords() : [];
   const config = parseConfig(text, options.file, { ...options, vaultSecrets });

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { decryptVault, isVaulted, type VaultSecret } from '../secrets/ansible-vault.ts';
-import { vaultPasswords } from '../secrets/sources.ts';
+import { vaultPasswordsFrom, type VaultPasswords } from '../secrets/sources.ts';
 import { revealVaulted, VAULT_TAG } from '../secrets/yaml-vault.ts';
 import { parse as parseYaml } from 'yaml';
 import type { BastionSettings } from '../config/types.ts';
@@ -47,7 +47,10 @@ export function loadInventory(file: string, secrets: readonly VaultSecret[] = []
 }
 
 /** Reads an inventory for a command: Ansible Vault passwords are asked for only when the file holds vaulted text. */
-export async function openInventory(file: string): Promise<StaticInventory> {
+export async function openInventory(
+  file: string,
+  vaultPasswords: VaultPasswords = vaultPasswordsFrom(),
+): Promise<StaticInventory> {
   let vaulted = false;
   try {
     vaulted = /\$ANSIBLE_VAULT;|!vault\b/.test(readFileSync(file, 'utf8'));

@@ -1,20 +1,15 @@
 /**
- * The Ansible Vault password sources the command line named (`--vault-id`, `--vault-password-file`),
- * set once by the CLI and read by whatever file turns out to need them, so no password is asked for
- * or read unless a vaulted value is met.
+ * The Ansible Vault passwords a command was given (`--vault-id`, `--vault-password-file`, else the
+ * environment), as a value the command hands to whatever file turns out to need them: no password is
+ * asked for or read unless a vaulted value is met, and a prompt asks once per run.
  */
 import type { VaultSecret } from './ansible-vault.ts';
 import { loadVaultPasswords, type VaultPasswordOptions } from './vault-passwords.ts';
 
-let options: VaultPasswordOptions = {};
-let loaded: Promise<VaultSecret[]> | undefined;
+/** The passwords, read on the first call and kept for the next. */
+export type VaultPasswords = () => Promise<VaultSecret[]>;
 
-export function setVaultPasswordSources(o: VaultPasswordOptions): void {
-  options = o;
-  loaded = undefined;
-}
-
-/** The passwords, read on first use (a prompt asks once per run). */
-export function vaultPasswords(): Promise<VaultSecret[]> {
-  return (loaded ??= loadVaultPasswords(options));
+export function vaultPasswordsFrom(options: VaultPasswordOptions = {}): VaultPasswords {
+  let loaded: Promise<VaultSecret[]> | undefined;
+  return () => (loaded ??= loadVaultPasswords(options));
 }
