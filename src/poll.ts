@@ -2,6 +2,7 @@
  * Deadline-bounded polling. Every wait in Baton goes through here, so every wait has a deadline and,
  * when it gives up, says what it was waiting for and what it saw last.
  */
+import { systemClock, type Clock } from './clock.ts';
 import { InterruptedError, TimeoutError } from './errors.ts';
 
 export interface PollOptions {
@@ -13,6 +14,8 @@ export interface PollOptions {
   maxIntervalMs?: number;
   factor?: number;
   signal?: AbortSignal;
+  /** Whose time the deadline and the intervals are in (the system's by default). */
+  clock?: Clock | undefined;
 }
 
 /**
@@ -23,7 +26,8 @@ export async function pollUntil<T>(
   check: () => Promise<{ done: true; value: T } | { done: false; seen: string }>,
   options: PollOptions,
 ): Promise<T> {
-  const started = Date.now();
+  const clock = options.clock ?? systemClock;
+  const started = clock.now();
   const deadline = started + options.timeoutMs;
   let interval = options.intervalMs ?? 100;
   for (;;) {
@@ -38,23 +42,12 @@ export async function pollUntil<T>(
     }
     if (result.done) return result.value;
     const seen = result.seen;
-    const left = deadline - Date.now();
-    if (left <= 0) throw new TimeoutError(options.what, Date.now() - started, seen);
-    await sleep(Math.min(interval, left), options.signal);
+    const left = deadline - clock.now();
+    if (left <= 0) throw new TimeoutError(options.what, clock.now() - started, seen);
+    await clock.sleep(Math.min(interval, left), options.signal);
     interval = Math.min(interval * (options.factor ?? 1.5), options.maxIntervalMs ?? 2_000);
   }
 }
 
 /** A sleep that an AbortSignal cuts short (without throwing: the caller checks the signal). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> => systemClock.sleep(ms, signal);

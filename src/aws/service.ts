@@ -7,6 +7,7 @@ import { describeMembership, type Membership, type TargetState } from './load-ba
 import type { LoadBalancerService } from './services.ts';
 import type { DeployConfig } from '../config/types.ts';
 import type { Host } from '../inventory/host.ts';
+import type { Clock } from '../clock.ts';
 import { pollUntil } from '../poll.ts';
 
 const OUT: readonly TargetState[] = ['not-registered', 'out-of-service'];
@@ -17,6 +18,8 @@ export interface ServiceMove {
   readonly loadBalancers: LoadBalancerService;
   readonly host: Pick<Host, 'name' | 'instanceId'>;
   readonly memberships: readonly Membership[];
+  /** The run's clock (the system's by default). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -75,7 +78,7 @@ function waitFor(
       const { state, detail } = await move.loadBalancers.state(instanceId(move), m, signal);
       return done(state) ? { done: true, value: undefined } : { done: false, seen: detail };
     },
-    { what, timeoutMs, intervalMs: 100, factor: 1.25, maxIntervalMs: 1_000, signal },
+    { what, timeoutMs, intervalMs: 100, factor: 1.25, maxIntervalMs: 1_000, signal, clock: move.clock },
   );
 }
 

@@ -6,6 +6,7 @@
  * beside this one; index.ts registers them in a type mapped over the kinds, so a kind that lacks one of
  * these, or a kind with no module, does not compile.
  */
+import type { Clock } from '../clock.ts';
 import type { AwsServices } from '../aws/services.ts';
 import type { DeployConfig } from '../config/types.ts';
 import type { Host } from '../inventory/host.ts';
@@ -32,6 +33,8 @@ export interface UndoContext {
   /** The change's host, connected (once per host, by whoever provides the context). */
   reach(host: JournalHost): Promise<RemoteHost>;
   readonly signal: AbortSignal;
+  /** The run's clock: health checks and load balancer waits are timed on it. */
+  readonly clock?: Clock;
 }
 
 export interface ChangeKind<C> {

@@ -57,7 +57,7 @@ function fixCommand(c: ContainerReplaced): string {
 async function heal(c: ContainerReplaced, ctx: UndoContext): Promise<string> {
   const { config, signal } = ctx;
   const remote = await ctx.reach(c.host);
-  const health = { config, target: { host: c.host, remote } };
+  const health = { config, target: { host: c.host, remote }, clock: ctx.clock };
   const live = await inspectLive(remote, config.container.name);
   if (live?.running) {
     try {

@@ -20,7 +20,13 @@ export const deregistered: ChangeKind<Deregistered> = {
   host: (c) => c.host,
   undo: (c, ctx) =>
     putBack(
-      { config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host: c.host, memberships: [c.membership] },
+      {
+        config: ctx.config,
+        loadBalancers: ctx.aws.loadBalancers,
+        host: c.host,
+        memberships: [c.membership],
+        clock: ctx.clock,
+      },
       ctx.signal,
     ),
 };

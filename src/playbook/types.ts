@@ -3,6 +3,7 @@
  * runs `preTasks` once before any host leaves service, `tasks` on each host, `postTasks` once at the end.
  * Tasks are typed objects; users compose their own playbooks from them (see playbooks/deploy.ts).
  */
+import type { Clock } from '../clock.ts';
 import type { AwsServices } from '../aws/services.ts';
 import type { AwsClients } from '../aws/clients.ts';
 import type { Membership } from '../aws/load-balancers.ts';
@@ -105,6 +106,8 @@ export interface RunContext {
   readonly events: EventBus;
   /** Aborted by a second Ctrl-C: steps in flight stop; undo still runs. */
   readonly signal: AbortSignal;
+  /** The run's time: waits and measured durations read it (tests run on a simulated one). */
+  readonly clock: Clock;
   /**
    * Records a fleet-wide change in the journal; its kind's undo (src/changes/, the same one `baton
    * recover` runs) runs when the run ends, whatever happens, last recorded first. Await it, THEN make

@@ -3,6 +3,7 @@
  * the host, polled until it passes `healthyThreshold` times in a row, within the deadline. A container
  * that exits fails at once, with its last log lines, instead of waiting out the deadline.
  */
+import type { Clock } from '../clock.ts';
 import { BatonError, indent } from '../errors.ts';
 import { pollUntil } from '../poll.ts';
 import { custom } from './command.ts';
@@ -18,6 +19,8 @@ export class HealthCheckError extends BatonError {}
 export interface HealthContext {
   readonly config: Pick<DeployConfig, 'health' | 'container'>;
   readonly target: { readonly host: Pick<Host, 'name'>; readonly remote: RemoteHost };
+  /** The run's clock (the system's by default). */
+  readonly clock?: Clock;
 }
 
 /** Polls the configured health check on the live container until it passes; throws with its logs if not. */
@@ -56,6 +59,7 @@ export async function waitHealthy(ctx: HealthContext, signal: AbortSignal): Prom
         maxIntervalMs: health.interval * 4,
         factor: 1.2,
         signal,
+        clock: ctx.clock,
       },
     );
   } catch (error) {

@@ -93,8 +93,7 @@ async function stoppedForCapacity(r: Rollout, index: number, leaving: Target[], 
   const why = await events.step(
     {},
     `count capacity for batch ${index + 1}`,
-    () =>
-      awaitCapacity(ctx.aws.loadBalancers, leaving, config.rollout.minInService, config.timeouts.inService, ctx.signal),
+    () => awaitCapacity(ctx, leaving, config.rollout.minInService, config.timeouts.inService),
     (w) => w,
   );
   if (!why) return false;

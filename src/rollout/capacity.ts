@@ -10,8 +10,7 @@ import type { Membership } from '../aws/load-balancers.ts';
 import type { LoadBalancerService } from '../aws/services.ts';
 import { describeMembership } from '../aws/load-balancers.ts';
 import { formatDuration } from '../errors.ts';
-import { sleep } from '../poll.ts';
-import type { Target } from '../playbook/types.ts';
+import type { RunContext, Target } from '../playbook/types.ts';
 
 /** A target's identity in one load balancer's own member list. */
 const memberId = (target: Target, m: Membership) =>
@@ -52,23 +51,26 @@ export async function shortfall(
  * undefined then, or the sentence that says why it cannot once `waitMs` has passed.
  */
 export async function awaitCapacity(
-  lbs: Pick<LoadBalancerService, 'inService'>,
+  ctx: Pick<RunContext, 'clock' | 'signal'> & {
+    readonly aws: { readonly loadBalancers: Pick<LoadBalancerService, 'inService'> };
+  },
   batch: readonly Target[],
   min: number,
   waitMs: number,
-  signal?: AbortSignal,
 ): Promise<string | undefined> {
-  const started = Date.now();
+  const { clock, signal } = ctx;
+  const lbs = ctx.aws.loadBalancers;
+  const started = clock.now();
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     const short = await shortfall(lbs, batch, min, signal);
     if (!short) return undefined;
-    if (Date.now() - started >= waitMs || signal?.aborted) {
+    if (clock.now() - started >= waitMs || signal.aborted) {
       const hosts = batch.map((t) => t.host.name).join(', ');
       return (
         `${describeMembership(short.membership)} has ${short.inService} member${short.inService === 1 ? '' : 's'} in service; taking ${hosts} out would leave ${short.wouldLeave}, ` +
         `fewer than rollout.minInService (${min}), and none came back within ${formatDuration(waitMs)} (timeouts.inService)`
       );
     }
-    await sleep(Math.min(delay, Math.max(0, waitMs - (Date.now() - started))), signal).catch(() => undefined);
+    await clock.sleep(Math.min(delay, Math.max(0, waitMs - (clock.now() - started))), signal);
   }
 }

@@ -6,6 +6,7 @@
  * undoes nothing: the run that holds the lock now owns those changes.
  */
 import { describeChange, fixCommand, undoChange, undoStep, type Change, type UndoContext } from '../changes/index.ts';
+import { deadlineSignal, type Clock } from '../clock.ts';
 import { LeaseLostError } from '../errors.ts';
 import type { RunContext } from '../playbook/types.ts';
 import type { JournalEntry } from '../state/journal.ts';
@@ -24,7 +25,7 @@ export class GuardStack {
     private readonly journal: ChangeLog,
     private readonly events: EventBus,
     /** What the undo of each guard's kind may use (changes/); its signal is the undo's deadline. */
-    private readonly undoing: Omit<UndoContext, 'signal'>,
+    private readonly undoing: Omit<UndoContext, 'signal' | 'clock'> & { readonly clock: Clock },
   ) {}
 
   get size(): number {
@@ -45,8 +46,15 @@ export class GuardStack {
 
   /** Undoes every guard, newest first, within `ms`; true when one stays open in the journal. */
   async undoAll(ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    const undoing = { ...this.undoing, signal: AbortSignal.timeout(ms) };
+    const limit = deadlineSignal(this.undoing.clock, ms);
+    try {
+      return await this.undoEach({ ...this.undoing, signal: limit.signal });
+    } finally {
+      limit.cancel();
+    }
+  }
+
+  private async undoEach(undoing: UndoContext & { readonly signal: AbortSignal }): Promise<boolean> {
     let failed = false;
     let fenced: LeaseLostError | undefined;
     const leftToThem: string[] = [];
@@ -58,7 +66,7 @@ export class GuardStack {
         await this.events.step({}, what, () =>
           withDeadline(
             undoChange(guard.change, undoing),
-            deadline,
+            undoing.signal,
             `${what}: the undo's time limit (timeouts.undo) ran out`,
           ),
         );
@@ -86,11 +94,13 @@ export class GuardStack {
   }
 }
 
-/** Waits for `work` until `deadline` (epoch ms); then gives up with `message` (the work may go on). */
-function withDeadline<T>(work: Promise<T>, deadline: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+/** Waits for `work` until `limit` aborts; then gives up with `message` (the work may go on). */
+function withDeadline<T>(work: Promise<T>, limit: AbortSignal, message: string): Promise<T> {
+  let expire = () => {};
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), Math.max(0, deadline - Date.now()));
+    expire = () => reject(new Error(message));
+    if (limit.aborted) expire();
+    else limit.addEventListener('abort', expire, { once: true });
   });
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+  return Promise.race([work, expired]).finally(() => limit.removeEventListener('abort', expire));
 }

@@ -75,7 +75,7 @@ export async function runHost(
       compensations.push({ ...c, entries });
     },
   };
-  const outOfService = () => (service.left ? (service.back ?? Date.now()) - service.left : 0);
+  const outOfService = () => (service.left ? (service.back ?? run.clock.now()) - service.left : 0);
   try {
     for (const task of tasks) {
       if (run.signal.aborted) throw new InterruptedError(`interrupted before ${task.name}`);

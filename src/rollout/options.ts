@@ -1,4 +1,5 @@
 /** What a run is given (the CLI, the playbook API and the tests build it) and what it returns. */
+import type { Clock } from '../clock.ts';
 import type { AwsClients } from '../aws/clients.ts';
 import type { AwsServices } from '../aws/services.ts';
 import type { DeployConfig } from '../config/types.ts';
@@ -30,6 +31,8 @@ export interface DeployOptions {
   readonly limit?: (hosts: Host[]) => Host[];
   readonly events: EventBus;
   readonly interrupt: Interrupt;
+  /** The run's time (the system's by default; tests give a simulated one). */
+  readonly clock?: Clock;
   readonly aws: AwsClients;
   /** The AWS adapters the run works through (the CLI builds them on `aws`'s clients; tests pass fakes). */
   readonly services: AwsServices;

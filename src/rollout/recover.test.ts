@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fakeAws } from '../../test/fakes/aws.ts';
+import { simulatedClock } from '../../test/fakes/clock.ts';
 import type { Membership } from '../aws/load-balancers.ts';
 import { describeChange, fixCommand, type Change } from '../changes/index.ts';
 import { parseConfig } from '../config/index.ts';
@@ -70,6 +71,7 @@ async function run(
     connect: async () => fleet,
     events,
     signal: new AbortController().signal,
+    clock: simulatedClock(),
     ...more,
   });
   return { result, events: events.history as DeployEvent[] };

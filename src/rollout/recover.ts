@@ -9,6 +9,7 @@
  * Every step closes its journal entry as it completes, so a recover that is itself interrupted is
  * simply run again.
  */
+import { systemClock, type Clock } from '../clock.ts';
 import type { AwsServices } from '../aws/services.ts';
 import {
   changeHost,
@@ -37,6 +38,8 @@ export interface RecoverOptions {
   readonly connect: (hosts: readonly Host[]) => Promise<FleetConnection>;
   readonly events: EventBus;
   readonly signal: AbortSignal;
+  /** Its time: health checks and load balancer waits are timed on it (the system's by default). */
+  readonly clock?: Clock;
   /** Which instances are gone for good (terminated): their entries are closed with a note, never retried forever. */
   readonly gone?: (instanceIds: readonly string[]) => Promise<Set<string>>;
 }
@@ -62,7 +65,8 @@ export function planRecovery(entries: readonly JournalEntry[]): Extract<DeployEv
 
 export async function recover(options: RecoverOptions): Promise<RecoverResult> {
   const { config, events, journal } = options;
-  const started = Date.now();
+  const clock = options.clock ?? systemClock;
+  const started = clock.now();
   const todo = newestFirst(options.entries);
   const aws = options.services;
   // Host by host: one that cannot be reached keeps its own entries open, and nothing else waits on it.
@@ -75,7 +79,7 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
     if (!fleet) connections.set(host.name, (fleet = await options.connect([{ ...host, tags: {}, groups: [] }])));
     return fleet.host(host.name);
   };
-  const undoing: UndoContext = { config, aws, reach, signal: options.signal };
+  const undoing: UndoContext = { config, aws, reach, signal: options.signal, clock };
   const left: JournalEntry[] = [];
   /** Hosts whose container could not be made healthy: they stay out of service. */
   const unhealthy = new Set<string>();
@@ -130,7 +134,7 @@ export async function recover(options: RecoverOptions): Promise<RecoverResult> {
     type: 'run-finished',
     outcome,
     exitCode,
-    ms: Date.now() - started,
+    ms: clock.now() - started,
     hosts: [],
     maxRssKb: process.resourceUsage().maxRSS,
   });

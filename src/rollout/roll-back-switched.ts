@@ -50,10 +50,7 @@ export async function rollBackSwitched(
   for (const [i, batch] of undo.entries()) {
     // Rolling back takes hosts out too: capacity is counted before each of its batches as well.
     const min = ctx.config.rollout.minInService;
-    const why =
-      min > 0
-        ? await awaitCapacity(ctx.aws.loadBalancers, batch.map(now), min, ctx.config.timeouts.inService, ctx.signal)
-        : undefined;
+    const why = min > 0 ? await awaitCapacity(ctx, batch.map(now), min, ctx.config.timeouts.inService) : undefined;
     if (why) {
       const left = undo
         .slice(i)

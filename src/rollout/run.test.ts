@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fakeAws } from '../../test/fakes/aws.ts';
+import { simulatedClock } from '../../test/fakes/clock.ts';
 import type { Membership } from '../aws/load-balancers.ts';
 import { parseConfig } from '../config/index.ts';
 import { LeaseLostError, RemoteCommandError } from '../errors.ts';
@@ -178,6 +179,7 @@ async function run(
     services: world.services,
     connect: async () => world.fleet,
     lock: async () => ({ where: 'memory', journal }),
+    clock: simulatedClock(),
     ...more,
   });
   return { result, events: events.history as DeployEvent[], journal };
@@ -356,6 +358,7 @@ describe('the executor', () => {
       services: w.services,
       connect: async () => w.fleet,
       lock: async () => ({ where: 'memory', journal }),
+      clock: simulatedClock(),
     });
     expect(result.exitCode).toBe(130);
     expect(images(w)).toEqual(['app:v1', 'app:v1']);

@@ -4,6 +4,7 @@
  * pre-tasks, batches, the hosts switched before a failed batch, post-tasks; and always, in `finally`,
  * the guards' undo. What happened is kept as facts; one pure function (outcome.ts) decides the end.
  */
+import { systemClock } from '../clock.ts';
 import { BatonError, ExitCode, InterruptedError, LeaseLostError, NothingChangedError } from '../errors.ts';
 import type { AwsServices } from '../aws/services.ts';
 import type { Host } from '../inventory/host.ts';
@@ -21,14 +22,15 @@ export type { DeployOptions, DeployResult } from './options.ts';
 
 export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const { playbook, config, events } = options;
-  const started = Date.now();
+  const clock = options.clock ?? systemClock;
+  const started = clock.now();
   const finish = (outcome: RunOutcome, exitCode: number, hosts: HostSummary[]): DeployResult => {
     if (outcome !== 'checked') options.beforeFinish?.(hosts);
     events.emit({
       type: 'run-finished',
       outcome,
       exitCode,
-      ms: Date.now() - started,
+      ms: clock.now() - started,
       hosts,
       maxRssKb: process.resourceUsage().maxRSS,
     });
@@ -55,7 +57,12 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     () => options.connect(found),
     () => `${found.length} hosts through ${config.ssh.bastion ? `bastion ${config.ssh.bastion.host}` : 'direct SSH'}`,
   );
-  const guards = new GuardStack(journal, events, { config, aws: services, reach: async (h) => fleet.host(h.name) });
+  const guards = new GuardStack(journal, events, {
+    config,
+    aws: services,
+    reach: async (h) => fleet.host(h.name),
+    clock,
+  });
   const summaries = new Map<string, HostSummary>();
   const facts: RunFact[] = [];
   try {
@@ -161,6 +168,7 @@ function runContext(
     aws: { clients: options.aws, ...services },
     events: options.events,
     signal: options.interrupt.signal,
+    clock: options.clock ?? systemClock,
     guard,
   };
 }

@@ -29,13 +29,13 @@ export function deregister(): HostTask {
     async run(ctx) {
       const { memberships, host } = ctx.target;
       if (!memberships.length) return 'in no load balancer';
-      const move = { config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host, memberships };
+      const move = { config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host, memberships, clock: ctx.clock };
       await ctx.compensate({
         what: 'register again',
         changes: memberships.map((membership) => ({ kind: 'deregistered', host: journalHost(host), membership })),
-        undo: (signal) => putBack(move, signal).then(() => void (ctx.service.back = Date.now())),
+        undo: (signal) => putBack(move, signal).then(() => void (ctx.service.back = ctx.clock.now())),
       });
-      ctx.service.left = Date.now();
+      ctx.service.left = ctx.clock.now();
       await takeOut(move, ctx.signal);
       return `drained from ${memberships.map(describeMembership).join(', ')}`;
     },
@@ -52,11 +52,11 @@ export function register(): HostTask {
     async run(ctx) {
       const { memberships, host } = ctx.target;
       if (!memberships.length) return 'in no load balancer';
-      const move = { config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host, memberships };
+      const move = { config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host, memberships, clock: ctx.clock };
       // Should a later task fail, the host leaves service again before its previous container returns.
       await ctx.compensate({ what: 'deregister again', undo: (signal) => takeOut(move, signal) });
       await putBack(move, ctx.signal);
-      ctx.service.back = Date.now();
+      ctx.service.back = ctx.clock.now();
       return `in service in ${memberships.map(describeMembership).join(', ')}`;
     },
     explain: (ctx, target) =>
