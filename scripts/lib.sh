@@ -1,7 +1,8 @@
 # Shared helpers for Baton's scripts: sourced, never run.
 # Everything here installs only what is missing and says what it does.
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each step with the seconds since the script started, so a log says where the time went.
+say() { printf '\033[1m==> [%ss] %s\033[0m\n' "$SECONDS" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # as_root CMD...: run CMD as root, via sudo when needed; stop with a clear message when neither works.

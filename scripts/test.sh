@@ -53,6 +53,7 @@ if [ $# -eq 0 ]; then
   done
   rm -rf "$logs"
 fi
+say "every test has run"
 # A closing line every CI reads the same way: "N passed, N failed".
 # A file whose setup failed (a sandbox that could not start) reports its tests as skipped: here they
 # count as failed, and a file that ran no test at all counts as one failure.
