@@ -235,7 +235,7 @@ async function rollOut(r: RollOut) {
     deployer: r.deployer,
     check: options.check,
     listHosts: options.listHosts,
-    inventory: r.source.fromFile ? () => r.source.all() : undefined,
+    inventory: { hosts: () => r.source.all(), fromFile: r.source.fromFile },
     limit:
       options.limit !== undefined
         ? (hosts) => r.source.select(hosts, options.limit!)

@@ -25,8 +25,11 @@ export interface DeployOptions {
   readonly check: boolean;
   /** Print the selected hosts and their batches, then stop: no connection, nothing changed. */
   readonly listHosts?: boolean;
-  /** The hosts from a static inventory (`-i`); by default the playbook's, or EC2's by tags. */
-  readonly inventory?: () => Promise<Host[]>;
+  /**
+   * Where the hosts come from: an inventory file (`-i`, `fromFile`) comes before the playbook's own
+   * `hosts`; without either, these are the deployment's hosts by its EC2 tags.
+   */
+  readonly inventory: { readonly hosts: () => Promise<Host[]>; readonly fromFile: boolean };
   /** Narrows the inventory (the `--limit` selection); identity by default. */
   readonly limit?: (hosts: Host[]) => Host[];
   readonly events: EventBus;

@@ -3,7 +3,6 @@
  * task's own checks. Nothing here changes the fleet, so bad input stops the run while it is untouched;
  * `--check` ends here, with every step's account of what it would do.
  */
-import { findInstancesByTags } from '../aws/ec2.ts';
 import type { LoadBalancerService } from '../aws/services.ts';
 import { describeHosts, type Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
@@ -20,15 +19,9 @@ export function selectHosts(options: DeployOptions): Promise<Host[]> {
     {},
     'inventory',
     async () => {
-      const all = options.inventory
-        ? await options.inventory()
-        : playbook.hosts
-          ? await playbook.hosts({ config, aws })
-          : await findInstancesByTags(aws.ec2, {
-              stack: config.stack,
-              release: config.release,
-              deployment: options.deployment,
-            });
+      const { inventory } = options;
+      const all =
+        !inventory.fromFile && playbook.hosts ? await playbook.hosts({ config, aws }) : await inventory.hosts();
       const hosts = options.limit ? options.limit(all) : all;
       events.declareNames(
         [

@@ -172,7 +172,7 @@ async function run(
     deployment: 'test',
     deployer: 'tester',
     check: false,
-    inventory: async () => world.hosts,
+    inventory: { hosts: async () => world.hosts, fromFile: true },
     events,
     interrupt: new InterruptController(),
     aws: {} as DeployOptions['aws'],
@@ -216,6 +216,19 @@ describe('the executor', () => {
     expect(mem.entries.map((e) => e.fix)[2]).toBe(
       'aws elbv2 register-targets --region us-east-1 --target-group-arn arn:tg/api --targets Id=i-a,Port=8080',
     );
+  });
+
+  it("takes the hosts from an inventory file first, then from the playbook's own hosts, else the deployment's tags", async () => {
+    const w = fakeWorld(['a', 'b']);
+    const own = playbook({ ...thePlaybook, hosts: async () => [w.hosts[1]!] });
+    const tagged = { hosts: async () => w.hosts, fromFile: false };
+    const deployed = async (p: typeof own, inventory: typeof tagged) => {
+      const { events } = await run(w, 'app:v2', { playbook: p, inventory, check: true });
+      return events.flatMap((e) => (e.type === 'run-started' ? e.hosts : []));
+    };
+    expect(await deployed(own, tagged)).toEqual(['b']);
+    expect(await deployed(own, { ...tagged, fromFile: true })).toEqual(['a', 'b']);
+    expect(await deployed(thePlaybook, tagged)).toEqual(['a', 'b']);
   });
 
   it('never makes a change whose journal entry could not be written', async () => {
@@ -351,7 +364,7 @@ describe('the executor', () => {
       deployment: 'test',
       deployer: 'tester',
       check: false,
-      inventory: async () => w.hosts,
+      inventory: { hosts: async () => w.hosts, fromFile: true },
       events,
       interrupt,
       aws: {} as DeployOptions['aws'],
