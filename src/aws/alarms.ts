@@ -7,6 +7,13 @@ import { ConfigError } from '../errors.ts';
 import { renderShell, sh } from '../remote/shell.ts';
 import { cloudWatchSdk } from './sdk.ts';
 
+/** An alarm in ALARM: its name, since when (ISO time) and CloudWatch's reason. */
+export interface AlarmInAlarm {
+  readonly name: string;
+  readonly since?: string;
+  readonly reason: string;
+}
+
 export class Alarms {
   constructor(private readonly client: CloudWatchClient) {}
 
@@ -28,6 +35,35 @@ export class Alarms {
     if (missing.length)
       throw new ConfigError('alarms', `no CloudWatch alarm named ${missing.map((n) => `"${n}"`).join(', ')}`);
     return enabled;
+  }
+
+  /**
+   * Those of the alarms in ALARM now, with since when and why. CloudWatch goes on evaluating an alarm
+   * whose actions are disabled, so the alarms Baton silences can still judge a release.
+   */
+  async inAlarm(names: readonly string[], signal?: AbortSignal): Promise<AlarmInAlarm[]> {
+    const alarming: AlarmInAlarm[] = [];
+    for (let i = 0; i < names.length; i += 100) {
+      let NextToken: string | undefined;
+      do {
+        const out = await this.client.send(
+          new cloudWatchSdk.DescribeAlarmsCommand({
+            AlarmNames: names.slice(i, i + 100),
+            StateValue: 'ALARM',
+            NextToken,
+          }),
+          { abortSignal: signal },
+        );
+        for (const alarm of [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])])
+          alarming.push({
+            name: alarm.AlarmName!,
+            ...(alarm.StateUpdatedTimestamp && { since: alarm.StateUpdatedTimestamp.toISOString() }),
+            reason: alarm.StateReason ?? '',
+          });
+        NextToken = out.NextToken;
+      } while (NextToken);
+    }
+    return alarming;
   }
 
   async disable(names: readonly string[]): Promise<void> {

@@ -170,8 +170,11 @@ function readFlags(options: DeployCommandOptions) {
   if (options.serial !== undefined) rollout.serial = serialFromFlag(options.serial);
   if (options.onFailure !== undefined) rollout.onFailure = options.onFailure;
   if (options.noLoadBalancer) rollout.allowNoLoadBalancer = true;
-  if (Object.keys(rollout).length) overrides.rollout = rollout;
   const canary = parseCanary(options.canary);
+  // A timed canary is the executor's (its gate watches the bake); `confirm` is the terminal's.
+  // As written (a number alone would read as seconds, as in baton.yaml).
+  if (canary && 'watchMs' in canary) rollout.canary = { bake: options.canary };
+  if (Object.keys(rollout).length) overrides.rollout = rollout;
   const lockWaitMs = options.lockWait === undefined ? 0 : parseDuration(options.lockWait);
   if (lockWaitMs === undefined)
     throw new ConfigError('--lock-wait', `${JSON.stringify(options.lockWait)} is not a duration (like 30s or 10m)`);
@@ -249,7 +252,7 @@ async function rollOut(r: RollOut) {
     lock: async (hosts) => ({ where: await r.ledger.begin(hosts.map((h) => h.name)), journal: r.ledger.journal }),
     rollback: options.rollback,
     beforeFinish: (hosts) => writeRetryFile(hosts, playbook.name, config.rollout.retryFile, events, options),
-    beforeBatch: pace({ step: r.flags.step, canary: r.flags.canary, events, interrupt: r.interrupt }),
+    beforeBatch: pace({ step: r.flags.step, canary: r.flags.canary, interrupt: r.interrupt }),
   });
 }
 

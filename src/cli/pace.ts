@@ -1,14 +1,12 @@
 /**
- * The pace of a rollout between batches: `--step` asks before each batch (at a terminal, like
- * Ansible's --step), `--canary <duration>` watches the first batch for a while before the rest, and
- * `--canary confirm` waits until someone at the terminal says go. Ctrl-C during a wait stops there.
+ * The pace of a rollout between batches, as a person sets it: `--step` asks before each batch (at a
+ * terminal, like Ansible's --step), and `--canary confirm` waits after the first batch until someone
+ * at the terminal says go. (`--canary <duration>` is the release gate's bake: rollout/gate.ts.)
  */
 import { createInterface } from 'node:readline';
 import { MAX_DURATION_MS, parseDuration } from '../config/reader.ts';
-import type { EventBus } from '../events/events.ts';
 import type { InterruptController } from '../rollout/interrupt.ts';
-import { ConfigError, formatDuration } from '../errors.ts';
-import { sleep } from '../poll.ts';
+import { ConfigError } from '../errors.ts';
 
 export type Canary = { readonly watchMs: number } | { readonly confirm: true };
 
@@ -27,7 +25,6 @@ export function parseCanary(value: string | undefined): Canary | undefined {
 export interface PaceOptions {
   readonly step: boolean;
   readonly canary?: Canary;
-  readonly events: EventBus;
   readonly interrupt: InterruptController;
 }
 
@@ -57,24 +54,16 @@ export function checkPaceNeedsTerminal(
 export function pace(
   options: PaceOptions,
 ): ((batch: { index: number; of: number; hosts: string[]; previous?: string[] }) => Promise<boolean>) | undefined {
-  const { canary, events, interrupt } = options;
+  const { canary, interrupt } = options;
   if (!options.step && !canary) return undefined;
   let asking = options.step;
   return async ({ index, of, hosts, previous }) => {
-    if (index === 2 && canary && previous) {
-      const first = previous.join(', ');
-      if ('watchMs' in canary) {
-        await events.step({}, `canary: watch ${first} for ${formatDuration(canary.watchMs)}`, () =>
-          sleep(canary.watchMs, interrupt.stopSignal),
-        );
-        if (interrupt.stopRequested) return false;
-      } else {
-        const answer = await ask(
-          `canary ${first} is live on the new image. Go on with the other ${of - 1} batch${of - 1 === 1 ? '' : 'es'}? [y/N] `,
-          interrupt,
-        );
-        if (answer !== 'y' && answer !== 'yes') return false;
-      }
+    if (index === 2 && canary && 'confirm' in canary && previous) {
+      const answer = await ask(
+        `canary ${previous.join(', ')} is live on the new image. Go on with the other ${of - 1} batch${of - 1 === 1 ? '' : 'es'}? [y/N] `,
+        interrupt,
+      );
+      if (answer !== 'y' && answer !== 'yes') return false;
     }
     if (!asking) return true;
     for (;;) {

@@ -61,7 +61,7 @@ export function buildConfig(r: Reader, source: string, deployment: string): Depl
     ...(r.has('personalDeployments') && {
       personalDeployments: r.strings('personalDeployments', T.personalDeployments),
     }),
-    rollout: rolloutSettings(open(r, 'rollout', S.ROLLOUT), path),
+    rollout: rolloutSettings(open(r, 'rollout', S.ROLLOUT), path, r.strings('alarms', T.alarms)),
     timeouts: timeoutSettings(open(r, 'timeouts', S.TIMEOUTS)),
     state: stateSettings(open(r, 'state', S.STATE), path),
     ...(r.has('vault') && { vault: vaultSettings(open(r, 'vault', S.VAULT), path) }),
@@ -159,9 +159,12 @@ function healthSettings(health: Reader): HealthSettings {
   };
 }
 
-function rolloutSettings(rollout: Reader, path: Paths): RolloutSettings {
+function rolloutSettings(rollout: Reader, path: Paths, alarms: readonly string[]): RolloutSettings {
   const E = S.ROLLOUT.settings;
   const retryFile = rollout.string('retryFile', E.retryFile);
+  const canary = open(rollout, 'canary', S.ROLLOUT_CANARY);
+  const gate = open(rollout, 'gate', S.ROLLOUT_GATE);
+  const G = S.ROLLOUT_GATE.settings;
   return {
     serial: rollout.custom('serial', parseSerial, 1),
     maxFailPercentage: rollout.integer('maxFailPercentage', E.maxFailPercentage),
@@ -169,6 +172,12 @@ function rolloutSettings(rollout: Reader, path: Paths): RolloutSettings {
     onFailure: rollout.oneOf('onFailure', E.onFailure.values, E.onFailure),
     allowNoLoadBalancer: rollout.boolean('allowNoLoadBalancer', E.allowNoLoadBalancer),
     ...(retryFile && { retryFile: path(retryFile) }),
+    canary: { bake: canary.duration('bake', S.ROLLOUT_CANARY.settings.bake) },
+    // Unless named, the alarms Baton silences: CloudWatch goes on evaluating them.
+    gate: {
+      alarms: gate.has('alarms') ? gate.strings('alarms', G.alarms) : alarms,
+      interval: gate.duration('interval', G.interval),
+    },
   };
 }
 

@@ -25,7 +25,7 @@ function typeOf(s: Setting): string {
     case 'boolean':
       return '`true` or `false`';
     case 'duration':
-      return s.min !== undefined ? `duration, at least ${formatDuration(s.min)}` : 'duration';
+      return s.min ? `duration, at least ${formatDuration(s.min)}` : 'duration';
     case 'strings':
       return 'list of strings';
     case 'map':

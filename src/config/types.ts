@@ -96,6 +96,10 @@ export interface RolloutSettings {
   readonly onFailure: 'rollback' | 'stop';
   /** Where a run that left hosts off the target image lists them, for `--limit @file` (default `<playbook>.retry`). */
   readonly retryFile?: string;
+  /** The first batch as a canary: watched by the gate for `bake` ms (0: no canary) before the rest. */
+  readonly canary: { readonly bake: number };
+  /** What judges the release while it rolls: these alarms' state, every `interval` ms during the bake. */
+  readonly gate: { readonly alarms: readonly string[]; readonly interval: number };
 }
 
 /**

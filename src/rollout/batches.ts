@@ -4,10 +4,11 @@
  * a failed batch (rolled back or left, and said so); then the post-tasks, on a fleet fully deployed.
  * Each function records what it saw as facts; `decide` (outcome.ts) reads them.
  */
-import { LeaseLostError } from '../errors.ts';
+import { BatonError, LeaseLostError } from '../errors.ts';
 import type { Host } from '../inventory/host.ts';
 import type { Playbook, RunContext, Target } from '../playbook/types.ts';
 import { awaitCapacity } from './capacity.ts';
+import { gateStep, watch } from './gate.ts';
 import type { HostSummary } from '../events/events.ts';
 import { alreadyRuns, runHost } from './host.ts';
 import type { ChangeLog } from './journal-log.ts';
@@ -78,8 +79,38 @@ export async function runBatches(r: Rollout): Promise<number | undefined> {
       return undefined;
     }
     if (failed.length && plan.shouldStop(failed.length, batch.length)) return index + 1;
+    if (await gateTripped(r, index, batch)) return index + 1;
   }
   return undefined;
+}
+
+class GateTripped extends BatonError {}
+
+/**
+ * With a canary, the gate's look at the batch just done (gate.ts): the bake for the first batch, one
+ * look for each later one. True when it tripped: the batch counts as failed.
+ */
+async function gateTripped(r: Rollout, index: number, batch: readonly Host[]): Promise<boolean> {
+  const { ctx, plan, options, facts } = r;
+  const bake = ctx.config.rollout.canary.bake;
+  if (!bake || options.rollback) return false;
+  const hosts = batch.map((h) => h.name);
+  const targets = batch.map((h) => r.byName.get(h.name)!);
+  try {
+    await ctx.events.step({}, gateStep(index, hosts, bake), async () => {
+      const tripped = await watch(ctx, targets, index === 0 ? bake : 0, options.interrupt.stopSignal);
+      if (tripped) throw new GateTripped(tripped);
+    });
+    return false;
+  } catch (error) {
+    if (!(error instanceof GateTripped)) throw error;
+    ctx.events.emit({
+      type: 'warning',
+      message: `the gate tripped after batch ${index + 1}/${plan.batches.length} (${hosts.join(', ')}): ${error.message}`,
+    });
+    facts.push({ kind: 'gate-tripped' });
+    return true;
+  }
 }
 
 /**

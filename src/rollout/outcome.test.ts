@@ -8,6 +8,7 @@ const hostFailed: RunFact = { kind: 'batch', hostFailed: true, hostRolledBack: t
 const stopped: RunFact = { kind: 'stopped' };
 const aborted: RunFact = { kind: 'aborted' };
 const undoFailed: RunFact = { kind: 'undo-failed' };
+const gate: RunFact = { kind: 'gate-tripped' };
 const switched = (result: 'rolled-back' | 'mixed' | 'failed' | 'left'): RunFact => ({ kind: 'switched-hosts', result });
 const capacity = (switchedBefore: boolean): RunFact => ({ kind: 'capacity-stop', switchedBefore });
 const error = (cause: 'lease-lost' | 'interrupted' | 'other'): RunFact => ({ kind: 'error', cause });
@@ -41,6 +42,19 @@ describe('the outcome of a run', () => {
       [ok, rolledBack, switched('left')],
       'mixed',
       ExitCode.Mixed,
+    ],
+    [
+      'the gate tripped after a batch that deployed, the switched hosts rolled back',
+      [ok, ok, gate, switched('rolled-back')],
+      'rolled-back',
+      ExitCode.RolledBack,
+    ],
+    ['the gate tripped, onFailure stop: the fleet left mixed', [ok, gate, switched('left')], 'mixed', ExitCode.Mixed],
+    [
+      'the gate tripped, a switched host could not be rolled back',
+      [ok, gate, switched('failed')],
+      'failed',
+      ExitCode.NeedsOperator,
     ],
     ['a host could not be put back', [hostFailed], 'failed', ExitCode.NeedsOperator],
     [

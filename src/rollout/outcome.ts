@@ -23,6 +23,8 @@ export type RunFact =
   | { readonly kind: 'aborted' }
   /** The hosts switched before a failed batch: rolled back (fully, partly, or with a host that needs an operator), or left. */
   | { readonly kind: 'switched-hosts'; readonly result: 'rolled-back' | 'mixed' | 'failed' | 'left' }
+  /** The release gate tripped after a batch (an alarm, a host out of service): that batch failed. */
+  | { readonly kind: 'gate-tripped' }
   | { readonly kind: 'post-task-failed' }
   /** The run stopped on an error: its lease was lost, an interrupt, or anything else. */
   | { readonly kind: 'error'; readonly cause: 'lease-lost' | 'interrupted' | 'other' }
@@ -54,6 +56,9 @@ export function outcomeOf(facts: readonly RunFact[]): RunOutcome {
       case 'switched-hosts':
         if (fact.result === 'failed') outcome = 'failed';
         else if (fact.result !== 'rolled-back') outcome = unlessFailed('mixed');
+        break;
+      case 'gate-tripped':
+        outcome = unlessFailed('rolled-back');
         break;
       case 'post-task-failed':
         outcome = 'post-task-failed';

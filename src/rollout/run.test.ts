@@ -139,7 +139,7 @@ function fakeWorld(names: string[]) {
   }));
   const remotes = new Map(names.map((n) => [n, new FakeHost(n, log, 'app:v1')]));
   const tg: Membership = { kind: 'target-group', name: 'api', arn: 'arn:tg/api', port: 8080, drainTimeoutMs: 0 };
-  const { services, registered, failing } = fakeAws({
+  const { services, registered, failing, alarming } = fakeAws({
     log,
     membership: tg,
     registered: hosts.map((h) => h.instanceId!),
@@ -149,7 +149,7 @@ function fakeWorld(names: string[]) {
     close: async () => undefined,
     [Symbol.asyncDispose]: async () => undefined,
   };
-  return { log, hosts, remotes, registered, failing, fleet, services };
+  return { log, hosts, remotes, registered, failing, alarming, fleet, services };
 }
 
 const thePlaybook = playbook({
@@ -531,5 +531,78 @@ describe('the executor', () => {
       ),
       said.join('\n'),
     ).toBe(true);
+  });
+});
+
+describe('the release gate', () => {
+  const withCanary = (bake: number, onFailure: 'rollback' | 'stop' = 'rollback') => ({
+    ...config,
+    rollout: { ...config.rollout, onFailure, canary: { bake }, gate: { alarms: ['api-5xx'], interval: 10_000 } },
+  });
+
+  it('watches the canary for its bake: an alarm in ALARM half way puts it back, and no other host takes the image', async () => {
+    const w = fakeWorld(['a', 'b', 'c']);
+    const clock = simulatedClock();
+    const events = new EventBus();
+    events.subscribe((e) => {
+      if (e.type === 'step' && e.step === 'canary: watch a for 1m0s' && e.status === 'started')
+        void clock.sleep(25_000).then(() => w.alarming.set('api-5xx', 'Threshold Crossed: 5xx > 1%'));
+    });
+    const { result } = await run(w, 'app:v2', { config: withCanary(60_000), clock, events });
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.exitCode).toBe(1);
+    expect(images(w)).toEqual(['app:v1', 'app:v1', 'app:v1']);
+    expect(result.hosts.map((h) => `${h.host} ${h.result}`)).toEqual([
+      'a rolled-back',
+      'b not-started',
+      'c not-started',
+    ]);
+    const history = events.history as DeployEvent[];
+    const watched = history.find(
+      (e) => e.type === 'step' && e.step === 'canary: watch a for 1m0s' && e.status === 'failed',
+    );
+    expect(watched).toMatchObject({ detail: 'alarm api-5xx is in ALARM (Threshold Crossed: 5xx > 1%)' });
+    expect(history).toContainEqual(
+      expect.objectContaining({
+        type: 'warning',
+        message: 'the gate tripped after batch 1/3 (a): alarm api-5xx is in ALARM (Threshold Crossed: 5xx > 1%)',
+      }),
+    );
+    // Tripped at the first look after the alarm (every 10 s), well before the bake's end.
+    expect(clock.elapsed()).toBeGreaterThanOrEqual(30_000);
+    expect(clock.elapsed()).toBeLessThan(60_000);
+    expect(w.log).toContain('enable api-5xx');
+  });
+
+  it('goes on after a quiet bake, and looks at every later batch: a host unhealthy behind its load balancer fails it', async () => {
+    const w = fakeWorld(['a', 'b', 'c']);
+    const clock = simulatedClock();
+    const events = new EventBus();
+    events.subscribe((e) => {
+      if (e.type === 'batch' && e.index === 2 && e.status === 'finished') w.failing.unhealthy.add('i-b');
+      // Back on the version it ran before, b is healthy again.
+      if (e.type === 'warning' && e.message.startsWith('the gate tripped')) w.failing.unhealthy.delete('i-b');
+    });
+    const { result } = await run(w, 'app:v2', { config: withCanary(60_000), clock, events });
+    const steps = (events.history as DeployEvent[]).flatMap((e) =>
+      e.type === 'step' && e.scope === 'run' && e.status !== 'started' && /^(canary|gate)/.test(e.step)
+        ? [`${e.step}: ${e.status}${e.status === 'failed' ? ` (${e.detail})` : ''}`]
+        : [],
+    );
+    expect(steps).toEqual([
+      'canary: watch a for 1m0s: ok',
+      'gate: batch 2: failed (b is unhealthy in target group api (Target.ResponseCodeMismatch))',
+    ]);
+    expect(clock.elapsed()).toBeGreaterThanOrEqual(60_000);
+    expect(result.outcome).toBe('rolled-back');
+    expect(images(w)).toEqual(['app:v1', 'app:v1', 'app:v1']);
+  });
+
+  it('with onFailure stop, leaves the hosts it judged and says the fleet is mixed', async () => {
+    const w = fakeWorld(['a', 'b']);
+    w.alarming.set('api-5xx', 'Threshold Crossed');
+    const { result } = await run(w, 'app:v2', { config: withCanary(5_000, 'stop'), clock: simulatedClock() });
+    expect(result.outcome).toBe('mixed');
+    expect(images(w)).toEqual(['app:v2', 'app:v1']);
   });
 });

@@ -14,6 +14,7 @@ import {
   DescribeAlarmsCommand,
   DisableAlarmActionsCommand,
   EnableAlarmActionsCommand,
+  SetAlarmStateCommand,
 } from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import {
@@ -45,6 +46,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Alarms } from '../../src/aws/alarms.ts';
 import { startEmulator, type Emulator } from './server.ts';
 
 const ids = Array.from({ length: 7 }, (_, i) => `i-0${String(i + 1).padStart(16, '0')}`);
@@ -234,6 +236,30 @@ describe('CloudWatch', () => {
     expect(await enabled()).toEqual(['web-5xx=false', 'web-latency=true']);
     await cw.send(new EnableAlarmActionsCommand({ AlarmNames: ['web-5xx'] }));
     expect(await enabled()).toEqual(['web-5xx=true', 'web-latency=true']);
+  });
+
+  it("keeps evaluating an alarm whose actions are disabled: SetAlarmState, and Baton's gate reads it", async () => {
+    const cw = new CloudWatchClient(config);
+    await cw.send(new DisableAlarmActionsCommand({ AlarmNames: ['web-5xx'] }));
+    const before = Date.now();
+    await cw.send(new SetAlarmStateCommand({ AlarmName: 'web-5xx', StateValue: 'ALARM', StateReason: '5xx > 1%' }));
+    const out = await cw.send(
+      new DescribeAlarmsCommand({ AlarmNames: ['web-5xx', 'web-latency'], StateValue: 'ALARM' }),
+    );
+    expect(out.MetricAlarms!.map((a) => [a.AlarmName, a.StateValue, a.StateReason, a.ActionsEnabled])).toEqual([
+      ['web-5xx', 'ALARM', '5xx > 1%', false],
+    ]);
+    expect(out.MetricAlarms![0]!.StateUpdatedTimestamp!.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+    const alarming = await new Alarms(cw).inAlarm(['web-5xx', 'web-latency']);
+    expect(alarming).toEqual([
+      { name: 'web-5xx', since: out.MetricAlarms![0]!.StateUpdatedTimestamp!.toISOString(), reason: '5xx > 1%' },
+    ]);
+    await cw.send(new SetAlarmStateCommand({ AlarmName: 'web-5xx', StateValue: 'OK', StateReason: 'recovered' }));
+    await cw.send(new EnableAlarmActionsCommand({ AlarmNames: ['web-5xx'] }));
+    expect(await new Alarms(cw).inAlarm(['web-5xx', 'web-latency'])).toEqual([]);
+    await expect(
+      cw.send(new SetAlarmStateCommand({ AlarmName: 'nope', StateValue: 'ALARM', StateReason: 'x' })),
+    ).rejects.toMatchObject({ name: 'ResourceNotFound' });
   });
 
   it('is retried by the SDK when throttled', async () => {

@@ -339,18 +339,38 @@ const alarmNames = (json: Record<string, unknown>) =>
 const cloudwatch: Record<string, Handler> = {
   DescribeAlarms(world, _p, json) {
     const names = alarmNames(json);
-    const alarms = [...world.alarms].filter(([n]) => !names.length || names.includes(n));
+    const alarms = [...world.alarms].filter(
+      ([n]) =>
+        (!names.length || names.includes(n)) &&
+        (!json.StateValue || world.alarmStates.get(n)!.value === json.StateValue),
+    );
     return {
-      MetricAlarms: alarms.map(([AlarmName, ActionsEnabled]) => ({
-        AlarmName,
-        AlarmArn: `arn:aws:cloudwatch:${world.region}:123456789012:alarm:${AlarmName}`,
-        ActionsEnabled,
-        StateValue: 'OK',
-        MetricName: 'HTTPCode_Backend_5XX',
-        Namespace: 'AWS/ELB',
-      })),
+      MetricAlarms: alarms.map(([AlarmName, ActionsEnabled]) => {
+        const state = world.alarmStates.get(AlarmName)!;
+        return {
+          AlarmName,
+          AlarmArn: `arn:aws:cloudwatch:${world.region}:123456789012:alarm:${AlarmName}`,
+          ActionsEnabled,
+          StateValue: state.value,
+          StateReason: state.reason,
+          // The JSON protocol's timestamps: seconds since the epoch.
+          StateUpdatedTimestamp: state.at.getTime() / 1000,
+          MetricName: 'HTTPCode_Backend_5XX',
+          Namespace: 'AWS/ELB',
+        };
+      }),
       CompositeAlarms: [],
     };
+  },
+  /** As CloudWatch's own: sets a state until the next evaluation (here, until set again). */
+  SetAlarmState(world, _p, json) {
+    const name = String(json.AlarmName ?? '');
+    if (!world.alarms.has(name)) throw new ApiError('ResourceNotFound', `Alarm ${name} does not exist`, 404);
+    const value = json.StateValue;
+    if (value !== 'OK' && value !== 'ALARM' && value !== 'INSUFFICIENT_DATA')
+      throw new ApiError('InvalidFormat', `StateValue ${String(value)} is not OK, ALARM or INSUFFICIENT_DATA`);
+    world.alarmStates.set(name, { value, reason: String(json.StateReason ?? ''), at: new Date() });
+    return {};
   },
   DisableAlarmActions(world, _p, json) {
     for (const n of alarmNames(json)) if (world.alarms.has(n)) world.alarms.set(n, false);

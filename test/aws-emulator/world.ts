@@ -53,6 +53,8 @@ export class World {
   readonly groups = new Map<string, { name: string; instanceIds: string[]; suspended: Map<string, string> }>();
   readonly balancers: Balancer[] = [];
   readonly alarms = new Map<string, boolean>();
+  /** Each alarm's state, as CloudWatch evaluates it whether or not its actions are enabled. */
+  readonly alarmStates = new Map<string, { value: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string; at: Date }>();
   readonly ecr?: { registry: string; password: string };
   private readonly haproxy?: HaproxyDriver;
   private timer?: NodeJS.Timeout;
@@ -95,7 +97,10 @@ export class World {
         balancer('target-group', type, tg.name, arn, tg.port, tg.deregistrationDelaySec, tg.backend, members),
       );
     });
-    for (const a of spec.alarms) this.alarms.set(a.name, a.actionsEnabled);
+    for (const a of spec.alarms) {
+      this.alarms.set(a.name, a.actionsEnabled);
+      this.alarmStates.set(a.name, { value: 'OK', reason: 'Unchecked: Initial alarm creation', at: new Date() });
+    }
     if (spec.ecr) this.ecr = { ...spec.ecr };
     if (spec.haproxy) {
       this.haproxy = new HaproxyDriver(spec.haproxy);

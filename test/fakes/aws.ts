@@ -18,7 +18,11 @@ export interface FakeAws {
     readonly register: Set<string>;
     /** Instances that stay `draining` once deregistered. */
     readonly stuckDraining: Set<string>;
+    /** Instances their load balancer reports unhealthy while registered. */
+    readonly unhealthy: Set<string>;
   };
+  /** Alarms in ALARM now, by name, with CloudWatch's reason. */
+  readonly alarming: Map<string, string>;
 }
 
 export function fakeAws(options: {
@@ -29,7 +33,13 @@ export function fakeAws(options: {
 }): FakeAws {
   const { log, membership } = options;
   const registered = new Set(options.registered ?? []);
-  const failing = { resume: false, register: new Set<string>(), stuckDraining: new Set<string>() };
+  const failing = {
+    resume: false,
+    register: new Set<string>(),
+    stuckDraining: new Set<string>(),
+    unhealthy: new Set<string>(),
+  };
+  const alarming = new Map<string, string>();
   const services: AwsServices = {
     loadBalancers: {
       membershipsOf: async (instances) => new Map(instances.map((i) => [i.instanceId, [membership]])),
@@ -42,7 +52,9 @@ export function fakeAws(options: {
       inService: async () => [...registered].map((id) => `${id}:8080`),
       state: async (id): Promise<{ state: TargetState; detail: string }> =>
         registered.has(id)
-          ? { state: 'in-service', detail: 'healthy' }
+          ? failing.unhealthy.has(id)
+            ? { state: 'unhealthy', detail: 'Target.ResponseCodeMismatch' }
+            : { state: 'in-service', detail: 'healthy' }
           : failing.stuckDraining.has(id)
             ? { state: 'draining', detail: 'draining' }
             : { state: 'not-registered', detail: 'unused' },
@@ -60,7 +72,9 @@ export function fakeAws(options: {
       enabledOf: async () => ['api-5xx'],
       disable: async (names) => void log.push(`disable ${names.join(',')}`),
       enable: async (names) => void log.push(`enable ${names.join(',')}`),
+      inAlarm: async (names) =>
+        names.flatMap((name) => (alarming.has(name) ? [{ name, reason: alarming.get(name)! }] : [])),
     },
   };
-  return { services, registered, failing };
+  return { services, registered, failing, alarming };
 }

@@ -85,6 +85,9 @@ describe('configuration', () => {
       minInService: 0,
       onFailure: 'rollback',
       allowNoLoadBalancer: false,
+      // No canary unless asked; the gate watches the alarms Baton silences.
+      canary: { bake: 0 },
+      gate: { alarms: ['web-5xx'], interval: 10_000 },
     });
     const p = parse(base, 'production');
     expect(p.rollout).toEqual({
@@ -93,6 +96,9 @@ describe('configuration', () => {
       minInService: 2,
       onFailure: 'rollback',
       allowNoLoadBalancer: false,
+      // No canary unless asked; the gate watches the alarms Baton silences.
+      canary: { bake: 0 },
+      gate: { alarms: ['web-5xx'], interval: 10_000 },
     });
     expect(p.container.env).toEqual({ MODE: 'live' });
     expect(Object.isFrozen(p.rollout.serial)).toBe(true);

@@ -58,7 +58,44 @@ export const AUTOSCALING = section('The Auto Scaling groups of the hosts, held s
   },
 });
 
+export const ROLLOUT_CANARY = section(
+  'The first batch as a canary: it takes the new image, then the gate watches it before any other host does.',
+  {
+    bake: {
+      kind: 'duration',
+      fallback: 0,
+      min: 0,
+      max: 86_400_000,
+      defaultText: '0 (no canary)',
+      description:
+        'How long the gate watches the first batch before the next one starts; `--canary 5m` sets it for one run.',
+    },
+  },
+);
+
+export const ROLLOUT_GATE = section(
+  'What judges the new version while it rolls, during the canary’s bake and after every later batch (with a canary): a gate alarm in ALARM, or a host of the batch not in service behind one of its load balancers, fails the batch.',
+  {
+    alarms: {
+      kind: 'strings',
+      fallback: [],
+      defaultText: '(the `alarms` setting)',
+      description:
+        'CloudWatch alarms whose state is watched. CloudWatch still evaluates an alarm whose actions Baton disabled, so the alarms Baton silences still judge.',
+    },
+    interval: {
+      kind: 'duration',
+      fallback: 10_000,
+      min: 1_000,
+      max: 600_000,
+      description: 'How often the gate looks during the bake.',
+    },
+  },
+);
+
 export const ROLLOUT = section('How the rollout goes through the hosts.', {
+  canary: ROLLOUT_CANARY,
+  gate: ROLLOUT_GATE,
   serial: {
     kind: 'custom',
     type: 'count, percentage or list of them',
