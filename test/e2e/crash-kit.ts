@@ -5,7 +5,7 @@
  * before the run, and no open journal entry.
  */
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
-import { dockerExec } from '../fleet/docker.ts';
+import { dockerExec, liveImage } from '../fleet/docker.ts';
 import { startLoad, type LoadResult } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import type { DeployEvent } from '../../src/events/events.ts';
@@ -43,13 +43,7 @@ export const deployArgs = (tag: string, ...more: string[]) => [
 export const names = () => sandbox.fleet.hosts.map((h) => h.name);
 
 export async function liveImages(): Promise<string[]> {
-  return Promise.all(
-    sandbox.fleet.hosts.map(
-      async (h) =>
-        (JSON.parse(await dockerExec(h.container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config
-          .Image,
-    ),
-  );
+  return Promise.all(sandbox.fleet.hosts.map((h) => liveImage(h.container)));
 }
 
 /** The fleet as it must be after any run: all in service, guards as before, nothing left open. */

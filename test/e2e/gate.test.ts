@@ -5,7 +5,7 @@
  */
 import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerExec } from '../fleet/docker.ts';
+import { liveImage } from '../fleet/docker.ts';
 import { startLoad } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import { SANDBOX_ALARMS } from '../fleet/sandbox-config.ts';
@@ -39,14 +39,7 @@ const deploy = (tag: string, ...more: string[]) => [
   'json',
   ...more,
 ];
-const liveImages = () =>
-  Promise.all(
-    sandbox.fleet.hosts.map(
-      async (h) =>
-        (JSON.parse(await dockerExec(h.container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config
-          .Image,
-    ),
-  );
+const liveImages = () => Promise.all(sandbox.fleet.hosts.map((h) => liveImage(h.container)));
 const setAlarm = (StateValue: 'OK' | 'ALARM', StateReason: string) =>
   cloudwatch.send(new SetAlarmStateCommand({ AlarmName: SANDBOX_ALARMS[0], StateValue, StateReason }));
 type Step = { type: 'step'; step: string; status: string; detail?: string };

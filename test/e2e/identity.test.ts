@@ -3,7 +3,7 @@
  * each must still be deployed exactly once, with its own instance id in every load balancer call.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerExec } from '../fleet/docker.ts';
+import { liveImage } from '../fleet/docker.ts';
 import { startLoad } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import { runBaton } from './baton.ts';
@@ -23,8 +23,6 @@ afterAll(async () => {
 
 const image = (tag: string) => `${sandbox.fleet.appRepository}:${tag}`;
 const args = (...more: string[]) => ['--config', sandbox.configFile, '--deployment', 'sandbox', ...more];
-const liveImage = async (container: string) =>
-  (JSON.parse(await dockerExec(container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config.Image;
 
 describe('instances that share a Name tag', () => {
   it('are each deployed exactly once, every call naming its own instance id, under load', async () => {

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerExec } from '../fleet/docker.ts';
+import { liveImage } from '../fleet/docker.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import { batonBin, runBaton } from './baton.ts';
 
@@ -57,7 +57,6 @@ describe.each([
     expect(deployed.stdout + deployed.stderr).not.toMatch(
       /NodeDeprecationWarning|node version|will no longer support/i,
     );
-    for (const h of sandbox.fleet.hosts)
-      expect(JSON.parse(await dockerExec(h.container, 'docker inspect live'))[0].Config.Image).toBe(image);
+    for (const h of sandbox.fleet.hosts) expect(await liveImage(h.container)).toBe(image);
   });
 });

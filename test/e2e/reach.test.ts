@@ -4,7 +4,7 @@
  * the HTTP health check runs on the host itself, proven reachable before any host leaves service.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerExec } from '../fleet/docker.ts';
+import { dockerExec, liveImage } from '../fleet/docker.ts';
 import { startLoad } from '../fleet/load.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import { RESOURCES } from '../fleet/sandbox.ts';
@@ -20,8 +20,6 @@ afterAll(async () => {
 
 const image = (tag: string) => `${sandbox.fleet.appRepository}:${tag}`;
 const args = (...more: string[]) => ['--config', sandbox.configFile, '--deployment', 'sandbox', ...more];
-const liveImage = async (container: string) =>
-  (JSON.parse(await dockerExec(container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config.Image;
 type Step = { type: 'step'; step: string; status: string; detail?: string };
 
 describe('an IP target group and a host that refuses forwarding', () => {

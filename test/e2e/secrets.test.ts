@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerBin, dockerExec } from '../fleet/docker.ts';
+import { dockerBin, dockerExec, liveImage } from '../fleet/docker.ts';
 import { startSandbox, type Sandbox } from '../fleet/sandbox.ts';
 import { startVaultEmulator, type VaultEmulator } from '../vault-emulator/server.ts';
 import { runBaton, type BatonRun } from './baton.ts';
@@ -91,8 +91,6 @@ afterAll(async () => {
 });
 
 const image = (tag: string) => `${sandbox.fleet.appRepository}:${tag}`;
-const liveImage = async (container: string) =>
-  (JSON.parse(await dockerExec(container, 'docker inspect live')) as { Config: { Image: string } }[])[0]!.Config.Image;
 const env = { VAULT_TOKEN: TOKEN, BATON_WEBHOOK_URL: '' };
 const args = (...more: string[]) => [
   '--config',

@@ -69,6 +69,12 @@ export function dockerExec(
   );
 }
 
+/** The image a sandbox host's `live` container was started from, as its own docker says. */
+export async function liveImage(container: string): Promise<string> {
+  const [live] = JSON.parse(await dockerExec(container, 'docker inspect live')) as { Config: { Image: string } }[];
+  return live!.Config.Image;
+}
+
 /** Pipes `docker save IMAGE` of the outer engine into `docker load` inside a container. */
 export function pipeImage(image: string, container: string): Promise<void> {
   return new Promise((resolve, reject) => {
