@@ -56,6 +56,7 @@ export async function runResume(options: ResumeCommandOptions): Promise<number> 
     replay.serial && `serial ${replay.serial}`,
     replay.onFailure && `on failure ${replay.onFailure}`,
     replay.noLoadBalancer && '--no-load-balancer',
+    replay.canary && `canary ${replay.canary}`,
     replay.extraVars?.length && `-e ${replay.extraVars.join(' -e ')}`,
   ].filter(Boolean);
   process.stderr.write(
@@ -82,6 +83,7 @@ export async function runResume(options: ResumeCommandOptions): Promise<number> 
     ...(replay.serial !== undefined && { serial: replay.serial }),
     ...(replay.onFailure && { onFailure: replay.onFailure }),
     ...(replay.noLoadBalancer && { noLoadBalancer: true }),
+    ...(replay.canary && { canary: replay.canary }),
     ...(options.acceptNewHostKeys !== undefined && { acceptNewHostKeys: options.acceptNewHostKeys }),
   });
 }

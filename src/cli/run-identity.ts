@@ -27,6 +27,7 @@ export interface ReplayFlags {
   readonly onFailure?: 'rollback' | 'stop';
   readonly limit?: string;
   readonly noLoadBalancer?: boolean;
+  readonly canary?: string;
   readonly extraVars: readonly string[];
 }
 
@@ -40,6 +41,8 @@ export function replayOf(options: ReplayFlags, config: DeployConfig): RunReplay 
     ...(options.onFailure && { onFailure: options.onFailure }),
     ...(options.limit !== undefined && { limit: options.limit }),
     ...(options.noLoadBalancer && { noLoadBalancer: true }),
+    // A timed canary: a resumed run bakes its first batch again (`confirm` needs the person, not a replay).
+    ...(options.canary && options.canary !== 'confirm' && { canary: options.canary }),
     extraVars: options.extraVars.filter((e) => !isSecretExtraVar(e)),
     secretExtraVars: options.extraVars.filter(isSecretExtraVar).map(extraVarKey),
     ...(bastion && {

@@ -62,6 +62,9 @@ export async function runBatches(r: Rollout): Promise<number | undefined> {
     }
     const leaving = batch.map((h) => byName.get(h.name)!).filter((t) => !alreadyRuns(ctx, t));
     if (await stoppedForCapacity(r, index, leaving, untouched())) return undefined;
+    // A batch changes hosts, so it starts only while the run can prove its lease: a run paused past it
+    // (SIGSTOP, a suspended VM) stops here, before any host, whatever its renewal has learnt so far.
+    await r.journal.fence();
     const hosts = batch.map((h) => h.name);
     events.emit({ type: 'batch', index: index + 1, of: plan.batches.length, hosts, status: 'started' });
     const results = await Promise.all(batch.map((h) => runHost(ctx, byName.get(h.name)!, r.playbook.tasks, r.journal)));

@@ -403,6 +403,28 @@ describe('the executor', () => {
     }
   });
 
+  it('starts no batch once it cannot prove its lease (a run paused past it during the pre-pull): no host is touched', async () => {
+    const w = fakeWorld(['a', 'b']);
+    const mem = memoryLog();
+    let fenced = false;
+    const journal: ChangeLog = {
+      record: (change, what, fix) => mem.record(change, what, fix),
+      close: (e) => mem.close(e),
+      fence: async () => {
+        if (fenced) throw new LeaseLostError('this run lost the deploy lock (it is now held by bob)');
+      },
+    };
+    const events = new EventBus();
+    events.subscribe((e) => {
+      if (e.type === 'step' && e.scope === 'run' && e.step === 'pre-pull' && e.status === 'ok') fenced = true;
+    });
+    const { result } = await run(w, 'app:v2', { journal, events });
+    expect(result.exitCode).toBe(3);
+    expect(events.history.filter((e) => e.type === 'batch' || e.type === 'host-finished')).toEqual([]);
+    expect(w.log.filter((l) => /^(a|b): |register|deregister/.test(l))).toEqual([]);
+    expect(images(w)).toEqual(['app:v1', 'app:v1']);
+  });
+
   it('stops changing the fleet at once when it cannot prove its lease: no new change, no compensation, no guard undo', async () => {
     const w = fakeWorld(['a', 'b']);
     const mem = memoryLog();

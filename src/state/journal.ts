@@ -47,6 +47,8 @@ export interface RunReplay {
   readonly onFailure?: 'rollback' | 'stop';
   readonly limit?: string;
   readonly noLoadBalancer?: boolean;
+  /** `--canary <duration>`: the gate's bake of the first batch. */
+  readonly canary?: string;
   readonly extraVars?: readonly string[];
   readonly secretExtraVars?: readonly string[];
   /** The bastion the run reached its hosts through (from the configuration, an inventory's ProxyJump). */

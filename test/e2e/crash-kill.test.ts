@@ -181,7 +181,7 @@ describe('crash safety', () => {
     expect(await liveImages()).toEqual(names().map(() => image('v2')));
   });
 
-  it('kill -9 mid-rollout of a custom playbook from a static inventory (ProxyJump), serial 25% and -e, then resume: run again as it ran', async () => {
+  it('kill -9 mid-rollout of a custom playbook from a static inventory (ProxyJump), serial 25%, a canary and -e, then resume: run again as it ran', async () => {
     await resetTo('v1');
     const { fleet } = sandbox;
     const inventory = join(fleet.dir, 'replay.ini');
@@ -207,6 +207,8 @@ describe('crash safety', () => {
       playbookFile,
       '--serial',
       '25%',
+      '--canary',
+      '1s',
       '-e',
       'ssh.bastion.port=1',
       '-e',
@@ -232,10 +234,16 @@ describe('crash safety', () => {
     ]);
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain(
-      `, as it ran (playbook ${playbookFile}, inventory ${inventory}, serial 25%, -e ssh.bastion.port=1)`,
+      `, as it ran (playbook ${playbookFile}, inventory ${inventory}, serial 25%, canary 1s, -e ssh.bastion.port=1)`,
     );
     const started = resumed.events.find((e) => e.type === 'run-started') as { playbook: string; batches: string[][] };
     expect(started).toMatchObject({ playbook: 'stamped deploy by config', batches: names().map((n) => [n]) });
+    // Its canary too: the resumed run's first batch was baked by the gate before the rest.
+    expect(
+      resumed.events.some(
+        (e) => e.type === 'step' && e.step === `canary: watch ${names()[0]} for 1.0s` && e.status === 'ok',
+      ),
+    ).toBe(true);
     await expectFleetWhole(await traffic.stop());
     expect(await liveImages()).toEqual(names().map(() => image('v2')));
     // The playbook's own step ran on the first host (before the kill) and the last (resumed); the second
