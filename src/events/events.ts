@@ -44,6 +44,11 @@ export type DeployEvent =
       error?: string;
     }
   | { type: 'warning'; message: string }
+  /**
+   * The release gate tripped after a batch (rollout/gate.ts): `reason` in words; `subject` is what
+   * tripped it (an alarm's name, or a host), stable from one build to the next.
+   */
+  | { type: 'gate-tripped'; batch: number; of: number; hosts: string[]; reason: string; subject: string }
   /** A guard now held (autoscaling suspended, alarms silenced): undone at the end, or by `fix` if the run dies. */
   | { type: 'guard'; what: string; fix: string }
   /** An undo that failed: the fleet needs an operator, and `fix` is the command that repairs it. */
@@ -74,6 +79,10 @@ export interface HostSummary {
 }
 
 export type Timed<E> = E & { at: number };
+/** A tripped gate in words, as every reporter says it. */
+export const gateTrippedText = (e: Extract<DeployEvent, { type: 'gate-tripped' }>): string =>
+  `the gate tripped after batch ${e.batch}/${e.of} (${e.hosts.join(', ')}): ${e.reason}`;
+
 export type EventListener = (event: Timed<DeployEvent>) => void;
 
 /** A tiny synchronous event bus; listeners that throw are isolated from the run. */

@@ -5,7 +5,7 @@
  */
 import { Listr, type ListrTask } from 'listr2';
 import { formatMs } from '../errors.ts';
-import type { DeployEvent, EventListener, Timed } from '../events/events.ts';
+import { gateTrippedText, type DeployEvent, type EventListener, type Timed } from '../events/events.ts';
 import { summaryTable } from './plain.ts';
 import { printable } from '../printable.ts';
 
@@ -60,6 +60,8 @@ class TreeView {
         return this.plan(e);
       case 'warning':
         return this.out.write(`WARNING: ${e.message}\n`);
+      case 'gate-tripped':
+        return this.out.write(`WARNING: ${gateTrippedText(e)}\n`);
       case 'undo-failed':
         return this.out.write(`!!! NOT UNDONE: ${e.what}: ${e.error}\n!!! fix it by hand with:\n${e.fix}\n`);
     }

@@ -10,7 +10,7 @@
  *     outcome?, exitCode?, ms?, needsOperator?: { what, fix }[] }
  */
 import { ConfigError } from '../errors.ts';
-import type { DeployEvent, EventBus, HostSummary } from '../events/events.ts';
+import { gateTrippedText, type DeployEvent, type EventBus, type HostSummary } from '../events/events.ts';
 
 export interface NotifyContext {
   readonly stack: string;
@@ -69,6 +69,7 @@ export function notifyWebhook(
     });
   };
 
+  let tripped: string | undefined;
   const unsubscribe = events.subscribe((e: DeployEvent) => {
     if (e.type === 'run-started' && !e.check) {
       image = e.image;
@@ -77,11 +78,13 @@ export function notifyWebhook(
         text: `:rocket: ${context.deployer} started ${what} ${where} (${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'})${context.build ? ` [${context.build}]` : ''}`,
         baton: { event: 'started', ...context, image: e.image, hosts: e.hosts },
       });
+    } else if (e.type === 'gate-tripped') {
+      tripped = gateTrippedText(e);
     } else if (e.type === 'undo-failed') {
       needsOperator.push({ what: e.what, fix: e.fix });
     } else if (e.type === 'run-finished' && e.outcome !== 'checked') {
       post({
-        text: finishedText(context, where, image, e, needsOperator),
+        text: finishedText(context, where, image, e, needsOperator) + (tripped ? ` — ${tripped}` : ''),
         baton: {
           event: 'finished',
           ...context,

@@ -1,7 +1,13 @@
 /**
  * Plain timestamped lines, for CI logs and pipes: one line per step outcome, then a closing summary.
  */
-import type { EventListener, HostSummary, Timed, DeployEvent } from '../events/events.ts';
+import {
+  gateTrippedText,
+  type EventListener,
+  type HostSummary,
+  type Timed,
+  type DeployEvent,
+} from '../events/events.ts';
 import { formatMs } from '../errors.ts';
 import { printable } from '../printable.ts';
 
@@ -40,6 +46,9 @@ export function plainReporter(out: NodeJS.WritableStream): EventListener {
         break;
       case 'warning':
         line(e.at, `WARNING: ${e.message}`);
+        break;
+      case 'gate-tripped':
+        line(e.at, `WARNING: ${gateTrippedText(e)}`);
         break;
       case 'undo-failed':
         line(e.at, `!!! NOT UNDONE: ${e.what}: ${e.error}`);

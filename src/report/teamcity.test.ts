@@ -84,6 +84,44 @@ describe('TeamCity service messages', () => {
     );
   });
 
+  it('make a tripped gate a build problem of its own, named by what tripped it, the same in every build', () => {
+    const outputs = ['2026-12-08T00:48:19Z', '2026-12-09T10:00:00Z'].map((since) => {
+      let out = '';
+      const report = teamcityReporter({ write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream);
+      report({
+        type: 'run-started',
+        playbook: 'deploy',
+        image: 'app:v2',
+        deployment: 'prod',
+        hosts: ['a', 'b'],
+        batches: [['a'], ['b']],
+        preTasks: [],
+        steps: [],
+        check: false,
+        at: 0,
+      });
+      report({
+        type: 'gate-tripped',
+        batch: 1,
+        of: 2,
+        hosts: ['a'],
+        reason: `alarm api-5xx is in ALARM since ${since} (5xx > 1%)`,
+        subject: 'api-5xx',
+        at: 0,
+      });
+      return out;
+    });
+    for (const out of outputs) {
+      expect(out).toContain(
+        `##teamcity[message text='the gate tripped after batch 1/2 (a): alarm api-5xx is in ALARM since`,
+      );
+      expect(out).toContain(`status='WARNING'`);
+    }
+    const identity = (out: string) => /buildProblem description='[^']*' identity='([^']+)'/.exec(out)?.[1];
+    expect(identity(outputs[0]!)).toBe(problemIdentity('prod', 'gate', 'api-5xx'));
+    expect(identity(outputs[0]!)).toBe(identity(outputs[1]!));
+  });
+
   it('never let a host name from outside start a message of its own, in any line', () => {
     let out = '';
     const report = teamcityReporter({

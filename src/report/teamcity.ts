@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { formatMs } from '../errors.ts';
-import type { DeployEvent, EventListener } from '../events/events.ts';
+import { gateTrippedText, type DeployEvent, type EventListener } from '../events/events.ts';
 import { summaryTable } from './plain.ts';
 
 /** TeamCity's escaping for attribute values: | ' [ ] and line breaks, and the Unicode line separators. */
@@ -55,6 +55,14 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
   let problems = 0;
   let image = '';
   let deployment = '';
+  /** A build problem: it fails the build, and TeamCity follows it across builds by its identity. */
+  const problem = (description: string, ...identity: string[]) => {
+    problems++;
+    emit('buildProblem', {
+      description: description.slice(0, 4000),
+      identity: problemIdentity(deployment, ...identity),
+    });
+  };
   return (e) => {
     const timestamp = new Date(e.at).toISOString().replace('Z', '+0000');
     switch (e.type) {
@@ -96,16 +104,15 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
       }
       case 'host-finished':
         if (openHosts.delete(e.host)) closeHost(emit, e, timestamp);
-        if (e.result === 'rolled-back' || e.result === 'failed') {
-          problems++;
-          emit('buildProblem', {
-            description: `${e.host}: ${e.result}: ${(e.error ?? '').split('\n')[0]}`.slice(0, 4000),
-            identity: problemIdentity(deployment, e.host, e.result),
-          });
-        }
+        if (e.result === 'rolled-back' || e.result === 'failed')
+          problem(`${e.host}: ${e.result}: ${(e.error ?? '').split('\n')[0]}`, e.host, e.result);
         break;
       case 'warning':
         emit('message', { text: e.message, status: 'WARNING', timestamp });
+        break;
+      case 'gate-tripped':
+        emit('message', { text: gateTrippedText(e), status: 'WARNING', timestamp });
+        problem(gateTrippedText(e), 'gate', e.subject);
         break;
       case 'undo-failed':
         emit('message', {
@@ -113,11 +120,7 @@ export function teamcityReporter(out: NodeJS.WritableStream): EventListener {
           status: 'ERROR',
           timestamp,
         });
-        problems++;
-        emit('buildProblem', {
-          description: `could not ${e.what}: run ${e.fix.split('\n')[0]}`.slice(0, 4000),
-          identity: problemIdentity(deployment, 'undo', e.what),
-        });
+        problem(`could not ${e.what}: run ${e.fix.split('\n')[0]}`, 'undo', e.what);
         break;
       case 'run-finished':
         finishRun(emit, e, { image, deployment, problems, timestamp });

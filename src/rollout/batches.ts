@@ -87,7 +87,14 @@ export async function runBatches(r: Rollout): Promise<number | undefined> {
   return undefined;
 }
 
-class GateTripped extends BatonError {}
+class GateTripped extends BatonError {
+  constructor(
+    message: string,
+    readonly subject: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * With a canary, the gate's look at the batch just done (gate.ts): the bake for the first batch, one
@@ -102,14 +109,18 @@ async function gateTripped(r: Rollout, index: number, batch: readonly Host[]): P
   try {
     await ctx.events.step({}, gateStep(index, hosts, bake), async () => {
       const tripped = await watch(ctx, targets, index === 0 ? bake : 0, options.interrupt.stopSignal);
-      if (tripped) throw new GateTripped(tripped);
+      if (tripped) throw new GateTripped(tripped.reason, tripped.subject);
     });
     return false;
   } catch (error) {
     if (!(error instanceof GateTripped)) throw error;
     ctx.events.emit({
-      type: 'warning',
-      message: `the gate tripped after batch ${index + 1}/${plan.batches.length} (${hosts.join(', ')}): ${error.message}`,
+      type: 'gate-tripped',
+      batch: index + 1,
+      of: plan.batches.length,
+      hosts,
+      reason: error.message,
+      subject: error.subject,
     });
     facts.push({ kind: 'gate-tripped' });
     return true;

@@ -10,21 +10,35 @@ import { describeMembership } from '../aws/load-balancers.ts';
 import { formatDuration } from '../errors.ts';
 import type { RunContext, Target } from '../playbook/types.ts';
 
-/** What the gate saw wrong, in words, or undefined when all is well. */
-export async function judge(ctx: RunContext, batch: readonly Target[]): Promise<string | undefined> {
+/** What tripped the gate: in words, and what (an alarm's name, or a host), the same from build to build. */
+export interface Tripped {
+  readonly reason: string;
+  readonly subject: string;
+}
+
+/** What the gate saw wrong, or undefined when all is well. */
+export async function judge(ctx: RunContext, batch: readonly Target[]): Promise<Tripped | undefined> {
   const { alarms } = ctx.config.rollout.gate;
   const alarming = alarms.length ? await ctx.aws.alarms.inAlarm(alarms, ctx.signal) : [];
   if (alarming.length)
-    return alarming
-      .map((a) => `alarm ${a.name} is in ALARM${a.since ? ` since ${a.since}` : ''}${a.reason ? ` (${a.reason})` : ''}`)
-      .join('; ');
+    return {
+      reason: alarming
+        .map(
+          (a) => `alarm ${a.name} is in ALARM${a.since ? ` since ${a.since}` : ''}${a.reason ? ` (${a.reason})` : ''}`,
+        )
+        .join('; '),
+      subject: alarming.map((a) => a.name).join(','),
+    };
   for (const target of batch) {
     const id = target.host.instanceId;
     if (!id) continue;
     for (const m of target.memberships) {
       const { state, detail } = await ctx.aws.loadBalancers.state(id, m, ctx.signal);
       if (state !== 'in-service')
-        return `${target.host.name} is ${state} in ${describeMembership(m)}${detail ? ` (${detail})` : ''}`;
+        return {
+          reason: `${target.host.name} is ${state} in ${describeMembership(m)}${detail ? ` (${detail})` : ''}`,
+          subject: target.host.name,
+        };
     }
   }
   return undefined;
@@ -39,7 +53,7 @@ export async function watch(
   batch: readonly Target[],
   ms: number,
   stop: AbortSignal,
-): Promise<string | undefined> {
+): Promise<Tripped | undefined> {
   const { clock } = ctx;
   const until = clock.now() + ms;
   for (;;) {

@@ -586,8 +586,12 @@ describe('the release gate', () => {
     expect(watched).toMatchObject({ detail: 'alarm api-5xx is in ALARM (Threshold Crossed: 5xx > 1%)' });
     expect(history).toContainEqual(
       expect.objectContaining({
-        type: 'warning',
-        message: 'the gate tripped after batch 1/3 (a): alarm api-5xx is in ALARM (Threshold Crossed: 5xx > 1%)',
+        type: 'gate-tripped',
+        batch: 1,
+        of: 3,
+        hosts: ['a'],
+        reason: 'alarm api-5xx is in ALARM (Threshold Crossed: 5xx > 1%)',
+        subject: 'api-5xx',
       }),
     );
     // Tripped at the first look after the alarm (every 10 s), well before the bake's end.
@@ -603,7 +607,7 @@ describe('the release gate', () => {
     events.subscribe((e) => {
       if (e.type === 'batch' && e.index === 2 && e.status === 'finished') w.failing.unhealthy.add('i-b');
       // Back on the version it ran before, b is healthy again.
-      if (e.type === 'warning' && e.message.startsWith('the gate tripped')) w.failing.unhealthy.delete('i-b');
+      if (e.type === 'gate-tripped') w.failing.unhealthy.delete('i-b');
     });
     const { result } = await run(w, 'app:v2', { config: withCanary(60_000), clock, events });
     const steps = (events.history as DeployEvent[]).flatMap((e) =>

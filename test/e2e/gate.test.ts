@@ -69,6 +69,12 @@ describe('the release gate', () => {
     expect(watched?.detail).toMatch(
       new RegExp(`^alarm ${SANDBOX_ALARMS[0]} is in ALARM since \\S+ \\(Threshold Crossed: 5xx rate 4% > 1%\\)$`),
     );
+    expect(run.events.find((e) => e.type === 'gate-tripped')).toMatchObject({
+      batch: 1,
+      of: 3,
+      hosts: [canary],
+      subject: SANDBOX_ALARMS[0],
+    });
     const finished = run.events.find((e) => e.type === 'run-finished') as {
       outcome: string;
       hosts: { host: string; result: string }[];

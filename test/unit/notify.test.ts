@@ -142,6 +142,33 @@ describe('webhook notifications', () => {
     ]);
   });
 
+  it('says why a release gate rolled the deploy back', async () => {
+    const url = await listen((respond) => respond(204));
+    const events = new EventBus();
+    const notifier = notifyWebhook(url, events, context);
+    events.emit(started);
+    events.emit({
+      type: 'gate-tripped',
+      batch: 1,
+      of: 2,
+      hosts: ['app-1'],
+      reason: 'alarm api-5xx is in ALARM (5xx > 1%)',
+      subject: 'api-5xx',
+    });
+    events.emit(
+      finished('rolled-back', 1, [
+        { ...ok('app-1'), result: 'rolled-back', error: 'rolled back after batch 1 failed' },
+        { host: 'app-2', result: 'not-started', newImage: 'reg/app:v2', outOfServiceMs: 0 },
+      ]),
+    );
+    await notifier.close();
+    const last = bodies[1] as { body: { text: string } };
+    expect(last.body.text).toBe(
+      ":warning: alice's deploy to web/api integration failed and was rolled back (0/2 hosts changed): app-1: rolled back after batch 1 failed (back on reg/app:v1)" +
+        ' — the gate tripped after batch 1/2 (app-1): alarm api-5xx is in ALARM (5xx > 1%)',
+    );
+  });
+
   it('sends nothing for --check', async () => {
     const url = await listen((respond) => respond(200));
     const events = new EventBus();
