@@ -43,6 +43,7 @@ export function buildConfig(r: Reader, source: string, deployment: string): Depl
   const endpoint = aws.string('endpoint', S.AWS.settings.endpoint);
   const profile = aws.string('profile', S.AWS.settings.profile);
   const maxAttempts = aws.integer('maxAttempts', S.AWS.settings.maxAttempts);
+  const alarms = r.strings('alarms', T.alarms);
   return {
     source,
     deployment,
@@ -56,12 +57,12 @@ export function buildConfig(r: Reader, source: string, deployment: string): Depl
     autoscaling: {
       processes: open(r, 'autoscaling', S.AUTOSCALING).strings('processes', S.AUTOSCALING.settings.processes),
     },
-    alarms: r.strings('alarms', T.alarms),
+    alarms,
     sharedDeployments: r.strings('sharedDeployments', T.sharedDeployments),
     ...(r.has('personalDeployments') && {
       personalDeployments: r.strings('personalDeployments', T.personalDeployments),
     }),
-    rollout: rolloutSettings(open(r, 'rollout', S.ROLLOUT), path, r.strings('alarms', T.alarms)),
+    rollout: rolloutSettings(open(r, 'rollout', S.ROLLOUT), path, alarms),
     timeouts: timeoutSettings(open(r, 'timeouts', S.TIMEOUTS)),
     state: stateSettings(open(r, 'state', S.STATE), path),
     ...(r.has('vault') && { vault: vaultSettings(open(r, 'vault', S.VAULT), path) }),

@@ -131,6 +131,11 @@ describe('configuration', () => {
     expect(message).toContain('container.stopTimeout: "10 sec" is not a duration');
   });
 
+  it('reports a bad value once, though the gate reads the same setting as its default', () => {
+    const message = problem(() => parse(base.replace('alarms: [web-5xx]', 'alarms: { web: 5xx }')));
+    expect(message).toBe('/etc/baton/baton.yaml: alarms: {"web":"5xx"} is not a list');
+  });
+
   it('refuses unknown keys, suggesting the close one', () => {
     expect(problem(() => parse(base.replace('bastion:', 'bastoin:')))).toContain(
       'ssh.bastoin: unknown setting (did you mean "bastion"?)',
