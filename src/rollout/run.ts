@@ -8,7 +8,7 @@ import { systemClock } from '../clock.ts';
 import { BatonError, ExitCode, InterruptedError, LeaseLostError, NothingChangedError } from '../errors.ts';
 import type { AwsServices } from '../aws/services.ts';
 import type { Host } from '../inventory/host.ts';
-import type { Playbook, RunContext, Target } from '../playbook/types.ts';
+import type { Playbook, RunContext } from '../playbook/types.ts';
 import { runBatches, runPostTasks, settleSwitched, type Rollout } from './batches.ts';
 import type { HostSummary, RunOutcome } from '../events/events.ts';
 import { GuardStack } from './guards.ts';
@@ -67,7 +67,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const facts: RunFact[] = [];
   try {
     const targets = await discoverTargets(options, found, fleet, services.loadBalancers);
-    const ctx = runContext(options, targets, services, guards.record);
+    const ctx = runContext(options, { targets, services, clock }, guards.record);
     await checkTasks(ctx, playbook);
     if (options.check) {
       events.emit(explainPlan(ctx, playbook, plan.batches));
@@ -152,8 +152,7 @@ async function takeLock(options: DeployOptions, hosts: readonly Host[]): Promise
 
 function runContext(
   options: DeployOptions,
-  targets: Target[],
-  services: AwsServices,
+  { targets, services, clock }: Pick<RunContext, 'targets' | 'clock'> & { services: AwsServices },
   guard: RunContext['guard'],
 ): RunContext {
   return {
@@ -168,7 +167,7 @@ function runContext(
     aws: { clients: options.aws, ...services },
     events: options.events,
     signal: options.interrupt.signal,
-    clock: options.clock ?? systemClock,
+    clock,
     guard,
   };
 }
