@@ -22,6 +22,13 @@ export interface ServiceMove {
   readonly clock?: Clock;
 }
 
+/** A move for `host` in `memberships`, with what a run (or an undo) holds: its config, adapters and clock. */
+export const serviceMove = (
+  run: Pick<ServiceMove, 'config' | 'clock'> & { readonly aws: { readonly loadBalancers: LoadBalancerService } },
+  host: ServiceMove['host'],
+  memberships: readonly Membership[],
+): ServiceMove => ({ config: run.config, loadBalancers: run.aws.loadBalancers, host, memberships, clock: run.clock });
+
 /**
  * The drain wait: the configured timeout, or the load balancer's own draining timeout plus a margin
  * (`timeouts.drainMargin`) for its state to catch up, whichever is longer.

@@ -1,6 +1,6 @@
 /** A host out of one of its load balancers (a classic ELB or a target group); registered again and waited for after. */
 import { describeMembership, registerCommand, type Membership } from '../aws/load-balancers.ts';
-import { putBack } from '../aws/service.ts';
+import { putBack, serviceMove } from '../aws/service.ts';
 import { hostLabel, type ChangeKind, type JournalHost } from './change.ts';
 
 export interface Deregistered {
@@ -18,15 +18,5 @@ export const deregistered: ChangeKind<Deregistered> = {
   undoStep: 'register again',
   wouldUndo: (c, what) => `register ${hostLabel(c.host)} again and wait until in service (${what})`,
   host: (c) => c.host,
-  undo: (c, ctx) =>
-    putBack(
-      {
-        config: ctx.config,
-        loadBalancers: ctx.aws.loadBalancers,
-        host: c.host,
-        memberships: [c.membership],
-        clock: ctx.clock,
-      },
-      ctx.signal,
-    ),
+  undo: (c, ctx) => putBack(serviceMove(ctx, c.host, [c.membership]), ctx.signal),
 };

@@ -3,7 +3,7 @@
  * container changes, back in and in service after (aws/service.ts), each with its compensation.
  */
 import { describeMembership } from '../../aws/load-balancers.ts';
-import { drainWaitMs, putBack, takeOut } from '../../aws/service.ts';
+import { drainWaitMs, putBack, serviceMove, takeOut } from '../../aws/service.ts';
 import { journalHost } from '../../changes/index.ts';
 import type { HostTask } from '../types.ts';
 import { ConfigError } from '../../errors.ts';
@@ -29,7 +29,7 @@ export function deregister(): HostTask {
     async run(ctx) {
       const { memberships, host } = ctx.target;
       if (!memberships.length) return 'in no load balancer';
-      const move = { config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host, memberships, clock: ctx.clock };
+      const move = serviceMove(ctx, host, memberships);
       await ctx.compensate({
         what: 'register again',
         changes: memberships.map((membership) => ({ kind: 'deregistered', host: journalHost(host), membership })),
@@ -52,7 +52,7 @@ export function register(): HostTask {
     async run(ctx) {
       const { memberships, host } = ctx.target;
       if (!memberships.length) return 'in no load balancer';
-      const move = { config: ctx.config, loadBalancers: ctx.aws.loadBalancers, host, memberships, clock: ctx.clock };
+      const move = serviceMove(ctx, host, memberships);
       // Should a later task fail, the host leaves service again before its previous container returns.
       await ctx.compensate({ what: 'deregister again', undo: (signal) => takeOut(move, signal) });
       await putBack(move, ctx.signal);
