@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
 /**
  * yargs renders a command's whole help text as it starts the command, in case the handler later asks
  * for it (`showHelp`); Baton never does, and its failures are messages (`fail` above), never the help.
- * That rendering was 140 ms of CPU in every run (a third of `baton lock status`), so it is skipped.
+ * That rendering cost about 45 ms of CPU in every run (`baton lock status`, 30 pairs), so it is skipped.
  */
 function skipHelpCache(parser: Argv): void {
   type Internal = { getInternalMethods?(): { getUsageInstance(): { cacheHelpMessage(): void } } };
